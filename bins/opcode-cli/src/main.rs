@@ -1,0 +1,3 @@
+//! The `opcode` terminal client (being built).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The opcode-web server (being built).
+
+fn main() {}

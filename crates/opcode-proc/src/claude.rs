@@ -1,0 +1,190 @@
+//! How claude is invoked: its argv for each command, its environment, and where its binary is found.
+//!
+//! Prompts travel as one argv entry, never through a shell. The child gets the server's environment minus
+//! the variables that make a nested claude misbehave (`CLAUDECODE` makes it refuse to start).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::error::DiscoveryError;
+use crate::spec::ProcessSpec;
+
+/// Environment variables removed from claude's environment.
+pub const ENV_REMOVED: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_CODE_SSE_PORT"];
+
+/// Which conversation a run works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversation {
+    /// A new conversation with this id (`--session-id ID`).
+    New {
+        /// The id claude must use.
+        session_id: String,
+    },
+    /// The latest conversation of the working directory (`-c`).
+    ContinueLatest,
+    /// An existing conversation (`--resume ID`).
+    Resume {
+        /// The id to resume.
+        session_id: String,
+    },
+}
+
+/// How claude may use tools without asking.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PermissionPolicy {
+    /// `--dangerously-skip-permissions`: every tool runs unasked. The seed's behaviour, hence the default
+    /// of one-shot runs. As root the CLI refuses it unless `IS_SANDBOX=1` is in its environment.
+    #[default]
+    SkipPermissions,
+    /// `--permission-mode MODE` (`default`, `acceptEdits`, `plan`, `bypassPermissions`).
+    Mode(String),
+    /// No permission flag: claude's own configuration decides.
+    ClaudeDefault,
+}
+
+/// A one-shot claude run: `claude -p PROMPT … --output-format stream-json --verbose`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaudeInvocation {
+    /// The conversation to work on.
+    pub conversation: Conversation,
+    /// The prompt (one argv entry).
+    pub prompt: String,
+    /// `--model`, if any.
+    pub model: Option<String>,
+    /// `--include-partial-messages`: token-level `stream_event` lines.
+    pub include_partial_messages: bool,
+    /// Permission flags.
+    pub permissions: PermissionPolicy,
+}
+
+impl ClaudeInvocation {
+    /// The argv after the program name.
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["-p".into(), self.prompt.clone().into()];
+        match &self.conversation {
+            Conversation::New { session_id } => args.extend(["--session-id".into(), session_id.into()]),
+            Conversation::ContinueLatest => args.push("-c".into()),
+            Conversation::Resume { session_id } => args.extend(["--resume".into(), session_id.into()]),
+        }
+        if let Some(model) = &self.model {
+            args.extend(["--model".into(), model.into()]);
+        }
+        args.extend(["--output-format".into(), "stream-json".into(), "--verbose".into()]);
+        if self.include_partial_messages {
+            args.push("--include-partial-messages".into());
+        }
+        match &self.permissions {
+            PermissionPolicy::SkipPermissions => args.push("--dangerously-skip-permissions".into()),
+            PermissionPolicy::Mode(mode) => args.extend(["--permission-mode".into(), mode.into()]),
+            PermissionPolicy::ClaudeDefault => {}
+        }
+        args
+    }
+
+    /// The process spec: `binary` with [`ClaudeInvocation::args`], run in `project_dir`, with
+    /// [`ENV_REMOVED`] taken out of the environment.
+    pub fn spec(&self, binary: &Path, project_dir: &Path) -> ProcessSpec {
+        ENV_REMOVED
+            .iter()
+            .fold(ProcessSpec::new(binary).args(self.args()).cwd(project_dir), |spec, key| spec.env_remove(key))
+    }
+}
+
+/// Finds the claude binary: `explicit` (from `--claude-bin` / `OPCODE_CLAUDE_BIN`) if given, else a
+/// `claude` next to the running executable, else on `PATH`, else in the usual install directories
+/// (`~/.claude/local`, `~/.local/bin`, `/usr/local/bin`, npm's global bin). The error lists every place tried.
+pub fn find_claude_binary(explicit: Option<&Path>) -> Result<PathBuf, DiscoveryError> {
+    let candidates = match explicit {
+        Some(path) => vec![path.to_path_buf()],
+        None => default_candidates(),
+    };
+    candidates.iter().find(|p| is_executable(p)).cloned().ok_or(DiscoveryError { tried: candidates })
+}
+
+fn default_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+        candidates.push(dir.join("claude"));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("claude")));
+    }
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        candidates.push(home.join(".claude/local/claude"));
+        candidates.push(home.join(".local/bin/claude"));
+        candidates.push(home.join(".npm-global/bin/claude"));
+    }
+    candidates.push(PathBuf::from("/usr/local/bin/claude"));
+    candidates.push(PathBuf::from("/usr/lib/node_modules/@anthropic-ai/claude-code/bin/claude"));
+    candidates
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(conversation: Conversation) -> ClaudeInvocation {
+        ClaudeInvocation {
+            conversation,
+            prompt: "do $(rm -rf /) ; things".into(),
+            model: Some("opus".into()),
+            include_partial_messages: true,
+            permissions: PermissionPolicy::SkipPermissions,
+        }
+    }
+
+    fn strings(args: Vec<OsString>) -> Vec<String> {
+        args.into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn execute_passes_the_prompt_as_one_argument_and_fixes_the_id() {
+        let args = strings(inv(Conversation::New { session_id: "id-1".into() }).args());
+        assert_eq!(
+            args,
+            [
+                "-p",
+                "do $(rm -rf /) ; things",
+                "--session-id",
+                "id-1",
+                "--model",
+                "opus",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--include-partial-messages",
+                "--dangerously-skip-permissions"
+            ]
+        );
+    }
+
+    #[test]
+    fn continue_and_resume_use_their_flags() {
+        assert!(strings(inv(Conversation::ContinueLatest).args()).contains(&"-c".to_owned()));
+        let resume = strings(inv(Conversation::Resume { session_id: "id-2".into() }).args());
+        assert_eq!(resume[2..4], ["--resume", "id-2"]);
+        let mut plain = inv(Conversation::ContinueLatest);
+        plain.permissions = PermissionPolicy::Mode("plan".into());
+        let args = strings(plain.args());
+        assert!(args.ends_with(&["--permission-mode".to_owned(), "plan".to_owned()]));
+    }
+
+    #[test]
+    fn the_spec_strips_claudecode_from_the_environment() {
+        let spec = inv(Conversation::ContinueLatest).spec(Path::new("/bin/claude"), Path::new("/tmp"));
+        assert!(spec.env_remove.iter().any(|k| k == "CLAUDECODE"));
+        assert_eq!(spec.cwd.as_deref(), Some(Path::new("/tmp")));
+    }
+
+    #[test]
+    fn discovery_error_lists_what_was_tried() {
+        let err = find_claude_binary(Some(Path::new("/nonexistent/claude"))).unwrap_err();
+        assert_eq!(err.tried, vec![PathBuf::from("/nonexistent/claude")]);
+        assert!(err.to_string().contains("/nonexistent/claude"));
+    }
+}

@@ -1,0 +1,64 @@
+//! Errors of this crate, one enum per operation, each message saying what to do about it.
+
+use std::path::PathBuf;
+
+/// Why a child could not be started. Nothing is left running when this is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The program does not exist.
+    #[error("cannot start {program}: no such file (check the path, or install it)")]
+    NotFound {
+        /// The program asked for.
+        program: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The program exists but may not be executed.
+    #[error("cannot start {program}: permission denied (is it executable?)")]
+    PermissionDenied {
+        /// The program asked for.
+        program: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The working directory does not exist or is not a directory.
+    #[error("cannot start {program} in {cwd}: the directory does not exist")]
+    BadWorkingDir {
+        /// The program asked for.
+        program: PathBuf,
+        /// The directory asked for.
+        cwd: PathBuf,
+    },
+    /// Any other OS failure (out of file descriptors, process limit reached, …).
+    #[error("cannot start {program}")]
+    Io {
+        /// The program asked for.
+        program: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why the claude binary could not be found.
+#[derive(Debug, thiserror::Error)]
+#[error("claude binary not found; tried: {}. Install Claude Code (npm install -g @anthropic-ai/claude-code) or pass --claude-bin / OPCODE_CLAUDE_BIN", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+pub struct DiscoveryError {
+    /// Every path that was looked at, in order.
+    pub tried: Vec<PathBuf>,
+}
+
+/// Why a write to a child's stdin failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StdinError {
+    /// The child closed its stdin or exited.
+    #[error("the process no longer reads its input (it exited or closed stdin)")]
+    Closed(#[source] std::io::Error),
+    /// The line contains a newline, which would split it into two messages.
+    #[error("a line written to the process must not contain a newline")]
+    EmbeddedNewline,
+}

@@ -1,0 +1,58 @@
+//! Spawning, streaming, stderr capture and killing of child processes.
+//!
+//! This crate knows nothing of HTTP or sessions; any Rust tool that runs a chatty child (claude, a
+//! compiler, a test runner) can embed it. Ownership: [`ProcessSupervisor::spawn`] → [`ProcessHandle`]
+//! (events + [`ProcessControl`]) ← one owning task per child, which holds the `Child` and is the only
+//! code that signals it.
+//!
+//! Guarantees, each tested in `tests/`:
+//! - the child leads its own process group; cancel sends SIGTERM to the whole group, waits the grace
+//!   period, then SIGKILLs the group, so grandchildren die too; dropping every handle kills the group;
+//! - every child is reaped, and nothing of its group survives its exit;
+//! - stdout and stderr are read concurrently into one bounded channel: a slow consumer slows the child
+//!   (pipes fill) instead of growing memory, and neither stream can starve the other;
+//! - lines are framed up to a maximum length; an over-long line or invalid UTF-8 becomes an event of its
+//!   own and reading goes on; a last line without a newline is delivered;
+//! - [`ProcessEvent::Exited`] is the last event, after every line.
+//!
+//! ```no_run
+//! use opcode_proc::{ProcessEvent, ProcessSpec, ProcessSupervisor, TokioSupervisor};
+//! # async fn run() -> Result<(), opcode_proc::SpawnError> {
+//! let supervisor = TokioSupervisor::default();
+//! let mut child = supervisor.spawn(ProcessSpec::new("sh").arg("-c").arg("echo hi; echo oops >&2")).await?;
+//! while let Some(event) = child.next_event().await {
+//!     match event {
+//!         ProcessEvent::Line { stream, text } => println!("{stream:?}: {text}"),
+//!         ProcessEvent::Exited(status) => println!("exited: {status}"),
+//!         other => println!("{other:?}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod claude;
+mod error;
+mod event;
+mod handle;
+mod lines;
+#[path = "unix.rs"]
+mod os;
+mod spec;
+
+pub use error::{DiscoveryError, SpawnError, StdinError};
+pub use event::{ExitStatus, OutputStream, ProcessEvent};
+pub use handle::{ProcessControl, ProcessHandle, StdinWriter};
+pub use os::TokioSupervisor;
+pub use spec::{ProcessSpec, DEFAULT_GRACE, DEFAULT_MAX_LINE_BYTES};
+
+/// Starts supervised child processes. The seam between the layers above and the operating system: the
+/// sessions layer holds an `Arc<dyn ProcessSupervisor>`, tests may substitute their own.
+#[async_trait::async_trait]
+pub trait ProcessSupervisor: Send + Sync + std::fmt::Debug {
+    /// Spawns `spec` in a new process group and starts streaming its output.
+    ///
+    /// On success the child is running and owned by the returned handle: dropping the handle (and every
+    /// [`ProcessControl`] cloned from it) kills the whole group. On error nothing is left running.
+    async fn spawn(&self, spec: ProcessSpec) -> Result<ProcessHandle, SpawnError>;
+}

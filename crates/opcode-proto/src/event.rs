@@ -1,0 +1,293 @@
+//! Session events: what the server streams to every viewer of a session.
+//!
+//! Every event carries the session id and a `seq` that the session registry assigns (strictly increasing
+//! from 0, no gaps), so a client can dedupe replays and detect gaps by arithmetic alone. A run produces
+//! `start`, then any number of `output` / `error`, then optionally `cancelled`, then exactly one
+//! `completion`.
+//!
+//! Encoding is written by hand rather than derived: an `output` event *splices* claude's stdout line into
+//! the frame as raw JSON, so the hot path never parses a whole message into a tree and serialises it back.
+//! [`OutputContent::Json`] may only be built from text that is known to be one JSON value, which is what
+//! [`OutputContent::from_line`] checks.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::read_envelope;
+use crate::request::CommandType;
+
+/// Position of an event in its session's log: 0 for the first, then +1 for each next event.
+pub type Seq = u64;
+
+/// One numbered event of one session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionEvent {
+    /// The session the event belongs to (the id claude uses).
+    pub session_id: String,
+    /// Its position in the session's log.
+    pub seq: Seq,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What a session event says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// A run began.
+    Start {
+        /// Human-readable summary.
+        message: String,
+        /// The command that started the run.
+        command_type: CommandType,
+        /// The directory claude runs in.
+        project_path: String,
+        /// The model asked for, if any.
+        model: Option<String>,
+    },
+    /// One line of claude's stdout.
+    Output {
+        /// The line as JSON, or as text when it was not JSON.
+        content: OutputContent,
+    },
+    /// A stderr line, or a failure of the run (spawn failed, line too long, invalid UTF-8).
+    Error {
+        /// What went wrong, readable as is.
+        message: String,
+    },
+    /// The run was cancelled; `completion` follows.
+    Cancelled,
+    /// The run ended; always the last event of a run.
+    Completion {
+        /// How it ended.
+        status: CompletionStatus,
+        /// The exit code, when the process exited normally.
+        exit_code: Option<i32>,
+        /// The signal that ended the process, if one did.
+        signal: Option<i32>,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompletionStatus {
+    /// claude exited with code 0.
+    Success,
+    /// claude failed: non-zero exit, killed by a signal it was not asked for, or never started.
+    Error,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+/// The content of an `output` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputContent {
+    /// One complete JSON value, kept as its original text.
+    Json(String),
+    /// A line that was not JSON, sent as a JSON string.
+    Text(String),
+}
+
+impl OutputContent {
+    /// Classifies a stdout line: JSON objects are kept raw (to be spliced), anything else becomes text.
+    /// Never drops a line.
+    pub fn from_line(line: String) -> Self {
+        if read_envelope(&line).is_some() {
+            OutputContent::Json(line)
+        } else {
+            OutputContent::Text(line)
+        }
+    }
+}
+
+impl EventKind {
+    /// The `type` tag on the wire.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::Start { .. } => "start",
+            EventKind::Output { .. } => "output",
+            EventKind::Error { .. } => "error",
+            EventKind::Cancelled => "cancelled",
+            EventKind::Completion { .. } => "completion",
+        }
+    }
+
+    /// True for the terminal `completion` event.
+    pub fn is_completion(&self) -> bool {
+        matches!(self, EventKind::Completion { .. })
+    }
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    // Serialising a &str into a String cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+impl SessionEvent {
+    /// Encodes the event as one JSON object (no trailing newline). `output` content is spliced verbatim.
+    pub fn to_json(&self) -> String {
+        let extra = match &self.kind {
+            EventKind::Output { content: OutputContent::Json(raw) } => raw.len(),
+            EventKind::Output { content: OutputContent::Text(t) } => t.len() + 8,
+            _ => 64,
+        };
+        let mut out = String::with_capacity(64 + self.session_id.len() + extra);
+        out.push_str("{\"type\":\"");
+        out.push_str(self.kind.type_name());
+        out.push_str("\",\"session_id\":");
+        push_json_str(&mut out, &self.session_id);
+        let _ = write!(out, ",\"seq\":{}", self.seq);
+        match &self.kind {
+            EventKind::Start { message, command_type, project_path, model } => {
+                out.push_str(",\"message\":");
+                push_json_str(&mut out, message);
+                let _ = write!(out, ",\"command_type\":\"{}\",\"project_path\":", command_type.as_str());
+                push_json_str(&mut out, project_path);
+                out.push_str(",\"model\":");
+                match model {
+                    Some(m) => push_json_str(&mut out, m),
+                    None => out.push_str("null"),
+                }
+            }
+            EventKind::Output { content } => {
+                out.push_str(",\"content\":");
+                match content {
+                    OutputContent::Json(raw) => out.push_str(raw.trim()),
+                    OutputContent::Text(text) => push_json_str(&mut out, text),
+                }
+            }
+            EventKind::Error { message } => {
+                out.push_str(",\"message\":");
+                push_json_str(&mut out, message);
+            }
+            EventKind::Cancelled => {}
+            EventKind::Completion { status, exit_code, signal } => {
+                let status = match status {
+                    CompletionStatus::Success => "success",
+                    CompletionStatus::Error => "error",
+                    CompletionStatus::Cancelled => "cancelled",
+                };
+                let _ = write!(out, ",\"status\":\"{status}\",\"exit_code\":");
+                match exit_code {
+                    Some(c) => {
+                        let _ = write!(out, "{c}");
+                    }
+                    None => out.push_str("null"),
+                }
+                out.push_str(",\"signal\":");
+                match signal {
+                    Some(s) => {
+                        let _ = write!(out, "{s}");
+                    }
+                    None => out.push_str("null"),
+                }
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// Decodes an event encoded by [`SessionEvent::to_json`] (used by clients: the CLI, tests).
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        let wire: WireEvent = serde_json::from_str(text)?;
+        let kind = match wire.kind.as_str() {
+            "start" => EventKind::Start {
+                message: wire.message.unwrap_or_default(),
+                command_type: wire.command_type.unwrap_or(CommandType::Execute),
+                project_path: wire.project_path.unwrap_or_default(),
+                model: wire.model,
+            },
+            "output" => EventKind::Output {
+                content: match wire.content {
+                    Some(serde_json::Value::String(s)) => OutputContent::Text(s),
+                    Some(v) => OutputContent::Json(v.to_string()),
+                    None => OutputContent::Text(String::new()),
+                },
+            },
+            "error" => EventKind::Error { message: wire.message.unwrap_or_default() },
+            "cancelled" => EventKind::Cancelled,
+            "completion" => EventKind::Completion {
+                status: wire.status.unwrap_or(CompletionStatus::Error),
+                exit_code: wire.exit_code,
+                signal: wire.signal,
+            },
+            other => {
+                return Err(serde::de::Error::custom(format!("unknown event type {other:?}")));
+            }
+        };
+        Ok(SessionEvent { session_id: wire.session_id, seq: wire.seq, kind })
+    }
+}
+
+#[derive(Deserialize)]
+struct WireEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    session_id: String,
+    seq: Seq,
+    message: Option<String>,
+    command_type: Option<CommandType>,
+    project_path: Option<String>,
+    model: Option<String>,
+    content: Option<serde_json::Value>,
+    status: Option<CompletionStatus>,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+}
+
+/// A refusal of a request that never became a run: `{"type":"error","message":…,"session_id"?}`, no `seq`.
+pub fn request_error_json(message: &str, session_id: Option<&str>) -> String {
+    serde_json::json!({ "type": "error", "message": message, "session_id": session_id }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: EventKind) -> SessionEvent {
+        SessionEvent { session_id: "s-1".into(), seq: 7, kind }
+    }
+
+    #[test]
+    fn output_splices_the_raw_line() {
+        let line = r#"{"type":"assistant","message":{"content":[]},"session_id":"s-1"}"#.to_owned();
+        let e = ev(EventKind::Output { content: OutputContent::from_line(line.clone()) });
+        let json = e.to_json();
+        assert_eq!(json, format!(r#"{{"type":"output","session_id":"s-1","seq":7,"content":{line}}}"#));
+    }
+
+    #[test]
+    fn non_json_line_becomes_a_string_not_dropped() {
+        let e = ev(EventKind::Output { content: OutputContent::from_line("plain \"text\"".into()) });
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["content"], "plain \"text\"");
+    }
+
+    #[test]
+    fn every_kind_round_trips_and_is_valid_json() {
+        let kinds = vec![
+            EventKind::Start {
+                message: "started".into(),
+                command_type: CommandType::Resume,
+                project_path: "/p \"q\"".into(),
+                model: Some("opus".into()),
+            },
+            EventKind::Output { content: OutputContent::Json(r#"{"a":[1,2]}"#.into()) },
+            EventKind::Output { content: OutputContent::Text("x".into()) },
+            EventKind::Error { message: "boom\nline".into() },
+            EventKind::Cancelled,
+            EventKind::Completion { status: CompletionStatus::Cancelled, exit_code: None, signal: Some(15) },
+            EventKind::Completion { status: CompletionStatus::Success, exit_code: Some(0), signal: None },
+        ];
+        for kind in kinds {
+            let e = ev(kind);
+            let json = e.to_json();
+            let v: serde_json::Value = serde_json::from_str(&json).expect(&json);
+            assert_eq!(v["type"], e.kind.type_name());
+            assert_eq!(v["seq"], 7);
+            assert_eq!(v["session_id"], "s-1");
+            assert_eq!(SessionEvent::from_json(&json).unwrap(), e, "{json}");
+        }
+    }
+}

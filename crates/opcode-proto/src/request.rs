@@ -1,0 +1,232 @@
+//! The client's request: the seed's `{command_type, project_path, prompt, model?, session_id?}`.
+//!
+//! Parsing is strict and returns a [`ValidRequest`] whose invariants later layers rely on: the prompt is
+//! not empty, a session id is a UUID (so it can never traverse a path), and `resume` always names one.
+//! Checks that need the file system (does `project_path` exist?) belong to the layers that do I/O.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Largest prompt accepted, in bytes. Prompts travel as one argv entry; Linux caps one entry at 128 KiB.
+pub const MAX_PROMPT_BYTES: usize = 128 * 1024 - 1;
+
+/// What the client wants claude to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandType {
+    /// Start a new conversation (`claude -p PROMPT --session-id ID`).
+    Execute,
+    /// Continue the latest conversation of the project.
+    Continue,
+    /// Resume the conversation named by `session_id` (`claude -p PROMPT --resume ID`).
+    Resume,
+}
+
+impl CommandType {
+    /// The name used on the wire (`execute`, `continue`, `resume`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandType::Execute => "execute",
+            CommandType::Continue => "continue",
+            CommandType::Resume => "resume",
+        }
+    }
+}
+
+/// The request exactly as a client sends it; unknown fields are ignored, as in the seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaudeRequest {
+    /// `execute`, `continue` or `resume`; kept as text so an unknown value gets a clear message.
+    pub command_type: String,
+    /// The project directory claude runs in.
+    pub project_path: String,
+    /// The user's prompt.
+    pub prompt: String,
+    /// Model alias or name (`sonnet`, `opus`, a full model id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The session id: optional for `execute`, required for `resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Ask claude for token-level `stream_event` lines (`--include-partial-messages`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_partial_messages: bool,
+}
+
+/// A request that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRequest {
+    /// What to do.
+    pub command: CommandType,
+    /// The project directory as given (existence is checked by the layer that does I/O).
+    pub project_path: String,
+    /// The prompt, not empty.
+    pub prompt: String,
+    /// The model, if one was asked for (never empty).
+    pub model: Option<String>,
+    /// The session id, if the client gave one; always `Some` for [`CommandType::Resume`].
+    pub session_id: Option<Uuid>,
+    /// Whether to ask for token-level partial messages.
+    pub include_partial_messages: bool,
+}
+
+/// Why a request was refused. Each message says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The text is not a JSON request object.
+    #[error(
+        "request is not valid JSON of the form {{command_type, project_path, prompt, model?, session_id?}}: {reason}"
+    )]
+    Malformed {
+        /// What the JSON parser said.
+        reason: String,
+    },
+    /// `command_type` is not one of the three known commands.
+    #[error("unknown command_type {0:?}: use \"execute\", \"continue\" or \"resume\"")]
+    UnknownCommand(String),
+    /// The prompt is empty or only whitespace.
+    #[error("prompt is empty: send the text for claude in \"prompt\"")]
+    EmptyPrompt,
+    /// The prompt is longer than [`MAX_PROMPT_BYTES`].
+    #[error("prompt is {len} bytes, more than the {max} bytes claude accepts as an argument")]
+    PromptTooLong {
+        /// The prompt's length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// `project_path` is empty.
+    #[error("project_path is empty: give the directory claude should work in")]
+    EmptyProjectPath,
+    /// `session_id` is not a UUID.
+    #[error("session_id {0:?} is not a UUID (claude session ids look like 123e4567-e89b-42d3-a456-426614174000)")]
+    BadSessionId(String),
+    /// `resume` without a `session_id`.
+    #[error("resume needs a session_id: name the session to resume")]
+    ResumeWithoutSessionId,
+    /// `model` is present but empty or contains characters no model name has.
+    #[error("model {0:?} is not a model name or alias")]
+    BadModel(String),
+}
+
+impl ClaudeRequest {
+    /// Checks every field and returns the validated request.
+    pub fn validate(self) -> Result<ValidRequest, RequestError> {
+        let command = match self.command_type.as_str() {
+            "execute" => CommandType::Execute,
+            "continue" => CommandType::Continue,
+            "resume" => CommandType::Resume,
+            other => return Err(RequestError::UnknownCommand(other.to_owned())),
+        };
+        if self.prompt.trim().is_empty() {
+            return Err(RequestError::EmptyPrompt);
+        }
+        if self.prompt.len() > MAX_PROMPT_BYTES {
+            return Err(RequestError::PromptTooLong { len: self.prompt.len(), max: MAX_PROMPT_BYTES });
+        }
+        if self.project_path.trim().is_empty() {
+            return Err(RequestError::EmptyProjectPath);
+        }
+        let session_id = match self.session_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(Uuid::parse_str(text).map_err(|_| RequestError::BadSessionId(text.to_owned()))?),
+        };
+        if command == CommandType::Resume && session_id.is_none() {
+            return Err(RequestError::ResumeWithoutSessionId);
+        }
+        let model = match self.model.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(m) if is_model_name(m) => Some(m.to_owned()),
+            Some(m) => return Err(RequestError::BadModel(m.to_owned())),
+        };
+        Ok(ValidRequest {
+            command,
+            project_path: self.project_path,
+            prompt: self.prompt,
+            model,
+            session_id,
+            include_partial_messages: self.include_partial_messages,
+        })
+    }
+}
+
+/// Model names are short identifiers (`sonnet`, `claude-opus-4-1[1m]`); anything else is refused before
+/// it can reach claude's argv.
+fn is_model_name(m: &str) -> bool {
+    m.len() <= 100 && !m.starts_with('-') && m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:[]/@".contains(c))
+}
+
+/// Parses and validates a request sent as JSON text.
+pub fn parse_request(text: &str) -> Result<ValidRequest, RequestError> {
+    let request: ClaudeRequest =
+        serde_json::from_str(text).map_err(|e| RequestError::Malformed { reason: e.to_string() })?;
+    request.validate()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(json: &str) -> Result<ValidRequest, RequestError> {
+        parse_request(json)
+    }
+
+    #[test]
+    fn accepts_the_seed_request() {
+        let r = check(r#"{"command_type":"execute","project_path":"/p","prompt":"hi","model":"sonnet"}"#).unwrap();
+        assert_eq!(r.command, CommandType::Execute);
+        assert_eq!(r.model.as_deref(), Some("sonnet"));
+        assert_eq!(r.session_id, None);
+    }
+
+    #[test]
+    fn refuses_each_bad_field_with_its_own_error() {
+        type Expectation = fn(&RequestError) -> bool;
+        let cases: &[(&str, Expectation)] = &[
+            ("not json", |e| matches!(e, RequestError::Malformed { .. })),
+            (
+                r#"{"command_type":"run","project_path":"/p","prompt":"x"}"#,
+                |e| matches!(e, RequestError::UnknownCommand(c) if c == "run"),
+            ),
+            (r#"{"command_type":"execute","project_path":"/p","prompt":"  "}"#, |e| *e == RequestError::EmptyPrompt),
+            (r#"{"command_type":"execute","project_path":"","prompt":"x"}"#, |e| *e == RequestError::EmptyProjectPath),
+            (r#"{"command_type":"execute","project_path":"/p","prompt":"x","session_id":"../../etc"}"#, |e| {
+                matches!(e, RequestError::BadSessionId(_))
+            }),
+            (r#"{"command_type":"resume","project_path":"/p","prompt":"x"}"#, |e| {
+                *e == RequestError::ResumeWithoutSessionId
+            }),
+            (r#"{"command_type":"execute","project_path":"/p","prompt":"x","model":"--evil"}"#, |e| {
+                matches!(e, RequestError::BadModel(_))
+            }),
+        ];
+        for (json, is_expected) in cases {
+            let err = check(json).expect_err(json);
+            assert!(is_expected(&err), "{json} gave {err:?}");
+            assert!(!err.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn resume_keeps_the_given_id() {
+        let id = "11111111-2222-4333-8444-555555555555";
+        let r = check(&format!(r#"{{"command_type":"resume","project_path":"/p","prompt":"x","session_id":"{id}"}}"#))
+            .unwrap();
+        assert_eq!(r.session_id.unwrap().to_string(), id);
+    }
+
+    #[test]
+    fn over_long_prompt_is_refused() {
+        let prompt = "a".repeat(MAX_PROMPT_BYTES + 1);
+        let req = ClaudeRequest {
+            command_type: "execute".into(),
+            project_path: "/p".into(),
+            prompt,
+            model: None,
+            session_id: None,
+            include_partial_messages: false,
+        };
+        assert!(matches!(req.validate(), Err(RequestError::PromptTooLong { .. })));
+    }
+}

@@ -1,0 +1,305 @@
+//! `fake-claude`: a stand-in for the Claude Code CLI in tests. Speaks stream-json shaped like the genuine
+//! CLI's (`shared/claude-cli/execute.jsonl`) and misbehaves on demand.
+//!
+//! Flags understood, as the real CLI: `-p PROMPT`, `--session-id ID`, `--resume ID`, `-c`, `--model M`,
+//! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags (ignored).
+//! It keeps transcripts as the real CLI does, under `$CLAUDE_CONFIG_DIR` or `$HOME/.claude`
+//! (`projects/<cwd with non-alphanumerics as ->/<session id>.jsonl`), so `-c` and `--resume` find earlier
+//! turns and the history endpoints have something to read.
+//!
+//! Directives are words in the prompt (they are removed from the echoed text):
+//! `@lines=N` N assistant lines, `@delay=MS` pause between lines, `@stderr=N` N stderr lines,
+//! `@stderr-flood=BYTES` that much stderr before any stdout, `@flood=N` N fast 1 KiB lines,
+//! `@huge=BYTES` one stdout line that long, `@nonjson` a plain-text line, `@badutf8` a line of invalid
+//! UTF-8, `@no-newline` last line without `\n`, `@exit=CODE`, `@ignore-term` ignore SIGTERM,
+//! `@grandchild` spawn a grandchild that sleeps holding stdout, `@pidfile=PATH` write own (and the
+//! grandchild's) pid there, `@hang` never finish, `@partial` emit `stream_event` deltas, `@tool` a Bash
+//! tool_use and its tool_result.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+#[derive(Default)]
+struct Args {
+    prompt: String,
+    session_id: Option<String>,
+    resume: Option<String>,
+    continue_latest: bool,
+    model: Option<String>,
+    partial: bool,
+}
+
+#[derive(Default)]
+struct Directives {
+    lines: Option<u64>,
+    delay_ms: u64,
+    stderr: u64,
+    stderr_flood: usize,
+    flood: u64,
+    huge: usize,
+    nonjson: bool,
+    badutf8: bool,
+    no_newline: bool,
+    exit: i32,
+    ignore_term: bool,
+    grandchild: bool,
+    pidfile: Option<PathBuf>,
+    hang: bool,
+    partial: bool,
+    tool: bool,
+    text: String,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args::default();
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-p" | "--print" => args.prompt = it.next().unwrap_or_default(),
+            "--session-id" => args.session_id = it.next(),
+            "--resume" | "-r" => args.resume = it.next(),
+            "-c" | "--continue" => args.continue_latest = true,
+            "--model" => args.model = it.next(),
+            "--include-partial-messages" => args.partial = true,
+            "--permission-mode" | "--output-format" | "--input-format" => {
+                it.next();
+            }
+            _ => {}
+        }
+    }
+    args
+}
+
+fn parse_directives(prompt: &str) -> Directives {
+    let mut d = Directives::default();
+    let mut words = Vec::new();
+    for word in prompt.split_whitespace() {
+        let (key, value) = word.split_once('=').unwrap_or((word, ""));
+        let num = || value.parse::<u64>().unwrap_or(0);
+        match key {
+            "@lines" => d.lines = Some(num()),
+            "@delay" => d.delay_ms = num(),
+            "@stderr" => d.stderr = num(),
+            "@stderr-flood" => d.stderr_flood = num() as usize,
+            "@flood" => d.flood = num(),
+            "@huge" => d.huge = num() as usize,
+            "@nonjson" => d.nonjson = true,
+            "@badutf8" => d.badutf8 = true,
+            "@no-newline" => d.no_newline = true,
+            "@exit" => d.exit = value.parse().unwrap_or(1),
+            "@ignore-term" => d.ignore_term = true,
+            "@grandchild" => d.grandchild = true,
+            "@pidfile" => d.pidfile = Some(PathBuf::from(value)),
+            "@hang" => d.hang = true,
+            "@partial" => d.partial = true,
+            "@tool" => d.tool = true,
+            _ => words.push(word),
+        }
+    }
+    d.text = words.join(" ");
+    d
+}
+
+fn claude_dir() -> PathBuf {
+    match std::env::var_os("CLAUDE_CONFIG_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".claude"),
+    }
+}
+
+fn project_folder(cwd: &Path) -> PathBuf {
+    claude_dir().join("projects").join(opcode_testkit::project_dir_name(cwd))
+}
+
+fn latest_session(folder: &Path) -> Option<String> {
+    std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .and_then(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+}
+
+struct Out {
+    stdout: std::io::Stdout,
+    delay: Duration,
+}
+
+impl Out {
+    fn line(&mut self, value: &Value) {
+        self.raw(value.to_string().as_bytes(), true);
+    }
+
+    fn raw(&mut self, bytes: &[u8], newline: bool) {
+        let mut lock = self.stdout.lock();
+        // a closed stdout ends the program like a real CLI would
+        if lock.write_all(bytes).is_err() || (newline && lock.write_all(b"\n").is_err()) || lock.flush().is_err() {
+            std::process::exit(141);
+        }
+        drop(lock);
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+    }
+}
+
+fn assistant(session_id: &str, content: Value) -> Value {
+    json!({"type":"assistant","message":{"id":format!("msg_{}", uuid::Uuid::new_v4().simple()),"type":"message",
+        "role":"assistant","model":"claude-fake-1","content":content,"stop_reason":null,"stop_sequence":null,
+        "usage":{"input_tokens":10,"output_tokens":5}},"parent_tool_use_id":null,"session_id":session_id,
+        "uuid":uuid::Uuid::new_v4().to_string()})
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--sleeper") {
+        // the grandchild: hold the inherited stdout open and wait to be killed
+        std::thread::sleep(Duration::from_secs(3600));
+        return;
+    }
+    let args = parse_args();
+    let d = parse_directives(&args.prompt);
+    if d.ignore_term {
+        // registering a handler replaces the default action: SIGTERM no longer ends the process
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, flag);
+    }
+    let mut pids = vec![std::process::id()];
+    let mut grandchild = None;
+    if d.grandchild {
+        #[allow(clippy::disallowed_methods)]
+        let child = std::process::Command::new(std::env::current_exe().expect("own path")).arg("--sleeper").spawn();
+        if let Ok(child) = child {
+            pids.push(child.id());
+            grandchild = Some(child);
+        }
+    }
+    if let Some(pidfile) = &d.pidfile {
+        let text: String = pids.iter().map(|p| format!("{p}\n")).collect();
+        let _ = std::fs::write(pidfile, text);
+    }
+
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let folder = project_folder(&cwd);
+    if let Some(id) = &args.session_id {
+        if uuid::Uuid::parse_str(id).is_err() {
+            eprintln!("Error: Invalid session ID. Must be a valid UUID.");
+            std::process::exit(1);
+        }
+    }
+    let mut out = Out { stdout: std::io::stdout(), delay: Duration::ZERO };
+    let session_id = match (&args.session_id, &args.resume, args.continue_latest) {
+        (Some(id), _, _) => id.clone(),
+        (None, Some(id), _) => {
+            if !folder.join(format!("{id}.jsonl")).exists() {
+                out.line(&json!({"type":"result","subtype":"error_during_execution","duration_ms":0,"is_error":true,
+                    "num_turns":0,"session_id":id,"total_cost_usd":0}));
+                eprintln!("No conversation found with session ID: {id}");
+                std::process::exit(1);
+            }
+            id.clone()
+        }
+        (None, None, true) => latest_session(&folder).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        _ => uuid::Uuid::new_v4().to_string(),
+    };
+    let transcript = folder.join(format!("{session_id}.jsonl"));
+    let earlier_turns = std::fs::read_to_string(&transcript)
+        .map(|t| t.lines().filter(|l| l.contains("\"type\":\"user\"")).count())
+        .unwrap_or(0);
+    let turn = earlier_turns + 1;
+
+    for i in 0..d.stderr {
+        eprintln!("fake stderr {i}");
+    }
+    if d.stderr_flood > 0 {
+        let chunk = "e".repeat(1023) + "\n";
+        let mut written = 0;
+        let mut err = std::io::stderr().lock();
+        while written < d.stderr_flood {
+            if err.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+            written += chunk.len();
+        }
+    }
+
+    let model = args.model.clone().unwrap_or_else(|| "claude-fake-1".into());
+    out.line(
+        &json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash","Edit","Read"],
+        "mcp_servers":[],"model":model,"permissionMode":"default","apiKeySource":"none","claude_code_version":"fake",
+        "uuid":uuid::Uuid::new_v4().to_string()}),
+    );
+    out.delay = Duration::from_millis(d.delay_ms);
+
+    let reply = format!("Echo: {} (turn {turn})", d.text);
+    if args.partial || d.partial {
+        out.line(&json!({"type":"stream_event","event":{"type":"message_start","message":{"id":"msg_partial","type":"message","role":"assistant","content":[]}},"session_id":session_id,"parent_tool_use_id":null,"uuid":uuid::Uuid::new_v4().to_string()}));
+        out.line(&json!({"type":"stream_event","event":{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}},"session_id":session_id,"parent_tool_use_id":null,"uuid":uuid::Uuid::new_v4().to_string()}));
+        for word in reply.split_inclusive(' ') {
+            out.line(&json!({"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":word}},"session_id":session_id,"parent_tool_use_id":null,"uuid":uuid::Uuid::new_v4().to_string()}));
+        }
+        out.line(&json!({"type":"stream_event","event":{"type":"content_block_stop","index":0},"session_id":session_id,"parent_tool_use_id":null,"uuid":uuid::Uuid::new_v4().to_string()}));
+    }
+    match d.lines {
+        Some(n) => {
+            for i in 0..n {
+                out.line(&assistant(&session_id, json!([{"type":"text","text":format!("line {i}")}])));
+            }
+        }
+        None => out.line(&assistant(&session_id, json!([{"type":"text","text":reply}]))),
+    }
+    if d.tool {
+        out.line(&assistant(&session_id, json!([{"type":"tool_use","id":"toolu_fake","name":"Bash","input":{"command":"echo hi","description":"say hi"}}])));
+        out.line(&json!({"type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_fake","type":"tool_result","content":"hi","is_error":false}]},"parent_tool_use_id":null,"session_id":session_id,"uuid":uuid::Uuid::new_v4().to_string()}));
+    }
+    if d.flood > 0 {
+        let padding = "x".repeat(900);
+        for i in 0..d.flood {
+            out.line(&assistant(&session_id, json!([{"type":"text","text":format!("flood {i} {padding}")}])));
+        }
+    }
+    if d.huge > 0 {
+        let mut line = b"{\"type\":\"assistant\",\"huge\":\"".to_vec();
+        line.resize(d.huge.saturating_sub(2).max(line.len()), b'h');
+        line.extend_from_slice(b"\"}");
+        out.raw(&line, true);
+    }
+    if d.nonjson {
+        out.raw(b"this line is not json", true);
+    }
+    if d.badutf8 {
+        out.raw(b"bad \xff\xfe utf8", true);
+    }
+
+    // the transcript, as the real CLI keeps it (before the result line, which ends the turn)
+    if std::fs::create_dir_all(&folder).is_ok() {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&transcript).ok();
+        if let Some(file) = file.as_mut() {
+            let now = "2026-11-29T00:00:00.000Z";
+            let user = json!({"type":"user","message":{"role":"user","content":args.prompt},"sessionId":session_id,"cwd":cwd,"timestamp":now,"uuid":uuid::Uuid::new_v4().to_string()});
+            let reply = json!({"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":reply}]},"sessionId":session_id,"cwd":cwd,"timestamp":now,"uuid":uuid::Uuid::new_v4().to_string()});
+            let _ = writeln!(file, "{user}\n{reply}");
+        }
+    }
+
+    if d.hang {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    let result = json!({"type":"result","subtype": if d.exit == 0 {"success"} else {"error_during_execution"},
+        "is_error": d.exit != 0,"duration_ms":12,"duration_api_ms":10,"num_turns":1,"result":reply,"session_id":session_id,
+        "total_cost_usd":0.0001,"usage":{"input_tokens":10,"output_tokens":5}});
+    out.delay = Duration::ZERO;
+    out.raw(result.to_string().as_bytes(), !d.no_newline);
+    if d.ignore_term {
+        // a child that ignores SIGTERM and does not finish: only SIGKILL ends it
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    drop(grandchild);
+    std::process::exit(d.exit);
+}

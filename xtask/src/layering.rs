@@ -1,0 +1,56 @@
+//! The crate layering, checked from `cargo metadata`: which crate may depend on what.
+//!
+//! `opcode-proto` does no I/O (no tokio, no HTTP); `opcode-proc` knows neither HTTP nor sessions;
+//! `opcode-sessions` knows nothing of HTTP or WebSockets. Only the binaries may use axum.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// (crate, dependencies it must not have, why)
+const RULES: &[(&str, &[&str], &str)] = &[
+    ("opcode-proto", &["tokio", "axum", "hyper", "opcode-proc", "opcode-sessions", "futures"], "wire types do no I/O"),
+    (
+        "opcode-proc",
+        &["axum", "hyper", "tower", "tower-http", "opcode-sessions", "opcode-proto"],
+        "the supervisor knows nothing of HTTP or sessions",
+    ),
+    (
+        "opcode-sessions",
+        &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite"],
+        "sessions know nothing of HTTP",
+    ),
+];
+
+/// Fails if any crate has a normal (non-dev) dependency its layer forbids.
+pub(crate) fn check(root: &Path) -> Result<()> {
+    let output = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .context("run cargo metadata")?;
+    let meta: serde_json::Value = serde_json::from_slice(&output.stdout).context("parse cargo metadata")?;
+    let mut problems = Vec::new();
+    for package in meta["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default();
+        let Some((_, forbidden, why)) = RULES.iter().find(|(n, _, _)| *n == name) else { continue };
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            let dep_name = dep["name"].as_str().unwrap_or_default();
+            if dep["kind"].is_null() && forbidden.contains(&dep_name) {
+                problems.push(format!("{name} depends on {dep_name}, but {why}"));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!("layering violated:\n{}", problems.join("\n"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crates_respect_their_layer() {
+        super::check(&crate::util::root()).unwrap();
+    }
+}

@@ -1,0 +1,48 @@
+//! `cargo xtask`: the project's chores as Rust, so they run the same on every machine with only cargo.
+//!
+//! - `cargo xtask test`: every test there is: the Rust workspace, the frontend's unit tests, the browser
+//!   end-to-end tests in Debian's chromium, and the genuine-CLI tests; installs what they need first.
+//! - `cargo xtask tidy`: the repository checks (also run by `cargo test`, see `tidy.rs`).
+#![allow(clippy::disallowed_methods)] // xtask runs tools by design
+
+mod layering;
+mod tidy;
+mod util;
+
+use anyhow::{bail, Result};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("tidy") => {
+            tidy::check_all(&util::root())?;
+            layering::check(&util::root())
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <test|tidy>\n\n  test   run every test (installs npm packages and chromium as needed)\n  tidy   repository hygiene and crate layering checks");
+            bail!("unknown or missing subcommand")
+        }
+    }
+}
+
+/// The README's test command.
+fn test() -> Result<()> {
+    let root = util::root();
+    util::run(util::cmd("cargo").args(["test", "--workspace", "--all-targets"]).current_dir(&root))?;
+    util::run(util::cmd("cargo").args(["test", "--workspace", "--doc"]).current_dir(&root))?;
+    let frontend = root.join("frontend");
+    if frontend.join("package.json").exists() {
+        util::need("npm", "install Node.js 20+ and npm (Debian: apt-get install nodejs npm)")?;
+        util::run(util::cmd("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&frontend))?;
+        util::run(util::cmd("npm").args(["test"]).current_dir(&frontend))?;
+        if frontend.join("e2e").exists() {
+            util::ensure_chromium()?;
+            util::run(
+                util::cmd("cargo").args(["build", "-p", "opcode-web", "-p", "opcode-testkit"]).current_dir(&root),
+            )?;
+            util::run(util::cmd("npm").args(["run", "e2e"]).current_dir(&frontend))?;
+        }
+    }
+    Ok(())
+}
