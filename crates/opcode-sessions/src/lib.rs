@@ -1,1 +1,25 @@
-//! placeholder
+//! Sessions: maps session ids to supervised claude runs, numbers their events, keeps them, and fans them
+//! out to any number of viewers with replay.
+//!
+//! - [`SessionRegistry`] starts runs ([`SessionRegistry::start_run`]), cancels them, enforces the limits
+//!   (one live run per session id, a cap on concurrent runs), evicts finished sessions, and shuts down.
+//! - [`EventLog`] is one session's numbered log: a bounded tail in memory, everything on disk.
+//! - [`Subscription`] is a viewer's cursor into a log: it reads by `seq`, so it can never see a gap or a
+//!   duplicate, and a slow viewer falls back to the disk instead of blocking anyone or losing anything.
+//! - [`claude_store`] reads Claude's own files (`~/.claude/projects`): projects, sessions, history pages.
+//!
+//! **Architecture invariant:** this crate knows nothing of HTTP, WebSockets or auth tokens; nothing but
+//! the registry's run task assigns a `seq`.
+#![warn(missing_docs)]
+
+pub mod claude_store;
+mod error;
+mod log;
+mod registry;
+mod run;
+mod subscription;
+
+pub use error::{CancelError, LogError, StartError, StoreError};
+pub use log::{EventLog, LogConfig};
+pub use registry::{RegistryConfig, RunSummary, SessionRegistry, StartedRun};
+pub use subscription::Subscription;

@@ -1,0 +1,98 @@
+//! Errors of the sessions layer, one enum per operation; messages say what the user can do.
+
+use std::path::PathBuf;
+
+/// Why a run was not started. When this is returned, no process was spawned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// `project_path` does not exist or is not a directory.
+    #[error("project_path {0} is not an existing directory")]
+    ProjectNotFound(PathBuf),
+    /// `project_path` is outside every configured project root.
+    #[error("project_path {path} is outside the allowed project roots ({roots})")]
+    OutsideProjectRoots {
+        /// The path asked for.
+        path: PathBuf,
+        /// The roots, comma separated.
+        roots: String,
+    },
+    /// The session already has a live run; two processes must never write one transcript.
+    #[error("session {0} already has a run in progress: wait for it to finish or cancel it first")]
+    AlreadyRunning(String),
+    /// The cap on concurrent runs is reached.
+    #[error(
+        "{limit} runs are already in progress (the server's --max-sessions): wait for one to finish or cancel one"
+    )]
+    TooManyRuns {
+        /// The cap.
+        limit: usize,
+    },
+    /// `continue` found no earlier session in that project.
+    #[error("there is no earlier session to continue in {0}: start one with execute")]
+    NothingToContinue(PathBuf),
+    /// The server is shutting down.
+    #[error("the server is shutting down and starts no new runs")]
+    ShuttingDown,
+    /// The session's event log could not be created.
+    #[error("could not create the event log of session {session_id}")]
+    Log {
+        /// The session.
+        session_id: String,
+        /// What failed.
+        #[source]
+        source: LogError,
+    },
+}
+
+/// Why a cancel did nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CancelError {
+    /// No session with that id is known.
+    #[error("no session {0} is known to this server")]
+    NotFound(String),
+    /// The session is known but its run already finished.
+    #[error("session {0} has no run in progress (it already finished)")]
+    NotRunning(String),
+}
+
+/// A failure of the on-disk event log.
+#[derive(Debug, thiserror::Error)]
+#[error("event log {path}: {action} failed")]
+pub struct LogError {
+    /// The log file.
+    pub path: PathBuf,
+    /// What was being done (create, append, read).
+    pub action: &'static str,
+    /// The OS error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Why Claude's files could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A project id that is not a Claude project folder name (only letters, digits, `-`, `_`).
+    #[error("{0:?} is not a valid project id")]
+    BadProjectId(String),
+    /// A session id that is not a UUID.
+    #[error("{0:?} is not a valid session id (a UUID)")]
+    BadSessionId(String),
+    /// The project or session does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A history cursor that is not at a line boundary.
+    #[error("before={0} is not a line boundary of the transcript: use the next_before of a previous page")]
+    BadCursor(u64),
+    /// Reading failed.
+    #[error("reading {path} failed")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}

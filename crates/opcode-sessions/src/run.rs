@@ -1,0 +1,76 @@
+//! The task that drives one run: turns the child's [`ProcessEvent`]s into session events, in order, and
+//! ends the run with exactly one `completion`.
+
+use std::sync::Arc;
+
+use opcode_proc::{OutputStream, ProcessEvent, ProcessHandle};
+use opcode_proto::event::OutputContent;
+use opcode_proto::{CompletionStatus, EventKind};
+
+use crate::registry::Session;
+
+fn stream_name(stream: OutputStream) -> &'static str {
+    match stream {
+        OutputStream::Stdout => "stdout",
+        OutputStream::Stderr => "stderr",
+    }
+}
+
+/// Maps one process event to the session event it becomes.
+fn to_event(event: ProcessEvent, cancelled: bool) -> Vec<EventKind> {
+    match event {
+        ProcessEvent::Line { stream: OutputStream::Stdout, text } => {
+            vec![EventKind::Output { content: OutputContent::from_line(text) }]
+        }
+        ProcessEvent::Line { stream: OutputStream::Stderr, text } => vec![EventKind::Error { message: text }],
+        ProcessEvent::InvalidUtf8 { stream, lossy } => vec![EventKind::Error {
+            message: format!(
+                "claude wrote a line that is not valid UTF-8 on {}; shown with replacement characters: {lossy}",
+                stream_name(stream)
+            ),
+        }],
+        ProcessEvent::LineTooLong { stream, len, max } => vec![EventKind::Error {
+            message: format!(
+                "claude wrote a {len}-byte line on {}, over the {max}-byte limit; the line was skipped",
+                stream_name(stream)
+            ),
+        }],
+        ProcessEvent::ReadFailed { stream, message } => {
+            vec![EventKind::Error { message: format!("reading claude's {} failed: {message}", stream_name(stream)) }]
+        }
+        ProcessEvent::Exited(status) => {
+            let completion = |s| EventKind::Completion { status: s, exit_code: status.code, signal: status.signal };
+            if cancelled {
+                vec![EventKind::Cancelled, completion(CompletionStatus::Cancelled)]
+            } else if status.success() {
+                vec![completion(CompletionStatus::Success)]
+            } else {
+                vec![
+                    EventKind::Error { message: format!("claude ended with {status}") },
+                    completion(CompletionStatus::Error),
+                ]
+            }
+        }
+    }
+}
+
+/// Drives the run until the child is reaped, then marks the session finished.
+pub(crate) async fn drive(session: Arc<Session>, mut child: ProcessHandle) {
+    let mut completed = false;
+    while let Some(event) = child.next_event().await {
+        let exited = matches!(event, ProcessEvent::Exited(_));
+        for kind in to_event(event, session.cancel_requested()) {
+            if matches!(kind, EventKind::Output { .. }) {
+                tracing::trace!("stdout line");
+            }
+            session.log.append(kind);
+        }
+        completed |= exited;
+    }
+    if !completed {
+        // the supervisor's task vanished without an exit (it cannot, short of a panic): still end the run
+        session.log.append(EventKind::Error { message: "lost track of the claude process".into() });
+        session.log.append(EventKind::Completion { status: CompletionStatus::Error, exit_code: None, signal: None });
+    }
+    session.finish_run();
+}

@@ -1,0 +1,74 @@
+//! A viewer's cursor into a session's log.
+//!
+//! A subscription does not receive pushed events: it *reads* the log by seq, from where it is, and waits
+//! on the log's status when it has caught up. So it sees every event exactly once and in order (no gap,
+//! no duplicate, by construction), a slow viewer costs the run nothing (it simply reads older events
+//! from the disk later), and replay-then-live needs no hand-over.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use opcode_proto::Seq;
+use tokio::sync::watch;
+
+use crate::error::LogError;
+use crate::log::{Batch, EventLog, LogStatus};
+
+/// Events read per batch at most.
+const BATCH_MAX: usize = 512;
+
+/// A cursor into one session's events. Obtain with [`crate::SessionRegistry::subscribe`].
+#[derive(Debug)]
+pub struct Subscription {
+    log: Arc<EventLog>,
+    next: Seq,
+    status: watch::Receiver<LogStatus>,
+}
+
+impl Subscription {
+    pub(crate) fn new(log: Arc<EventLog>, from: Seq) -> Self {
+        let status = log.watch();
+        Subscription { log, next: from, status }
+    }
+
+    /// The seq of the next event this subscription will return.
+    pub fn next_seq(&self) -> Seq {
+        self.next
+    }
+
+    /// The session this subscription reads.
+    pub fn session_id(&self) -> &str {
+        self.log.session_id()
+    }
+
+    /// The next events (encoded JSON frames, in seq order, at least one), waiting for them if needed.
+    /// `Ok(None)` once every event has been returned and no run of the session is live.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<Bytes>>, LogError> {
+        loop {
+            let status = *self.status.borrow_and_update();
+            if self.next < status.next_seq {
+                let events = match self.log.locate(self.next, BATCH_MAX) {
+                    Batch::Ready(events) => events,
+                    Batch::OnDisk { offset, skip, count } => {
+                        let log = self.log.clone();
+                        tokio::task::spawn_blocking(move || log.read_file(offset, skip, count))
+                            .await
+                            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))?
+                    }
+                };
+                self.next += events.len() as u64;
+                return Ok(Some(events));
+            }
+            if !status.live {
+                return Ok(None);
+            }
+            if self.status.changed().await.is_err() {
+                // the log is gone (session evicted): deliver what is left, then end
+                let status = *self.status.borrow();
+                if self.next >= status.next_seq {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}

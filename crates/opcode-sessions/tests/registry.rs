@@ -1,0 +1,263 @@
+//! The registry against real processes (the fake claude): numbering, fan-out, replay, limits, lifecycle.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opcode_proc::{ProcessHandle, ProcessSpec, ProcessSupervisor, SpawnError, TokioSupervisor};
+use opcode_proto::{ClaudeRequest, EventKind, SessionEvent, ValidRequest};
+use opcode_sessions::claude_store::ClaudeStore;
+use opcode_sessions::{RegistryConfig, SessionRegistry, StartError, Subscription};
+
+/// The real supervisor, counting spawns.
+#[derive(Debug, Default)]
+struct Counting {
+    spawned: AtomicUsize,
+    real: TokioSupervisor,
+}
+
+#[async_trait::async_trait]
+impl ProcessSupervisor for Counting {
+    async fn spawn(&self, spec: ProcessSpec) -> Result<ProcessHandle, SpawnError> {
+        self.spawned.fetch_add(1, Ordering::SeqCst);
+        self.real.spawn(spec).await
+    }
+}
+
+struct Fixture {
+    registry: SessionRegistry,
+    supervisor: Arc<Counting>,
+    project: tempfile::TempDir,
+    _data: tempfile::TempDir,
+    _claude: tempfile::TempDir,
+}
+
+fn fixture(adjust: impl FnOnce(&mut RegistryConfig)) -> Fixture {
+    let data = tempfile::tempdir().unwrap();
+    let claude = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let mut config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
+    config.claude_store = ClaudeStore::new(claude.path());
+    // fake-claude writes its transcripts where the registry reads Claude's files
+    config.child_env.push(("CLAUDE_CONFIG_DIR".into(), claude.path().into()));
+    adjust(&mut config);
+    let supervisor = Arc::new(Counting::default());
+    let registry = SessionRegistry::new(config, supervisor.clone());
+    Fixture { registry, supervisor, project, _data: data, _claude: claude }
+}
+
+impl Fixture {
+    fn request(&self, command: &str, prompt: &str, session_id: Option<String>) -> ValidRequest {
+        ClaudeRequest {
+            command_type: command.into(),
+            project_path: self.project.path().display().to_string(),
+            prompt: prompt.into(),
+            model: None,
+            session_id,
+            include_partial_messages: false,
+        }
+        .validate()
+        .unwrap()
+    }
+}
+
+async fn drain(mut sub: Subscription) -> Vec<SessionEvent> {
+    let mut events = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(batch) = sub.next_batch().await.unwrap() {
+            for bytes in batch {
+                events.push(SessionEvent::from_json(std::str::from_utf8(&bytes).unwrap()).unwrap());
+            }
+        }
+    })
+    .await
+    .expect("run finished in time");
+    events
+}
+
+fn assert_well_formed(events: &[SessionEvent], session_id: &str, from: u64) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, from + i as u64, "seq contiguous");
+        assert_eq!(e.session_id, session_id);
+    }
+    assert!(matches!(events.last().unwrap().kind, EventKind::Completion { .. }));
+    assert_eq!(events.iter().filter(|e| e.kind.is_completion()).count(), 1);
+}
+
+#[tokio::test]
+async fn execute_uses_the_clients_id_and_numbers_every_event() {
+    let f = fixture(|_| {});
+    let id = uuid::Uuid::new_v4().to_string();
+    let run = f.registry.start_run(f.request("execute", "hi @stderr=1", Some(id.clone()))).await.unwrap();
+    assert_eq!(run.session_id, id);
+    assert_eq!(run.first_seq, 0);
+    let events = drain(f.registry.subscribe(&id, 0).unwrap()).await;
+    assert_well_formed(&events, &id, 0);
+    assert!(matches!(events[0].kind, EventKind::Start { .. }));
+    let outputs: Vec<_> = events.iter().filter(|e| matches!(e.kind, EventKind::Output { .. })).collect();
+    assert_eq!(outputs.len(), 3, "init, assistant, result");
+    assert!(events.iter().any(|e| e.kind == EventKind::Error { message: "fake stderr 0".into() }));
+    // claude's own session id is ours
+    let init = SessionEvent::to_json(outputs[0]);
+    assert!(init.contains(&format!("\"session_id\":\"{id}\"")));
+}
+
+#[tokio::test]
+async fn a_late_viewer_gets_the_rest_with_no_gap_and_no_duplicate() {
+    let f = fixture(|c| c.log.tail_events = 8); // force part of the replay to come from disk
+    let run = f.registry.start_run(f.request("execute", "x @lines=60 @delay=5", None)).await.unwrap();
+    let mut early = f.registry.subscribe(&run.session_id, 0).unwrap();
+    let mut first_part = Vec::new();
+    while first_part.len() < 20 {
+        first_part.extend(early.next_batch().await.unwrap().unwrap());
+    }
+    let resume_from = early.next_seq();
+    drop(early); // the connection drops
+    let rest = drain(f.registry.subscribe(&run.session_id, resume_from).unwrap()).await;
+    assert_eq!(rest[0].seq, resume_from);
+    assert_well_formed(&rest, &run.session_id, resume_from);
+    let everything = drain(f.registry.subscribe(&run.session_id, 0).unwrap()).await;
+    assert_eq!(everything.len() as u64, resume_from + rest.len() as u64);
+    assert_well_formed(&everything, &run.session_id, 0);
+}
+
+#[tokio::test]
+async fn many_viewers_see_the_same_events() {
+    let f = fixture(|_| {});
+    let run = f.registry.start_run(f.request("execute", "x @lines=200", None)).await.unwrap();
+    let viewers: Vec<_> =
+        (0..10).map(|_| tokio::spawn(drain(f.registry.subscribe(&run.session_id, 0).unwrap()))).collect();
+    let mut results = Vec::new();
+    for v in viewers {
+        results.push(v.await.unwrap());
+    }
+    for r in &results {
+        assert_eq!(r, &results[0]);
+        assert_well_formed(r, &run.session_id, 0);
+    }
+}
+
+#[tokio::test]
+async fn cancel_ends_with_cancelled_then_completion_and_kills_the_group() {
+    let f = fixture(|c| c.cancel_grace = Duration::from_secs(5));
+    let pidfile = f.project.path().join("pids");
+    let run = f
+        .registry
+        .start_run(f.request("execute", &format!("x @hang @grandchild @pidfile={}", pidfile.display()), None))
+        .await
+        .unwrap();
+    let mut sub = f.registry.subscribe(&run.session_id, 0).unwrap();
+    // wait until claude printed its init line: it is running, its pids are written
+    let mut seen = 0;
+    while seen < 2 {
+        seen += sub.next_batch().await.unwrap().unwrap().len();
+    }
+    let pids = opcode_testkit::read_pids(&pidfile);
+    assert_eq!(pids.len(), 2);
+    f.registry.cancel(&run.session_id).unwrap();
+    let events = drain(f.registry.subscribe(&run.session_id, 0).unwrap()).await;
+    let n = events.len();
+    assert_eq!(events[n - 2].kind, EventKind::Cancelled);
+    assert!(matches!(
+        events[n - 1].kind,
+        EventKind::Completion { status: opcode_proto::CompletionStatus::Cancelled, .. }
+    ));
+    // a killed process's teardown has no event to await: poll, bounded
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| opcode_testkit::process_alive(*p)) {
+        assert!(std::time::Instant::now() < deadline, "{pids:?} survived the cancel");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(matches!(f.registry.cancel(&run.session_id), Err(opcode_sessions::CancelError::NotRunning(_))));
+    assert!(matches!(f.registry.cancel("nope"), Err(opcode_sessions::CancelError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn a_spawn_failure_ends_with_error_and_completion_error() {
+    let f = fixture(|c| c.claude_bin = "/nonexistent/claude".into());
+    let run = f.registry.start_run(f.request("execute", "x", None)).await.unwrap();
+    let events = drain(f.registry.subscribe(&run.session_id, 0).unwrap()).await;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.type_name()).collect();
+    assert_eq!(kinds, ["start", "error", "completion"]);
+    assert!(matches!(&events[1].kind, EventKind::Error { message } if message.contains("/nonexistent/claude")));
+    assert_eq!(f.registry.running(), 0);
+}
+
+#[tokio::test]
+async fn refused_requests_spawn_nothing() {
+    let f = fixture(|c| c.max_running = 1);
+    let nothing = f.registry.start_run(f.request("continue", "x", None)).await;
+    assert!(matches!(nothing, Err(StartError::NothingToContinue(_))), "{nothing:?}");
+    let id = uuid::Uuid::new_v4().to_string();
+    f.registry.start_run(f.request("execute", "x @hang", Some(id.clone()))).await.unwrap();
+    assert_eq!(f.supervisor.spawned.load(Ordering::SeqCst), 1);
+
+    let again = f.registry.start_run(f.request("execute", "x", Some(id.clone()))).await;
+    assert!(matches!(again, Err(StartError::AlreadyRunning(_))), "{again:?}");
+    let over = f.registry.start_run(f.request("execute", "x", None)).await;
+    assert!(matches!(over, Err(StartError::TooManyRuns { limit: 1 })), "{over:?}");
+    let mut missing = f.request("execute", "x", None);
+    missing.project_path = "/nonexistent/project".into();
+    assert!(matches!(f.registry.start_run(missing).await, Err(StartError::ProjectNotFound(_))));
+    assert_eq!(f.supervisor.spawned.load(Ordering::SeqCst), 1, "no process for a refused request");
+    f.registry.shutdown().await;
+}
+
+#[tokio::test]
+async fn project_roots_confine_project_paths() {
+    let f = fixture(|c| c.project_roots = vec!["/nonexistent-root".into()]);
+    let refused = f.registry.start_run(f.request("execute", "x", None)).await;
+    assert!(matches!(refused, Err(StartError::OutsideProjectRoots { .. })), "{refused:?}");
+    assert_eq!(f.supervisor.spawned.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn resume_and_continue_keep_the_id_and_the_numbering() {
+    let f = fixture(|_| {});
+    let first = f.registry.start_run(f.request("execute", "one", None)).await.unwrap();
+    let events = drain(f.registry.subscribe(&first.session_id, 0).unwrap()).await;
+    let next = events.len() as u64;
+
+    let resumed = f.registry.start_run(f.request("resume", "two", Some(first.session_id.clone()))).await.unwrap();
+    assert_eq!(resumed.session_id, first.session_id);
+    assert_eq!(resumed.first_seq, next, "numbering continues across runs");
+    let second = drain(f.registry.subscribe(&first.session_id, next).unwrap()).await;
+    assert_well_formed(&second, &first.session_id, next);
+    assert!(second.iter().any(|e| e.to_json().contains("Echo: two (turn 2)")), "claude saw the first turn");
+
+    let continued = f.registry.start_run(f.request("continue", "three", None)).await.unwrap();
+    assert_eq!(continued.session_id, first.session_id, "continue resolves the latest session up front");
+    let third = drain(f.registry.subscribe(&first.session_id, continued.first_seq).unwrap()).await;
+    assert!(third.iter().any(|e| e.to_json().contains("Echo: three (turn 3)")));
+}
+
+#[tokio::test]
+async fn shutdown_cancels_every_run_and_waits_for_them() {
+    let f = fixture(|c| c.cancel_grace = Duration::from_millis(200));
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(f.registry.start_run(f.request("execute", "x @ignore-term", None)).await.unwrap().session_id);
+    }
+    tokio::time::timeout(Duration::from_secs(20), f.registry.shutdown()).await.expect("shutdown in time");
+    assert_eq!(f.registry.running(), 0);
+    for id in ids {
+        let events = drain(f.registry.subscribe(&id, 0).unwrap()).await;
+        assert!(matches!(
+            events.last().unwrap().kind,
+            EventKind::Completion { status: opcode_proto::CompletionStatus::Cancelled, .. }
+        ));
+    }
+    assert!(matches!(f.registry.start_run(f.request("execute", "x", None)).await, Err(StartError::ShuttingDown)));
+}
+
+#[tokio::test]
+async fn finished_sessions_are_evicted_after_the_ttl() {
+    let f = fixture(|c| c.finished_ttl = Duration::from_millis(100));
+    let run = f.registry.start_run(f.request("execute", "x", None)).await.unwrap();
+    drain(f.registry.subscribe(&run.session_id, 0).unwrap()).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while f.registry.subscribe(&run.session_id, 0).is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "not evicted");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
