@@ -1,3 +1,119 @@
-//! The opcode-web server (being built).
+//! The `opcode-web` binary: flags → state → listener → serve until SIGINT/SIGTERM → exit 0.
 
-fn main() {}
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use opcode_proc::claude::find_claude_binary;
+use opcode_proc::TokioSupervisor;
+use opcode_sessions::claude_store::ClaudeStore;
+use opcode_sessions::{RegistryConfig, SessionRegistry};
+use opcode_web::config::{Args, LogFormat};
+use opcode_web::state::{generate_token, AppState};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_logging(args.log_format);
+    raise_fd_limit();
+
+    let claude_bin = match find_claude_binary(args.claude_bin.as_deref()) {
+        Ok(path) => path,
+        Err(err) => {
+            // the server is still useful (history, UI); runs will fail with this message
+            tracing::warn!("{err}");
+            args.claude_bin.clone().unwrap_or_else(|| "claude".into())
+        }
+    };
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("opcode-web"),
+    };
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+
+    let mut config = RegistryConfig::new(claude_bin.clone(), data_dir.clone());
+    config.max_running = args.max_sessions.max(1);
+    config.cancel_grace = args.cancel_grace();
+    config.finished_ttl = std::time::Duration::from_secs(args.finished_ttl);
+    config.permissions = args.permission_policy()?;
+    config.project_roots = args
+        .project_roots
+        .iter()
+        .map(|r| std::fs::canonicalize(r).with_context(|| format!("--project-root {} does not exist", r.display())))
+        .collect::<anyhow::Result<_>>()?;
+    let store = ClaudeStore::from_env();
+    config.claude_store = store.clone();
+    let registry = SessionRegistry::new(config, Arc::new(TokioSupervisor::default()));
+
+    let token = args.token.clone().filter(|t| !t.is_empty()).unwrap_or_else(generate_token);
+    let mut state = AppState::new(registry, store, &token);
+    state.allowed_origins = args.allowed_origins.clone().into();
+    state.allowed_hosts = args.allowed_hosts.clone().into();
+
+    let listener = tokio::net::TcpListener::bind((args.host, args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{} (is the port in use? try --port)", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    let shown_host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+    let base = if addr.is_ipv6() {
+        format!("http://[{shown_host}]:{}", addr.port())
+    } else {
+        format!("http://{shown_host}:{}", addr.port())
+    };
+    tracing::info!(claude = %claude_bin.display(), data_dir = %data_dir.display(), max_sessions = args.max_sessions, "opcode-web ready");
+    // stdout, not the log: the token belongs to whoever started the server, never in log files
+    println!("opcode-web {} listening on {base}", env!("CARGO_PKG_VERSION"));
+    println!("open: {base}/?token={token}");
+    if addr.ip().is_unspecified() {
+        println!(
+            "from a phone on the same network: http://<this machine's LAN address>:{}/?token={token}",
+            addr.port()
+        );
+    }
+
+    opcode_web::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// A thousand runs hold thousands of pipes and sockets: raise the soft fd limit to the hard one.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::info!(from = soft, to = hard, "raised the open-file limit (about 6 per run)"),
+            Err(err) => tracing::warn!(soft, %err, "could not raise the open-file limit"),
+        },
+        Ok((soft, _)) => tracing::debug!(limit = soft, "open-file limit"),
+        Err(err) => tracing::warn!(%err, "could not read the open-file limit"),
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

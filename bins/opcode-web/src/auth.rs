@@ -1,0 +1,141 @@
+//! Security by default: the token on every `/api` and `/ws` route, the `Origin` of WebSocket upgrades,
+//! the `Host` of every request (DNS rebinding), and CORS for allowed origins only.
+//!
+//! The token is accepted as `Authorization: Bearer T` or as the `opcode_token` cookie (`HttpOnly;
+//! SameSite=Strict`) that `/?token=T` sets. Comparison is constant-time. SameSite does not protect
+//! WebSockets (other localhost ports are same-site), hence the explicit `Origin` check.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::state::AppState;
+
+/// The cookie that carries the token for the browser UI.
+pub const COOKIE_NAME: &str = "opcode_token";
+
+/// Whether `presented` equals the server's token, in time independent of where they differ.
+pub fn token_matches(state: &AppState, presented: &str) -> bool {
+    bool::from(presented.as_bytes().ct_eq(state.token.as_bytes()))
+}
+
+/// The token a request presents, from `Authorization: Bearer` or the cookie.
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(bearer) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE_NAME)?.strip_prefix('='))
+}
+
+/// The `Set-Cookie` value that stores the token in the browser.
+pub fn token_cookie(token: &str) -> String {
+    format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=31536000")
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "success": false, "data": null, "error": message });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Middleware on `/api` and `/ws`: 401 without the right token; 403 for a WebSocket upgrade from a
+/// foreign origin.
+pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let authorised = presented_token(request.headers()).is_some_and(|t| token_matches(&state, t));
+    if !authorised {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong token: open the URL opcode-web printed at start-up, or send Authorization: Bearer <token>",
+        );
+    }
+    let is_upgrade = request.headers().contains_key(header::UPGRADE);
+    if is_upgrade {
+        if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            if !origin_allowed(&state, request.headers(), origin) {
+                tracing::warn!(origin, "websocket upgrade from a foreign origin refused");
+                return refuse(StatusCode::FORBIDDEN, "this origin may not open WebSockets on this server");
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// The server's own origin (`http(s)://<Host>`) or a configured one.
+fn origin_allowed(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
+    let own = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| origin == format!("http://{host}") || origin == format!("https://{host}"));
+    own || state.allowed_origins.iter().any(|o| o == origin)
+}
+
+/// The host part of a `Host` header value (`[::1]:8080` → `::1`, `example:80` → `example`).
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    host.rsplit_once(':')
+        .map_or(host, |(name, port)| if port.chars().all(|c| c.is_ascii_digit()) { name } else { host })
+}
+
+/// Middleware on every route: IP literals and `localhost` pass; other host names only when configured
+/// (`--allowed-host`), so a rebinding DNS name cannot reach the server from a browser.
+pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(host_name);
+    let allowed = match host {
+        None => true, // HTTP/1.0 clients without Host: not a browser
+        Some(name) => {
+            name.parse::<std::net::IpAddr>().is_ok()
+                || name.eq_ignore_ascii_case("localhost")
+                || state.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
+        }
+    };
+    if !allowed {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "unknown Host: start opcode-web with --allowed-host NAME to use this name",
+        );
+    }
+    next.run(request).await
+}
+
+/// CORS for the configured origins only (never `*`); no CORS headers at all when none is configured.
+pub fn cors(state: &AppState) -> CorsLayer {
+    let origins: Vec<HeaderValue> = state.allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_credentials(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_are_extracted() {
+        assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:80"), "::1");
+        assert_eq!(host_name("localhost"), "localhost");
+        assert_eq!(host_name("evil.example:8080"), "evil.example");
+    }
+
+    #[test]
+    fn the_token_comes_from_bearer_or_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, "a=b; opcode_token=tok; c=d".parse().unwrap());
+        assert_eq!(presented_token(&headers), Some("tok"));
+        headers.insert(header::AUTHORIZATION, "Bearer other".parse().unwrap());
+        assert_eq!(presented_token(&headers), Some("other"));
+    }
+}

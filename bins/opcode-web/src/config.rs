@@ -1,0 +1,80 @@
+//! Command-line flags and environment variables (`OPCODE_*`) of the server.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// opcode-web: drive Claude Code sessions from any browser.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Args {
+    /// Address to listen on. Use 0.0.0.0 to reach the server from a phone on the same network.
+    #[arg(long, env = "OPCODE_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "OPCODE_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Access token. Without it a strong one is generated and printed in the URL to open.
+    #[arg(long, env = "OPCODE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The claude binary. Default: next to this executable, then PATH, then the usual install folders.
+    #[arg(long, env = "OPCODE_CLAUDE_BIN")]
+    pub claude_bin: Option<PathBuf>,
+    /// Where event logs are kept. Default: the platform data folder (~/.local/share/opcode-web).
+    #[arg(long, env = "OPCODE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A browser origin (scheme://host:port) allowed besides the server's own (CORS and WebSockets).
+    #[arg(long = "allowed-origin", env = "OPCODE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// A host name (besides IP literals and localhost) the server answers to, against DNS rebinding.
+    #[arg(long = "allowed-host", env = "OPCODE_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Concurrent runs allowed.
+    #[arg(long, env = "OPCODE_MAX_SESSIONS", default_value_t = 16)]
+    pub max_sessions: usize,
+    /// Restrict project_path to these folders (repeatable). Default: any existing directory.
+    #[arg(long = "project-root", env = "OPCODE_PROJECT_ROOTS", value_delimiter = ',')]
+    pub project_roots: Vec<PathBuf>,
+    /// Seconds between SIGTERM and SIGKILL when cancelling a run.
+    #[arg(long, env = "OPCODE_CANCEL_GRACE", default_value_t = 3.0)]
+    pub cancel_grace: f64,
+    /// Seconds a finished session stays attachable.
+    #[arg(long, env = "OPCODE_FINISHED_TTL", default_value_t = 3600)]
+    pub finished_ttl: u64,
+    /// Claude's permission handling for runs: `skip` (--dangerously-skip-permissions, as Opcode did),
+    /// `default`, `acceptEdits`, `plan`, or `claude` (no flag).
+    #[arg(long, env = "OPCODE_PERMISSIONS", default_value = "skip")]
+    pub permissions: String,
+    /// Log format.
+    #[arg(long, env = "OPCODE_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+}
+
+impl Args {
+    /// The cancel grace as a duration (negative or NaN values count as zero).
+    pub fn cancel_grace(&self) -> Duration {
+        Duration::try_from_secs_f64(self.cancel_grace).unwrap_or(Duration::ZERO)
+    }
+
+    /// The permission policy named by `--permissions`.
+    pub fn permission_policy(&self) -> anyhow::Result<opcode_proc::claude::PermissionPolicy> {
+        use opcode_proc::claude::PermissionPolicy;
+        Ok(match self.permissions.as_str() {
+            "skip" => PermissionPolicy::SkipPermissions,
+            "claude" => PermissionPolicy::ClaudeDefault,
+            mode @ ("default" | "acceptEdits" | "plan") => PermissionPolicy::Mode(mode.to_owned()),
+            other => anyhow::bail!("--permissions {other:?}: use skip, default, acceptEdits, plan or claude"),
+        })
+    }
+}

@@ -1,0 +1,73 @@
+//! API errors as responses: the status a user can act on and Opcode's envelope
+//! `{success: false, data: null, error}`. Internal failures are logged here and sent as a generic message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use opcode_sessions::{CancelError, StoreError};
+use serde::Serialize;
+
+/// Opcode's JSON envelope.
+#[derive(Debug, Serialize)]
+pub struct Envelope<T: Serialize> {
+    /// True on success.
+    pub success: bool,
+    /// The payload (null on error).
+    pub data: Option<T>,
+    /// What went wrong (null on success).
+    pub error: Option<String>,
+}
+
+/// A successful envelope.
+pub fn ok<T: Serialize>(data: T) -> Json<Envelope<T>> {
+    Json(Envelope { success: true, data: Some(data), error: None })
+}
+
+/// Why an API call failed.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the request is wrong; the message says how.
+    BadRequest(String),
+    /// 404: no such thing.
+    NotFound(String),
+    /// 409: not possible in the current state.
+    Conflict(String),
+    /// 500: logged with its detail, sent as a generic message.
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log".to_owned())
+            }
+        };
+        (status, Json(Envelope::<()> { success: false, data: None, error: Some(message) })).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::BadProjectId(_) | StoreError::BadSessionId(_) | StoreError::BadCursor(_) => {
+                ApiError::BadRequest(err.to_string())
+            }
+            StoreError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            other => ApiError::Internal(format!("{other}: {:?}", std::error::Error::source(&other))),
+        }
+    }
+}
+
+impl From<CancelError> for ApiError {
+    fn from(err: CancelError) -> Self {
+        match err {
+            CancelError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            other => ApiError::Conflict(other.to_string()),
+        }
+    }
+}

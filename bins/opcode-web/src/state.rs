@@ -1,0 +1,48 @@
+//! The state every handler shares: the session registry, Claude's files, the security settings, and
+//! the means to close every socket at shutdown.
+
+use std::sync::Arc;
+
+use opcode_sessions::claude_store::ClaudeStore;
+use opcode_sessions::SessionRegistry;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Shared state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Runs and their events.
+    pub registry: SessionRegistry,
+    /// Claude's own project/session files.
+    pub store: ClaudeStore,
+    /// What a request must present (never logged).
+    pub token: Arc<str>,
+    /// Browser origins allowed besides the server's own.
+    pub allowed_origins: Arc<[String]>,
+    /// Host names allowed besides IP literals and `localhost`.
+    pub allowed_hosts: Arc<[String]>,
+    /// Cancelled when the server shuts down: every socket loop then closes with 1001.
+    pub closing: CancellationToken,
+    /// Tracks socket tasks so shutdown can wait for them to close.
+    pub sockets: TaskTracker,
+}
+
+impl AppState {
+    /// State with no extra origins or hosts.
+    pub fn new(registry: SessionRegistry, store: ClaudeStore, token: &str) -> Self {
+        AppState {
+            registry,
+            store,
+            token: token.into(),
+            allowed_origins: Arc::new([]),
+            allowed_hosts: Arc::new([]),
+            closing: CancellationToken::new(),
+            sockets: TaskTracker::new(),
+        }
+    }
+}
+
+/// A fresh random token: 64 hex characters from the OS random source.
+pub fn generate_token() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}

@@ -1,0 +1,223 @@
+//! WebSocket routes: `/ws/claude` (the seed's socket: send requests, receive their runs' events) and
+//! `/ws/sessions/{id}?since=SEQ` (attach to a run: replay, then live, then close).
+//!
+//! A socket is only a viewer: closing it never stops a run. Every loop also pings every 20 s (dead phones
+//! are noticed after 60 s of silence) and closes with 1001 when the server shuts down.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use futures::stream::{BoxStream, SelectAll};
+use futures::{SinkExt, StreamExt};
+use opcode_proto::event::request_error_json;
+use opcode_proto::request::parse_request;
+use opcode_sessions::Subscription;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::state::AppState;
+
+/// Largest message a client may send (a prompt is at most 128 KiB).
+pub const MAX_MESSAGE_BYTES: usize = 512 * 1024;
+const PING_EVERY: Duration = Duration::from_secs(20);
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// Close code for an unknown session.
+pub const CLOSE_UNKNOWN_SESSION: u16 = 4404;
+
+/// The authenticated `/ws` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/ws/claude", get(claude)).route("/ws/sessions/{session_id}", get(attach))
+}
+
+async fn claude(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let sockets = state.sockets.clone();
+    ws.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| sockets.track_future(claude_socket(socket, state)))
+}
+
+/// The query of an attach.
+#[derive(Debug, Deserialize)]
+pub struct AttachQuery {
+    since: Option<u64>,
+}
+
+async fn attach(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+    Query(query): Query<AttachQuery>,
+) -> Response {
+    let sockets = state.sockets.clone();
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| sockets.track_future(attach_socket(socket, state, session_id, query.since)))
+}
+
+type Batches = BoxStream<'static, Vec<Bytes>>;
+
+/// A subscription as a stream of batches; a log read failure ends it (after a warning).
+fn batches(subscription: Subscription) -> Batches {
+    futures::stream::unfold(Some(subscription), |sub| async move {
+        let mut sub = sub?;
+        match sub.next_batch().await {
+            Ok(Some(batch)) => Some((batch, Some(sub))),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!(session_id = sub.session_id(), %err, "reading the event log failed");
+                None
+            }
+        }
+    })
+    .boxed()
+}
+
+fn text(bytes: Bytes) -> Message {
+    // event frames are built from Rust strings: always UTF-8
+    Message::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
+}
+
+async fn send_batch(socket: &mut WebSocket, batch: Vec<Bytes>) -> bool {
+    for event in batch {
+        if socket.feed(text(event)).await.is_err() {
+            return false;
+        }
+    }
+    socket.flush().await.is_ok()
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
+}
+
+/// Liveness of the peer: any frame counts; silence past the limit means a dead phone.
+struct Heartbeat {
+    last_heard: Instant,
+    ticker: tokio::time::Interval,
+}
+
+impl Heartbeat {
+    fn new() -> Self {
+        let mut ticker = tokio::time::interval(PING_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Heartbeat { last_heard: Instant::now(), ticker }
+    }
+
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+    }
+
+    /// Waits for the next tick; returns false when the peer has been silent too long.
+    async fn tick(&mut self) -> bool {
+        self.ticker.tick().await;
+        self.last_heard.elapsed() < SILENCE_LIMIT
+    }
+}
+
+async fn claude_socket(mut socket: WebSocket, state: AppState) {
+    let mut runs: SelectAll<Batches> = SelectAll::new();
+    let mut heartbeat = Heartbeat::new();
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                heartbeat.heard();
+                match incoming {
+                    Some(Ok(Message::Text(request))) => {
+                        if let Some(reply) = start(&state, &request, &mut runs).await {
+                            if socket.send(Message::Text(reply.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let reply = request_error_json("send requests as text frames of JSON", None);
+                        if socket.send(Message::Text(reply.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+            Some(batch) = runs.next(), if !runs.is_empty() => {
+                if !send_batch(&mut socket, batch).await {
+                    return;
+                }
+            }
+            alive = heartbeat.tick() => {
+                if !alive || socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return;
+                }
+            }
+            () = state.closing.cancelled() => {
+                let _ = socket.send(close(1001, "server shutting down")).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Starts the run a client asked for; returns the request-error frame to send if it was refused.
+async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> Option<String> {
+    let request = match parse_request(text) {
+        Ok(request) => request,
+        Err(err) => {
+            let session_id = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("session_id")?.as_str().map(str::to_owned));
+            return Some(request_error_json(&err.to_string(), session_id.as_deref()));
+        }
+    };
+    let asked_id = request.session_id.map(|id| id.to_string());
+    match state.registry.start_run(request).await {
+        Ok(run) => {
+            if let Some(subscription) = state.registry.subscribe(&run.session_id, run.first_seq) {
+                runs.push(batches(subscription));
+            }
+            None
+        }
+        Err(err) => Some(request_error_json(&err.to_string(), asked_id.as_deref())),
+    }
+}
+
+async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: String, since: Option<u64>) {
+    let from = since.map_or(0, |s| s.saturating_add(1));
+    let Some(subscription) = state.registry.subscribe(&session_id, from) else {
+        let _ = socket.send(close(CLOSE_UNKNOWN_SESSION, "unknown session")).await;
+        return;
+    };
+    let mut events = batches(subscription);
+    let mut heartbeat = Heartbeat::new();
+    loop {
+        tokio::select! {
+            batch = events.next() => match batch {
+                Some(batch) => {
+                    if !send_batch(&mut socket, batch).await {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = socket.send(close(1000, "run finished")).await;
+                    return;
+                }
+            },
+            incoming = socket.recv() => {
+                heartbeat.heard();
+                if matches!(incoming, Some(Ok(Message::Close(_))) | None | Some(Err(_))) {
+                    return;
+                }
+            }
+            alive = heartbeat.tick() => {
+                if !alive || socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return;
+                }
+            }
+            () = state.closing.cancelled() => {
+                let _ = socket.send(close(1001, "server shutting down")).await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! A real opcode-web on an ephemeral port, with the fake claude, and a real WebSocket client.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use opcode_proc::TokioSupervisor;
+use opcode_sessions::claude_store::ClaudeStore;
+use opcode_sessions::{RegistryConfig, SessionRegistry};
+use opcode_web::AppState;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub const TOKEN: &str = "test-token-0123456789";
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    pub project: tempfile::TempDir,
+    pub claude_dir: tempfile::TempDir,
+    _data: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut RegistryConfig)) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let claude_dir = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let mut config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
+        let store = ClaudeStore::new(claude_dir.path());
+        config.claude_store = store.clone();
+        config.child_env.push(("CLAUDE_CONFIG_DIR".into(), claude_dir.path().into()));
+        config.cancel_grace = Duration::from_secs(5);
+        adjust(&mut config);
+        let registry = SessionRegistry::new(config, Arc::new(TokioSupervisor::default()));
+        let state = AppState::new(registry, store, TOKEN);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(opcode_web::serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        TestServer { addr, state, project, claude_dir, _data: data, shutdown: Some(tx), task: Some(task) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn project_path(&self) -> String {
+        self.project.path().display().to_string()
+    }
+
+    pub async fn ws(&self, path: &str) -> Ws {
+        self.ws_with(path, &[("authorization", &format!("Bearer {TOKEN}"))]).await.expect("websocket upgrade")
+    }
+
+    pub async fn ws_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}{path}", self.addr).into_client_request().unwrap();
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.http().get(self.url(path)).bearer_auth(TOKEN).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Asks for shutdown and waits until serve returned (every run ended, every socket closed).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(LIMIT, task).await.expect("shutdown in time").unwrap().unwrap();
+        }
+    }
+
+    pub fn request(&self, command: &str, prompt: &str, session_id: Option<&str>) -> String {
+        let mut request = serde_json::json!({
+            "command_type": command, "project_path": self.project_path(), "prompt": prompt,
+        });
+        if let Some(id) = session_id {
+            request["session_id"] = id.into();
+        }
+        request.to_string()
+    }
+}
+
+pub async fn send(ws: &mut Ws, text: String) {
+    ws.send(Message::Text(text.into())).await.unwrap();
+}
+
+/// The next JSON text frame; `None` when the socket closed.
+pub async fn next_json(ws: &mut Ws) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(LIMIT, ws.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Session events until (and including) the run's completion.
+pub async fn until_completion(ws: &mut Ws) -> Vec<Value> {
+    let mut events = Vec::new();
+    while let Some(event) = next_json(ws).await {
+        let done = event["type"] == "completion";
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    events
+}
+
+/// Every frame until the server closes the socket; and the close code.
+pub async fn until_close(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
+    let mut events = Vec::new();
+    loop {
+        match tokio::time::timeout(LIMIT, ws.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Text(text))) => events.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(frame))) => return (events, frame.map(|f| u16::from(f.code))),
+            None | Some(Err(_)) => return (events, None),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+pub fn assert_contiguous(events: &[Value], session_id: &str, from: u64) {
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event["session_id"], session_id, "{event}");
+        assert_eq!(event["seq"].as_u64(), Some(from + i as u64), "seq gap or duplicate at {event}");
+    }
+}
+
+/// Polls until none of `pids` is alive (a foreign process's death has no event to await).
+pub async fn assert_all_dead(pids: &[u32]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| opcode_testkit::process_alive(*p)) {
+        assert!(tokio::time::Instant::now() < deadline, "processes still alive: {pids:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
