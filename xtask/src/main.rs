@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's chores as Rust, so they run the same on every machine with only cargo.
 //!
 //! - `cargo xtask test`: every test there is: the Rust workspace, the frontend's unit tests, the browser
-//!   end-to-end tests in Debian's chromium, and the genuine-CLI tests; installs what they need first.
+//!   end-to-end tests in Debian's chromium, and the genuine-CLI tests; installs what they need first
+//!   (npm packages, the pinned Claude Code CLI, Debian's chromium when run as root).
 //! - `cargo xtask tidy`: the repository checks (also run by `cargo test`, see `tidy.rs`).
 #![allow(clippy::disallowed_methods)] // xtask runs tools by design
 
@@ -26,23 +27,22 @@ fn main() -> Result<()> {
     }
 }
 
-/// The README's test command.
+/// The README's test command: installs what the tests need, then runs every suite.
 fn test() -> Result<()> {
     let root = util::root();
+    let frontend = root.join("frontend");
+    let claude_cli = root.join("crates/opcode-testkit/claude-cli");
+    util::need("npm", "install Node.js 20+ and npm (Debian: apt-get install nodejs npm)")?;
+    // the genuine Claude Code CLI (pinned) for the real-CLI end-to-end tests
+    util::run(util::cmd("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&claude_cli))?;
+    // the UI's packages: the server's build script bundles the UI, the unit and e2e tests need them
+    util::run(util::cmd("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&frontend))?;
+
     util::run(util::cmd("cargo").args(["test", "--workspace", "--all-targets"]).current_dir(&root))?;
     util::run(util::cmd("cargo").args(["test", "--workspace", "--doc"]).current_dir(&root))?;
-    let frontend = root.join("frontend");
-    if frontend.join("package.json").exists() {
-        util::need("npm", "install Node.js 20+ and npm (Debian: apt-get install nodejs npm)")?;
-        util::run(util::cmd("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&frontend))?;
-        util::run(util::cmd("npm").args(["test"]).current_dir(&frontend))?;
-        if frontend.join("e2e").exists() {
-            util::ensure_chromium()?;
-            util::run(
-                util::cmd("cargo").args(["build", "-p", "opcode-web", "-p", "opcode-testkit"]).current_dir(&root),
-            )?;
-            util::run(util::cmd("npm").args(["run", "e2e"]).current_dir(&frontend))?;
-        }
-    }
-    Ok(())
+
+    util::run(util::cmd("npm").args(["test"]).current_dir(&frontend))?;
+    util::ensure_chromium()?;
+    util::run(util::cmd("cargo").args(["build", "-p", "opcode-web", "-p", "opcode-testkit"]).current_dir(&root))?;
+    util::run(util::cmd("npm").args(["run", "e2e"]).current_dir(&frontend))
 }

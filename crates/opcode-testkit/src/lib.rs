@@ -4,8 +4,11 @@
 //!   genuine CLI that prints realistic stream-json and misbehaves on demand. Its behaviour is driven by
 //!   directives in the prompt (documented in `src/bin/fake_claude.rs`), so tests that go through the web
 //!   server can choose it per run.
+//! - [`mock_api`]: a mock of the Anthropic Messages API for running the genuine CLI offline.
 //! - [`project_dir_name`]: how Claude names a project's folder under `~/.claude/projects`.
 #![allow(missing_docs)]
+
+pub mod mock_api;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

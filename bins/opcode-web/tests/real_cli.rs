@@ -1,0 +1,199 @@
+//! End to end with the genuine Claude Code CLI (pinned in `crates/opcode-testkit/claude-cli`, installed by
+//! `cargo xtask test`), offline against the project's mock of the Messages API.
+//!
+//! Locally these skip, loudly, when the CLI is not installed; under CI (`CI=true`) a missing CLI fails.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use opcode_proc::claude::PermissionPolicy;
+use opcode_sessions::RegistryConfig;
+use opcode_testkit::mock_api::MockApi;
+use serde_json::Value;
+
+fn real_claude() -> Option<PathBuf> {
+    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/opcode-testkit/claude-cli/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
+    let path = std::env::var_os("OPCODE_REAL_CLAUDE").map(PathBuf::from).unwrap_or(installed);
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "the genuine Claude Code CLI is missing at {} (run cargo xtask test, which installs it)",
+        path.display()
+    );
+    eprintln!(
+        "\n*** SKIPPING genuine-CLI test: {} not found. Run `npm ci` in crates/opcode-testkit/claude-cli \
+         (cargo xtask test does) to run it. ***\n",
+        path.display()
+    );
+    None
+}
+
+/// A server whose runs use the genuine CLI against `mock`, with a private HOME.
+async fn server_for(
+    claude: PathBuf,
+    mock: &MockApi,
+    adjust: impl FnOnce(&mut RegistryConfig),
+) -> (TestServer, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_path_buf();
+    let url = mock.url.clone();
+    let server = TestServer::start_with(move |c| {
+        c.claude_bin = claude;
+        c.permissions = PermissionPolicy::ClaudeDefault;
+        for (key, value) in [
+            ("HOME", home_path.display().to_string()),
+            ("ANTHROPIC_BASE_URL", url),
+            ("ANTHROPIC_API_KEY", "sk-test-mock".to_owned()),
+            ("DISABLE_AUTOUPDATER", "1".to_owned()),
+            ("DISABLE_TELEMETRY", "1".to_owned()),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_owned()),
+        ] {
+            c.child_env.push((key.into(), value.into()));
+        }
+        adjust(c);
+    })
+    .await;
+    (server, home)
+}
+
+fn texts(events: &[Value]) -> String {
+    events.iter().filter(|e| e["type"] == "output").map(|e| e["content"].to_string()).collect::<Vec<_>>().join("\n")
+}
+
+/// Pids of processes whose command line mentions `needle` (the genuine CLI's pid is never exposed).
+fn pids_mentioning(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn execute_resume_and_continue_with_the_genuine_cli() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+
+    send(&mut ws, server.request("execute", "first turn alpha", Some(&id))).await;
+    let first = until_completion(&mut ws).await;
+    assert_contiguous(&first, &id, 0);
+    assert_eq!(first.last().unwrap()["status"], "success", "{first:#?}");
+    let init = first.iter().find(|e| e["content"]["subtype"] == "init").expect("system/init");
+    assert_eq!(init["content"]["session_id"], id.as_str(), "the client's id is claude's id");
+    assert!(texts(&first).contains("Mock reply to: first turn alpha"));
+    // the transcript the real CLI wrote is named by that id
+    let project_id = opcode_testkit::project_dir_name(&std::fs::canonicalize(server.project.path()).unwrap());
+    let transcript = server.claude_dir.path().join("projects").join(&project_id).join(format!("{id}.jsonl"));
+    assert!(transcript.is_file(), "{} missing", transcript.display());
+
+    send(&mut ws, server.request("resume", "second turn beta", Some(&id))).await;
+    let second = until_completion(&mut ws).await;
+    assert_contiguous(&second, &id, first.len() as u64);
+    assert_eq!(second.last().unwrap()["status"], "success", "{second:#?}");
+    let saw_first = mock.requests().iter().any(|r| {
+        let body = r.to_string();
+        body.contains("second turn beta") && body.contains("first turn alpha")
+    });
+    assert!(saw_first, "the resumed run sent the first turn to the API");
+
+    send(&mut ws, server.request("continue", "third turn gamma", None)).await;
+    let third = until_completion(&mut ws).await;
+    assert_eq!(third[0]["session_id"], id.as_str(), "continue picks the latest session, known up front");
+    assert_eq!(third.last().unwrap()["status"], "success", "{third:#?}");
+    assert!(mock.requests().iter().any(|r| {
+        let body = r.to_string();
+        body.contains("third turn gamma") && body.contains("second turn beta")
+    }));
+
+    // the history endpoints read what the genuine CLI wrote
+    let (_, projects) = server.get_json("/api/projects").await;
+    let project = projects["data"].as_array().unwrap().iter().find(|p| p["id"] == project_id.as_str()).unwrap().clone();
+    assert_eq!(project["path"], std::fs::canonicalize(server.project.path()).unwrap().display().to_string());
+    let (_, sessions) = server.get_json(&format!("/api/projects/{project_id}/sessions")).await;
+    assert_eq!(sessions["data"][0]["id"], id.as_str());
+    assert_eq!(sessions["data"][0]["first_message"], "first turn alpha");
+    let (_, history) = server.get_json(&format!("/api/sessions/{id}/history/{project_id}?limit=500")).await;
+    let page = history["data"]["messages"].to_string();
+    assert!(page.contains("first turn alpha") && page.contains("third turn gamma"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_mid_stream_kills_the_genuine_cli() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut request: Value = serde_json::from_str(&server.request("execute", "please SLOWSTREAM", Some(&id))).unwrap();
+    request["include_partial_messages"] = true.into();
+    send(&mut ws, request.to_string()).await;
+    // wait for the first token of the slow stream
+    loop {
+        let event = next_json(&mut ws).await.expect("streaming");
+        if event["content"]["event"]["delta"]["type"] == "text_delta" {
+            break;
+        }
+    }
+    let pids = pids_mentioning(&id);
+    assert!(!pids.is_empty(), "the CLI is running");
+    let cancel =
+        server.http().post(server.url(&format!("/api/sessions/{id}/cancel"))).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(cancel.status(), 200);
+    let rest = until_completion(&mut ws).await;
+    let n = rest.len();
+    assert_eq!(rest[n - 2]["type"], "cancelled");
+    assert_eq!(rest[n - 1]["status"], "cancelled");
+    assert_all_dead(&pids).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_api_error_surfaces_as_error_and_completion_error() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let mut ws = server.ws("/ws/claude").await;
+    send(&mut ws, server.request("execute", "APIERROR=400 please", None)).await;
+    let events = until_completion(&mut ws).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["status"], "error", "{events:#?}");
+    assert_eq!(last["exit_code"], 1);
+    assert!(events.iter().any(|e| e["type"] == "error"));
+    assert!(texts(&events).contains("\"is_error\":true"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refusal_on_stderr_reaches_the_client() {
+    let Some(claude) = real_claude() else { return };
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
+    if !is_root {
+        eprintln!("not root: the CLI's root refusal of --dangerously-skip-permissions cannot be shown");
+        return;
+    }
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |c| c.permissions = PermissionPolicy::SkipPermissions).await;
+    let mut ws = server.ws("/ws/claude").await;
+    send(&mut ws, server.request("execute", "hello", None)).await;
+    let events = until_completion(&mut ws).await;
+    assert!(
+        events.iter().any(|e| e["type"] == "error"
+            && e["message"].as_str().unwrap().contains("cannot be used with root/sudo privileges")),
+        "{events:#?}"
+    );
+    assert_eq!(events.last().unwrap()["status"], "error");
+    server.stop().await;
+}

@@ -1,0 +1,237 @@
+//! A mock of the Anthropic Messages API, enough for the genuine Claude Code CLI to run offline:
+//! `POST /v1/messages` (streaming SSE and plain JSON) and `POST /v1/messages/count_tokens`.
+//!
+//! What it answers is chosen by the latest user turn, so one mock serves every scenario:
+//! - a `tool_result` in the turn → text `Tool finished: <result>`;
+//! - `USETOOL` → a `Bash` tool_use running `echo hi-from-tool > tool-ran.txt`;
+//! - `SLOWSTREAM` → 100 text deltas, 100 ms apart (for cancel tests);
+//! - `APIERROR=<status>` → that HTTP status with an API error body (401, 429, 500, 529, …);
+//! - anything else → text `Mock reply to: <prompt> [N messages]`, N being the number of messages the
+//!   request carried (so a resumed run can be seen to include the earlier turn).
+//!
+//! Every request body is recorded ([`MockApi::requests`]).
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// A running mock; stops when dropped.
+#[derive(Debug)]
+pub struct MockApi {
+    /// `http://127.0.0.1:PORT`, for `ANTHROPIC_BASE_URL`.
+    pub url: String,
+    requests: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MockApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MockApi {
+    /// Starts the mock on an ephemeral loopback port.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Starts the mock on `addr`.
+    pub async fn start_on(addr: &str) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new()
+            .route("/v1/messages", post(messages))
+            .route("/v1/messages/count_tokens", post(count_tokens))
+            .fallback(|| async { (StatusCode::NOT_FOUND, Json(error_body("not_found_error", "no such route"))) })
+            .with_state(requests.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(MockApi { url, requests, task })
+    }
+
+    /// Every `/v1/messages` request body received so far.
+    pub fn requests(&self) -> Vec<Value> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+type Requests = Arc<Mutex<Vec<Value>>>;
+
+fn error_body(kind: &str, message: &str) -> Value {
+    json!({"type":"error","error":{"type":kind,"message":message}})
+}
+
+async fn count_tokens() -> Json<Value> {
+    Json(json!({"input_tokens": 10}))
+}
+
+/// The text of the latest user message and whether it carries a tool result.
+fn latest_user_turn(body: &Value) -> (String, Option<String>) {
+    let Some(last) = body["messages"].as_array().and_then(|m| m.iter().rev().find(|m| m["role"] == "user")) else {
+        return (String::new(), None);
+    };
+    match &last["content"] {
+        Value::String(text) => (text.clone(), None),
+        Value::Array(blocks) => {
+            // the prompt is the last text block that is not a <system-reminder> the CLI adds
+            let text = blocks
+                .iter()
+                .filter_map(|b| b["text"].as_str())
+                .rfind(|t| !t.trim_start().starts_with('<'))
+                .unwrap_or_default()
+                .to_owned();
+            let tool = blocks.iter().find(|b| b["type"] == "tool_result").map(|b| b["content"].to_string());
+            (text, tool)
+        }
+        _ => (String::new(), None),
+    }
+}
+
+enum Reply {
+    Text { text: String, delay: Duration, chunks: usize },
+    Tool,
+    Error(StatusCode),
+}
+
+fn choose(body: &Value) -> Reply {
+    let (text, tool_result) = latest_user_turn(body);
+    if let Some(result) = tool_result {
+        return Reply::Text { text: format!("Tool finished: {result}"), delay: Duration::ZERO, chunks: 1 };
+    }
+    if let Some(code) = text.split("APIERROR=").nth(1).and_then(|r| r.get(..3)).and_then(|c| c.parse().ok()) {
+        return Reply::Error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    if text.contains("USETOOL") {
+        return Reply::Tool;
+    }
+    if text.contains("SLOWSTREAM") {
+        return Reply::Text { text: "slow ".repeat(100), delay: Duration::from_millis(100), chunks: 100 };
+    }
+    let count = body["messages"].as_array().map_or(0, Vec::len);
+    let prompt: String = text.chars().take(200).collect();
+    Reply::Text { text: format!("Mock reply to: {prompt} [{count} messages]"), delay: Duration::ZERO, chunks: 3 }
+}
+
+fn message(content: Value, stop_reason: &str) -> Value {
+    json!({"id":"msg_mock","type":"message","role":"assistant","model":"claude-mock-1","content":content,
+        "stop_reason":stop_reason,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":6}})
+}
+
+fn sse(event: &str, data: &Value) -> String {
+    format!("event: {event}\ndata: {data}\n\n")
+}
+
+const TOOL_INPUT: &str = r#"{"command":"echo hi-from-tool > tool-ran.txt","description":"write file"}"#;
+
+async fn messages(State(requests): State<Requests>, Json(body): Json<Value>) -> Response {
+    requests.lock().unwrap_or_else(|e| e.into_inner()).push(body.clone());
+    let reply = choose(&body);
+    if let Reply::Error(status) = reply {
+        let kind = match status.as_u16() {
+            401 => "authentication_error",
+            429 => "rate_limit_error",
+            529 => "overloaded_error",
+            400 => "invalid_request_error",
+            _ => "api_error",
+        };
+        return (status, Json(error_body(kind, &format!("mock API error {status}")))).into_response();
+    }
+    let streaming = body["stream"].as_bool().unwrap_or(false);
+    if !streaming {
+        let content = match &reply {
+            Reply::Tool => json!([{"type":"tool_use","id":"toolu_1","name":"Bash",
+                "input":serde_json::from_str::<Value>(TOOL_INPUT).unwrap_or_default()}]),
+            Reply::Text { text, .. } => json!([{"type":"text","text":text}]),
+            Reply::Error(_) => unreachable!(),
+        };
+        let stop = if matches!(reply, Reply::Tool) { "tool_use" } else { "end_turn" };
+        return Json(message(content, stop)).into_response();
+    }
+    let stream = futures::stream::unfold((reply, 0usize), |(reply, step)| async move {
+        let frames = sse_frames(&reply, step).await?;
+        Some((Ok::<_, Infallible>(frames), (reply, step + 1)))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The SSE frames of step `step` of a reply; `None` when the reply is complete.
+async fn sse_frames(reply: &Reply, step: usize) -> Option<String> {
+    let start = |stop: &str| sse("message_start", &json!({"type":"message_start","message":message(json!([]), stop)}));
+    match reply {
+        Reply::Tool => match step {
+            0 => Some(
+                start("tool_use")
+                    + &sse(
+                        "content_block_start",
+                        &json!({"type":"content_block_start","index":0,
+                        "content_block":{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}}),
+                    )
+                    + &sse(
+                        "content_block_delta",
+                        &json!({"type":"content_block_delta","index":0,
+                        "delta":{"type":"input_json_delta","partial_json":TOOL_INPUT}}),
+                    )
+                    + &sse("content_block_stop", &json!({"type":"content_block_stop","index":0}))
+                    + &finish("tool_use"),
+            ),
+            _ => None,
+        },
+        Reply::Text { text, delay, chunks } => {
+            let pieces = split(text, *chunks);
+            if step == 0 {
+                return Some(
+                    start("end_turn")
+                        + &sse(
+                            "content_block_start",
+                            &json!({"type":"content_block_start","index":0,
+                            "content_block":{"type":"text","text":""}}),
+                        ),
+                );
+            }
+            if step <= pieces.len() {
+                if !delay.is_zero() {
+                    tokio::time::sleep(*delay).await;
+                }
+                let piece = &pieces[step - 1];
+                return Some(sse(
+                    "content_block_delta",
+                    &json!({"type":"content_block_delta","index":0,
+                    "delta":{"type":"text_delta","text":piece}}),
+                ));
+            }
+            (step == pieces.len() + 1).then(|| {
+                sse("content_block_stop", &json!({"type":"content_block_stop","index":0})) + &finish("end_turn")
+            })
+        }
+        Reply::Error(_) => None,
+    }
+}
+
+fn finish(stop_reason: &str) -> String {
+    sse(
+        "message_delta",
+        &json!({"type":"message_delta","delta":{"stop_reason":stop_reason,"stop_sequence":null},
+        "usage":{"output_tokens":6}}),
+    ) + &sse("message_stop", &json!({"type":"message_stop"}))
+}
+
+fn split(text: &str, chunks: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let size = chars.len().div_ceil(chunks.max(1)).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}

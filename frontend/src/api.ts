@@ -1,0 +1,53 @@
+// REST client for opcode-web: unwraps the `{ success, data, error }` envelope, sends the auth cookie
+// (same-origin), and raises UnauthorizedError on 401 so the app can show the "open the printed URL" page.
+
+import type { Envelope, HistoryPage, Project, RunningSession, SessionInfo } from './events';
+
+export class UnauthorizedError extends Error {
+  constructor() {
+    super('Not authorised');
+    this.name = 'UnauthorizedError';
+  }
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+async function request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json' },
+  });
+  if (res.status === 401) throw new UnauthorizedError();
+  let body: Envelope<T> | null = null;
+  try {
+    body = (await res.json()) as Envelope<T>;
+  } catch {
+    body = null;
+  }
+  if (!res.ok || !body || body.success !== true) {
+    throw new ApiError(res.status, body?.error ?? `${method} ${path}: HTTP ${res.status}`);
+  }
+  return body.data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  projects: () => request<Project[]>('GET', '/api/projects'),
+  sessions: (projectId: string) => request<SessionInfo[]>('GET', `/api/projects/${enc(projectId)}/sessions`),
+  history: (sessionId: string, projectId: string, before?: number | null, limit = 200) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before !== undefined && before !== null) q.set('before', String(before));
+    return request<HistoryPage>('GET', `/api/sessions/${enc(sessionId)}/history/${enc(projectId)}?${q}`);
+  },
+  running: () => request<RunningSession[]>('GET', '/api/sessions/running'),
+  cancel: (sessionId: string) => request<{ cancelled: boolean }>('POST', `/api/sessions/${enc(sessionId)}/cancel`),
+};

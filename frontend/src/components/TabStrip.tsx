@@ -1,0 +1,48 @@
+// The strip of open sessions (one tab each, keyed by session id) plus "+ New" for the home view.
+
+import { memo } from 'react';
+import { useApp, useAppState } from '../context';
+import { basename } from './ProjectList';
+
+const Tab = memo(function Tab({ tabKey, active }: { tabKey: string; active: boolean }) {
+  const { store, controller } = useApp();
+  const s = useAppState((st) => st.sessions[tabKey]);
+  if (!s) return null;
+  return (
+    <div className={`tab ${active ? 'active' : ''}`} data-testid="tab" data-session-id={s.sessionId ?? ''}>
+      <button
+        className="tab-main"
+        aria-current={active ? 'page' : undefined}
+        onClick={() => store.dispatch({ type: 'activate', key: tabKey })}
+        title={`${s.projectPath} · ${s.sessionId ?? 'starting'}`}
+      >
+        <span className={`tab-dot status-${s.status}`} aria-hidden="true" />
+        <span className="tab-label">{basename(s.projectPath) || 'session'}</span>
+        <span className="tab-id">{s.sessionId ? s.sessionId.slice(0, 4) : '…'}</span>
+      </button>
+      <button className="tab-close" aria-label="Close tab" data-testid="tab-close" onClick={() => controller.close(tabKey)}>
+        ×
+      </button>
+    </div>
+  );
+});
+
+export function TabStrip() {
+  const { store } = useApp();
+  const order = useAppState((st) => st.order);
+  const active = useAppState((st) => st.active);
+  return (
+    <nav className="tabs" aria-label="Open sessions">
+      <button
+        className={`tab-new ${active === null ? 'active' : ''}`}
+        data-testid="new-tab"
+        onClick={() => store.dispatch({ type: 'activate', key: null })}
+      >
+        + New
+      </button>
+      {order.map((k) => (
+        <Tab key={k} tabKey={k} active={k === active} />
+      ))}
+    </nav>
+  );
+}

@@ -1,0 +1,73 @@
+// The scrolling list of a session's items: history pages first, then live items, then the streaming
+// bubble. Only the last `window` items are mounted ("show earlier" grows it) so long runs stay smooth;
+// it keeps the view pinned to the bottom while the reader is there.
+
+import { useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { Item } from '../items';
+import type { Streaming } from '../reducer';
+import { MessageView, StreamingView } from './MessageView';
+
+export const WINDOW_STEP = 200;
+
+interface Props {
+  history: Item[];
+  items: Item[];
+  streaming: Streaming | null;
+  canLoadOlder: boolean;
+  onLoadOlder: () => void;
+}
+
+export function Transcript({ history, items, streaming, canLoadOlder, onLoadOlder }: Props) {
+  const [windowSize, setWindowSize] = useState(WINDOW_STEP);
+  const all = useMemo(() => (history.length ? [...history, ...items] : items), [history, items]);
+  const hidden = Math.max(0, all.length - windowSize);
+  const shown = hidden > 0 ? all.slice(hidden) : all;
+  const scroller = useRef<HTMLDivElement>(null);
+  const pinned = useRef(true);
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (el) pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+  };
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && pinned.current) el.scrollTop = el.scrollHeight;
+  }, [shown.length, streaming?.text.length, streaming?.thinking.length]);
+
+  return (
+    <div className="transcript" ref={scroller} onScroll={onScroll} data-testid="transcript">
+      {hidden > 0 ? (
+        <button
+          className="btn btn-ghost load-more"
+          data-testid="show-earlier"
+          onClick={() => {
+            pinned.current = false;
+            setWindowSize((w) => w + WINDOW_STEP);
+          }}
+        >
+          Show earlier ({hidden})
+        </button>
+      ) : (
+        canLoadOlder && (
+          <button
+            className="btn btn-ghost load-more"
+            data-testid="load-older"
+            onClick={() => {
+              pinned.current = false;
+              onLoadOlder();
+            }}
+          >
+            Load older messages
+          </button>
+        )
+      )}
+      {shown.map((item) => (
+        <MessageView key={item.key} item={item} />
+      ))}
+      {streaming && (streaming.text || streaming.thinking) && (
+        <StreamingView text={streaming.text} thinking={streaming.thinking} />
+      )}
+    </div>
+  );
+}

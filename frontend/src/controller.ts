@@ -1,0 +1,199 @@
+// Glue between the store and the network: starts runs (execute / continue / resume), attaches to running
+// sessions, loads history pages, cancels, closes tabs, and remembers open tabs across reloads.
+// One SessionLink per tab at most.
+
+import { api } from './api';
+import type { ClaudeRequest, CommandType } from './events';
+import { SessionLink, type SocketFactory } from './connection';
+import type { Action, AppState } from './reducer';
+import type { Store } from './store';
+import { newUuid } from './uuid';
+
+export interface RunOptions {
+  commandType: CommandType;
+  projectPath: string;
+  prompt: string;
+  model?: string | null;
+  /** Required for resume; for execute a fresh UUID is made when absent. */
+  sessionId?: string | null;
+  projectId?: string | null;
+}
+
+export interface ControllerDeps {
+  baseUrl: string;
+  socketFactory?: SocketFactory;
+  storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
+}
+
+const TABS_KEY = 'opcode-web.tabs';
+
+interface SavedTab {
+  sessionId: string;
+  projectPath: string;
+  projectId: string | null;
+}
+
+export class Controller {
+  private readonly links = new Map<string, SessionLink>();
+  private readonly store: Store<AppState, Action>;
+  private readonly deps: ControllerDeps;
+
+  constructor(store: Store<AppState, Action>, deps: ControllerDeps) {
+    this.store = store;
+    this.deps = deps;
+    store.subscribe(() => this.saveTabs());
+  }
+
+  /** Starts a run and returns the key of its tab. */
+  run(opts: RunOptions): string {
+    const model = opts.model?.trim() || null;
+    let sessionId: string | null;
+    let key: string;
+    if (opts.commandType === 'continue') {
+      sessionId = null;
+      key = `pending:${newUuid()}`;
+    } else {
+      sessionId = opts.sessionId ?? (opts.commandType === 'execute' ? newUuid() : null);
+      if (!sessionId) throw new Error('resume needs a session id');
+      key = sessionId;
+    }
+    const { dispatch } = this.store;
+    dispatch({ type: 'open', key, sessionId, projectPath: opts.projectPath, projectId: opts.projectId, model });
+    dispatch({ type: 'prompt-sent', key, prompt: opts.prompt, commandType: opts.commandType, model });
+    this.links.get(key)?.stop();
+    this.connect(key, sessionId, {
+      command_type: opts.commandType,
+      project_path: opts.projectPath,
+      prompt: opts.prompt,
+      ...(model ? { model } : {}),
+      ...(sessionId ? { session_id: sessionId } : {}),
+      include_partial_messages: true,
+    });
+    return key;
+  }
+
+  /** Opens a tab on a session the server runs (or ran) and follows it live. */
+  attach(sessionId: string, projectPath: string, projectId: string | null, activate = true): void {
+    this.store.dispatch({ type: 'open', key: sessionId, sessionId, projectPath, projectId, activate });
+    if (this.links.has(sessionId)) return;
+    this.connect(sessionId, sessionId, undefined, () => {
+      if (projectId) void this.loadHistory(sessionId);
+    });
+  }
+
+  /** Opens a tab on a past session and shows its transcript; attaches when the server is running it. */
+  async openPast(sessionId: string, projectPath: string, projectId: string): Promise<void> {
+    this.store.dispatch({ type: 'open', key: sessionId, sessionId, projectPath, projectId });
+    let running = false;
+    try {
+      running = (await api.running()).some((r) => r.session_id === sessionId && r.status === 'running');
+    } catch {
+      running = false;
+    }
+    if (running) this.attach(sessionId, projectPath, projectId);
+    else await this.loadHistory(sessionId);
+  }
+
+  async loadHistory(key: string): Promise<void> {
+    const s = this.store.getState().sessions[key];
+    if (!s || !s.sessionId || !s.projectId) return;
+    const before = s.history.loaded ? s.history.nextBefore : undefined;
+    if (s.history.loaded && before === null) return;
+    try {
+      const page = await api.history(s.sessionId, s.projectId, before);
+      this.store.dispatch({ type: 'history', key, page });
+    } catch (e) {
+      this.store.dispatch({ type: 'local-error', key, message: `Could not load history: ${errorText(e)}` });
+    }
+  }
+
+  async cancel(key: string): Promise<void> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return;
+    try {
+      await api.cancel(s.sessionId);
+    } catch (e) {
+      this.store.dispatch({ type: 'local-error', key, message: `Cancel failed: ${errorText(e)}` });
+    }
+  }
+
+  close(key: string): void {
+    this.links.get(key)?.stop();
+    this.links.delete(key);
+    this.store.dispatch({ type: 'close', key });
+  }
+
+  /** Re-opens the tabs of the previous visit and re-attaches to them (replaying their events). */
+  restoreTabs(): void {
+    const raw = this.deps.storage?.getItem(TABS_KEY);
+    if (!raw) return;
+    let saved: SavedTab[] = [];
+    try {
+      saved = JSON.parse(raw) as SavedTab[];
+    } catch {
+      return;
+    }
+    for (const t of Array.isArray(saved) ? saved : []) {
+      if (t && typeof t.sessionId === 'string') this.attach(t.sessionId, t.projectPath ?? '', t.projectId ?? null, false);
+    }
+  }
+
+  private saveTabs() {
+    const storage = this.deps.storage;
+    if (!storage) return;
+    const { sessions, order } = this.store.getState();
+    const tabs: SavedTab[] = order
+      .map((k) => sessions[k])
+      .filter((s) => s && s.sessionId)
+      .map((s) => ({ sessionId: s.sessionId as string, projectPath: s.projectPath, projectId: s.projectId }));
+    const text = JSON.stringify(tabs);
+    try {
+      if (storage.getItem(TABS_KEY) !== text) storage.setItem(TABS_KEY, text);
+    } catch {
+      /* storage full or disabled */
+    }
+  }
+
+  private connect(
+    initialKey: string,
+    sessionId: string | null,
+    request: ClaudeRequest | undefined,
+    onUnknown?: () => void,
+  ) {
+    let key = initialKey;
+    const { dispatch, getState } = this.store;
+    const link = new SessionLink({
+      baseUrl: this.deps.baseUrl,
+      sessionId,
+      request,
+      socketFactory: this.deps.socketFactory,
+      batchMs: 16,
+      getLastSeq: (id) => getState().sessions[id]?.lastSeq ?? -1,
+      onEvents: (events) => dispatch({ type: 'events', events }),
+      onState: (state) => dispatch({ type: 'conn', key, state }),
+      onRequestError: (message) => dispatch({ type: 'request-error', key, message }),
+      onBind: (id) => {
+        dispatch({ type: 'bind', key, sessionId: id });
+        this.links.delete(key);
+        this.links.get(id)?.stop();
+        key = id;
+        this.links.set(id, link);
+      },
+      onFatal: (message) => {
+        if (onUnknown) onUnknown();
+        else dispatch({ type: 'local-error', key, message });
+      },
+    });
+    this.links.set(key, link);
+    dispatch({ type: 'conn', key, state: 'connecting' });
+    link.start();
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function wsBaseUrl(loc: Pick<Location, 'protocol' | 'host'> = window.location): string {
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}`;
+}

@@ -1,0 +1,36 @@
+// Display items: what a transcript is made of once stream-json lines, session events and history lines
+// have been normalised (see normalize.ts). Each item has a stable `key` so React can memoise it.
+
+export interface Usage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+}
+
+export type ItemBody =
+  | { kind: 'user-text'; text: string }
+  | { kind: 'assistant-text'; text: string; partial?: boolean }
+  | { kind: 'thinking'; text: string }
+  | { kind: 'tool-use'; id: string; name: string; input: unknown }
+  | { kind: 'tool-result'; toolUseId: string; content: string; isError: boolean }
+  | { kind: 'system-init'; model: string | null; cwd: string | null; tools: number }
+  | { kind: 'system-note'; text: string }
+  | {
+      kind: 'result';
+      isError: boolean;
+      subtype: string | null;
+      durationMs: number | null;
+      numTurns: number | null;
+      costUsd: number | null;
+      usage: Usage | null;
+      text: string | null;
+    }
+  | { kind: 'raw'; text: string }
+  | { kind: 'error'; message: string }
+  | { kind: 'run-start'; message: string; commandType: string; model: string | null }
+  | { kind: 'cancelled' }
+  | { kind: 'completion'; status: string; exitCode: number | null; signal: number | null };
+
+export type Item = ItemBody & { key: string };
+export type ItemKind = ItemBody['kind'];

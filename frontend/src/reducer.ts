@@ -1,0 +1,356 @@
+// The heart of the UI: a pure reducer holding one transcript per open session (tab). Session events are
+// applied strictly in `seq` order: seq <= lastSeq is a no-op (replays dedupe), a seq beyond lastSeq + 1 is
+// buffered until the gap fills, and an event only ever touches the tab keyed by its own session_id.
+// Token deltas (`stream_event`) build a transient streaming bubble that the whole `assistant` replaces.
+
+import type { ConnState } from './connection';
+import type { CommandType, HistoryPage, SessionEvent } from './events';
+import { isObject } from './events';
+import type { Item, ItemBody } from './items';
+import { normalizeHistoryLine, normalizeOutput } from './normalize';
+
+export type RunStatus = 'idle' | 'running' | 'success' | 'error' | 'cancelled';
+
+export interface Streaming {
+  text: string;
+  thinking: string;
+}
+
+export interface HistoryState {
+  items: Item[];
+  /** Byte offset to ask for the next older page; null once the start was reached. */
+  nextBefore: number | null;
+  loaded: boolean;
+  pages: number;
+}
+
+export interface SessionState {
+  /** Tab key: the session id, or a temporary key for a `continue` whose id is not known yet. */
+  key: string;
+  /** The real session id, once known. */
+  sessionId: string | null;
+  projectPath: string;
+  projectId: string | null;
+  model: string | null;
+  /** Highest seq applied; -1 before the first event. */
+  lastSeq: number;
+  /** Events received ahead of a gap, sorted by seq. */
+  pending: SessionEvent[];
+  items: Item[];
+  streaming: Streaming | null;
+  status: RunStatus;
+  /** State of the tab's WebSocket link ('closed' when it has none). */
+  conn: ConnState;
+  /** Counter for keys of items that are not events (prompts, request errors). */
+  localCount: number;
+  history: HistoryState;
+}
+
+export interface AppState {
+  sessions: Record<string, SessionState>;
+  order: string[];
+  active: string | null;
+}
+
+export type Action =
+  | {
+      type: 'open';
+      key: string;
+      sessionId: string | null;
+      projectPath: string;
+      projectId?: string | null;
+      model?: string | null;
+      activate?: boolean;
+    }
+  | { type: 'close'; key: string }
+  | { type: 'activate'; key: string | null }
+  | { type: 'events'; events: SessionEvent[] }
+  | { type: 'bind'; key: string; sessionId: string }
+  | { type: 'prompt-sent'; key: string; prompt: string; commandType: CommandType; model?: string | null }
+  | { type: 'request-error'; key: string; message: string }
+  | { type: 'local-error'; key: string; message: string }
+  | { type: 'history'; key: string; page: HistoryPage }
+  | { type: 'conn'; key: string; state: ConnState };
+
+/** Events further ahead than this are dropped rather than buffered (a broken stream, not a reorder). */
+export const MAX_PENDING = 10_000;
+
+export const initialState: AppState = { sessions: {}, order: [], active: null };
+
+export function newSession(
+  key: string,
+  sessionId: string | null,
+  projectPath: string,
+  projectId: string | null = null,
+  model: string | null = null,
+): SessionState {
+  return {
+    key,
+    sessionId,
+    projectPath,
+    projectId,
+    model,
+    lastSeq: -1,
+    pending: [],
+    items: [],
+    streaming: null,
+    status: 'idle',
+    conn: 'closed',
+    localCount: 0,
+    history: { items: [], nextBefore: null, loaded: false, pages: 0 },
+  };
+}
+
+export function reducer(state: AppState, action: Action): AppState {
+  switch (action.type) {
+    case 'open': {
+      const existing = state.sessions[action.key];
+      if (existing) {
+        const patched =
+          action.projectId && !existing.projectId ? { ...existing, projectId: action.projectId } : existing;
+        return {
+          ...state,
+          sessions: patched === existing ? state.sessions : { ...state.sessions, [action.key]: patched },
+          active: action.activate === false ? state.active : action.key,
+        };
+      }
+      const s = newSession(action.key, action.sessionId, action.projectPath, action.projectId ?? null, action.model ?? null);
+      return {
+        sessions: { ...state.sessions, [action.key]: s },
+        order: [...state.order, action.key],
+        active: action.activate === false ? state.active : action.key,
+      };
+    }
+    case 'close': {
+      if (!state.sessions[action.key]) return state;
+      const sessions = { ...state.sessions };
+      delete sessions[action.key];
+      const idx = state.order.indexOf(action.key);
+      const order = state.order.filter((k) => k !== action.key);
+      const active = state.active === action.key ? (order[Math.min(idx, order.length - 1)] ?? null) : state.active;
+      return { sessions, order, active };
+    }
+    case 'activate':
+      if (action.key !== null && !state.sessions[action.key]) return state;
+      return state.active === action.key ? state : { ...state, active: action.key };
+    case 'events':
+      return applyEventsToState(state, action.events);
+    case 'bind':
+      return bind(state, action.key, action.sessionId);
+    case 'prompt-sent':
+      return update(state, action.key, (s) => ({
+        ...addLocal(s, { kind: 'user-text', text: action.prompt }),
+        status: 'running',
+        streaming: null,
+        model: action.model ?? s.model,
+      }));
+    case 'request-error':
+      return update(state, action.key, (s) => ({
+        ...addLocal(s, { kind: 'error', message: action.message }),
+        status: s.status === 'running' ? 'error' : s.status,
+      }));
+    case 'local-error':
+      return update(state, action.key, (s) => addLocal(s, { kind: 'error', message: action.message }));
+    case 'history':
+      return update(state, action.key, (s) => applyHistory(s, action.page));
+    case 'conn':
+      return update(state, action.key, (s) => (s.conn === action.state ? s : { ...s, conn: action.state }));
+  }
+}
+
+function update(state: AppState, key: string, fn: (s: SessionState) => SessionState): AppState {
+  const s = state.sessions[key];
+  if (!s) return state;
+  const next = fn(s);
+  return next === s ? state : { ...state, sessions: { ...state.sessions, [key]: next } };
+}
+
+function addLocal(s: SessionState, body: ItemBody): SessionState {
+  const item = { ...body, key: `local:${s.localCount}` } as Item;
+  return { ...s, items: [...s.items, item], localCount: s.localCount + 1 };
+}
+
+/** Routes each event to the tab keyed by its session_id; events of sessions without a tab are ignored. */
+function applyEventsToState(state: AppState, events: SessionEvent[]): AppState {
+  const bySession = new Map<string, SessionEvent[]>();
+  for (const ev of events) {
+    const list = bySession.get(ev.session_id);
+    if (list) list.push(ev);
+    else bySession.set(ev.session_id, [ev]);
+  }
+  let sessions = state.sessions;
+  for (const [id, evs] of bySession) {
+    const s = sessions[id];
+    if (!s) continue;
+    const next = applyEvents(s, evs);
+    if (next !== s) {
+      if (sessions === state.sessions) sessions = { ...sessions };
+      sessions[id] = next;
+    }
+  }
+  return sessions === state.sessions ? state : { ...state, sessions };
+}
+
+/** Applies events to one session in seq order; returns the same object when nothing changed. */
+export function applyEvents(s: SessionState, events: SessionEvent[]): SessionState {
+  let draft: SessionState | null = null;
+  const working = () => {
+    if (!draft) draft = { ...s, items: s.items.slice(), pending: s.pending.slice() };
+    return draft;
+  };
+  for (const ev of events) {
+    const cur: SessionState = draft ?? s;
+    if (ev.session_id !== (cur.sessionId ?? cur.key)) continue;
+    if (ev.seq <= cur.lastSeq) continue;
+    const d = working();
+    const inOrder = d.lastSeq === -1 || ev.seq === d.lastSeq + 1 || ev.type === 'start';
+    if (!inOrder) {
+      bufferPending(d, ev);
+      continue;
+    }
+    applyOne(d, ev);
+    drainPending(d);
+  }
+  return draft ?? s;
+}
+
+function bufferPending(d: SessionState, ev: SessionEvent) {
+  if (d.pending.some((p) => p.seq === ev.seq)) return;
+  if (d.pending.length >= MAX_PENDING) return;
+  let i = d.pending.length;
+  while (i > 0 && d.pending[i - 1].seq > ev.seq) i--;
+  d.pending.splice(i, 0, ev);
+}
+
+function drainPending(d: SessionState) {
+  while (d.pending.length > 0) {
+    const head = d.pending[0];
+    if (head.seq <= d.lastSeq) {
+      d.pending.shift();
+    } else if (head.seq === d.lastSeq + 1) {
+      d.pending.shift();
+      applyOne(d, head);
+    } else {
+      break;
+    }
+  }
+}
+
+/** Mutates the draft (a private copy made by applyEvents). */
+function applyOne(d: SessionState, ev: SessionEvent) {
+  d.lastSeq = ev.seq;
+  const push = (body: ItemBody, i = 0) => d.items.push({ ...body, key: `${ev.seq}:${i}` } as Item);
+  switch (ev.type) {
+    case 'start':
+      finalizeStreaming(d, ev.seq);
+      d.status = 'running';
+      d.projectPath = ev.project_path || d.projectPath;
+      d.model = ev.model ?? d.model;
+      push({ kind: 'run-start', message: ev.message, commandType: ev.command_type, model: ev.model });
+      break;
+    case 'output': {
+      const c = ev.content;
+      if (isObject(c) && c.type === 'stream_event') {
+        applyStreamEvent(d, c.event);
+        break;
+      }
+      if (isObject(c) && c.type === 'assistant') settleStreaming(d, c, ev.seq);
+      if (isObject(c) && c.type === 'result') finalizeStreaming(d, ev.seq);
+      normalizeOutput(c).forEach(push);
+      break;
+    }
+    case 'error':
+      push({ kind: 'error', message: ev.message });
+      break;
+    case 'cancelled':
+      finalizeStreaming(d, ev.seq);
+      d.status = 'cancelled';
+      push({ kind: 'cancelled' });
+      break;
+    case 'completion':
+      finalizeStreaming(d, ev.seq);
+      d.status = d.status === 'cancelled' ? 'cancelled' : ev.status;
+      push({ kind: 'completion', status: ev.status, exitCode: ev.exit_code, signal: ev.signal });
+      break;
+  }
+}
+
+function applyStreamEvent(d: SessionState, event: unknown) {
+  if (!isObject(event) || event.type !== 'content_block_delta' || !isObject(event.delta)) return;
+  const delta = event.delta;
+  const cur = d.streaming ?? { text: '', thinking: '' };
+  if (delta.type === 'text_delta' && typeof delta.text === 'string') {
+    d.streaming = { ...cur, text: cur.text + delta.text };
+  } else if (delta.type === 'thinking_delta' && typeof delta.thinking === 'string') {
+    d.streaming = { ...cur, thinking: cur.thinking + delta.thinking };
+  }
+}
+
+/** The whole assistant message replaces the streamed text it contains; streamed text it does not contain
+ *  (a message that never arrived whole) is kept as a partial item rather than lost. */
+function settleStreaming(d: SessionState, assistant: Record<string, unknown>, seq: number) {
+  const streamed = d.streaming?.text.trim() ?? '';
+  if (streamed === '' || assistantText(assistant).includes(streamed)) d.streaming = null;
+  else finalizeStreaming(d, seq);
+}
+
+function assistantText(assistant: Record<string, unknown>): string {
+  const msg = assistant.message;
+  if (!isObject(msg)) return '';
+  if (typeof msg.content === 'string') return msg.content;
+  if (!Array.isArray(msg.content)) return '';
+  return msg.content.map((b) => (isObject(b) && typeof b.text === 'string' ? b.text : '')).join('');
+}
+
+/** A run that ends without the whole assistant message keeps its streamed text as a partial item. */
+function finalizeStreaming(d: SessionState, seq: number) {
+  if (!d.streaming) return;
+  if (d.streaming.text !== '') {
+    d.items.push({ kind: 'assistant-text', text: d.streaming.text, partial: true, key: `${seq}:partial` });
+  }
+  d.streaming = null;
+}
+
+function bind(state: AppState, key: string, sessionId: string): AppState {
+  const s = state.sessions[key];
+  if (!s) return state;
+  if (key === sessionId) return s.sessionId === sessionId ? state : update(state, key, (x) => ({ ...x, sessionId }));
+  const existing = state.sessions[sessionId];
+  const sessions = { ...state.sessions };
+  delete sessions[key];
+  let order: string[];
+  if (existing) {
+    // The session already has a tab: carry the temporary tab's local items over and drop it.
+    const carried = s.items.map((it, i) => ({ ...it, key: `local:${existing.localCount + i}` }));
+    sessions[sessionId] = {
+      ...existing,
+      items: [...existing.items, ...carried],
+      localCount: existing.localCount + carried.length,
+      status: s.status === 'running' ? 'running' : existing.status,
+    };
+    order = state.order.filter((k) => k !== key);
+  } else {
+    sessions[sessionId] = { ...s, key: sessionId, sessionId };
+    order = state.order.map((k) => (k === key ? sessionId : k));
+  }
+  return { sessions, order, active: state.active === key ? sessionId : state.active };
+}
+
+function applyHistory(s: SessionState, page: HistoryPage): SessionState {
+  const pageNo = s.history.pages;
+  const items: Item[] = [];
+  for (const line of page.messages) {
+    for (const body of normalizeHistoryLine(line)) {
+      items.push({ ...body, key: `h${pageNo}:${items.length}` } as Item);
+    }
+  }
+  return {
+    ...s,
+    history: {
+      items: [...items, ...s.history.items],
+      nextBefore: page.next_before,
+      loaded: true,
+      pages: pageNo + 1,
+    },
+  };
+}
