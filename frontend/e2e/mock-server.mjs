@@ -2,6 +2,8 @@
 // built: serves dist/, the token cookie, the REST routes and both WebSockets, running the fake claude.
 // Same command line as the real one, so `OPCODE_WEB_BIN=e2e/mock-server.mjs npm run e2e` exercises the
 // UI against it. Not a product: no limits, minimal WebSocket framing, history is one page.
+// Live sessions (`"live": true`) run `fake-claude-live.mjs` (or MOCK_LIVE_CLAUDE_BIN) over stdio and speak
+// the control messages and permission events of docs/protocol.md.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,6 +23,8 @@ const PORT = Number(arg('--port', '8080'));
 const TOKEN = arg('--token', 'dev');
 const CLAUDE = arg('--claude-bin', 'claude');
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../dist');
+const PERMISSION_TIMEOUT_MS = Number(arg('--permission-timeout', '1800')) * 1000;
+const LIVE_CLAUDE = process.env.MOCK_LIVE_CLAUDE_BIN ?? join(dirname(fileURLToPath(import.meta.url)), 'fake-claude-live.mjs');
 const CLAUDE_DIR = join(process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), '.claude'), 'projects');
 
 const runs = new Map(); // session id -> { events, viewers:Set, child, live, project_path, command_type, model, started_at }
@@ -109,10 +113,11 @@ function startRun(ws, req) {
   }
   if (req.model) args.push('--model', req.model);
   if (req.include_partial_messages) args.push('--include-partial-messages');
+  if (req.live) return startLive(ws, req, sid);
   let run = runs.get(sid);
   if (run?.live) return wsSend(ws, { type: 'error', message: 'session is already running', session_id: sid });
   if (!run) { run = { events: [], viewers: new Set() }; runs.set(sid, run); }
-  Object.assign(run, { live: true, project_path: req.project_path, command_type: req.command_type, model: req.model ?? null, started_at: Date.now() / 1000, cancelled: false });
+  Object.assign(run, { live: true, isLive: false, project_path: req.project_path, command_type: req.command_type, model: req.model ?? null, started_at: Date.now() / 1000, cancelled: false });
   run.viewers.add(ws);
   ws.onClose = () => run.viewers.delete(ws);
   emit(run, sid, { type: 'start', message: `${req.command_type} in ${req.project_path}`, command_type: req.command_type, project_path: req.project_path, model: req.model ?? null });
@@ -136,6 +141,102 @@ function startRun(ws, req) {
     const status = run.cancelled ? 'cancelled' : exit.code === 0 ? 'success' : 'error';
     emit(run, sid, { type: 'completion', status, exit_code: exit.code, signal: exit.signal ? 15 : null });
   }
+}
+
+// ---- live sessions ----
+function startLive(ws, req, sid) {
+  let run = runs.get(sid);
+  if (run?.live) return wsSend(ws, { type: 'error', message: 'session is already running', session_id: sid });
+  if (!run) { run = { events: [], viewers: new Set() }; runs.set(sid, run); }
+  const mode = req.permission_mode ?? 'default';
+  if (!['default', 'acceptEdits', 'plan'].includes(mode)) return wsSend(ws, { type: 'error', message: `permission_mode not allowed: ${mode}`, session_id: sid });
+  Object.assign(run, { live: true, isLive: true, project_path: req.project_path, command_type: req.command_type, model: req.model ?? null, started_at: Date.now() / 1000, cancelled: false, perms: new Map() });
+  run.viewers.add(ws);
+  ws.onClose = () => run.viewers.delete(ws);
+  const args = ['--output-format', 'stream-json', '--verbose', '--input-format', 'stream-json', '--permission-prompt-tool', 'stdio', '--permission-mode', mode];
+  args.push(req.command_type === 'execute' ? '--session-id' : '--resume', sid);
+  if (req.model) args.push('--model', req.model);
+  if (req.include_partial_messages) args.push('--include-partial-messages');
+  emit(run, sid, { type: 'start', message: `${req.command_type} in ${req.project_path} (live)`, command_type: req.command_type, project_path: req.project_path, model: req.model ?? null, live: true, permission_mode: mode });
+  const [cmd, argv] = LIVE_CLAUDE.endsWith('.mjs') ? [process.execPath, [LIVE_CLAUDE, ...args]] : [LIVE_CLAUDE, args];
+  const child = spawn(cmd, argv, { cwd: req.project_path, stdio: ['pipe', 'pipe', 'pipe'] });
+  run.child = child;
+  child.stdin.on('error', () => {});
+  const write = (obj) => { if (!child.stdin.destroyed && child.stdin.writable) child.stdin.write(`${JSON.stringify(obj)}\n`); };
+  run.write = write;
+  write({ type: 'control_request', request_id: 'init-1', request: { subtype: 'initialize' } });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let content;
+    try { content = JSON.parse(line); } catch { content = line; }
+    if (content?.type === 'control_response') return; // answers to our initialize / interrupt
+    if (content?.type === 'control_request' && content.request?.subtype === 'can_use_tool') {
+      const r = content.request;
+      const request_id = content.request_id;
+      const timer = setTimeout(() => resolvePerm(run, sid, request_id, { behavior: 'deny', message: 'timed out' }, 'timeout'), PERMISSION_TIMEOUT_MS);
+      run.perms.set(request_id, { timer, input: r.input });
+      return emit(run, sid, { type: 'permission_request', request_id, tool_name: r.tool_name, input: r.input, tool_use_id: r.tool_use_id ?? null, description: r.description ?? null, timeout_ms: PERMISSION_TIMEOUT_MS, expires_at: Date.now() + PERMISSION_TIMEOUT_MS });
+    }
+    emit(run, sid, { type: 'output', content });
+  });
+  createInterface({ input: child.stderr }).on('line', (line) => emit(run, sid, { type: 'error', message: line }));
+  child.on('exit', (code, signal) => {
+    for (const id of [...run.perms.keys()]) resolvePerm(run, sid, id, { behavior: 'deny', message: 'session ended' }, 'end');
+    const status = run.cancelled ? 'cancelled' : code === 0 ? 'success' : 'error';
+    emit(run, sid, { type: 'completion', status, exit_code: code, signal: signal ? 15 : null });
+  });
+  userPrompt(run, sid, req.prompt);
+}
+function userPrompt(run, sid, prompt) {
+  emit(run, sid, { type: 'user_prompt', prompt });
+  run.write({ type: 'user', message: { role: 'user', content: prompt } });
+}
+function resolvePerm(run, sid, request_id, answer, by) {
+  const p = run.perms.get(request_id);
+  if (!p) return false;
+  clearTimeout(p.timer);
+  run.perms.delete(request_id);
+  const response = answer.behavior === 'allow'
+    ? { behavior: 'allow', updatedInput: answer.updated_input ?? p.input }
+    : { behavior: 'deny', message: answer.message ?? 'denied' };
+  run.write({ type: 'control_response', response: { subtype: 'success', request_id, response } });
+  emit(run, sid, { type: 'permission_resolved', request_id, behavior: answer.behavior, by, message: answer.message ?? null });
+  return true;
+}
+/** A control message: returns null on success or an error text. */
+function control(msg) {
+  const sid = msg.session_id;
+  const run = typeof sid === 'string' ? runs.get(sid) : null;
+  if (!run) return 'no such session';
+  if (!run.live || !run.isLive) return 'session is not a running live session';
+  switch (msg.type) {
+    case 'prompt':
+      if (typeof msg.prompt !== 'string' || !msg.prompt.trim()) return 'prompt must not be empty';
+      userPrompt(run, sid, msg.prompt);
+      return null;
+    case 'permission_response':
+      if (msg.behavior !== 'allow' && msg.behavior !== 'deny') return 'behavior must be allow or deny';
+      return resolvePerm(run, sid, msg.request_id, msg, 'viewer') ? null : 'permission request already resolved or unknown';
+    case 'interrupt':
+      run.write({ type: 'control_request', request_id: `int-${Date.now()}`, request: { subtype: 'interrupt' } });
+      return null;
+    case 'end':
+      run.child.stdin.end();
+      return null;
+    default:
+      return `unknown message type ${msg.type}`;
+  }
+}
+const CONTROL_TYPES = new Set(['prompt', 'permission_response', 'interrupt', 'end']);
+function onControlText(ws, r) {
+  const err = control(r);
+  if (err) wsSend(ws, { type: 'error', message: err, session_id: r.session_id ?? null });
+}
+function readBody(req) {
+  return new Promise((res) => {
+    let b = '';
+    req.on('data', (d) => { b += d; });
+    req.on('end', () => { try { res(b ? JSON.parse(b) : {}); } catch { res(null); } });
+  });
 }
 
 // ---- http ----
@@ -197,6 +298,16 @@ const server = createServer((req, res) => {
     if (p === '/api/sessions/running') {
       return json(res, 200, [...runs].map(([session_id, r]) => ({ session_id, project_path: r.project_path, command_type: r.command_type, model: r.model, started_at: r.started_at, status: r.live ? 'running' : 'finished' })));
     }
+    if (req.method === 'POST' && (m = p.match(/^\/api\/sessions\/([^/]+)\/(prompt|interrupt|end|permissions\/([^/]+))$/))) {
+      const sid = decodeURIComponent(m[1]);
+      return void readBody(req).then((body) => {
+        if (body === null) return json(res, 400, null, 'malformed body');
+        const type = m[2].startsWith('permissions/') ? 'permission_response' : m[2];
+        const err = control({ ...body, type, session_id: sid, ...(m[3] ? { request_id: decodeURIComponent(m[3]) } : {}) });
+        if (!err) return json(res, 200, { ok: true });
+        json(res, /already resolved/.test(err) ? 409 : /no such/.test(err) ? 404 : 400, null, err);
+      });
+    }
     if ((m = p.match(/^\/api\/sessions\/([^/]+)\/cancel$/))) {
       const run = runs.get(decodeURIComponent(m[1]));
       if (!run?.live) return json(res, 404, null, 'no such run');
@@ -219,7 +330,7 @@ server.on('upgrade', (req, socket) => {
   const url = new URL(req.url, 'http://x');
   const ws = wsAccept(req, socket);
   if (url.pathname === '/ws/claude') {
-    ws.onText = (text) => { let r; try { r = JSON.parse(text); } catch { return wsSend(ws, { type: 'error', message: 'malformed request' }); } startRun(ws, r); };
+    ws.onText = (text) => { let r; try { r = JSON.parse(text); } catch { return wsSend(ws, { type: 'error', message: 'malformed request' }); } if (CONTROL_TYPES.has(r?.type)) return onControlText(ws, r); startRun(ws, r); };
     return;
   }
   const m = url.pathname.match(/^\/ws\/sessions\/([^/]+)$/);
@@ -229,6 +340,7 @@ server.on('upgrade', (req, socket) => {
   for (const ev of run.events) if (ev.seq > since) wsSend(ws, ev);
   if (!run.live) return wsClose(ws, 1000);
   ws.attach = true;
+  ws.onText = (text) => { let r; try { r = JSON.parse(text); } catch { return wsSend(ws, { type: 'error', message: 'malformed message' }); } onControlText(ws, r); };
   run.viewers.add(ws);
   ws.onClose = () => run.viewers.delete(ws);
 });

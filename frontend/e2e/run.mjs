@@ -4,11 +4,13 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -20,7 +22,22 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOT_DIR = resolve(frontend, '../target/e2e');
 const TIMEOUT = 20_000;
 
+/** Live sessions need a server that has them: the mock, or an opcode-web whose --help lists --permission-timeout. */
+function serverHasLiveSessions() {
+  if (SERVER_BIN.endsWith('.mjs')) return true;
+  if (!existsSync(SERVER_BIN)) return false;
+  const help = spawnSync(SERVER_BIN, ['--help'], { encoding: 'utf8', timeout: 10_000 });
+  return `${help.stdout}${help.stderr}`.includes('--permission-timeout');
+}
+const LIVE = process.env.E2E_LIVE === '0' ? false : serverHasLiveSessions();
+const liveSkip = LIVE ? false : 'this opcode-web has no live sessions yet (no --permission-timeout in --help)';
+
+// E2E_UI=dist: the browser gets this checkout's `dist/` (served by a small proxy in front of the server,
+// which forwards /api, /ws and /?token=) instead of the UI embedded in the server binary at its build.
+const SERVE_DIST = process.env.E2E_UI === 'dist';
+
 let server; // { proc, url, token, output }
+let proxy; // { http, port } when SERVE_DIST
 let browser;
 let context;
 let home;
@@ -32,6 +49,7 @@ function startServer() {
   mkdirSync(dataDir);
   const token = randomBytes(16).toString('hex');
   const args = ['--port', '0', '--token', token, '--claude-bin', FAKE_CLAUDE, '--data-dir', dataDir];
+  if (proxy) args.push('--allowed-origin', `http://127.0.0.1:${proxy.port}`);
   const [cmd, argv] = SERVER_BIN.endsWith('.mjs') ? [process.execPath, [SERVER_BIN, ...args]] : [SERVER_BIN, args];
   const proc = spawn(cmd, argv, { env: { ...process.env, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -56,7 +74,49 @@ function startServer() {
   });
 }
 
+/** Serves dist/ and forwards everything of the server's (REST, WebSockets, the token URL) to it. */
+function startDistProxy() {
+  const dist = resolve(frontend, 'dist');
+  if (!existsSync(join(dist, 'index.html'))) throw new Error('E2E_UI=dist: run `npm run build` first');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json', '.png': 'image/png' };
+  const target = () => new URL(server.backend);
+  const http = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const file = join(dist, url.pathname === '/' ? 'index.html' : url.pathname);
+    const toServer = url.pathname.startsWith('/api/') || url.pathname.startsWith('/ws/') || url.searchParams.has('token');
+    if (!toServer && file.startsWith(dist) && existsSync(file) && statSync(file).isFile()) {
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      return res.end(readFileSync(file));
+    }
+    const t = target();
+    const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  http.on('upgrade', (req, socket, head) => {
+    const t = target();
+    const up = connect(Number(t.port), t.hostname, () => {
+      let raw = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) raw += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+      up.write(`${raw}\r\n`);
+      if (head?.length) up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    const end = () => { up.destroy(); socket.destroy(); };
+    up.on('error', end);
+    socket.on('error', end);
+    up.on('close', end);
+    socket.on('close', end);
+  });
+  return new Promise((ok) => http.listen(0, '127.0.0.1', () => ok((proxy = { http, port: http.address().port }))));
+}
+
 function stopServer() {
+  proxy?.http.close();
   if (server?.proc && server.proc.exitCode === null) server.proc.kill('SIGKILL');
   if (home) rmSync(home, { recursive: true, force: true });
 }
@@ -85,10 +145,12 @@ function projectDir(name) {
   return dir;
 }
 
-/** Types a prompt in the home view and starts a new session; returns its session id. */
-async function startSession(page, dir, prompt) {
+/** Types a prompt in the home view and starts a new session (one-shot unless `live`); returns its id. */
+async function startSession(page, dir, prompt, { live = false, mode } = {}) {
   await page.click('[data-testid="new-tab"]');
   await page.fill('[data-testid="project-path-input"]', dir);
+  await page.setChecked('[data-testid="live-toggle"]', live);
+  if (live && mode) await page.selectOption('[data-testid="permission-mode-select"]', mode);
   await page.fill('[data-testid="prompt-input"]', prompt);
   await page.click('[data-testid="send-button"]');
   const view = await page.waitForSelector('[data-testid="session-view"][data-session-id]:not([data-session-id=""])');
@@ -110,7 +172,12 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     for (const [what, path] of [['server', SERVER_BIN], ['fake claude', FAKE_CLAUDE], ['chromium', CHROMIUM]]) {
       if (!existsSync(path)) throw new Error(`${what} not found at ${path}`);
     }
+    if (SERVE_DIST) await startDistProxy();
     await startServer();
+    if (proxy) {
+      server.backend = server.url;
+      server.url = `http://127.0.0.1:${proxy.port}`;
+    }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -271,6 +338,134 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await eventually(async () => (await statusOf(page)) === 'success', 'resumed run done');
     assert.equal(await page.getAttribute('[data-testid="session-view"]', 'data-session-id'), sid);
     await page.close();
+  });
+
+  it('live session: the approval card shows the Bash command; Allow runs the tool', { skip: liveSkip }, async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    const dir = projectDir('live-allow');
+    const sid = await startSession(page, dir, 'please @tool', { live: true });
+    const card = await page.waitForSelector('[data-testid="approval-card"]');
+    assert.match(await card.textContent(), /Bash/);
+    assert.match(await page.textContent('[data-testid="approval-card"] [data-testid="approval-command"]'), /echo hi > tool-ran\.txt/);
+    assert.ok(await card.getAttribute('data-request-id'), 'card names its request');
+    assert.equal(await page.textContent(`[data-testid="tab"][data-session-id="${sid}"] [data-testid="approval-badge"]`), '1');
+    assert.equal(existsSync(join(dir, 'tool-ran.txt')), false, 'nothing ran before the answer');
+    await page.click('[data-testid="approve-button"]');
+    await page.waitForSelector('[data-testid="approval-resolved"]:has-text("Allowed")');
+    const result = await page.waitForSelector('[data-testid="tool-result"]:not(.is-error)');
+    assert.match(await result.evaluate((d) => d.querySelector('pre').textContent), /ran/);
+    await page.waitForSelector('[data-testid="result-summary"]');
+    await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: please (turn 1)")');
+    await eventually(() => existsSync(join(dir, 'tool-ran.txt')), 'tool-ran.txt in the project dir');
+    assert.equal(await page.locator('[data-testid="approval-card"]').count(), 0, 'no card left');
+    assert.equal(await page.locator(`[data-testid="tab"][data-session-id="${sid}"] [data-testid="approval-badge"]`).count(), 0);
+    const bubbles = await page.$$eval('[data-testid="message-user"]', (els) => els.map((e) => e.textContent.trim()));
+    assert.deepEqual(bubbles, ['please @tool'], 'one user bubble: the optimistic one confirmed by user_prompt');
+    // the live session stays up between turns: the prompt box writes to it; End finishes it
+    assert.equal(await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode'), 'follow-up');
+    assert.equal(await statusOf(page), 'running');
+    await page.click('[data-testid="end-button"]');
+    await eventually(async () => (await statusOf(page)) === 'success', 'ended live session: success');
+    await eventually(async () => (await connOf(page)) === 'closed', 'conn closed after end');
+    // a finished live session resumes as a live session again
+    assert.equal(await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode'), 'resume');
+    await page.fill('[data-testid="prompt-input"]', 'after the end');
+    await page.click('[data-testid="send-button"]');
+    await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: after the end")');
+    assert.equal(await page.locator('[data-testid="run-start"]').count(), 2, 'a second run');
+    assert.equal(await page.getAttribute('[data-testid="session-view"]', 'data-session-id'), sid);
+    await eventually(async () => (await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode')) === 'follow-up', 'resumed live');
+    await page.click('[data-testid="end-button"]');
+    await eventually(async () => (await statusOf(page)) === 'success', 'ended again');
+    await page.close();
+  });
+
+  it('live session: Deny (after a reconnect) gives Claude an error tool_result and runs nothing', { skip: liveSkip }, async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    const dir = projectDir('live-deny');
+    await startSession(page, dir, 'please @tool', { live: true });
+    await page.waitForSelector('[data-testid="approval-card"]');
+    // the pending request comes back from the event log after the socket drops (since=)
+    assert.ok((await page.evaluate(() => window.__opcodeDebug.dropSockets())) >= 1, 'a socket was dropped');
+    await eventually(async () => (await connOf(page)) === 'connected', 'reconnected');
+    assert.equal(await page.locator('[data-testid="approval-card"]').count(), 1, 'still exactly one card');
+    await page.fill('[data-testid="deny-message"]', 'not on my watch');
+    await page.click('[data-testid="deny-button"]');
+    await page.waitForSelector('[data-testid="approval-resolved"]:has-text("Denied (by viewer)")');
+    const res = await page.waitForSelector('[data-testid="tool-result"].is-error');
+    assert.match(await res.evaluate((d) => d.querySelector('pre').textContent), /not on my watch/);
+    await page.waitForSelector('[data-testid="result-summary"]');
+    assert.equal(existsSync(join(dir, 'tool-ran.txt')), false, 'denied tool did not run');
+    assert.equal(await page.locator('[data-testid="approval-card"]').count(), 0);
+    await page.click('[data-testid="end-button"]');
+    await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+    await page.close();
+  });
+
+  it('live session: a follow-up goes to the same process (turn 2); Interrupt stops a long turn', { skip: liveSkip }, async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    const sid = await startSession(page, projectDir('live-follow'), 'first words', { live: true, mode: 'acceptEdits' });
+    await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: first words (turn 1)")');
+    await eventually(async () => (await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode')) === 'follow-up', 'follow-up mode');
+    await eventually(async () => (await page.locator('[data-testid="interrupt-button"]').count()) === 0, 'no interrupt between turns');
+    await page.fill('[data-testid="prompt-input"]', 'second words');
+    await page.click('[data-testid="send-button"]');
+    await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: second words (turn 2)")');
+    assert.equal(await page.getAttribute('[data-testid="session-view"]', 'data-session-id'), sid, 'same session');
+    assert.equal(await page.locator('[data-testid="run-start"]').count(), 1, 'same run: no second start');
+    await eventually(async () => (await page.locator('[data-testid="result-summary"]').count()) === 2, 'two results');
+    // a long turn, interrupted
+    await page.fill('[data-testid="prompt-input"]', 'slow @lines=50 @delay=100');
+    await page.click('[data-testid="send-button"]');
+    await page.waitForSelector('[data-testid="message-assistant"]:has-text("line 1")');
+    await page.click('[data-testid="interrupt-button"]');
+    await eventually(async () => (await page.locator('[data-testid="result-summary"]').count()) === 3, 'interrupted turn ends with a result');
+    await eventually(async () => (await page.locator('[data-testid="interrupt-button"]').count()) === 0, 'interrupt button gone');
+    const lines = (await assistantTexts(page)).filter((t) => /^line \d+$/.test(t));
+    assert.ok(lines.length < 50, `turn stopped early (${lines.length} lines)`);
+    assert.equal(await statusOf(page), 'running', 'the session stays usable after an interrupt');
+    const bubbles = await page.$$eval('[data-testid="message-user"]', (els) => els.map((e) => e.textContent.trim()));
+    assert.deepEqual(bubbles, ['first words', 'second words', 'slow @lines=50 @delay=100']);
+    await page.click('[data-testid="end-button"]');
+    await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+    await page.close();
+  });
+
+  it('phone: a pending approval is pinned above the prompt box, a second viewer answers it; saves a screenshot', { skip: liveSkip }, async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    await phone.addCookies(await context.cookies(server.url));
+    const page = await phone.newPage();
+    await page.goto(`${server.url}/`);
+    const dir = projectDir('phone-approval');
+    const sid = await startSession(page, dir, 'tidy up the build script please @tool', { live: true });
+    await page.waitForSelector('[data-testid="approval-card"]');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'fits the phone');
+    for (const id of ['approve-button', 'deny-button', 'interrupt-button', 'end-button', 'prompt-input']) {
+      const box = await page.locator(`[data-testid="${id}"]`).first().boundingBox();
+      assert.ok(box && box.height >= 44, `${id} is at least 44px tall (${box?.height})`);
+    }
+    const card = await page.locator('[data-testid="approval-card"]').boundingBox();
+    const prompt = await page.locator('[data-testid="prompt-input"]').boundingBox();
+    assert.ok(card.y + card.height <= prompt.y + 1 && card.y >= 0, `card above the prompt box and on screen (${card.y}+${card.height} vs ${prompt.y})`);
+    mkdirSync(SHOT_DIR, { recursive: true });
+    await page.screenshot({ path: join(SHOT_DIR, 'phone-approval.png') });
+    // a second viewer (another page of the same browser re-opens the remembered tab) sees and answers it
+    const other = await phone.newPage();
+    await other.goto(`${server.url}/`);
+    await other.click(`[data-testid="tab"][data-session-id="${sid}"] .tab-main`);
+    await other.waitForSelector('[data-testid="approval-card"]');
+    await other.click('[data-testid="approve-button"]');
+    await page.waitForSelector('[data-testid="approval-resolved"]:has-text("Allowed")');
+    assert.equal(await page.locator('[data-testid="approval-card"]').count(), 0, 'the first viewer\'s card went away');
+    await page.waitForSelector('[data-testid="result-summary"]');
+    await eventually(() => existsSync(join(dir, 'tool-ran.txt')), 'tool ran');
+    assert.equal(readFileSync(join(dir, 'tool-ran.txt'), 'utf8').trim(), 'hi');
+    await page.click('[data-testid="end-button"]');
+    await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+    await phone.close();
   });
 
   it('fits a phone (390×844): no horizontal scroll, 44px tap targets; saves a screenshot', async () => {

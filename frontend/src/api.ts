@@ -19,23 +19,25 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: { Accept: 'application/json' },
+    headers:
+      body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (res.status === 401) throw new UnauthorizedError();
-  let body: Envelope<T> | null = null;
+  let env: Envelope<T> | null = null;
   try {
-    body = (await res.json()) as Envelope<T>;
+    env = (await res.json()) as Envelope<T>;
   } catch {
-    body = null;
+    env = null;
   }
-  if (!res.ok || !body || body.success !== true) {
-    throw new ApiError(res.status, body?.error ?? `${method} ${path}: HTTP ${res.status}`);
+  if (!res.ok || !env || env.success !== true) {
+    throw new ApiError(res.status, env?.error ?? `${method} ${path}: HTTP ${res.status}`);
   }
-  return body.data;
+  return env.data;
 }
 
 const enc = encodeURIComponent;
@@ -50,4 +52,16 @@ export const api = {
   },
   running: () => request<RunningSession[]>('GET', '/api/sessions/running'),
   cancel: (sessionId: string) => request<{ cancelled: boolean }>('POST', `/api/sessions/${enc(sessionId)}/cancel`),
+  // live sessions (REST equivalents of the WebSocket control messages)
+  prompt: (sessionId: string, prompt: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/prompt`, { prompt }),
+  respond: (sessionId: string, requestId: string, answer: PermissionAnswer) =>
+    request<unknown>('POST', `/api/sessions/${enc(sessionId)}/permissions/${enc(requestId)}`, answer),
+  interrupt: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/interrupt`, {}),
+  end: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/end`, {}),
 };
+
+export interface PermissionAnswer {
+  behavior: 'allow' | 'deny';
+  updated_input?: unknown;
+  message?: string;
+}

@@ -68,6 +68,7 @@ interface Harness {
   events: SessionEvent[];
   states: ConnState[];
   requestErrors: string[];
+  controlErrors: string[];
   fatal: string[];
   bound: string[];
   last: () => FakeSocket;
@@ -79,6 +80,7 @@ function harness(opts: { sessionId: string | null; run?: boolean }): Harness {
   const events: SessionEvent[] = [];
   const states: ConnState[] = [];
   const requestErrors: string[] = [];
+  const controlErrors: string[] = [];
   const fatal: string[] = [];
   const bound: string[] = [];
   const link = new SessionLink({
@@ -91,6 +93,7 @@ function harness(opts: { sessionId: string | null; run?: boolean }): Harness {
     onEvents: (evs) => events.push(...evs),
     onState: (s) => states.push(s),
     onRequestError: (m) => requestErrors.push(m),
+    onControlError: (m) => controlErrors.push(m),
     onFatal: (m) => fatal.push(m),
     onBind: (id) => bound.push(id),
     socketFactory: (url) => {
@@ -100,7 +103,7 @@ function harness(opts: { sessionId: string | null; run?: boolean }): Harness {
     },
     timers,
   });
-  return { link, sockets, timers, events, states, requestErrors, fatal, bound, last: () => sockets[sockets.length - 1] };
+  return { link, sockets, timers, events, states, requestErrors, controlErrors, fatal, bound, last: () => sockets[sockets.length - 1] };
 }
 
 describe('SessionLink', () => {
@@ -250,5 +253,34 @@ describe('SessionLink for continue and attach', () => {
     expect(h.last().url).toBe(`ws://test/ws/sessions/${SID}`);
     h.last().serverClose(4404);
     expect(h.fatal).toHaveLength(1);
+  });
+});
+
+describe('SessionLink: control messages of live sessions', () => {
+  it('sends on the open socket only; an error frame after the run began is a control error, not the end', () => {
+    const h = harness({ sessionId: SID, run: true });
+    h.link.start();
+    expect(h.link.send({ type: 'interrupt', session_id: SID })).toBe(false); // not open yet
+    h.last().open();
+    h.last().emit(start(0));
+    expect(h.link.send({ type: 'interrupt', session_id: SID })).toBe(true);
+    expect(JSON.parse(h.last().sent.at(-1) as string)).toEqual({ type: 'interrupt', session_id: SID });
+    h.last().emit({ type: 'error', message: 'permission request already resolved', session_id: SID });
+    expect(h.controlErrors).toEqual(['permission request already resolved']);
+    expect(h.requestErrors).toEqual([]);
+    expect(h.link.state).toBe('connected');
+    h.last().emit(output(1, assistantText('still here')));
+    expect(h.events.map((e) => e.seq)).toEqual([0, 1]);
+  });
+
+  it('an error frame on an attach socket is a control error too', () => {
+    const h = harness({ sessionId: SID });
+    h.link.start();
+    h.last().open();
+    h.last().emit({ type: 'error', message: 'no such request' });
+    expect(h.controlErrors).toEqual(['no such request']);
+    expect(h.link.state).toBe('connected');
+    h.last().serverClose(1006);
+    expect(h.link.send({ type: 'end', session_id: SID })).toBe(false); // reconnecting: REST instead
   });
 });

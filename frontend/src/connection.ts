@@ -38,8 +38,11 @@ export interface LinkOptions {
   getLastSeq: (sessionId: string) => number;
   onEvents: (events: SessionEvent[]) => void;
   onState: (state: ConnState) => void;
-  /** A request-error frame (nothing was spawned). */
+  /** A request-error frame answering the run request (nothing was spawned). */
   onRequestError?: (message: string) => void;
+  /** A request-error frame after the run began: a control message (prompt, permission answer, …) failed.
+   *  The link carries on. */
+  onControlError?: (message: string) => void;
   /** The session id became known (first event of a `continue`). */
   onBind?: (sessionId: string) => void;
   /** The link gave up for a reason the person should see (unknown session, …). */
@@ -85,6 +88,8 @@ export class SessionLink {
   private request: ClaudeRequest | undefined;
   private finished = false;
   private socketMode: 'run' | 'attach' = 'run';
+  /** The run request was sent on this socket and no event answered it yet. */
+  private awaitingRun = false;
   private stopped = false;
   private attempt = 0;
   private retryTimer: unknown = null;
@@ -130,6 +135,18 @@ export class SessionLink {
     return true;
   }
 
+  /** Sends a control message on the open socket; false when there is none (use REST instead). */
+  send(message: object): boolean {
+    const s = this.socket;
+    if (!s || this.stopped || this.finished || s.readyState !== 1 || this.state !== 'connected') return false;
+    try {
+      s.send(JSON.stringify(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Skips the rest of a pending backoff delay. */
   nudge(): void {
     if (this.retryTimer === null || this.stopped || this.finished) return;
@@ -150,6 +167,7 @@ export class SessionLink {
       this.attempt = 0;
       this.setState('connected');
       s.send(JSON.stringify(request));
+      this.awaitingRun = true;
       this.request = undefined; // sent once; a reconnect attaches instead of starting a second run
     };
   }
@@ -160,6 +178,7 @@ export class SessionLink {
     const last = this.opts.getLastSeq(id);
     const query = last >= 0 ? `?since=${last}` : '';
     this.socketMode = 'attach';
+    this.awaitingRun = false;
     const s = this.newSocket(`${this.opts.baseUrl}/ws/sessions/${encodeURIComponent(id)}${query}`);
     s.onopen = () => {
       this.attempt = 0;
@@ -196,12 +215,17 @@ export class SessionLink {
     const frame = parseFrame(data);
     if (frame.kind === 'request-error') {
       this.flush();
+      if (this.socketMode === 'attach' || !this.awaitingRun) {
+        this.opts.onControlError?.(frame.error.message);
+        return;
+      }
       this.opts.onRequestError?.(frame.error.message);
       this.finish();
       return;
     }
     if (frame.kind !== 'event') return;
     const ev = frame.event;
+    this.awaitingRun = false;
     if (this.sessionId === null) {
       this.sessionId = ev.session_id;
       this.opts.onBind?.(ev.session_id);

@@ -2,8 +2,8 @@
 // sessions, loads history pages, cancels, closes tabs, and remembers open tabs across reloads.
 // One SessionLink per tab at most.
 
-import { api } from './api';
-import type { ClaudeRequest, CommandType } from './events';
+import { api, ApiError, type PermissionAnswer } from './api';
+import type { ClaudeRequest, CommandType, ControlMessage, PermissionMode } from './events';
 import { SessionLink, type SocketFactory } from './connection';
 import type { Action, AppState } from './reducer';
 import type { Store } from './store';
@@ -17,7 +17,13 @@ export interface RunOptions {
   /** Required for resume; for execute a fresh UUID is made when absent. */
   sessionId?: string | null;
   projectId?: string | null;
+  /** Start a live session (one process across turns, tools approved from here). */
+  live?: boolean;
+  permissionMode?: PermissionMode | null;
 }
+
+/** How a control message went out: on the tab's open socket, over REST, or not at all. */
+export type SendResult = 'socket' | 'rest' | 'failed';
 
 export interface ControllerDeps {
   baseUrl: string;
@@ -58,8 +64,10 @@ export class Controller {
       key = sessionId;
     }
     const { dispatch } = this.store;
+    const live = opts.live === true;
+    const permissionMode = live ? (opts.permissionMode ?? 'default') : null;
     dispatch({ type: 'open', key, sessionId, projectPath: opts.projectPath, projectId: opts.projectId, model });
-    dispatch({ type: 'prompt-sent', key, prompt: opts.prompt, commandType: opts.commandType, model });
+    dispatch({ type: 'prompt-sent', key, prompt: opts.prompt, commandType: opts.commandType, model, live, permissionMode });
     this.links.get(key)?.stop();
     this.connect(key, sessionId, {
       command_type: opts.commandType,
@@ -68,8 +76,69 @@ export class Controller {
       ...(model ? { model } : {}),
       ...(sessionId ? { session_id: sessionId } : {}),
       include_partial_messages: true,
+      ...(live ? { live: true, permission_mode: permissionMode ?? 'default' } : {}),
     });
     return key;
+  }
+
+  /** A follow-up turn for a running live session, written to the same claude process. */
+  async prompt(key: string, prompt: string): Promise<SendResult> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return 'failed';
+    this.store.dispatch({ type: 'follow-up-sent', key, prompt });
+    return this.control(key, { type: 'prompt', session_id: s.sessionId, prompt }, () => api.prompt(s.sessionId as string, prompt));
+  }
+
+  /** Answers a permission request. A request already answered elsewhere is not an error: its
+   *  `permission_resolved` event arrives anyway. */
+  async respond(key: string, requestId: string, answer: PermissionAnswer): Promise<SendResult> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return 'failed';
+    const msg: ControlMessage = {
+      type: 'permission_response',
+      session_id: s.sessionId,
+      request_id: requestId,
+      behavior: answer.behavior,
+      ...(answer.updated_input !== undefined ? { updated_input: answer.updated_input } : {}),
+      ...(answer.message ? { message: answer.message } : {}),
+    };
+    return this.control(key, msg, () => api.respond(s.sessionId as string, requestId, answer), true);
+  }
+
+  /** Stops the current turn of a live session; the session stays usable. */
+  async interrupt(key: string): Promise<SendResult> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return 'failed';
+    return this.control(key, { type: 'interrupt', session_id: s.sessionId }, () => api.interrupt(s.sessionId as string));
+  }
+
+  /** Closes claude's input: the live process finishes and the run completes. */
+  async end(key: string): Promise<SendResult> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return 'failed';
+    return this.control(key, { type: 'end', session_id: s.sessionId }, () => api.end(s.sessionId as string));
+  }
+
+  /** Sends on the tab's open socket when there is one, else over REST. */
+  private async control(
+    key: string,
+    msg: ControlMessage,
+    rest: () => Promise<unknown>,
+    conflictIsFine = false,
+  ): Promise<SendResult> {
+    const link = this.links.get(key);
+    if (link?.send(msg)) return 'socket';
+    try {
+      await rest();
+      return 'rest';
+    } catch (e) {
+      if (conflictIsFine && e instanceof ApiError && e.status === 409) {
+        this.store.dispatch({ type: 'note', key, text: `Already answered: ${e.message}` });
+      } else {
+        this.store.dispatch({ type: 'local-error', key, message: `${msg.type} failed: ${errorText(e)}` });
+      }
+      return 'failed';
+    }
   }
 
   /** Opens a tab on a session the server runs (or ran) and follows it live. */
@@ -172,6 +241,7 @@ export class Controller {
       onEvents: (events) => dispatch({ type: 'events', events }),
       onState: (state) => dispatch({ type: 'conn', key, state }),
       onRequestError: (message) => dispatch({ type: 'request-error', key, message }),
+      onControlError: (message) => dispatch({ type: 'note', key, text: `Server: ${message}` }),
       onBind: (id) => {
         dispatch({ type: 'bind', key, sessionId: id });
         this.links.delete(key);

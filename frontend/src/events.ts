@@ -50,7 +50,26 @@ export interface ClaudeRequest {
   model?: string;
   session_id?: string;
   include_partial_messages?: boolean;
+  /** A live session: one claude process across turns, tools approved by viewers. */
+  live?: boolean;
+  permission_mode?: PermissionMode;
 }
+
+export type PermissionMode = 'default' | 'acceptEdits' | 'plan' | 'bypassPermissions';
+
+/** Control messages of live sessions, sent on an open socket (`/ws/claude` or `/ws/sessions/{id}`). */
+export type ControlMessage =
+  | { type: 'prompt'; session_id: string; prompt: string }
+  | {
+      type: 'permission_response';
+      session_id: string;
+      request_id: string;
+      behavior: 'allow' | 'deny';
+      updated_input?: unknown;
+      message?: string;
+    }
+  | { type: 'interrupt'; session_id: string }
+  | { type: 'end'; session_id: string };
 
 interface EventBase {
   session_id: string;
@@ -63,6 +82,9 @@ export interface StartEvent extends EventBase {
   command_type: CommandType;
   project_path: string;
   model: string | null;
+  /** Present (true) for live sessions. */
+  live?: boolean;
+  permission_mode?: string | null;
 }
 
 export interface OutputEvent extends EventBase {
@@ -87,7 +109,50 @@ export interface CompletionEvent extends EventBase {
   signal: number | null;
 }
 
-export type SessionEvent = StartEvent | OutputEvent | ErrorEvent | CancelledEvent | CompletionEvent;
+/** A prompt written to a live process (the first and every follow-up). */
+export interface UserPromptEvent extends EventBase {
+  type: 'user_prompt';
+  prompt: string;
+}
+
+/** Claude asks to use a tool; pending until a `permission_resolved` with the same request_id. */
+export interface PermissionRequestEvent extends EventBase {
+  type: 'permission_request';
+  request_id: string;
+  tool_name: string;
+  input: unknown;
+  tool_use_id: string | null;
+  description: string | null;
+  timeout_ms: number | null;
+  /** Unix milliseconds (server clock). */
+  expires_at: number | null;
+}
+
+export type ResolvedBy = 'viewer' | 'timeout' | 'end' | string;
+
+export interface PermissionResolvedEvent extends EventBase {
+  type: 'permission_resolved';
+  request_id: string;
+  behavior: 'allow' | 'deny';
+  by: ResolvedBy;
+  message: string | null;
+}
+
+/** An event type this UI does not know (a newer server): it still takes its seq, so no gap stalls the log. */
+export interface UnknownEvent extends EventBase {
+  type: '__unknown';
+}
+
+export type SessionEvent =
+  | StartEvent
+  | OutputEvent
+  | ErrorEvent
+  | CancelledEvent
+  | CompletionEvent
+  | UserPromptEvent
+  | PermissionRequestEvent
+  | PermissionResolvedEvent
+  | UnknownEvent;
 
 /** A refused or malformed request on `/ws/claude`: an `error` without `seq`. */
 export interface RequestErrorFrame {
@@ -101,7 +166,16 @@ export type Frame =
   | { kind: 'request-error'; error: RequestErrorFrame }
   | { kind: 'invalid'; text: string };
 
-const EVENT_TYPES = new Set(['start', 'output', 'error', 'cancelled', 'completion']);
+const EVENT_TYPES = new Set([
+  'start',
+  'output',
+  'error',
+  'cancelled',
+  'completion',
+  'user_prompt',
+  'permission_request',
+  'permission_resolved',
+]);
 
 /** Classifies one WebSocket text frame; never throws. */
 export function parseFrame(text: string): Frame {
@@ -122,8 +196,10 @@ export function parseFrame(text: string): Frame {
       },
     };
   }
-  if (EVENT_TYPES.has(value.type) && typeof value.seq === 'number' && typeof value.session_id === 'string') {
-    return { kind: 'event', event: value as unknown as SessionEvent };
+  if (typeof value.seq === 'number' && typeof value.session_id === 'string') {
+    if (EVENT_TYPES.has(value.type)) return { kind: 'event', event: value as unknown as SessionEvent };
+    // unknown type: keep its place in the numbering, ignore its content
+    return { kind: 'event', event: { type: '__unknown', session_id: value.session_id, seq: value.seq } };
   }
   return { kind: 'invalid', text };
 }

@@ -9,7 +9,7 @@ export interface Usage {
 }
 
 export type ItemBody =
-  | { kind: 'user-text'; text: string }
+  | { kind: 'user-text'; text: string; optimistic?: boolean }
   | { kind: 'assistant-text'; text: string; partial?: boolean }
   | { kind: 'thinking'; text: string }
   | { kind: 'tool-use'; id: string; name: string; input: unknown }
@@ -28,9 +28,39 @@ export type ItemBody =
     }
   | { kind: 'raw'; text: string }
   | { kind: 'error'; message: string }
-  | { kind: 'run-start'; message: string; commandType: string; model: string | null }
+  | { kind: 'run-start'; message: string; commandType: string; model: string | null; live?: boolean }
   | { kind: 'cancelled' }
-  | { kind: 'completion'; status: string; exitCode: number | null; signal: number | null };
+  | { kind: 'completion'; status: string; exitCode: number | null; signal: number | null }
+  | {
+      kind: 'approval';
+      requestId: string;
+      toolName: string;
+      input: unknown;
+      description: string | null;
+      /** null while pending. */
+      resolution: Resolution | null;
+      /** The run ended without a `permission_resolved` for it. */
+      orphaned?: boolean;
+    };
+
+export interface Resolution {
+  behavior: 'allow' | 'deny';
+  by: string;
+  message: string | null;
+}
+
+/** A permission request waiting for an answer (pinned above the prompt box). */
+export interface PendingApproval {
+  requestId: string;
+  toolName: string;
+  input: unknown;
+  toolUseId: string | null;
+  description: string | null;
+  timeoutMs: number | null;
+  /** Unix ms, server clock; null when unknown. */
+  expiresAt: number | null;
+  seq: number;
+}
 
 export type Item = ItemBody & { key: string };
 export type ItemKind = ItemBody['kind'];

@@ -63,6 +63,11 @@ describe('normalizeOutput', () => {
     expect(normalizeOutput({ type: 'control_request', request: { subtype: 'can_use_tool' } })).toEqual([
       { kind: 'system-note', text: 'control_request (can_use_tool)' },
     ]);
+    // live sessions: claude's acknowledgements of initialize / interrupt are not shown; errors are
+    expect(normalizeOutput({ type: 'control_response', response: { subtype: 'success', request_id: 'init-1', response: {} } })).toEqual([]);
+    expect(normalizeOutput({ type: 'control_response', response: { subtype: 'error', request_id: 'x', error: 'bad' } })).toEqual([
+      { kind: 'system-note', text: 'control_response (error)' },
+    ]);
   });
 });
 

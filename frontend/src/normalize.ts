@@ -19,8 +19,11 @@ export function normalizeOutput(content: unknown): ItemBody[] {
       return [normalizeResult(content)];
     case 'stream_event':
       return []; // token deltas are folded into the streaming bubble by the reducer
-    case 'control_request':
     case 'control_response':
+      // claude acknowledging the server's own control requests (initialize, interrupt): bookkeeping,
+      // unless it reports an error
+      return subtypeOf(content) === ' (error)' ? [{ kind: 'system-note', text: `control_response${subtypeOf(content)}` }] : [];
+    case 'control_request':
     case 'control_cancel_request':
       return [{ kind: 'system-note', text: `${content.type}${subtypeOf(content)}` }];
     default:

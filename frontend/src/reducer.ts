@@ -4,9 +4,9 @@
 // Token deltas (`stream_event`) build a transient streaming bubble that the whole `assistant` replaces.
 
 import type { ConnState } from './connection';
-import type { CommandType, HistoryPage, SessionEvent } from './events';
+import type { CommandType, HistoryPage, PermissionMode, SessionEvent } from './events';
 import { isObject } from './events';
-import type { Item, ItemBody } from './items';
+import type { Item, ItemBody, PendingApproval } from './items';
 import { normalizeHistoryLine, normalizeOutput } from './normalize';
 
 export type RunStatus = 'idle' | 'running' | 'success' | 'error' | 'cancelled';
@@ -44,6 +44,13 @@ export interface SessionState {
   /** Counter for keys of items that are not events (prompts, request errors). */
   localCount: number;
   history: HistoryState;
+  /** The current (or last) run is a live session: follow-ups go to the same process. */
+  live: boolean;
+  permissionMode: string | null;
+  /** `user_prompt`s whose turn has not ended with a `result` yet (> 0: a turn is in progress). */
+  turnsInFlight: number;
+  /** Permission requests without a `permission_resolved`, in request order. */
+  approvals: PendingApproval[];
 }
 
 export interface AppState {
@@ -66,7 +73,18 @@ export type Action =
   | { type: 'activate'; key: string | null }
   | { type: 'events'; events: SessionEvent[] }
   | { type: 'bind'; key: string; sessionId: string }
-  | { type: 'prompt-sent'; key: string; prompt: string; commandType: CommandType; model?: string | null }
+  | {
+      type: 'prompt-sent';
+      key: string;
+      prompt: string;
+      commandType: CommandType;
+      model?: string | null;
+      live?: boolean;
+      permissionMode?: PermissionMode | null;
+    }
+  /** A follow-up written to a running live session: an optimistic bubble its `user_prompt` confirms. */
+  | { type: 'follow-up-sent'; key: string; prompt: string }
+  | { type: 'note'; key: string; text: string }
   | { type: 'request-error'; key: string; message: string }
   | { type: 'local-error'; key: string; message: string }
   | { type: 'history'; key: string; page: HistoryPage }
@@ -98,6 +116,10 @@ export function newSession(
     conn: 'closed',
     localCount: 0,
     history: { items: [], nextBefore: null, loaded: false, pages: 0 },
+    live: false,
+    permissionMode: null,
+    turnsInFlight: 0,
+    approvals: [],
   };
 }
 
@@ -139,11 +161,17 @@ export function reducer(state: AppState, action: Action): AppState {
       return bind(state, action.key, action.sessionId);
     case 'prompt-sent':
       return update(state, action.key, (s) => ({
-        ...addLocal(s, { kind: 'user-text', text: action.prompt }),
+        ...addLocal(s, action.live ? { kind: 'user-text', text: action.prompt, optimistic: true } : { kind: 'user-text', text: action.prompt }),
         status: 'running',
         streaming: null,
         model: action.model ?? s.model,
+        live: action.live === true,
+        permissionMode: action.live ? (action.permissionMode ?? null) : null,
       }));
+    case 'follow-up-sent':
+      return update(state, action.key, (s) => addLocal(s, { kind: 'user-text', text: action.prompt, optimistic: true }));
+    case 'note':
+      return update(state, action.key, (s) => addLocal(s, { kind: 'system-note', text: action.text }));
     case 'request-error':
       return update(state, action.key, (s) => ({
         ...addLocal(s, { kind: 'error', message: action.message }),
@@ -195,7 +223,7 @@ function applyEventsToState(state: AppState, events: SessionEvent[]): AppState {
 export function applyEvents(s: SessionState, events: SessionEvent[]): SessionState {
   let draft: SessionState | null = null;
   const working = () => {
-    if (!draft) draft = { ...s, items: s.items.slice(), pending: s.pending.slice() };
+    if (!draft) draft = { ...s, items: s.items.slice(), pending: s.pending.slice(), approvals: s.approvals.slice() };
     return draft;
   };
   for (const ev of events) {
@@ -243,11 +271,72 @@ function applyOne(d: SessionState, ev: SessionEvent) {
   switch (ev.type) {
     case 'start':
       finalizeStreaming(d, ev.seq);
+      endRun(d);
       d.status = 'running';
       d.projectPath = ev.project_path || d.projectPath;
       d.model = ev.model ?? d.model;
-      push({ kind: 'run-start', message: ev.message, commandType: ev.command_type, model: ev.model });
+      d.live = ev.live === true;
+      d.permissionMode = d.live ? (ev.permission_mode ?? d.permissionMode ?? null) : null;
+      push({ kind: 'run-start', message: ev.message, commandType: ev.command_type, model: ev.model, ...(d.live ? { live: true } : {}) });
       break;
+    case 'user_prompt': {
+      finalizeStreaming(d, ev.seq);
+      d.turnsInFlight++;
+      // our own optimistic bubble for this prompt becomes the confirmed one (no second bubble)
+      const text = typeof ev.prompt === 'string' ? ev.prompt : '';
+      const mine = d.items.findIndex((it) => it.kind === 'user-text' && it.optimistic && it.text.trim() === text.trim());
+      if (mine >= 0) d.items[mine] = { ...d.items[mine], optimistic: false } as Item;
+      else push({ kind: 'user-text', text });
+      break;
+    }
+    case 'permission_request': {
+      const id = String(ev.request_id);
+      if (d.approvals.some((a) => a.requestId === id) || findApproval(d, id) >= 0) break;
+      const approval: PendingApproval = {
+        requestId: id,
+        toolName: typeof ev.tool_name === 'string' ? ev.tool_name : '(tool)',
+        input: ev.input,
+        toolUseId: typeof ev.tool_use_id === 'string' ? ev.tool_use_id : null,
+        description: typeof ev.description === 'string' ? ev.description : null,
+        timeoutMs: typeof ev.timeout_ms === 'number' ? ev.timeout_ms : null,
+        expiresAt: typeof ev.expires_at === 'number' ? ev.expires_at : null,
+        seq: ev.seq,
+      };
+      d.approvals = [...d.approvals, approval];
+      push({
+        kind: 'approval',
+        requestId: id,
+        toolName: approval.toolName,
+        input: approval.input,
+        description: approval.description,
+        resolution: null,
+      });
+      break;
+    }
+    case 'permission_resolved': {
+      const id = String(ev.request_id);
+      const resolution = {
+        behavior: ev.behavior === 'allow' ? ('allow' as const) : ('deny' as const),
+        by: typeof ev.by === 'string' ? ev.by : 'viewer',
+        message: typeof ev.message === 'string' ? ev.message : null,
+      };
+      const pendingOne = d.approvals.find((a) => a.requestId === id);
+      d.approvals = d.approvals.filter((a) => a.requestId !== id);
+      const idx = findApproval(d, id);
+      if (idx >= 0) {
+        d.items[idx] = { ...d.items[idx], resolution, orphaned: false } as Item;
+      } else {
+        push({
+          kind: 'approval',
+          requestId: id,
+          toolName: pendingOne?.toolName ?? '(tool)',
+          input: pendingOne?.input ?? null,
+          description: null,
+          resolution,
+        });
+      }
+      break;
+    }
     case 'output': {
       const c = ev.content;
       if (isObject(c) && c.type === 'stream_event') {
@@ -255,7 +344,10 @@ function applyOne(d: SessionState, ev: SessionEvent) {
         break;
       }
       if (isObject(c) && c.type === 'assistant') settleStreaming(d, c, ev.seq);
-      if (isObject(c) && c.type === 'result') finalizeStreaming(d, ev.seq);
+      if (isObject(c) && c.type === 'result') {
+        finalizeStreaming(d, ev.seq);
+        if (d.turnsInFlight > 0) d.turnsInFlight--;
+      }
       normalizeOutput(c).forEach(push);
       break;
     }
@@ -264,15 +356,58 @@ function applyOne(d: SessionState, ev: SessionEvent) {
       break;
     case 'cancelled':
       finalizeStreaming(d, ev.seq);
+      endRun(d);
       d.status = 'cancelled';
       push({ kind: 'cancelled' });
       break;
     case 'completion':
       finalizeStreaming(d, ev.seq);
+      endRun(d);
       d.status = d.status === 'cancelled' ? 'cancelled' : ev.status;
       push({ kind: 'completion', status: ev.status, exitCode: ev.exit_code, signal: ev.signal });
       break;
   }
+}
+
+function findApproval(d: SessionState, requestId: string): number {
+  for (let i = d.items.length - 1; i >= 0; i--) {
+    const it = d.items[i];
+    if (it.kind === 'approval' && it.requestId === requestId) return i;
+  }
+  return -1;
+}
+
+/** The process is gone (or a new run begins): no turn is in progress and nothing can be answered any more. */
+function endRun(d: SessionState) {
+  d.turnsInFlight = 0;
+  if (d.approvals.length === 0) return;
+  for (const a of d.approvals) {
+    const idx = findApproval(d, a.requestId);
+    if (idx >= 0) d.items[idx] = { ...d.items[idx], orphaned: true } as Item;
+  }
+  d.approvals = [];
+}
+
+/** What the prompt box of a session does now. */
+export type ComposerMode =
+  /** a live session's process is up: the text is written to it as a follow-up turn */
+  | 'follow-up'
+  /** a one-shot run is in progress: wait */
+  | 'busy'
+  /** nothing runs: the text resumes the session (a new run) */
+  | 'resume'
+  /** the session id or project is not known yet */
+  | 'unavailable';
+
+export function composerMode(s: SessionState): ComposerMode {
+  if (!s.sessionId || !s.projectPath) return 'unavailable';
+  if (s.status === 'running') return s.live ? 'follow-up' : 'busy';
+  return 'resume';
+}
+
+/** A live session's turn is in progress (between a `user_prompt` and its `result`): it can be interrupted. */
+export function turnInProgress(s: SessionState): boolean {
+  return s.live && s.status === 'running' && s.turnsInFlight > 0;
 }
 
 function applyStreamEvent(d: SessionState, event: unknown) {

@@ -3,8 +3,10 @@
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::Json;
 use axum::Router;
+use opcode_proto::control::PermissionDecision;
 use serde::Deserialize;
 
 use crate::error::{ok, ApiError};
@@ -22,6 +24,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sessions/{session_id}/history/{project_id}", get(history))
         .route("/api/sessions/{session_id}/output", get(output))
         .route("/api/sessions/{session_id}/cancel", get(cancel).post(cancel))
+        .route("/api/sessions/{session_id}/prompt", post(prompt))
+        .route("/api/sessions/{session_id}/permissions/{request_id}", post(permission))
+        .route("/api/sessions/{session_id}/interrupt", post(interrupt))
+        .route("/api/sessions/{session_id}/end", post(end))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -97,4 +103,41 @@ async fn output(State(state): State<AppState>, Path(session_id): Path<String>) -
 async fn cancel(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     state.registry.cancel(&session_id)?;
     Ok(ok(serde_json::json!({ "cancelled": true })))
+}
+
+/// The body of a follow-up prompt.
+#[derive(Debug, Deserialize)]
+pub struct PromptBody {
+    prompt: String,
+}
+
+async fn prompt(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+    Json(body): Json<PromptBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.registry.send_prompt(&session_id, &body.prompt).await?;
+    Ok(ok(serde_json::json!({ "sent": true })))
+}
+
+async fn permission(
+    State(state): State<AppState>,
+    Path((session_id, request_id)): Path<(String, String)>,
+    Json(decision): Json<PermissionDecision>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.registry.answer_permission(&session_id, &request_id, decision).await?;
+    Ok(ok(serde_json::json!({ "answered": true })))
+}
+
+async fn interrupt(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.registry.interrupt(&session_id).await?;
+    Ok(ok(serde_json::json!({ "interrupted": true })))
+}
+
+async fn end(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    state.registry.end_live(&session_id)?;
+    Ok(ok(serde_json::json!({ "ended": true })))
 }

@@ -56,6 +56,15 @@ pub struct Args {
     /// `default`, `acceptEdits`, `plan`, or `claude` (no flag).
     #[arg(long, env = "OPCODE_PERMISSIONS", default_value = "skip")]
     pub permissions: String,
+    /// Seconds a live session's permission request waits for an answer before it is denied.
+    #[arg(long, env = "OPCODE_PERMISSION_TIMEOUT", default_value_t = 1800)]
+    pub permission_timeout: u64,
+    /// Seconds without a turn after which a live session is ended.
+    #[arg(long, env = "OPCODE_LIVE_IDLE_TIMEOUT", default_value_t = 1800)]
+    pub live_idle_timeout: u64,
+    /// Allow sessions to ask for permission_mode bypassPermissions (every tool runs unasked).
+    #[arg(long, env = "OPCODE_ALLOW_BYPASS_PERMISSIONS")]
+    pub allow_bypass_permissions: bool,
     /// Log format.
     #[arg(long, env = "OPCODE_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use opcode_sessions::{CancelError, StoreError};
+use opcode_sessions::{CancelError, ControlError, StoreError};
 use serde::Serialize;
 
 /// Opcode's JSON envelope.
@@ -67,6 +67,16 @@ impl From<CancelError> for ApiError {
     fn from(err: CancelError) -> Self {
         match err {
             CancelError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            other => ApiError::Conflict(other.to_string()),
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(err: ControlError) -> Self {
+        match err {
+            ControlError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            ControlError::EmptyPrompt => ApiError::BadRequest(err.to_string()),
             other => ApiError::Conflict(other.to_string()),
         }
     }

@@ -37,6 +37,9 @@ async fn main() -> anyhow::Result<()> {
     config.cancel_grace = args.cancel_grace();
     config.finished_ttl = std::time::Duration::from_secs(args.finished_ttl);
     config.permissions = args.permission_policy()?;
+    config.permission_timeout = std::time::Duration::from_secs(args.permission_timeout);
+    config.live_idle_timeout = std::time::Duration::from_secs(args.live_idle_timeout.max(1));
+    config.allow_bypass_permissions = args.allow_bypass_permissions;
     config.project_roots = args
         .project_roots
         .iter()

@@ -1,5 +1,6 @@
 //! WebSocket routes: `/ws/claude` (the seed's socket: send requests, receive their runs' events) and
-//! `/ws/sessions/{id}?since=SEQ` (attach to a run: replay, then live, then close).
+//! `/ws/sessions/{id}?since=SEQ` (attach to a run: replay, then live, then close). Both also take the
+//! control messages of live sessions (`prompt`, `permission_response`, `interrupt`, `end`).
 //!
 //! A socket is only a viewer: closing it never stops a run. Every loop also pings every 20 s (dead phones
 //! are noticed after 60 s of silence) and closes with 1001 when the server shuts down.
@@ -14,6 +15,7 @@ use axum::Router;
 use bytes::Bytes;
 use futures::stream::{BoxStream, SelectAll};
 use futures::{SinkExt, StreamExt};
+use opcode_proto::control::ControlMessage;
 use opcode_proto::event::request_error_json;
 use opcode_proto::request::parse_request;
 use opcode_sessions::Subscription;
@@ -159,8 +161,36 @@ async fn claude_socket(mut socket: WebSocket, state: AppState) {
     }
 }
 
-/// Starts the run a client asked for; returns the request-error frame to send if it was refused.
+/// Carries out a control message (`prompt`, `permission_response`, `interrupt`, `end`); returns the
+/// request-error frame to send if it failed.
+async fn control(state: &AppState, text: &str) -> Option<String> {
+    let message: ControlMessage = match serde_json::from_str(text) {
+        Ok(message) => message,
+        Err(err) => return Some(request_error_json(&format!("invalid control message: {err}"), None)),
+    };
+    let session_id = message.session_id().to_owned();
+    let result = match message {
+        ControlMessage::Prompt { prompt, .. } => state.registry.send_prompt(&session_id, &prompt).await,
+        ControlMessage::PermissionResponse { request_id, decision, .. } => {
+            state.registry.answer_permission(&session_id, &request_id, decision).await
+        }
+        ControlMessage::Interrupt { .. } => state.registry.interrupt(&session_id).await,
+        ControlMessage::End { .. } => state.registry.end_live(&session_id),
+    };
+    result.err().map(|err| request_error_json(&err.to_string(), Some(&session_id)))
+}
+
+/// True for a JSON object with a `type`: a control message rather than a run request.
+fn is_control(text: &str) -> bool {
+    opcode_proto::read_envelope(text).is_some_and(|e| e.kind.is_some())
+}
+
+/// Starts the run a client asked for (or carries out a control message); returns the request-error
+/// frame to send if it was refused.
 async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> Option<String> {
+    if is_control(text) {
+        return control(state, text).await;
+    }
     let request = match parse_request(text) {
         Ok(request) => request,
         Err(err) => {
@@ -205,8 +235,21 @@ async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: Strin
             },
             incoming = socket.recv() => {
                 heartbeat.heard();
-                if matches!(incoming, Some(Ok(Message::Close(_))) | None | Some(Err(_))) {
-                    return;
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = if is_control(&text) {
+                            control(&state, &text).await
+                        } else {
+                            Some(request_error_json("this socket takes control messages only (prompt, permission_response, interrupt, end)", Some(&session_id)))
+                        };
+                        if let Some(reply) = reply {
+                            if socket.send(Message::Text(reply.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
                 }
             }
             alive = heartbeat.tick() => {

@@ -197,3 +197,103 @@ async fn a_refusal_on_stderr_reaches_the_client() {
     assert_eq!(events.last().unwrap()["status"], "error");
     server.stop().await;
 }
+
+/// Reads events until one matches; returns every event read.
+async fn until(ws: &mut Ws, what: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let event = next_json(ws).await.expect("the awaited event");
+        if std::env::var_os("OPCODE_TEST_TRACE").is_some() {
+            eprintln!("event: {}", &event.to_string()[..event.to_string().len().min(300)]);
+        }
+        let hit = what(&event);
+        seen.push(event);
+        if hit {
+            return seen;
+        }
+    }
+}
+
+fn is_result(e: &Value) -> bool {
+    e["type"] == "output" && e["content"]["type"] == "result"
+}
+
+#[tokio::test]
+async fn live_session_with_browser_approvals_on_the_genuine_cli() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut request: Value = serde_json::from_str(&server.request("execute", "please USETOOL now", Some(&id))).unwrap();
+    request["live"] = true.into();
+    send(&mut ws, request.to_string()).await;
+
+    // 1. approved from this WebSocket: the tool really runs
+    let ask = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
+    assert_eq!(ask["tool_name"], "Bash");
+    assert!(!server.project.path().join("tool-ran.txt").exists());
+    let allow = serde_json::json!({"type":"permission_response","session_id":id,"request_id":ask["request_id"],"behavior":"allow"});
+    send(&mut ws, allow.to_string()).await;
+    until(&mut ws, is_result).await;
+    assert!(server.project.path().join("tool-ran.txt").exists(), "the approved Bash call ran");
+    let pids = pids_mentioning(&id);
+    assert!(!pids.is_empty());
+
+    // 2. denied: claude is told, the tool does not run
+    std::fs::remove_file(server.project.path().join("tool-ran.txt")).unwrap();
+    send(&mut ws, serde_json::json!({"type":"prompt","session_id":id,"prompt":"please USETOOL again"}).to_string())
+        .await;
+    let ask = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
+    let deny = serde_json::json!({"type":"permission_response","session_id":id,"request_id":ask["request_id"],
+        "behavior":"deny","message":"denied from the browser"});
+    send(&mut ws, deny.to_string()).await;
+    let denied_turn = until(&mut ws, is_result).await;
+    assert!(!server.project.path().join("tool-ran.txt").exists(), "the denied call did not run");
+    // claude records the denial as the tool's error result (this CLI version then tells the API the tool
+    // use was interrupted, so the message itself does not reach the model)
+    let told = denied_turn.iter().any(|e| {
+        e["content"]["type"] == "user"
+            && e["content"]["message"]["content"].as_array().is_some_and(|blocks| {
+                blocks.iter().any(|b| {
+                    b["type"] == "tool_result" && b["is_error"] == true && b["content"] == "denied from the browser"
+                })
+            })
+    });
+    assert!(told, "claude saw the denial: {denied_turn:#?}");
+    let resolved = denied_turn.iter().find(|e| e["type"] == "permission_resolved").unwrap();
+    assert_eq!(resolved["behavior"], "deny");
+
+    // 3. a plain follow-up: same process, and the API sees the whole conversation
+    send(&mut ws, serde_json::json!({"type":"prompt","session_id":id,"prompt":"a plain turn"}).to_string()).await;
+    let plain = until(&mut ws, is_result).await;
+    assert!(texts(&plain).contains("Mock reply to: a plain turn"));
+    assert_eq!(pids_mentioning(&id), pids, "the same claude process");
+    let last = mock.requests().into_iter().rev().find(|r| r.to_string().contains("a plain turn")).unwrap();
+    let conversation = last["messages"].to_string();
+    assert!(conversation.contains("please USETOOL now") && conversation.contains("please USETOOL again"));
+
+    // 4. interrupt a slow turn; the session stays usable
+    send(&mut ws, serde_json::json!({"type":"prompt","session_id":id,"prompt":"please SLOWSTREAM"}).to_string()).await;
+    until(&mut ws, |e| e["type"] == "user_prompt").await;
+    let slow_requests = || mock.requests().iter().filter(|r| r.to_string().contains("please SLOWSTREAM")).count();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while slow_requests() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the slow turn never reached the API");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await; // the mock has no event to await
+    }
+    send(&mut ws, serde_json::json!({"type":"interrupt","session_id":id}).to_string()).await;
+    let interrupted = until(&mut ws, is_result).await;
+    assert!(!texts(&interrupted).contains(&"slow ".repeat(100)), "the slow reply was cut short");
+    send(&mut ws, serde_json::json!({"type":"prompt","session_id":id,"prompt":"after the interrupt"}).to_string())
+        .await;
+    let after = until(&mut ws, is_result).await;
+    assert!(texts(&after).contains("Mock reply to: after the interrupt"), "{after:#?}");
+    assert_eq!(pids_mentioning(&id), pids);
+
+    send(&mut ws, serde_json::json!({"type":"end","session_id":id}).to_string()).await;
+    let end = until_completion(&mut ws).await;
+    assert_eq!(end.last().unwrap()["status"], "success", "{end:#?}");
+    assert_all_dead(&pids).await;
+    server.stop().await;
+}

@@ -42,13 +42,17 @@ pub enum PermissionPolicy {
     ClaudeDefault,
 }
 
-/// A one-shot claude run: `claude -p PROMPT … --output-format stream-json --verbose`.
+/// A claude run: one-shot (`claude -p PROMPT … --output-format stream-json --verbose`) or live
+/// (`--input-format stream-json --permission-prompt-tool stdio`: prompts and permission answers arrive on
+/// stdin, permission requests leave on stdout).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaudeInvocation {
     /// The conversation to work on.
     pub conversation: Conversation,
-    /// The prompt (one argv entry).
+    /// The prompt (one argv entry); unused for live runs, whose prompts go to stdin.
     pub prompt: String,
+    /// A live run: one process across turns, driven through stdin.
+    pub live: bool,
     /// `--model`, if any.
     pub model: Option<String>,
     /// `--include-partial-messages`: token-level `stream_event` lines.
@@ -60,7 +64,11 @@ pub struct ClaudeInvocation {
 impl ClaudeInvocation {
     /// The argv after the program name.
     pub fn args(&self) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec!["-p".into(), self.prompt.clone().into()];
+        let mut args: Vec<OsString> = if self.live {
+            vec!["--input-format".into(), "stream-json".into(), "--permission-prompt-tool".into(), "stdio".into()]
+        } else {
+            vec!["-p".into(), self.prompt.clone().into()]
+        };
         match &self.conversation {
             Conversation::New { session_id } => args.extend(["--session-id".into(), session_id.into()]),
             Conversation::ContinueLatest => args.push("-c".into()),
@@ -82,11 +90,11 @@ impl ClaudeInvocation {
     }
 
     /// The process spec: `binary` with [`ClaudeInvocation::args`], run in `project_dir`, with
-    /// [`ENV_REMOVED`] taken out of the environment.
+    /// [`ENV_REMOVED`] taken out of the environment, and a stdin pipe for live runs.
     pub fn spec(&self, binary: &Path, project_dir: &Path) -> ProcessSpec {
-        ENV_REMOVED
-            .iter()
-            .fold(ProcessSpec::new(binary).args(self.args()).cwd(project_dir), |spec, key| spec.env_remove(key))
+        let spec = ProcessSpec::new(binary).args(self.args()).cwd(project_dir);
+        let spec = if self.live { spec.with_stdin() } else { spec };
+        ENV_REMOVED.iter().fold(spec, |spec, key| spec.env_remove(key))
     }
 }
 
@@ -132,6 +140,7 @@ mod tests {
         ClaudeInvocation {
             conversation,
             prompt: "do $(rm -rf /) ; things".into(),
+            live: false,
             model: Some("opus".into()),
             include_partial_messages: true,
             permissions: PermissionPolicy::SkipPermissions,
@@ -172,6 +181,17 @@ mod tests {
         plain.permissions = PermissionPolicy::Mode("plan".into());
         let args = strings(plain.args());
         assert!(args.ends_with(&["--permission-mode".to_owned(), "plan".to_owned()]));
+    }
+
+    #[test]
+    fn a_live_run_takes_its_prompts_on_stdin() {
+        let mut live = inv(Conversation::New { session_id: "id-3".into() });
+        live.live = true;
+        live.permissions = PermissionPolicy::Mode("default".into());
+        let args = strings(live.args());
+        assert!(!args.contains(&"-p".to_owned()));
+        assert_eq!(args[..4], ["--input-format", "stream-json", "--permission-prompt-tool", "stdio"]);
+        assert!(live.spec(Path::new("/bin/claude"), Path::new("/tmp")).stdin);
     }
 
     #[test]

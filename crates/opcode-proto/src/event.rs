@@ -44,6 +44,43 @@ pub enum EventKind {
         project_path: String,
         /// The model asked for, if any.
         model: Option<String>,
+        /// Whether this run is a live session (one process across turns).
+        live: bool,
+        /// The permission mode asked for, if any.
+        permission_mode: Option<String>,
+    },
+    /// A prompt written to a live session's process.
+    UserPrompt {
+        /// The prompt.
+        prompt: String,
+    },
+    /// Claude asks to use a tool; pending until a [`EventKind::PermissionResolved`] with the same id.
+    PermissionRequest {
+        /// Claude's id for the request.
+        request_id: String,
+        /// The tool (`Bash`, `Edit`, …).
+        tool_name: String,
+        /// The tool's input, as raw JSON.
+        input: String,
+        /// The tool_use block this is about.
+        tool_use_id: Option<String>,
+        /// Claude's description of the call.
+        description: Option<String>,
+        /// How long the request waits for an answer before it is denied.
+        timeout_ms: u64,
+        /// When that happens, in unix milliseconds.
+        expires_at: u64,
+    },
+    /// The answer a permission request got.
+    PermissionResolved {
+        /// The request answered.
+        request_id: String,
+        /// `allow` or `deny`.
+        behavior: String,
+        /// `viewer`, `timeout` or `end`.
+        by: String,
+        /// The deny message, if any.
+        message: Option<String>,
     },
     /// One line of claude's stdout.
     Output {
@@ -106,6 +143,9 @@ impl EventKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             EventKind::Start { .. } => "start",
+            EventKind::UserPrompt { .. } => "user_prompt",
+            EventKind::PermissionRequest { .. } => "permission_request",
+            EventKind::PermissionResolved { .. } => "permission_resolved",
             EventKind::Output { .. } => "output",
             EventKind::Error { .. } => "error",
             EventKind::Cancelled => "cancelled",
@@ -124,6 +164,14 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
+fn push_field_str(out: &mut String, name: &str, value: Option<&str>) {
+    let _ = write!(out, ",\"{name}\":");
+    match value {
+        Some(v) => push_json_str(out, v),
+        None => out.push_str("null"),
+    }
+}
+
 impl SessionEvent {
     /// Encodes the event as one JSON object (no trailing newline). `output` content is spliced verbatim.
     pub fn to_json(&self) -> String {
@@ -139,16 +187,37 @@ impl SessionEvent {
         push_json_str(&mut out, &self.session_id);
         let _ = write!(out, ",\"seq\":{}", self.seq);
         match &self.kind {
-            EventKind::Start { message, command_type, project_path, model } => {
-                out.push_str(",\"message\":");
-                push_json_str(&mut out, message);
-                let _ = write!(out, ",\"command_type\":\"{}\",\"project_path\":", command_type.as_str());
-                push_json_str(&mut out, project_path);
-                out.push_str(",\"model\":");
-                match model {
-                    Some(m) => push_json_str(&mut out, m),
-                    None => out.push_str("null"),
-                }
+            EventKind::Start { message, command_type, project_path, model, live, permission_mode } => {
+                push_field_str(&mut out, "message", Some(message));
+                let _ = write!(out, ",\"command_type\":\"{}\"", command_type.as_str());
+                push_field_str(&mut out, "project_path", Some(project_path));
+                push_field_str(&mut out, "model", model.as_deref());
+                let _ = write!(out, ",\"live\":{live}");
+                push_field_str(&mut out, "permission_mode", permission_mode.as_deref());
+            }
+            EventKind::UserPrompt { prompt } => push_field_str(&mut out, "prompt", Some(prompt)),
+            EventKind::PermissionRequest {
+                request_id,
+                tool_name,
+                input,
+                tool_use_id,
+                description,
+                timeout_ms,
+                expires_at,
+            } => {
+                push_field_str(&mut out, "request_id", Some(request_id));
+                push_field_str(&mut out, "tool_name", Some(tool_name));
+                out.push_str(",\"input\":");
+                out.push_str(input.trim());
+                push_field_str(&mut out, "tool_use_id", tool_use_id.as_deref());
+                push_field_str(&mut out, "description", description.as_deref());
+                let _ = write!(out, ",\"timeout_ms\":{timeout_ms},\"expires_at\":{expires_at}");
+            }
+            EventKind::PermissionResolved { request_id, behavior, by, message } => {
+                push_field_str(&mut out, "request_id", Some(request_id));
+                push_field_str(&mut out, "behavior", Some(behavior));
+                push_field_str(&mut out, "by", Some(by));
+                push_field_str(&mut out, "message", message.as_deref());
             }
             EventKind::Output { content } => {
                 out.push_str(",\"content\":");
@@ -197,6 +266,24 @@ impl SessionEvent {
                 command_type: wire.command_type.unwrap_or(CommandType::Execute),
                 project_path: wire.project_path.unwrap_or_default(),
                 model: wire.model,
+                live: wire.live.unwrap_or(false),
+                permission_mode: wire.permission_mode,
+            },
+            "user_prompt" => EventKind::UserPrompt { prompt: wire.prompt.unwrap_or_default() },
+            "permission_request" => EventKind::PermissionRequest {
+                request_id: wire.request_id.unwrap_or_default(),
+                tool_name: wire.tool_name.unwrap_or_default(),
+                input: wire.input.map_or_else(|| "null".to_owned(), |v| v.to_string()),
+                tool_use_id: wire.tool_use_id,
+                description: wire.description,
+                timeout_ms: wire.timeout_ms.unwrap_or(0),
+                expires_at: wire.expires_at.unwrap_or(0),
+            },
+            "permission_resolved" => EventKind::PermissionResolved {
+                request_id: wire.request_id.unwrap_or_default(),
+                behavior: wire.behavior.unwrap_or_default(),
+                by: wire.by.unwrap_or_default(),
+                message: wire.message,
             },
             "output" => EventKind::Output {
                 content: match wire.content {
@@ -234,6 +321,18 @@ struct WireEvent {
     status: Option<CompletionStatus>,
     exit_code: Option<i32>,
     signal: Option<i32>,
+    live: Option<bool>,
+    permission_mode: Option<String>,
+    prompt: Option<String>,
+    request_id: Option<String>,
+    tool_name: Option<String>,
+    input: Option<serde_json::Value>,
+    tool_use_id: Option<String>,
+    description: Option<String>,
+    timeout_ms: Option<u64>,
+    expires_at: Option<u64>,
+    behavior: Option<String>,
+    by: Option<String>,
 }
 
 /// A refusal of a request that never became a run: `{"type":"error","message":…,"session_id"?}`, no `seq`.
@@ -272,6 +371,24 @@ mod tests {
                 command_type: CommandType::Resume,
                 project_path: "/p \"q\"".into(),
                 model: Some("opus".into()),
+                live: true,
+                permission_mode: Some("plan".into()),
+            },
+            EventKind::UserPrompt { prompt: "again".into() },
+            EventKind::PermissionRequest {
+                request_id: "r1".into(),
+                tool_name: "Bash".into(),
+                input: r#"{"command":"ls"}"#.into(),
+                tool_use_id: Some("toolu_1".into()),
+                description: None,
+                timeout_ms: 1000,
+                expires_at: 1_800_000_000_000,
+            },
+            EventKind::PermissionResolved {
+                request_id: "r1".into(),
+                behavior: "deny".into(),
+                by: "timeout".into(),
+                message: Some("no answer".into()),
             },
             EventKind::Output { content: OutputContent::Json(r#"{"a":[1,2]}"#.into()) },
             EventKind::Output { content: OutputContent::Text("x".into()) },

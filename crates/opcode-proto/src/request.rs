@@ -51,7 +51,16 @@ pub struct ClaudeRequest {
     /// Ask claude for token-level `stream_event` lines (`--include-partial-messages`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub include_partial_messages: bool,
+    /// Start a live session: one process across turns, tool permissions asked of the viewers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
+    /// `default`, `acceptEdits`, `plan` or `bypassPermissions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<String>,
 }
+
+/// Claude's permission modes a request may ask for.
+pub const PERMISSION_MODES: &[&str] = &["default", "acceptEdits", "plan", "bypassPermissions"];
 
 /// A request that passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +77,10 @@ pub struct ValidRequest {
     pub session_id: Option<Uuid>,
     /// Whether to ask for token-level partial messages.
     pub include_partial_messages: bool,
+    /// Whether this starts a live session.
+    pub live: bool,
+    /// One of [`PERMISSION_MODES`], if asked for.
+    pub permission_mode: Option<String>,
 }
 
 /// Why a request was refused. Each message says what to change.
@@ -105,6 +118,9 @@ pub enum RequestError {
     /// `resume` without a `session_id`.
     #[error("resume needs a session_id: name the session to resume")]
     ResumeWithoutSessionId,
+    /// `permission_mode` is not one of [`PERMISSION_MODES`].
+    #[error("permission_mode {0:?} is not one of default, acceptEdits, plan, bypassPermissions")]
+    BadPermissionMode(String),
     /// `model` is present but empty or contains characters no model name has.
     #[error("model {0:?} is not a model name or alias")]
     BadModel(String),
@@ -140,6 +156,11 @@ impl ClaudeRequest {
             Some(m) if is_model_name(m) => Some(m.to_owned()),
             Some(m) => return Err(RequestError::BadModel(m.to_owned())),
         };
+        let permission_mode = match self.permission_mode.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(mode) if PERMISSION_MODES.contains(&mode) => Some(mode.to_owned()),
+            Some(mode) => return Err(RequestError::BadPermissionMode(mode.to_owned())),
+        };
         Ok(ValidRequest {
             command,
             project_path: self.project_path,
@@ -147,6 +168,8 @@ impl ClaudeRequest {
             model,
             session_id,
             include_partial_messages: self.include_partial_messages,
+            live: self.live,
+            permission_mode,
         })
     }
 }
@@ -200,6 +223,9 @@ mod tests {
             (r#"{"command_type":"execute","project_path":"/p","prompt":"x","model":"--evil"}"#, |e| {
                 matches!(e, RequestError::BadModel(_))
             }),
+            (r#"{"command_type":"execute","project_path":"/p","prompt":"x","permission_mode":"yolo"}"#, |e| {
+                matches!(e, RequestError::BadPermissionMode(_))
+            }),
         ];
         for (json, is_expected) in cases {
             let err = check(json).expect_err(json);
@@ -226,6 +252,8 @@ mod tests {
             model: None,
             session_id: None,
             include_partial_messages: false,
+            live: false,
+            permission_mode: None,
         };
         assert!(matches!(req.validate(), Err(RequestError::PromptTooLong { .. })));
     }

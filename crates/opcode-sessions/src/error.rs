@@ -31,6 +31,9 @@ pub enum StartError {
     /// `continue` found no earlier session in that project.
     #[error("there is no earlier session to continue in {0}: start one with execute")]
     NothingToContinue(PathBuf),
+    /// `bypassPermissions` was asked for but the server does not allow it.
+    #[error("permission_mode bypassPermissions is disabled on this server (start it with --allow-bypass-permissions)")]
+    BypassNotAllowed,
     /// The server is shutting down.
     #[error("the server is shutting down and starts no new runs")]
     ShuttingDown,
@@ -95,4 +98,22 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Why a control message to a live session did nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// No session with that id is known.
+    #[error("no session {0} is known to this server")]
+    NotFound(String),
+    /// The session has no live run in progress.
+    #[error("session {0} is not a live session in progress (start one with \"live\": true)")]
+    NotLive(String),
+    /// The permission request was already answered, timed out, or never existed.
+    #[error("permission request {0} is not pending (already answered or expired)")]
+    NotPending(String),
+    /// The follow-up prompt is empty.
+    #[error("prompt is empty: send the text for claude in \"prompt\"")]
+    EmptyPrompt,
 }

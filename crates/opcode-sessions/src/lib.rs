@@ -6,6 +6,8 @@
 //! - [`EventLog`] is one session's numbered log: a bounded tail in memory, everything on disk.
 //! - [`Subscription`] is a viewer's cursor into a log: it reads by `seq`, so it can never see a gap or a
 //!   duplicate, and a slow viewer falls back to the disk instead of blocking anyone or losing anything.
+//! - live sessions (`live.rs`): one claude process across turns, driven through its stdin; tool
+//!   permission requests become events any viewer can answer.
 //! - [`claude_store`] reads Claude's own files (`~/.claude/projects`): projects, sessions, history pages.
 //!
 //! **Architecture invariant:** this crate knows nothing of HTTP, WebSockets or auth tokens; nothing but
@@ -14,12 +16,13 @@
 
 pub mod claude_store;
 mod error;
+mod live;
 mod log;
 mod registry;
 mod run;
 mod subscription;
 
-pub use error::{CancelError, LogError, StartError, StoreError};
+pub use error::{CancelError, ControlError, LogError, StartError, StoreError};
 pub use log::{EventLog, LogConfig};
 pub use registry::{RegistryConfig, RunSummary, SessionRegistry, StartedRun};
 pub use subscription::Subscription;

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use opcode_proc::claude::{ClaudeInvocation, Conversation, PermissionPolicy};
 use opcode_proc::{ProcessControl, ProcessSupervisor, DEFAULT_GRACE};
+use opcode_proto::control::PermissionDecision;
 use opcode_proto::{CommandType, CompletionStatus, EventKind, Seq, ValidRequest};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -22,7 +23,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::claude_store::ClaudeStore;
-use crate::error::{CancelError, LogError, StartError};
+use crate::error::{CancelError, ControlError, LogError, StartError};
 use crate::log::{EventLog, LogConfig};
 use crate::subscription::Subscription;
 
@@ -49,6 +50,12 @@ pub struct RegistryConfig {
     pub claude_store: ClaudeStore,
     /// Extra environment for claude (e.g. `ANTHROPIC_BASE_URL`, `IS_SANDBOX`), on top of the server's.
     pub child_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    /// How long a permission request of a live session waits before it is denied.
+    pub permission_timeout: Duration,
+    /// A live session with no turn for this long is ended.
+    pub live_idle_timeout: Duration,
+    /// Whether a request may ask for `bypassPermissions`.
+    pub allow_bypass_permissions: bool,
 }
 
 impl RegistryConfig {
@@ -65,6 +72,9 @@ impl RegistryConfig {
             permissions: PermissionPolicy::default(),
             claude_store: ClaudeStore::from_env(),
             child_env: Vec::new(),
+            permission_timeout: Duration::from_secs(30 * 60),
+            live_idle_timeout: Duration::from_secs(30 * 60),
+            allow_bypass_permissions: false,
         }
     }
 }
@@ -100,10 +110,13 @@ pub struct RunSummary {
 /// One session: its log and the state of its latest run.
 #[derive(Debug)]
 pub(crate) struct Session {
+    pub(crate) id: String,
     pub(crate) log: Arc<EventLog>,
     state: Mutex<RunState>,
     cancel_requested: AtomicBool,
     registry: std::sync::Weak<Inner>,
+    /// The steering of a live run (stdin, pending permissions); `None` for one-shot runs.
+    pub(crate) live: Mutex<Option<crate::live::LiveState>>,
 }
 
 #[derive(Debug)]
@@ -121,6 +134,11 @@ impl Session {
 
     fn state(&self) -> std::sync::MutexGuard<'_, RunState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long permission requests wait (from the registry's configuration).
+    pub(crate) fn permission_timeout(&self) -> Duration {
+        self.registry.upgrade().map_or(Duration::from_secs(1800), |r| r.config.permission_timeout)
     }
 
     /// Called by the run task once the run's last event is in the log.
@@ -226,6 +244,14 @@ impl SessionRegistry {
             return Err(StartError::ShuttingDown);
         }
         let project = self.check_project(&request.project_path)?;
+        let permissions = match (&request.permission_mode, request.live) {
+            (Some(mode), _) if mode == "bypassPermissions" && !self.inner.config.allow_bypass_permissions => {
+                return Err(StartError::BypassNotAllowed);
+            }
+            (Some(mode), _) => PermissionPolicy::Mode(mode.clone()),
+            (None, true) => PermissionPolicy::Mode("default".to_owned()),
+            (None, false) => self.inner.config.permissions.clone(),
+        };
         let (session_id, conversation) = match (request.command, request.session_id) {
             (CommandType::Execute, id) => {
                 let id = id.unwrap_or_else(uuid::Uuid::new_v4).to_string();
@@ -252,25 +278,32 @@ impl SessionRegistry {
             command_type: request.command,
             project_path: project.display().to_string(),
             model: request.model.clone(),
+            live: request.live,
+            permission_mode: request.permission_mode.clone(),
         });
         let invocation = ClaudeInvocation {
             conversation,
-            prompt: request.prompt,
+            prompt: request.prompt.clone(),
+            live: request.live,
             model: request.model,
             include_partial_messages: request.include_partial_messages,
-            permissions: self.inner.config.permissions.clone(),
+            permissions,
         };
         let mut spec = invocation.spec(&self.inner.config.claude_bin, &project);
         spec.env.extend(self.inner.config.child_env.iter().cloned());
         match self.inner.supervisor.spawn(spec).instrument(span.clone()).await {
-            Ok(child) => {
+            Ok(mut child) => {
                 let control = child.control();
                 session.state().control = Some(control.clone());
+                if request.live {
+                    let stdin = child.take_stdin();
+                    crate::live::begin(&session, stdin, &request.prompt, self.inner.config.live_idle_timeout).await;
+                }
                 if session.cancel_requested() {
                     control.cancel(self.inner.config.cancel_grace);
                 }
                 tracing::info!(parent: &span, command = request.command.as_str(), "run started");
-                self.inner.tasks.spawn(crate::run::drive(session, child).instrument(span));
+                self.inner.tasks.spawn(crate::run::drive(session, child, request.live).instrument(span));
             }
             Err(err) => {
                 tracing::warn!(parent: &span, %err, "spawn failed");
@@ -320,6 +353,8 @@ impl SessionRegistry {
                 let log = EventLog::create(session_id, path, self.inner.config.log)
                     .map_err(|source: LogError| StartError::Log { session_id: session_id.to_owned(), source })?;
                 let session = Arc::new(Session {
+                    id: session_id.to_owned(),
+                    live: Mutex::new(None),
                     log: Arc::new(log),
                     state: Mutex::new(RunState { live: true, control: None, summary, finished_at: None }),
                     cancel_requested: AtomicBool::new(false),
@@ -349,6 +384,38 @@ impl SessionRegistry {
         }
         tracing::info!(session_id, "cancel requested");
         Ok(())
+    }
+
+    fn live_session(&self, session_id: &str) -> Result<Arc<Session>, ControlError> {
+        self.session(session_id).ok_or_else(|| ControlError::NotFound(session_id.to_owned()))
+    }
+
+    /// Writes a follow-up prompt to the live session's process (logged as `user_prompt`).
+    pub async fn send_prompt(&self, session_id: &str, prompt: &str) -> Result<(), ControlError> {
+        if prompt.trim().is_empty() {
+            return Err(ControlError::EmptyPrompt);
+        }
+        self.live_session(session_id)?.prompt(prompt).await
+    }
+
+    /// Answers a pending permission request; the first answer wins (`permission_resolved` is logged).
+    pub async fn answer_permission(
+        &self,
+        session_id: &str,
+        request_id: &str,
+        decision: PermissionDecision,
+    ) -> Result<(), ControlError> {
+        self.live_session(session_id)?.answer(request_id, &decision, crate::live::AnsweredBy::Viewer).await
+    }
+
+    /// Interrupts the live session's current turn; the session stays usable.
+    pub async fn interrupt(&self, session_id: &str) -> Result<(), ControlError> {
+        self.live_session(session_id)?.interrupt().await
+    }
+
+    /// Closes the live session's input: claude finishes and the run completes.
+    pub fn end_live(&self, session_id: &str) -> Result<(), ControlError> {
+        self.live_session(session_id)?.end_input()
     }
 
     /// A cursor over the session's events from seq `from` (0 = everything); `None` for an unknown session.

@@ -55,10 +55,24 @@ fn to_event(event: ProcessEvent, cancelled: bool) -> Vec<EventKind> {
 }
 
 /// Drives the run until the child is reaped, then marks the session finished.
-pub(crate) async fn drive(session: Arc<Session>, mut child: ProcessHandle) {
+pub(crate) async fn drive(session: Arc<Session>, mut child: ProcessHandle, live: bool) {
     let mut completed = false;
     while let Some(event) = child.next_event().await {
         let exited = matches!(event, ProcessEvent::Exited(_));
+        if live {
+            if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = &event {
+                // a cheap test first: control requests are rare, every line passes here
+                if text.contains("\"control_request\"") && session.handle_control_line(text).await {
+                    continue;
+                }
+                if opcode_proto::read_envelope(text).is_some_and(|e| e.kind.as_deref() == Some("result")) {
+                    session.turn_ended();
+                }
+            }
+            if exited {
+                session.close_live();
+            }
+        }
         for kind in to_event(event, session.cancel_requested()) {
             if matches!(kind, EventKind::Output { .. }) {
                 tracing::trace!("stdout line");

@@ -55,6 +55,8 @@ impl Fixture {
             model: None,
             session_id,
             include_partial_messages: false,
+            live: false,
+            permission_mode: None,
         }
         .validate()
         .unwrap()

@@ -1,15 +1,17 @@
 //! A mock of the Anthropic Messages API, enough for the genuine Claude Code CLI to run offline:
 //! `POST /v1/messages` (streaming SSE and plain JSON) and `POST /v1/messages/count_tokens`.
 //!
-//! What it answers is chosen by the latest user turn, so one mock serves every scenario:
-//! - a `tool_result` in the turn → text `Tool finished: <result>`;
+//! What it answers is chosen by the newest prompt (see `latest_user_turn`), so one mock serves every
+//! scenario:
 //! - `USETOOL` → a `Bash` tool_use running `echo hi-from-tool > tool-ran.txt`;
 //! - `SLOWSTREAM` → 100 text deltas, 100 ms apart (for cancel tests);
 //! - `APIERROR=<status>` → that HTTP status with an API error body (401, 429, 500, 529, …);
+//! - no new prompt but a `tool_result` → text `Tool finished: <result>`;
 //! - anything else → text `Mock reply to: <prompt> [N messages]`, N being the number of messages the
 //!   request carried (so a resumed run can be seen to include the earlier turn).
 //!
-//! Every request body is recorded ([`MockApi::requests`]).
+//! Every request body is recorded ([`MockApi::requests`]), and appended to the file named by
+//! `MOCK_ANTHROPIC_DUMP` when that is set (for looking at what the CLI sends).
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -76,26 +78,37 @@ async fn count_tokens() -> Json<Value> {
     Json(json!({"input_tokens": 10}))
 }
 
-/// The text of the latest user message and whether it carries a tool result.
+/// The newest prompt text, and the newest tool result, among the messages after the last assistant turn.
+///
+/// The CLI sends more than plain user turns: `<system-reminder>` blocks, `system` messages, and a prompt
+/// typed while a turn was running arrives as a `system` message ("The user sent a new message while you
+/// were working: …").
 fn latest_user_turn(body: &Value) -> (String, Option<String>) {
-    let Some(last) = body["messages"].as_array().and_then(|m| m.iter().rev().find(|m| m["role"] == "user")) else {
-        return (String::new(), None);
-    };
-    match &last["content"] {
-        Value::String(text) => (text.clone(), None),
-        Value::Array(blocks) => {
-            // the prompt is the last text block that is not a <system-reminder> the CLI adds
-            let text = blocks
-                .iter()
-                .filter_map(|b| b["text"].as_str())
-                .rfind(|t| !t.trim_start().starts_with('<'))
-                .unwrap_or_default()
-                .to_owned();
-            let tool = blocks.iter().find(|b| b["type"] == "tool_result").map(|b| b["content"].to_string());
-            (text, tool)
+    let messages = body["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let tail_start = messages.iter().rposition(|m| m["role"] == "assistant").map_or(0, |i| i + 1);
+    let mut prompt = String::new();
+    let mut tool_result = None;
+    for message in &messages[tail_start..] {
+        let blocks: Vec<Value> = match &message["content"] {
+            Value::String(text) => vec![serde_json::json!({"type":"text","text":text})],
+            Value::Array(blocks) => blocks.clone(),
+            _ => Vec::new(),
+        };
+        for block in blocks {
+            if block["type"] == "tool_result" {
+                tool_result = Some(block["content"].to_string());
+            }
+            let Some(text) = block["text"].as_str() else { continue };
+            if message["role"] == "system" {
+                if let Some((_, typed)) = text.split_once("while you were working:") {
+                    prompt = typed.trim().to_owned();
+                }
+            } else if !text.trim_start().starts_with('<') {
+                prompt = text.to_owned();
+            }
         }
-        _ => (String::new(), None),
     }
+    (prompt, tool_result)
 }
 
 enum Reply {
@@ -106,9 +119,6 @@ enum Reply {
 
 fn choose(body: &Value) -> Reply {
     let (text, tool_result) = latest_user_turn(body);
-    if let Some(result) = tool_result {
-        return Reply::Text { text: format!("Tool finished: {result}"), delay: Duration::ZERO, chunks: 1 };
-    }
     if let Some(code) = text.split("APIERROR=").nth(1).and_then(|r| r.get(..3)).and_then(|c| c.parse().ok()) {
         return Reply::Error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     }
@@ -118,13 +128,18 @@ fn choose(body: &Value) -> Reply {
     if text.contains("SLOWSTREAM") {
         return Reply::Text { text: "slow ".repeat(100), delay: Duration::from_millis(100), chunks: 100 };
     }
+    if let Some(result) = tool_result {
+        return Reply::Text { text: format!("Tool finished: {result}"), delay: Duration::ZERO, chunks: 1 };
+    }
     let count = body["messages"].as_array().map_or(0, Vec::len);
     let prompt: String = text.chars().take(200).collect();
     Reply::Text { text: format!("Mock reply to: {prompt} [{count} messages]"), delay: Duration::ZERO, chunks: 3 }
 }
 
 fn message(content: Value, stop_reason: &str) -> Value {
-    json!({"id":"msg_mock","type":"message","role":"assistant","model":"claude-mock-1","content":content,
+    // a fresh id per answer: the CLI merges assistant messages that share an id
+    let id = format!("msg_mock_{}", uuid::Uuid::new_v4().simple());
+    json!({"id":id,"type":"message","role":"assistant","model":"claude-mock-1","content":content,
         "stop_reason":stop_reason,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":6}})
 }
 
@@ -136,6 +151,12 @@ const TOOL_INPUT: &str = r#"{"command":"echo hi-from-tool > tool-ran.txt","descr
 
 async fn messages(State(requests): State<Requests>, Json(body): Json<Value>) -> Response {
     requests.lock().unwrap_or_else(|e| e.into_inner()).push(body.clone());
+    if let Some(path) = std::env::var_os("MOCK_ANTHROPIC_DUMP") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{body}");
+        }
+    }
     let reply = choose(&body);
     if let Reply::Error(status) = reply {
         let kind = match status.as_u16() {

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, UnauthorizedError } from '../api';
 import { useApp, useAppState } from '../context';
-import type { Project, SessionInfo } from '../events';
+import type { PermissionMode, Project, SessionInfo } from '../events';
 import { HomeView } from './HomeView';
 import { NewSession } from './NewSession';
 import { ProjectList } from './ProjectList';
@@ -37,6 +37,8 @@ export function App() {
   const [sessionsError, setSessionsError] = useState<string | null>(null);
   const [path, setPath] = useState('');
   const [model, setModel] = useState('');
+  const [live, setLive] = useState(true);
+  const [permissionMode, setPermissionMode] = useState<PermissionMode>('default');
 
   const loadProjects = useCallback(async () => {
     setProjectsError(null);
@@ -79,7 +81,7 @@ export function App() {
 
   const start = (prompt: string, commandType: 'execute' | 'continue') => {
     const projectPath = path.trim();
-    controller.run({ commandType, projectPath, prompt, model, projectId: projectIdFor(projectPath) });
+    controller.run({ commandType, projectPath, prompt, model, projectId: projectIdFor(projectPath), live, permissionMode });
     window.setTimeout(() => void loadProjects(), 1500);
   };
 
@@ -102,7 +104,17 @@ export function App() {
       </header>
       <div className="body">
         <aside className="sidebar">
-          <NewSession path={path} model={model} projects={projects} onPath={setPath} onModel={setModel} />
+          <NewSession
+            path={path}
+            model={model}
+            projects={projects}
+            onPath={setPath}
+            onModel={setModel}
+            live={live}
+            onLive={setLive}
+            permissionMode={permissionMode}
+            onPermissionMode={setPermissionMode}
+          />
           <ProjectList
             projects={projects}
             error={projectsError}

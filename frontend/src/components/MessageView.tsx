@@ -5,6 +5,7 @@ import { memo, useMemo } from 'react';
 import type { Item } from '../items';
 import { renderMarkdown } from '../markdown';
 import { safeStringify } from '../normalize';
+import { ApprovalEntry } from './Approval';
 import { ResultSummary } from './ResultSummary';
 
 export const Markdown = memo(function Markdown({ text }: { text: string }) {
@@ -25,7 +26,7 @@ export const MessageView = memo(function MessageView({ item }: { item: Item }) {
   switch (item.kind) {
     case 'user-text':
       return (
-        <div className="msg msg-user" data-testid="message-user">
+        <div className={`msg msg-user ${item.optimistic ? 'is-sending' : ''}`} data-testid="message-user">
           <div className="bubble">{item.text}</div>
         </div>
       );
@@ -100,6 +101,7 @@ export const MessageView = memo(function MessageView({ item }: { item: Item }) {
       return (
         <div className="msg msg-system msg-run-start" data-testid="run-start">
           ▶ {item.commandType}
+          {item.live ? ' · live' : ''}
           {item.model ? ` · ${item.model}` : ''}
           {item.message ? ` · ${item.message}` : ''}
         </div>
@@ -129,6 +131,8 @@ export const MessageView = memo(function MessageView({ item }: { item: Item }) {
           usage={item.usage}
         />
       );
+    case 'approval':
+      return <ApprovalEntry item={item} />;
   }
 });
 

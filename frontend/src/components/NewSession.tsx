@@ -1,7 +1,8 @@
-// Where a run begins: the project directory (any path, with known projects suggested) and the model.
-// The prompt itself is typed in the home composer (HomeView).
+// Where a run begins: the project directory (any path, with known projects suggested), the model, and
+// whether it is a live session (one claude process across turns, tools approved from here) with which
+// permission mode. The prompt itself is typed in the home composer (HomeView).
 
-import type { Project } from '../events';
+import type { PermissionMode, Project } from '../events';
 import { ModelPicker } from './ModelPicker';
 
 interface Props {
@@ -10,9 +11,19 @@ interface Props {
   projects: Project[] | null;
   onPath: (path: string) => void;
   onModel: (model: string) => void;
+  live: boolean;
+  onLive: (live: boolean) => void;
+  permissionMode: PermissionMode;
+  onPermissionMode: (mode: PermissionMode) => void;
 }
 
-export function NewSession({ path, model, projects, onPath, onModel }: Props) {
+export const PERMISSION_MODES: { value: PermissionMode; label: string }[] = [
+  { value: 'default', label: 'default (ask for risky tools)' },
+  { value: 'acceptEdits', label: 'acceptEdits (edits allowed)' },
+  { value: 'plan', label: 'plan (no changes)' },
+];
+
+export function NewSession({ path, model, projects, onPath, onModel, live, onLive, permissionMode, onPermissionMode }: Props) {
   return (
     <section className="panel new-session" aria-label="New session">
       <label className="field">
@@ -32,6 +43,26 @@ export function NewSession({ path, model, projects, onPath, onModel }: Props) {
         </datalist>
       </label>
       <ModelPicker value={model} onChange={onModel} />
+      <label className="toggle">
+        <input type="checkbox" data-testid="live-toggle" checked={live} onChange={(e) => onLive(e.target.checked)} />
+        <span>Live session (approve tools from here)</span>
+      </label>
+      {live && (
+        <label className="field">
+          <span>Permission mode</span>
+          <select
+            data-testid="permission-mode-select"
+            value={permissionMode}
+            onChange={(e) => onPermissionMode(e.target.value as PermissionMode)}
+          >
+            {PERMISSION_MODES.map((m) => (
+              <option key={m.value} value={m.value}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
     </section>
   );
 }

@@ -1,11 +1,28 @@
-// One open session: status bar (connection, run status, cancel), the transcript, and a prompt box that
-// resumes the session with a follow-up.
+// One open session: status bar (connection, run status, cancel, end of a live session), the transcript,
+// the pending tool approvals pinned above the prompt box, and the prompt box: a follow-up written to the
+// running live process, or a resume of a finished session.
 
 import { useCallback } from 'react';
 import { useApp, useAppState } from '../context';
+import type { PermissionMode } from '../events';
+import { composerMode, turnInProgress, type SessionState } from '../reducer';
+import { ApprovalCard } from './Approval';
 import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Transcript } from './Transcript';
+
+export function composerPlaceholder(s: SessionState): string {
+  switch (composerMode(s)) {
+    case 'follow-up':
+      return turnInProgress(s) ? 'Queue a follow-up…' : 'Reply (live session)';
+    case 'busy':
+      return 'Claude is working…';
+    case 'resume':
+      return 'Reply to continue this session';
+    case 'unavailable':
+      return 'Starting…';
+  }
+}
 
 export function SessionTab({ tabKey }: { tabKey: string }) {
   const { controller } = useApp();
@@ -13,22 +30,45 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const loadOlder = useCallback(() => void controller.loadHistory(tabKey), [controller, tabKey]);
   if (!s) return null;
   const running = s.status === 'running';
+  const mode = composerMode(s);
+  const turn = turnInProgress(s);
   return (
-    <section className="session" data-testid="session-view" data-session-id={s.sessionId ?? ''}>
+    <section
+      className="session"
+      data-testid="session-view"
+      data-session-id={s.sessionId ?? ''}
+      data-live={s.live ? 'true' : 'false'}
+      data-composer-mode={mode}
+    >
       <div className="session-bar">
         <div className="session-meta">
           <span className="session-path" title={s.projectPath}>
             {s.projectPath || '(unknown project)'}
           </span>
-          <span className="session-id">{s.sessionId ? s.sessionId.slice(0, 8) : 'starting…'}</span>
+          <span className="session-id">
+            {s.sessionId ? s.sessionId.slice(0, 8) : 'starting…'}
+            {s.live && <span className="live-badge"> · live{s.permissionMode && s.permissionMode !== 'default' ? ` (${s.permissionMode})` : ''}</span>}
+          </span>
         </div>
         <ConnIndicator state={s.conn} />
         <span className={`run-status status-${s.status}`} data-testid="run-status">
           {s.status}
         </span>
+        {s.live && running && (
+          <button
+            className="btn btn-small"
+            data-testid="end-button"
+            title="End the live session (claude finishes)"
+            disabled={!s.sessionId}
+            onClick={() => void controller.end(tabKey)}
+          >
+            End
+          </button>
+        )}
         <button
-          className="btn btn-danger"
+          className="btn btn-danger btn-small"
           data-testid="cancel-button"
+          title="Kill the run"
           disabled={!running || !s.sessionId}
           onClick={() => void controller.cancel(tabKey)}
         >
@@ -42,10 +82,21 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         canLoadOlder={s.history.loaded && s.history.nextBefore !== null}
         onLoadOlder={loadOlder}
       />
+      {s.approvals.length > 0 && (
+        <div className="approvals" data-testid="approvals" aria-live="assertive">
+          {s.approvals.map((a) => (
+            <ApprovalCard key={a.requestId} approval={a} onRespond={(answer) => controller.respond(tabKey, a.requestId, answer)} />
+          ))}
+        </div>
+      )}
       <Composer
-        placeholder={running ? 'Claude is working…' : 'Reply to continue this session'}
-        disabled={running || !s.sessionId || !s.projectPath}
-        onSend={(prompt) =>
+        placeholder={composerPlaceholder(s)}
+        disabled={mode === 'busy' || mode === 'unavailable'}
+        onSend={(prompt) => {
+          if (mode === 'follow-up') {
+            void controller.prompt(tabKey, prompt);
+            return;
+          }
           controller.run({
             commandType: 'resume',
             projectPath: s.projectPath,
@@ -53,7 +104,23 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
             sessionId: s.sessionId,
             projectId: s.projectId,
             model: s.model,
-          })
+            // a session that was live resumes live: its tools keep being asked for
+            live: s.live,
+            permissionMode: s.live ? ((s.permissionMode ?? 'default') as PermissionMode) : null,
+          });
+        }}
+        extra={() =>
+          turn && (
+            <button
+              type="button"
+              className="btn btn-warn"
+              data-testid="interrupt-button"
+              title="Stop the current turn; the session stays open"
+              onClick={() => void controller.interrupt(tabKey)}
+            >
+              Interrupt
+            </button>
+          )
         }
       />
     </section>

@@ -19,6 +19,16 @@ const Tab = memo(function Tab({ tabKey, active }: { tabKey: string; active: bool
         <span className={`tab-dot status-${s.status}`} aria-hidden="true" />
         <span className="tab-label">{basename(s.projectPath) || 'session'}</span>
         <span className="tab-id">{s.sessionId ? s.sessionId.slice(0, 4) : '…'}</span>
+        {s.approvals.length > 0 && (
+          <span
+            className="approval-badge"
+            data-testid="approval-badge"
+            title={`${s.approvals.length} tool approval${s.approvals.length === 1 ? '' : 's'} waiting`}
+            aria-label={`${s.approvals.length} approvals waiting`}
+          >
+            {s.approvals.length}
+          </span>
+        )}
       </button>
       <button className="tab-close" aria-label="Close tab" data-testid="tab-close" onClick={() => controller.close(tabKey)}>
         ×

@@ -81,3 +81,44 @@ export const textDelta = (text: string) => ({
 });
 
 export const streamEvent = (event: Record<string, unknown>) => ({ type: 'stream_event', event, session_id: SID });
+
+// ---- live sessions ----
+
+export function liveStart(seq: number, session_id = SID, permission_mode = 'default'): SessionEvent {
+  return { type: 'start', session_id, seq, message: 'started', command_type: 'execute', project_path: '/p', model: null, live: true, permission_mode };
+}
+
+export function userPrompt(seq: number, prompt: string, session_id = SID): SessionEvent {
+  return { type: 'user_prompt', session_id, seq, prompt };
+}
+
+export function permissionRequest(
+  seq: number,
+  request_id: string,
+  over: { tool_name?: string; input?: unknown } = {},
+  session_id = SID,
+): SessionEvent {
+  return {
+    type: 'permission_request',
+    session_id,
+    seq,
+    request_id,
+    tool_name: over.tool_name ?? 'Bash',
+    input: over.input ?? { command: 'echo hi > tool-ran.txt', description: 'write a file' },
+    tool_use_id: 'toolu_1',
+    description: 'write a file',
+    timeout_ms: 1_800_000,
+    expires_at: 1_900_000_000_000,
+  };
+}
+
+export function permissionResolved(
+  seq: number,
+  request_id: string,
+  behavior: 'allow' | 'deny' = 'allow',
+  by = 'viewer',
+  message: string | null = null,
+  session_id = SID,
+): SessionEvent {
+  return { type: 'permission_resolved', session_id, seq, request_id, behavior, by, message };
+}

@@ -15,6 +15,12 @@
 //! `@grandchild` spawn a grandchild that sleeps holding stdout, `@pidfile=PATH` write own (and the
 //! grandchild's) pid there, `@hang` never finish, `@partial` emit `stream_event` deltas, `@tool` a Bash
 //! tool_use and its tool_result.
+//!
+//! Live mode (`--input-format stream-json`, as with `--permission-prompt-tool stdio`): reads JSON lines on
+//! stdin; answers `initialize` and `interrupt` control requests; each `user` message is a turn (same
+//! directives); `@tool` then asks `can_use_tool` for a Bash call and waits for the `control_response`:
+//! allow runs it (creates `tool-ran.txt` in the working directory), deny reports the message as an error
+//! tool_result. An interrupt stops the turn's remaining lines. Closing stdin ends the process (exit 0).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +36,7 @@ struct Args {
     continue_latest: bool,
     model: Option<String>,
     partial: bool,
+    live: bool,
 }
 
 #[derive(Default)]
@@ -64,7 +71,8 @@ fn parse_args() -> Args {
             "-c" | "--continue" => args.continue_latest = true,
             "--model" => args.model = it.next(),
             "--include-partial-messages" => args.partial = true,
-            "--permission-mode" | "--output-format" | "--input-format" => {
+            "--input-format" => args.live = it.next().as_deref() == Some("stream-json"),
+            "--permission-mode" | "--output-format" | "--permission-prompt-tool" => {
                 it.next();
             }
             _ => {}
@@ -160,6 +168,10 @@ fn main() {
         return;
     }
     let args = parse_args();
+    if args.live {
+        live::run(&args);
+        return;
+    }
     let d = parse_directives(&args.prompt);
     if d.ignore_term {
         // registering a handler replaces the default action: SIGTERM no longer ends the process
@@ -302,4 +314,112 @@ fn main() {
     }
     drop(grandchild);
     std::process::exit(d.exit);
+}
+
+/// Live mode: one process, many turns, permissions asked on stdout and answered on stdin.
+mod live {
+    use std::io::BufRead;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde_json::{json, Value};
+
+    use super::{assistant, parse_directives, project_folder, Args, Out};
+
+    fn print(value: &Value) {
+        Out { stdout: std::io::stdout(), delay: Duration::ZERO }.line(value);
+    }
+
+    pub(super) fn run(args: &Args) {
+        let session_id =
+            args.session_id.clone().or_else(|| args.resume.clone()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel::<Value>();
+        let flag = interrupted.clone();
+        // the reader answers control requests at once, even while a turn is printing
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
+                if msg["type"] == "control_request" {
+                    let subtype = msg["request"]["subtype"].as_str().unwrap_or_default();
+                    if subtype == "interrupt" {
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                    print(&json!({"type":"control_response","response":{"subtype":"success",
+                        "request_id":msg["request_id"],"response":{}}}));
+                    continue;
+                }
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
+        });
+        let folder = project_folder(&cwd);
+        let _ = std::fs::create_dir_all(&folder);
+        let mut turn = 0;
+        while let Ok(msg) = rx.recv() {
+            if msg["type"] != "user" {
+                continue;
+            }
+            turn += 1;
+            interrupted.store(false, Ordering::SeqCst);
+            let prompt = msg["message"]["content"].as_str().unwrap_or_default().to_owned();
+            let d = parse_directives(&prompt);
+            let mut out = Out { stdout: std::io::stdout(), delay: Duration::ZERO };
+            out.line(&json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash"],
+                "model":args.model.clone().unwrap_or_else(|| "claude-fake-1".into()),"permissionMode":"default"}));
+            out.delay = Duration::from_millis(d.delay_ms);
+            if d.tool {
+                ask_tool(&mut out, &session_id, &rx, &cwd);
+            }
+            let mut stopped = false;
+            for i in 0..d.lines.unwrap_or(0) {
+                if interrupted.load(Ordering::SeqCst) {
+                    stopped = true;
+                    break;
+                }
+                out.line(&assistant(&session_id, json!([{"type":"text","text":format!("line {i}")}])));
+            }
+            let reply = format!("Echo: {} (turn {turn})", d.text);
+            if !stopped {
+                out.line(&assistant(&session_id, json!([{"type":"text","text":reply}])));
+            }
+            out.delay = Duration::ZERO;
+            out.line(&json!({"type":"result","subtype": if stopped {"error_during_execution"} else {"success"},
+                "is_error": stopped,"duration_ms":5,"num_turns":1,"result":reply,"session_id":session_id,
+                "total_cost_usd":0.0001,"usage":{"input_tokens":10,"output_tokens":5}}));
+        }
+    }
+
+    /// Asks for a Bash call and waits for the answer.
+    fn ask_tool(out: &mut Out, session_id: &str, rx: &mpsc::Receiver<Value>, cwd: &std::path::Path) {
+        let input = json!({"command":"echo hi > tool-ran.txt","description":"write a file"});
+        out.line(&assistant(session_id, json!([{"type":"tool_use","id":"toolu_live","name":"Bash","input":input}])));
+        let request_id = uuid::Uuid::new_v4().to_string();
+        out.line(&json!({"type":"control_request","request_id":request_id,"request":{"subtype":"can_use_tool",
+            "tool_name":"Bash","display_name":"Bash","input":input,"description":"write a file","tool_use_id":"toolu_live"}}));
+        let answer = loop {
+            match rx.recv() {
+                Ok(msg)
+                    if msg["type"] == "control_response" && msg["response"]["request_id"] == request_id.as_str() =>
+                {
+                    break msg["response"]["response"].clone();
+                }
+                Ok(_) => continue,
+                Err(_) => std::process::exit(0),
+            }
+        };
+        let result = if answer["behavior"] == "allow" {
+            let _ = std::fs::write(cwd.join("tool-ran.txt"), "hi\n");
+            json!({"tool_use_id":"toolu_live","type":"tool_result","content":"ran","is_error":false})
+        } else {
+            let message = answer["message"].as_str().unwrap_or("denied").to_owned();
+            json!({"tool_use_id":"toolu_live","type":"tool_result","content":message,"is_error":true})
+        };
+        out.line(&json!({"type":"user","message":{"role":"user","content":[result]},"session_id":session_id}));
+    }
 }

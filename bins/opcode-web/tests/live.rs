@@ -1,0 +1,225 @@
+//! Live sessions with the fake claude: approvals from any viewer, follow-ups on the same process,
+//! interrupt, end, timeouts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn live_request(server: &TestServer, prompt: &str, id: &str) -> String {
+    let mut request: Value = serde_json::from_str(&server.request("execute", prompt, Some(id))).unwrap();
+    request["live"] = true.into();
+    request.to_string()
+}
+
+/// Reads events until one matches; returns every event read.
+async fn until(ws: &mut Ws, what: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let event = next_json(ws).await.expect("the awaited event");
+        let hit = what(&event);
+        seen.push(event);
+        if hit {
+            return seen;
+        }
+    }
+}
+
+fn is_result(e: &Value) -> bool {
+    e["type"] == "output" && e["content"]["type"] == "result"
+}
+
+fn pids_of(session_id: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(session_id))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_second_viewer_approves_the_tool_and_it_runs() {
+    let server = TestServer::start().await;
+    let mut owner = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut owner, live_request(&server, "please @tool", &id)).await;
+    let seen = until(&mut owner, |e| e["type"] == "permission_request").await;
+    assert_eq!(seen[0]["type"], "start");
+    assert_eq!(seen[0]["live"], true);
+    assert_eq!(seen[1]["type"], "user_prompt");
+    let request = seen.last().unwrap().clone();
+    assert_eq!(request["tool_name"], "Bash");
+    assert_eq!(request["input"]["command"], "echo hi > tool-ran.txt");
+    assert!(request["expires_at"].as_u64().unwrap() > 0);
+    let request_id = request["request_id"].as_str().unwrap().to_owned();
+    assert!(!server.project.path().join("tool-ran.txt").exists(), "nothing runs before the answer");
+
+    // a phone attaches later: it sees the pending request in the replay and answers it
+    let mut phone = server.ws(&format!("/ws/sessions/{id}")).await;
+    until(&mut phone, |e| e["type"] == "permission_request").await;
+    let answer = json!({"type":"permission_response","session_id":id,"request_id":request_id,"behavior":"allow"});
+    send(&mut phone, answer.to_string()).await;
+    let rest = until(&mut owner, is_result).await;
+    let resolved = rest.iter().find(|e| e["type"] == "permission_resolved").expect("resolution");
+    assert_eq!(resolved["behavior"], "allow");
+    assert_eq!(resolved["by"], "viewer");
+    assert!(rest.iter().any(|e| e["content"]["message"]["content"][0]["content"] == "ran"));
+    assert!(server.project.path().join("tool-ran.txt").exists(), "the tool really ran");
+
+    // the first answer won: a second one is refused, the socket stays usable
+    send(&mut phone, answer.to_string()).await;
+    let refusal = until(&mut phone, |e| e.get("seq").is_none()).await.pop().unwrap();
+    assert!(refusal["message"].as_str().unwrap().contains("not pending"), "{refusal}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_denial_stops_the_tool_and_claude_is_told() {
+    let server = TestServer::start().await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, live_request(&server, "please @tool", &id)).await;
+    let request = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
+    let url = server.url(&format!("/api/sessions/{id}/permissions/{}", request["request_id"].as_str().unwrap()));
+    let response = server
+        .http()
+        .post(url)
+        .bearer_auth(TOKEN)
+        .json(&json!({"behavior":"deny","message":"not on my watch"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let rest = until(&mut ws, is_result).await;
+    let tool_result = rest
+        .iter()
+        .find_map(|e| {
+            e["content"]["message"]["content"].as_array()?.iter().find(|b| b["type"] == "tool_result").cloned()
+        })
+        .expect("a tool_result");
+    assert_eq!(tool_result["is_error"], true);
+    assert_eq!(tool_result["content"], "not on my watch");
+    assert!(!server.project.path().join("tool-ran.txt").exists());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn follow_ups_reuse_the_process_and_interrupt_keeps_the_session() {
+    let server = TestServer::start().await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, live_request(&server, "first", &id)).await;
+    until(&mut ws, is_result).await;
+    let pids = pids_of(&id);
+    assert_eq!(pids.len(), 1);
+
+    send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"second"}).to_string()).await;
+    let second = until(&mut ws, is_result).await;
+    assert!(second.iter().any(|e| e["type"] == "user_prompt" && e["prompt"] == "second"));
+    assert!(Value::Array(second.clone()).to_string().contains("Echo: second (turn 2)"));
+    assert_eq!(pids_of(&id), pids, "the same process answered");
+
+    // a long turn, interrupted: it ends early and the session takes the next prompt
+    send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"long @lines=200 @delay=20"}).to_string()).await;
+    until(&mut ws, |e| e["content"]["message"]["content"][0]["text"] == "line 2").await;
+    let interrupt = server
+        .http()
+        .post(server.url(&format!("/api/sessions/{id}/interrupt")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(interrupt.status(), 200);
+    let interrupted = until(&mut ws, is_result).await;
+    assert_eq!(interrupted.last().unwrap()["content"]["subtype"], "error_during_execution");
+    assert!(interrupted.len() < 150, "the turn stopped early");
+    send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"after"}).to_string()).await;
+    let after = until(&mut ws, is_result).await;
+    assert!(Value::Array(after).to_string().contains("Echo: after (turn 4)"));
+    assert_eq!(pids_of(&id), pids);
+
+    send(&mut ws, json!({"type":"end","session_id":id}).to_string()).await;
+    let end = until_completion(&mut ws).await;
+    assert_eq!(end.last().unwrap()["status"], "success");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unanswered_requests_are_denied_after_the_timeout() {
+    let server = TestServer::start_with(|c| c.permission_timeout = Duration::from_millis(300)).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, live_request(&server, "please @tool", &id)).await;
+    let request = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
+    assert_eq!(request["timeout_ms"], 300);
+    let rest = until(&mut ws, is_result).await;
+    let resolved = rest.iter().find(|e| e["type"] == "permission_resolved").unwrap();
+    assert_eq!(resolved["by"], "timeout");
+    assert_eq!(resolved["behavior"], "deny");
+    assert!(!server.project.path().join("tool-ran.txt").exists());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_live_session_ends_by_itself() {
+    let server = TestServer::start_with(|c| c.live_idle_timeout = Duration::from_millis(200)).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, live_request(&server, "hello", &id)).await;
+    let events = until_completion(&mut ws).await;
+    assert_eq!(events.last().unwrap()["status"], "success");
+    assert!(events.iter().any(is_result));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bypass_needs_the_servers_permission_and_controls_need_a_live_session() {
+    let server = TestServer::start().await;
+    let mut ws = server.ws("/ws/claude").await;
+    let mut request: Value =
+        serde_json::from_str(&live_request(&server, "x", &uuid::Uuid::new_v4().to_string())).unwrap();
+    request["permission_mode"] = "bypassPermissions".into();
+    send(&mut ws, request.to_string()).await;
+    let refusal = next_json(&mut ws).await.unwrap();
+    assert!(refusal["message"].as_str().unwrap().contains("--allow-bypass-permissions"), "{refusal}");
+    assert!(server.state.registry.list().is_empty());
+
+    // a one-shot run takes no follow-ups
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, server.request("execute", "x @hang", Some(&id))).await;
+    until(&mut ws, |e| e["type"] == "start").await;
+    send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"more"}).to_string()).await;
+    let refusal = until(&mut ws, |e| e.get("seq").is_none()).await.pop().unwrap();
+    assert!(refusal["message"].as_str().unwrap().contains("not a live session"), "{refusal}");
+    let status = server
+        .http()
+        .post(server.url("/api/sessions/00000000-0000-4000-8000-000000000000/interrupt"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pending_requests_are_resolved_when_the_session_is_cancelled() {
+    let server = TestServer::start().await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, live_request(&server, "please @tool", &id)).await;
+    until(&mut ws, |e| e["type"] == "permission_request").await;
+    server.state.registry.cancel(&id).unwrap();
+    let rest = until_completion(&mut ws).await;
+    let resolved = rest.iter().find(|e| e["type"] == "permission_resolved").expect("resolved at the end");
+    assert_eq!(resolved["by"], "end");
+    assert_eq!(rest.last().unwrap()["status"], "cancelled");
+    server.stop().await;
+}

@@ -1,0 +1,205 @@
+//! Live sessions: what clients send to steer a live run, and the lines opcode writes to and reads from
+//! claude's stream-json input/output control protocol (`--input-format stream-json
+//! --permission-prompt-tool stdio`), as modelled on `shared/claude-cli/live-session.jsonl`.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// A message a client sends about an existing live session (`type` tells which).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlMessage {
+    /// A follow-up prompt.
+    Prompt {
+        /// The live session.
+        session_id: String,
+        /// The prompt.
+        prompt: String,
+    },
+    /// An answer to a permission request.
+    PermissionResponse {
+        /// The live session.
+        session_id: String,
+        /// The request answered.
+        request_id: String,
+        /// The answer.
+        #[serde(flatten)]
+        decision: PermissionDecision,
+    },
+    /// Stop the current turn.
+    Interrupt {
+        /// The live session.
+        session_id: String,
+    },
+    /// Close claude's input so the process finishes.
+    End {
+        /// The live session.
+        session_id: String,
+    },
+}
+
+impl ControlMessage {
+    /// The session the message is about.
+    pub fn session_id(&self) -> &str {
+        match self {
+            ControlMessage::Prompt { session_id, .. }
+            | ControlMessage::PermissionResponse { session_id, .. }
+            | ControlMessage::Interrupt { session_id }
+            | ControlMessage::End { session_id } => session_id,
+        }
+    }
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behavior {
+    /// Let the tool run.
+    Allow,
+    /// Refuse; claude sees the message as the tool's error result.
+    Deny,
+}
+
+impl Behavior {
+    /// `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Behavior::Allow => "allow",
+            Behavior::Deny => "deny",
+        }
+    }
+}
+
+/// A viewer's answer to a permission request.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PermissionDecision {
+    /// Allow or deny.
+    pub behavior: Behavior,
+    /// For allow: the input to run the tool with instead of claude's (an edited command, say).
+    #[serde(default)]
+    pub updated_input: Option<Value>,
+    /// For deny: what claude is told.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// A `can_use_tool` control request read from claude's stdout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolPermissionRequest {
+    /// Claude's request id (answer with the same).
+    pub request_id: String,
+    /// The tool.
+    pub tool_name: String,
+    /// The tool's input as raw JSON.
+    pub input: String,
+    /// The tool_use block this is about.
+    pub tool_use_id: Option<String>,
+    /// Claude's description of the call.
+    pub description: Option<String>,
+}
+
+/// A control request from claude: a tool permission, or something opcode does not handle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaudeControlRequest {
+    /// `can_use_tool`.
+    ToolPermission(ToolPermissionRequest),
+    /// Any other subtype; answer it with [`control_error`] so claude does not wait forever.
+    Unsupported {
+        /// Claude's request id.
+        request_id: String,
+        /// The subtype.
+        subtype: String,
+    },
+}
+
+/// Reads a `{"type":"control_request",…}` line from claude; `None` for any other line.
+pub fn parse_claude_control_request(line: &str) -> Option<ClaudeControlRequest> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    if value.get("type")? != "control_request" {
+        return None;
+    }
+    let request_id = value.get("request_id")?.as_str()?.to_owned();
+    let request = value.get("request")?;
+    let subtype = request.get("subtype").and_then(Value::as_str).unwrap_or_default();
+    if subtype != "can_use_tool" {
+        return Some(ClaudeControlRequest::Unsupported { request_id, subtype: subtype.to_owned() });
+    }
+    let text = |key: &str| request.get(key).and_then(Value::as_str).map(str::to_owned);
+    Some(ClaudeControlRequest::ToolPermission(ToolPermissionRequest {
+        request_id,
+        tool_name: text("tool_name").unwrap_or_default(),
+        input: request.get("input").map_or_else(|| "{}".to_owned(), Value::to_string),
+        tool_use_id: text("tool_use_id"),
+        description: text("description"),
+    }))
+}
+
+/// A user turn for claude's stdin.
+pub fn user_turn(prompt: &str) -> String {
+    json!({"type":"user","message":{"role":"user","content":prompt}}).to_string()
+}
+
+/// A control request (`initialize`, `interrupt`) for claude's stdin.
+pub fn control_request(request_id: &str, subtype: &str) -> String {
+    json!({"type":"control_request","request_id":request_id,"request":{"subtype":subtype}}).to_string()
+}
+
+/// The answer to a `can_use_tool` request. `input` is the raw JSON input to run the tool with.
+pub fn permission_response(request_id: &str, behavior: Behavior, input: &str, message: Option<&str>) -> String {
+    let response = match behavior {
+        Behavior::Allow => {
+            let input: Value = serde_json::from_str(input).unwrap_or(Value::Object(Default::default()));
+            json!({"behavior":"allow","updatedInput":input})
+        }
+        Behavior::Deny => json!({"behavior":"deny","message":message.unwrap_or("denied from opcode-web")}),
+    };
+    json!({"type":"control_response","response":{"subtype":"success","request_id":request_id,"response":response}})
+        .to_string()
+}
+
+/// An error answer to a control request opcode does not handle.
+pub fn control_error(request_id: &str, message: &str) -> String {
+    json!({"type":"control_response","response":{"subtype":"error","request_id":request_id,"error":message}})
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_real_clis_can_use_tool_request() {
+        let line = r#"{"type": "control_request", "request_id": "c2ce", "request": {"subtype": "can_use_tool", "tool_name": "Bash", "display_name": "Bash", "input": {"command": "echo hi > f"}, "description": "write file", "tool_use_id": "toolu_1"}}"#;
+        let Some(ClaudeControlRequest::ToolPermission(req)) = parse_claude_control_request(line) else { panic!() };
+        assert_eq!(req.request_id, "c2ce");
+        assert_eq!(req.tool_name, "Bash");
+        assert_eq!(req.input, r#"{"command":"echo hi > f"}"#);
+        assert_eq!(req.tool_use_id.as_deref(), Some("toolu_1"));
+        assert!(parse_claude_control_request(r#"{"type":"assistant"}"#).is_none());
+    }
+
+    #[test]
+    fn answers_have_the_shape_the_cli_expects() {
+        let allow: Value =
+            serde_json::from_str(&permission_response("r", Behavior::Allow, r#"{"a":1}"#, None)).unwrap();
+        assert_eq!(allow["response"]["response"]["updatedInput"]["a"], 1);
+        assert_eq!(allow["response"]["request_id"], "r");
+        let deny: Value = serde_json::from_str(&permission_response("r", Behavior::Deny, "{}", Some("no"))).unwrap();
+        assert_eq!(deny["response"]["response"]["behavior"], "deny");
+        assert_eq!(deny["response"]["response"]["message"], "no");
+    }
+
+    #[test]
+    fn control_messages_parse_by_type() {
+        let m: ControlMessage = serde_json::from_str(
+            r#"{"type":"permission_response","session_id":"s","request_id":"r","behavior":"allow","updated_input":{"command":"ls"}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.session_id(), "s");
+        assert!(matches!(
+            m,
+            ControlMessage::PermissionResponse { decision: PermissionDecision { behavior: Behavior::Allow, .. }, .. }
+        ));
+        assert!(serde_json::from_str::<ControlMessage>(r#"{"type":"interrupt","session_id":"s"}"#).is_ok());
+    }
+}
