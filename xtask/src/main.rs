@@ -3,9 +3,11 @@
 //! - `cargo xtask test`: every test there is: the Rust workspace, the frontend's unit tests, the browser
 //!   end-to-end tests in Debian's chromium, and the genuine-CLI tests; installs what they need first
 //!   (npm packages, the pinned Claude Code CLI, Debian's chromium when run as root).
+//! - `cargo xtask dist [--check]`: the release tarball (see `dist.rs`).
 //! - `cargo xtask tidy`: the repository checks (also run by `cargo test`, see `tidy.rs`).
 #![allow(clippy::disallowed_methods)] // xtask runs tools by design
 
+mod dist;
 mod layering;
 mod tidy;
 mod util;
@@ -16,12 +18,13 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("dist") => dist::dist(args.iter().any(|a| a == "--check")),
         Some("tidy") => {
             tidy::check_all(&util::root())?;
             layering::check(&util::root())
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|tidy>\n\n  test   run every test (installs npm packages and chromium as needed)\n  tidy   repository hygiene and crate layering checks");
+            eprintln!("usage: cargo xtask <test|dist [--check]|tidy>\n\n  test   run every test (installs npm packages, the pinned Claude Code CLI and chromium as needed)\n  dist   build target/dist/opcode-<version>-<target>.tar.gz; --check unpacks it and starts the server from it\n  tidy   repository hygiene and crate layering checks");
             bail!("unknown or missing subcommand")
         }
     }
