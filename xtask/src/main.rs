@@ -3,10 +3,12 @@
 //! - `cargo xtask test`: every test there is: the Rust workspace, the frontend's unit tests, the browser
 //!   end-to-end tests in Debian's chromium, and the genuine-CLI tests; installs what they need first
 //!   (npm packages, the pinned Claude Code CLI, Debian's chromium when run as root).
+//! - `cargo xtask bench [--smoke]`: the benchmarks (see `bench.rs`).
 //! - `cargo xtask dist [--check]`: the release tarball (see `dist.rs`).
 //! - `cargo xtask tidy`: the repository checks (also run by `cargo test`, see `tidy.rs`).
 #![allow(clippy::disallowed_methods)] // xtask runs tools by design
 
+mod bench;
 mod dist;
 mod layering;
 mod tidy;
@@ -18,13 +20,14 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("bench") => bench::bench(args.iter().any(|a| a == "--smoke")),
         Some("dist") => dist::dist(args.iter().any(|a| a == "--check")),
         Some("tidy") => {
             tidy::check_all(&util::root())?;
             layering::check(&util::root())
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|dist [--check]|tidy>\n\n  test   run every test (installs npm packages, the pinned Claude Code CLI and chromium as needed)\n  dist   build target/dist/opcode-<version>-<target>.tar.gz; --check unpacks it and starts the server from it\n  tidy   repository hygiene and crate layering checks");
+            eprintln!("usage: cargo xtask <test|bench [--smoke]|dist [--check]|tidy>\n\n  test   run every test (installs npm packages, the pinned Claude Code CLI and chromium as needed)\n  bench  benchmarks of opcode-web against the floor into docs/benchmarks.md (--smoke: tiny, debug, nothing written)\n  dist   build target/dist/opcode-<version>-<target>.tar.gz; --check unpacks it and starts the server from it\n  tidy   repository hygiene and crate layering checks");
             bail!("unknown or missing subcommand")
         }
     }
@@ -41,11 +44,12 @@ fn test() -> Result<()> {
     // the UI's packages: the server's build script bundles the UI, the unit and e2e tests need them
     util::run(util::cmd("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&frontend))?;
 
+    // every binary first, once: the tests' fixtures and the e2e tests use them as built here
+    util::run(util::cmd("cargo").args(["build", "--workspace", "--bins"]).current_dir(&root))?;
     util::run(util::cmd("cargo").args(["test", "--workspace", "--all-targets"]).current_dir(&root))?;
     util::run(util::cmd("cargo").args(["test", "--workspace", "--doc"]).current_dir(&root))?;
 
     util::run(util::cmd("npm").args(["test"]).current_dir(&frontend))?;
     util::ensure_chromium()?;
-    util::run(util::cmd("cargo").args(["build", "-p", "opcode-web", "-p", "opcode-testkit"]).current_dir(&root))?;
     util::run(util::cmd("npm").args(["run", "e2e"]).current_dir(&frontend))
 }

@@ -20,6 +20,9 @@ pub fn fake_claude() -> PathBuf {
 }
 
 /// The path of binary `bin` of workspace package `package`, built once per test process.
+///
+/// It builds every workspace binary (`cargo build --workspace --bins`), the same command `cargo xtask
+/// test` runs first, so that dependencies are compiled once with one feature set and this is a no-op there.
 pub fn workspace_bin(bin: &str, package: &str) -> PathBuf {
     static BUILT: OnceLock<std::sync::Mutex<Vec<String>>> = OnceLock::new();
     let path = target_dir().join(bin);
@@ -29,10 +32,10 @@ pub fn workspace_bin(bin: &str, package: &str) -> PathBuf {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         #[allow(clippy::disallowed_methods)]
         let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "-p", package, "--bin", bin])
+            .args(["build", "--quiet", "--workspace", "--bins"])
             .status()
             .expect("run cargo to build a test binary");
-        assert!(status.success(), "building {bin} failed");
+        assert!(status.success(), "building {bin} (package {package}) failed");
         built.push(bin.to_owned());
     }
     path

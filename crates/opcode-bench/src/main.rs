@@ -1,0 +1,50 @@
+//! `opcode-bench`: drives the real `opcode-web` over loopback exactly as a browser does (token,
+//! `/ws/claude`, `/ws/sessions/{id}?since=`), with `bench-emitter` as claude, and compares it with the
+//! floor: a minimal relay built on the same crates (`floor.rs`: child stdout line → WebSocket frame,
+//! nothing else). Run through `cargo xtask bench`, which builds both in release mode and records the table
+//! in `docs/benchmarks.md`.
+//!
+//! `opcode-bench run --server-bin B --emitter-bin E [--smoke]` prints a Markdown table; `--smoke` runs every
+//! scenario once with tiny sizes (to prove the bench works; no figure is asserted).
+//! `opcode-bench floor --emitter-bin E` is the floor server (started by `run` as its own process).
+
+mod client;
+mod floor;
+mod procinfo;
+mod scenarios;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+
+/// Where the bench finds its programs and how big it runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Setup {
+    pub(crate) server_bin: PathBuf,
+    pub(crate) emitter_bin: PathBuf,
+    pub(crate) smoke: bool,
+}
+
+fn arg(args: &[String], flag: &str) -> Option<String> {
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let emitter_bin = PathBuf::from(arg(&args, "--emitter-bin").context("--emitter-bin is required")?);
+    match args.first().map(String::as_str) {
+        Some("floor") => floor::serve(emitter_bin).await,
+        Some("run") => {
+            let setup = Setup {
+                server_bin: PathBuf::from(arg(&args, "--server-bin").context("--server-bin is required")?),
+                emitter_bin,
+                smoke: args.iter().any(|a| a == "--smoke"),
+            };
+            let table = scenarios::run_all(&setup).await?;
+            println!("{table}");
+            Ok(())
+        }
+        _ => bail!("usage: opcode-bench run --server-bin PATH --emitter-bin PATH [--smoke] | floor --emitter-bin PATH"),
+    }
+}

@@ -1,0 +1,375 @@
+//! The scenarios of issue "Fast by measurement", each measured on opcode-web and, where a relay floor is
+//! meaningful, on the floor too. Sizes shrink with `--smoke`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use futures::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{self, connect, floor_run, median, now_ns, opcode_run, percentile_ms, read_run, Server, TOKEN};
+use crate::procinfo::{cpu_seconds, rss_mb};
+use crate::Setup;
+
+/// One line of the table.
+struct Row {
+    scenario: String,
+    metric: String,
+    opcode: String,
+    floor: String,
+    ratio: String,
+    target: String,
+}
+
+fn row(scenario: &str, metric: &str, opcode: String, floor: Option<f64>, opcode_value: f64, target: &str) -> Row {
+    let (floor, ratio) = match floor {
+        Some(f) => (format!("{f:.3}"), format!("{:.2}×", opcode_value / f)),
+        None => ("—".into(), "—".into()),
+    };
+    Row { scenario: scenario.into(), metric: metric.into(), opcode, floor, ratio, target: target.into() }
+}
+
+pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
+    let work = std::env::temp_dir().join(format!("opcode-bench-{}", std::process::id()));
+    let home = work.join("home");
+    std::fs::create_dir_all(&home)?;
+    let server = Server::opcode_web(&setup.server_bin, &setup.emitter_bin, &home, &work.join("data")).await?;
+    let floor = Server::floor(&setup.emitter_bin).await?;
+    let mut rows = Vec::new();
+    let smoke = setup.smoke;
+    let runs = if smoke { 1 } else { 3 };
+
+    // 1. throughput
+    let lines: u64 = if smoke { 20_000 } else { 500_000 };
+    let prompt = format!("count={lines} size=300 rate=0");
+    let (mut ours, mut theirs, mut our_cpu, mut their_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let cpu = cpu_seconds(server.pid);
+        let seen = opcode_run(&server.addr, &prompt, false).await?;
+        our_cpu.push((cpu_seconds(server.pid) - cpu) * 1e6 / lines as f64);
+        anyhow::ensure!(seen.lines == lines, "opcode-web delivered {} of {lines} lines", seen.lines);
+        ours.push(lines as f64 / seen.elapsed.as_secs_f64());
+        let cpu = cpu_seconds(floor.pid);
+        let seen = floor_run(&floor.addr, &prompt, false).await?;
+        their_cpu.push((cpu_seconds(floor.pid) - cpu) * 1e6 / lines as f64);
+        theirs.push(lines as f64 / seen.elapsed.as_secs_f64());
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    let one_viewer_rate = ours;
+    rows.push(row(
+        "one session, 300 B lines, unpaced",
+        "msgs/s end to end",
+        format!("{ours:.0}"),
+        Some(theirs),
+        ours,
+        "≥ 500,000; ≥ 0.7× floor",
+    ));
+    let (cpu, floor_cpu) = (median(our_cpu), median(their_cpu));
+    rows.push(row("", "server CPU µs per line", format!("{cpu:.2}"), Some(floor_cpu), cpu, "≤ 1.5 µs"));
+
+    // 2. latency
+    for (rate, count) in [(100u64, if smoke { 20 } else { 500 }), (10_000, if smoke { 2_000 } else { 50_000 })] {
+        let prompt = format!("count={count} size=300 rate={rate}");
+        let mut ours = opcode_run(&server.addr, &prompt, true).await?.latencies;
+        let mut theirs = floor_run(&floor.addr, &prompt, true).await?.latencies;
+        let (p50, p99) = (percentile_ms(&mut ours, 0.5), percentile_ms(&mut ours, 0.99));
+        let (f50, f99) = (percentile_ms(&mut theirs, 0.5), percentile_ms(&mut theirs, 0.99));
+        let target = if rate == 100 { "p99 ≤ 0.5 ms" } else { "p99 ≤ 2 ms" };
+        rows.push(row(
+            &format!("latency at {rate} msgs/s"),
+            "p50 ms (write → receipt)",
+            format!("{p50:.3}"),
+            Some(f50),
+            p50,
+            "",
+        ));
+        rows.push(row("", "p99 ms", format!("{p99:.3}"), Some(f99), p99, target));
+    }
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..(if smoke { 3 } else { 20 }) {
+        ours.push(first_line(opcode_run(&server.addr, "count=1 size=300", true).await?));
+        theirs.push(first_line(floor_run(&floor.addr, "count=1 size=300", true).await?));
+    }
+    let (first, floor_first) = (median(ours), median(theirs));
+    rows.push(row(
+        "first line of a run",
+        "ms from request to claude's first line (median)",
+        format!("{first:.2}"),
+        Some(floor_first),
+        first,
+        "≤ 20 ms",
+    ));
+
+    // 3. many sessions at once
+    let (sessions, seconds) = if smoke { (20u64, 1u64) } else { (1000, 30) };
+    rows.extend(concurrent(&server, sessions, seconds).await?);
+
+    // 4. many viewers of one run
+    rows.extend(
+        viewers(&server, if smoke { 10 } else { 100 }, if smoke { 5_000 } else { 200_000 }, one_viewer_rate).await?,
+    );
+
+    // 5. replay of a long finished run
+    rows.extend(replay(&server, if smoke { 20_000 } else { 1_000_000 }).await?);
+
+    // 6. Claude's files
+    rows.extend(claude_files(&server, &home, smoke).await?);
+
+    // 7. cancel
+    let mut latencies = Vec::new();
+    for _ in 0..(if smoke { 3 } else { 20 }) {
+        latencies.push(cancel_latency(&server).await?);
+    }
+    let p99 = percentile_ms(&mut latencies, 0.99);
+    rows.push(row(
+        "cancel",
+        "p99 ms from cancel request to SIGTERM in the child",
+        format!("{p99:.2}"),
+        None,
+        p99,
+        "≤ 50 ms",
+    ));
+
+    // 8. start-up and idle memory
+    let mut starts = Vec::new();
+    let mut idle = Vec::new();
+    for i in 0..(if smoke { 2 } else { 5 }) {
+        let fresh_home = work.join(format!("home-{i}"));
+        std::fs::create_dir_all(&fresh_home)?;
+        let fresh =
+            Server::opcode_web(&setup.server_bin, &setup.emitter_bin, &fresh_home, &work.join(format!("data-{i}")))
+                .await?;
+        starts.push(fresh.started_in.as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(300)).await; // let it settle: idle is the point
+        idle.push(rss_mb(fresh.pid));
+    }
+    let (start, rss) = (median(starts), median(idle));
+    rows.push(row("start-up", "ms from exec to listening (median)", format!("{start:.1}"), None, start, "≤ 50 ms"));
+    rows.push(row("", "idle RSS MB", format!("{rss:.1}"), None, rss, "≤ 6 MB"));
+
+    drop(server);
+    drop(floor);
+    let _ = std::fs::remove_dir_all(&work);
+    let mut table =
+        String::from("| scenario | metric | opcode-web | floor | ratio | target |\n|---|---|---|---|---|---|\n");
+    for r in rows {
+        let _ = writeln!(
+            table,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.scenario, r.metric, r.opcode, r.floor, r.ratio, r.target
+        );
+    }
+    Ok(table)
+}
+
+fn first_line(seen: client::Seen) -> f64 {
+    seen.first_frame.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+}
+
+/// Samples the server's RSS until `stop` flips; returns the peak.
+fn sample_rss(pid: u32, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> tokio::task::JoinHandle<f64> {
+    tokio::spawn(async move {
+        let mut peak: f64 = 0.0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            peak = peak.max(rss_mb(pid));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        peak
+    })
+}
+
+async fn concurrent(server: &Server, sessions: u64, seconds: u64) -> anyhow::Result<Vec<Row>> {
+    let per_session = 10 * seconds;
+    let prompt = format!("count={per_session} size=300 rate=10");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample_rss(server.pid, stop.clone());
+    let mut tasks = Vec::new();
+    for _ in 0..sessions {
+        let (addr, prompt) = (server.addr.clone(), prompt.clone());
+        tasks.push(tokio::spawn(async move { opcode_run(&addr, &prompt, true).await }));
+    }
+    let (mut received, mut foreign, mut latencies) = (0, 0, Vec::new());
+    for task in tasks {
+        let seen = task.await??;
+        received += seen.lines;
+        foreign += seen.foreign;
+        latencies.extend(seen.latencies);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.await?;
+    let expected = sessions * per_session;
+    let p99 = percentile_ms(&mut latencies, 0.99);
+    let name = format!("{sessions} sessions × 10 msgs/s × {seconds} s, one viewer each");
+    Ok(vec![
+        row(
+            &name,
+            "lines lost / frames of another session",
+            format!("{} / {foreign}", expected - received),
+            None,
+            0.0,
+            "0 / 0",
+        ),
+        row("", "server peak RSS MB (children excluded)", format!("{peak:.1}"), None, peak, "≤ 200 MB"),
+        row("", "p99 ms (write → receipt)", format!("{p99:.2}"), None, p99, "≤ 10 ms"),
+    ])
+}
+
+async fn viewers(server: &Server, count: usize, lines: u64, one_viewer_rate: f64) -> anyhow::Result<Vec<Row>> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut owner = connect(&format!("ws://{}/ws/claude", server.addr), Some(TOKEN)).await?;
+    let request = serde_json::json!({"command_type":"execute","project_path":"/tmp",
+        "prompt":format!("count={lines} size=300 rate=0"),"session_id":id});
+    owner.send(Message::Text(request.to_string().into())).await?;
+    let mut tasks = Vec::new();
+    for _ in 0..count {
+        let (addr, id) = (server.addr.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ws = connect(&format!("ws://{addr}/ws/sessions/{id}"), Some(TOKEN)).await?;
+            read_run(&mut ws, Instant::now(), Some(&id), false).await
+        }));
+    }
+    let owner_seen = read_run(&mut owner, Instant::now(), Some(&id), false).await?;
+    let mut slowest = f64::MAX;
+    let mut complete = 0;
+    for task in tasks {
+        let seen = task.await??;
+        complete += usize::from(seen.lines == lines);
+        slowest = slowest.min(seen.lines as f64 / seen.elapsed.as_secs_f64());
+    }
+    anyhow::ensure!(owner_seen.lines == lines, "the owner missed lines");
+    let ratio = slowest / one_viewer_rate;
+    Ok(vec![
+        row(
+            &format!("1 run, {count} attached viewers"),
+            "viewers that got every event",
+            format!("{complete} / {count}"),
+            None,
+            0.0,
+            "all",
+        ),
+        row(
+            "",
+            "slowest viewer msgs/s (ratio to one viewer)",
+            format!("{slowest:.0} ({ratio:.2}×)"),
+            None,
+            slowest,
+            "≥ 0.5× one viewer",
+        ),
+    ])
+}
+
+async fn replay(server: &Server, lines: u64) -> anyhow::Result<Vec<Row>> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut owner = connect(&format!("ws://{}/ws/claude", server.addr), Some(TOKEN)).await?;
+    let request = serde_json::json!({"command_type":"execute","project_path":"/tmp",
+        "prompt":format!("count={lines} size=300 rate=0"),"session_id":id});
+    owner.send(Message::Text(request.to_string().into())).await?;
+    read_run(&mut owner, Instant::now(), Some(&id), false).await?;
+    let before = rss_mb(server.pid);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample_rss(server.pid, stop.clone());
+    let mut viewer = connect(&format!("ws://{}/ws/sessions/{id}?since=0", server.addr), Some(TOKEN)).await?;
+    let seen = read_run(&mut viewer, Instant::now(), Some(&id), false).await?;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.await?;
+    anyhow::ensure!(seen.lines == lines, "replay delivered {} of {lines}", seen.lines);
+    let first = seen.first_frame.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
+    let mbps = seen.bytes as f64 / 1e6 / seen.elapsed.as_secs_f64();
+    let name = format!("replay of a finished run of {lines} events from seq 0");
+    Ok(vec![
+        row(&name, "ms to first event", format!("{first:.2}"), None, first, "≤ 50 ms"),
+        row("", "MB/s", format!("{mbps:.0}"), None, mbps, "≥ 100 MB/s"),
+        row("", "server RSS MB before → peak during", format!("{before:.1} → {peak:.1}"), None, peak, "flat"),
+    ])
+}
+
+async fn claude_files(server: &Server, home: &std::path::Path, smoke: bool) -> anyhow::Result<Vec<Row>> {
+    let (projects, sessions, big_mb) = if smoke { (20, 5, 5) } else { (200, 25, 500) };
+    let root = home.join(".claude/projects");
+    for p in 0..projects {
+        let dir = root.join(format!("-home-dev-project{p}"));
+        std::fs::create_dir_all(&dir)?;
+        for _ in 0..sessions {
+            let mut file = std::fs::File::create(dir.join(format!("{}.jsonl", uuid::Uuid::new_v4())))?;
+            for turn in 0..10 {
+                writeln!(file, "{{\"type\":\"user\",\"message\":{{\"role\":\"user\",\"content\":\"prompt {turn}\"}},\"cwd\":\"/home/dev/project{p}\",\"timestamp\":\"2026-11-29T00:00:00Z\"}}")?;
+            }
+        }
+    }
+    let big_dir = root.join("-home-dev-big");
+    std::fs::create_dir_all(&big_dir)?;
+    let big_id = uuid::Uuid::new_v4().to_string();
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(big_dir.join(format!("{big_id}.jsonl")))?);
+        let pad = "y".repeat(900);
+        for i in 0..(big_mb * 1000) {
+            writeln!(file, "{{\"type\":\"assistant\",\"i\":{i},\"message\":{{\"role\":\"assistant\",\"content\":[{{\"type\":\"text\",\"text\":\"{pad}\"}}]}}}}")?;
+        }
+    }
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("http://{}{path}", server.addr);
+        async move {
+            let began = Instant::now();
+            let response = http.get(url).bearer_auth(TOKEN).send().await?;
+            anyhow::ensure!(response.status().is_success(), "{}", response.status());
+            let _ = response.bytes().await?;
+            anyhow::Ok(began.elapsed().as_secs_f64() * 1e3)
+        }
+    };
+    let mut listing = Vec::new();
+    for _ in 0..5 {
+        listing.push(get("/api/projects".into()).await?);
+    }
+    let before = rss_mb(server.pid);
+    let mut page = Vec::new();
+    for _ in 0..5 {
+        page.push(get(format!("/api/sessions/{big_id}/history/-home-dev-big?limit=200")).await?);
+    }
+    let after = rss_mb(server.pid);
+    let (listing, page) = (median(listing), median(page));
+    Ok(vec![
+        row(
+            &format!("/api/projects over {projects} projects × {sessions} sessions"),
+            "ms (median)",
+            format!("{listing:.1}"),
+            None,
+            listing,
+            "≤ 100 ms",
+        ),
+        row(
+            &format!("history page (200 lines) of a {big_mb} MB transcript"),
+            "ms (median)",
+            format!("{page:.1}"),
+            None,
+            page,
+            "≤ 20 ms",
+        ),
+        row("", "server RSS MB before → after", format!("{before:.1} → {after:.1}"), None, after, "flat"),
+    ])
+}
+
+async fn cancel_latency(server: &Server) -> anyhow::Result<u64> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut ws = connect(&format!("ws://{}/ws/claude", server.addr), Some(TOKEN)).await?;
+    let request =
+        serde_json::json!({"command_type":"execute","project_path":"/tmp","prompt":"count=0 hang","session_id":id});
+    ws.send(Message::Text(request.to_string().into())).await?;
+    // wait for the emitter's init line: it runs and has its SIGTERM thread ready
+    loop {
+        match futures::StreamExt::next(&mut ws).await {
+            Some(Ok(Message::Text(text))) if text.contains("\"subtype\":\"init\"") => break,
+            Some(Ok(_)) => {}
+            _ => anyhow::bail!("run ended before its first line"),
+        }
+    }
+    let http = reqwest::Client::new();
+    let asked = now_ns();
+    http.post(format!("http://{}/api/sessions/{id}/cancel", server.addr)).bearer_auth(TOKEN).send().await?;
+    let seen = read_run(&mut ws, Instant::now(), Some(&id), false).await?;
+    let received = seen.sigterm_at.ok_or_else(|| anyhow::anyhow!("the emitter reported no SIGTERM"))?;
+    Ok(received.saturating_sub(asked) as u64)
+}
