@@ -106,11 +106,7 @@ async fn ctrl_c_cancels_the_whole_run_and_exits_130() {
     let out = finish(child).await;
     assert_eq!(out.status.code, Some(130), "{}", out.stdout);
     assert!(out.stdout.contains("✗ cancelled"));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while pids.iter().any(|p| opcode_testkit::process_alive(*p)) {
-        assert!(std::time::Instant::now() < deadline, "{pids:?} survived Ctrl-C");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    opcode_testkit::assert_all_dead(&pids).await;
 }
 
 #[tokio::test]

@@ -38,7 +38,12 @@ pub fn routes() -> Router<AppState> {
 
 async fn claude(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     let sockets = state.sockets.clone();
-    ws.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| sockets.track_future(claude_socket(socket, state)))
+    sized(ws).on_upgrade(move |socket| sockets.track_future(claude_socket(socket, state)))
+}
+
+/// Message limit and buffer sizes: clients send little; a thousand sockets must not hold 256 KiB each.
+fn sized(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_MESSAGE_BYTES).read_buffer_size(8 * 1024).write_buffer_size(32 * 1024)
 }
 
 /// The query of an attach.
@@ -54,8 +59,7 @@ async fn attach(
     Query(query): Query<AttachQuery>,
 ) -> Response {
     let sockets = state.sockets.clone();
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| sockets.track_future(attach_socket(socket, state, session_id, query.since)))
+    sized(ws).on_upgrade(move |socket| sockets.track_future(attach_socket(socket, state, session_id, query.since)))
 }
 
 type Batches = BoxStream<'static, Vec<Bytes>>;

@@ -14,35 +14,6 @@ fn live_request(server: &TestServer, prompt: &str, id: &str) -> String {
     request.to_string()
 }
 
-/// Reads events until one matches; returns every event read.
-async fn until(ws: &mut Ws, what: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let mut seen = Vec::new();
-    loop {
-        let event = next_json(ws).await.expect("the awaited event");
-        let hit = what(&event);
-        seen.push(event);
-        if hit {
-            return seen;
-        }
-    }
-}
-
-fn is_result(e: &Value) -> bool {
-    e["type"] == "output" && e["content"]["type"] == "result"
-}
-
-fn pids_of(session_id: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(session_id))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_second_viewer_approves_the_tool_and_it_runs() {
     let server = TestServer::start().await;
@@ -116,14 +87,14 @@ async fn follow_ups_reuse_the_process_and_interrupt_keeps_the_session() {
     let id = uuid::Uuid::new_v4().to_string();
     send(&mut ws, live_request(&server, "first", &id)).await;
     until(&mut ws, is_result).await;
-    let pids = pids_of(&id);
+    let pids = opcode_testkit::pids_with_arg(&id);
     assert_eq!(pids.len(), 1);
 
     send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"second"}).to_string()).await;
     let second = until(&mut ws, is_result).await;
     assert!(second.iter().any(|e| e["type"] == "user_prompt" && e["prompt"] == "second"));
     assert!(Value::Array(second.clone()).to_string().contains("Echo: second (turn 2)"));
-    assert_eq!(pids_of(&id), pids, "the same process answered");
+    assert_eq!(opcode_testkit::pids_with_arg(&id), pids, "the same process answered");
 
     // a long turn, interrupted: it ends early and the session takes the next prompt
     send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"long @lines=200 @delay=20"}).to_string()).await;
@@ -142,7 +113,7 @@ async fn follow_ups_reuse_the_process_and_interrupt_keeps_the_session() {
     send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"after"}).to_string()).await;
     let after = until(&mut ws, is_result).await;
     assert!(Value::Array(after).to_string().contains("Echo: after (turn 4)"));
-    assert_eq!(pids_of(&id), pids);
+    assert_eq!(opcode_testkit::pids_with_arg(&id), pids);
 
     send(&mut ws, json!({"type":"end","session_id":id}).to_string()).await;
     let end = until_completion(&mut ws).await;

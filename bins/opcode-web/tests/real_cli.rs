@@ -65,18 +65,6 @@ fn texts(events: &[Value]) -> String {
     events.iter().filter(|e| e["type"] == "output").map(|e| e["content"].to_string()).collect::<Vec<_>>().join("\n")
 }
 
-/// Pids of processes whose command line mentions `needle` (the genuine CLI's pid is never exposed).
-fn pids_mentioning(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn execute_resume_and_continue_with_the_genuine_cli() {
     let Some(claude) = real_claude() else { return };
@@ -146,7 +134,7 @@ async fn cancel_mid_stream_kills_the_genuine_cli() {
             break;
         }
     }
-    let pids = pids_mentioning(&id);
+    let pids = opcode_testkit::pids_with_arg(&id);
     assert!(!pids.is_empty(), "the CLI is running");
     let cancel =
         server.http().post(server.url(&format!("/api/sessions/{id}/cancel"))).bearer_auth(TOKEN).send().await.unwrap();
@@ -198,26 +186,6 @@ async fn a_refusal_on_stderr_reaches_the_client() {
     server.stop().await;
 }
 
-/// Reads events until one matches; returns every event read.
-async fn until(ws: &mut Ws, what: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let mut seen = Vec::new();
-    loop {
-        let event = next_json(ws).await.expect("the awaited event");
-        if std::env::var_os("OPCODE_TEST_TRACE").is_some() {
-            eprintln!("event: {}", &event.to_string()[..event.to_string().len().min(300)]);
-        }
-        let hit = what(&event);
-        seen.push(event);
-        if hit {
-            return seen;
-        }
-    }
-}
-
-fn is_result(e: &Value) -> bool {
-    e["type"] == "output" && e["content"]["type"] == "result"
-}
-
 #[tokio::test]
 async fn live_session_with_browser_approvals_on_the_genuine_cli() {
     let Some(claude) = real_claude() else { return };
@@ -237,7 +205,7 @@ async fn live_session_with_browser_approvals_on_the_genuine_cli() {
     send(&mut ws, allow.to_string()).await;
     until(&mut ws, is_result).await;
     assert!(server.project.path().join("tool-ran.txt").exists(), "the approved Bash call ran");
-    let pids = pids_mentioning(&id);
+    let pids = opcode_testkit::pids_with_arg(&id);
     assert!(!pids.is_empty());
 
     // 2. denied: claude is told, the tool does not run
@@ -268,7 +236,7 @@ async fn live_session_with_browser_approvals_on_the_genuine_cli() {
     send(&mut ws, serde_json::json!({"type":"prompt","session_id":id,"prompt":"a plain turn"}).to_string()).await;
     let plain = until(&mut ws, is_result).await;
     assert!(texts(&plain).contains("Mock reply to: a plain turn"));
-    assert_eq!(pids_mentioning(&id), pids, "the same claude process");
+    assert_eq!(opcode_testkit::pids_with_arg(&id), pids, "the same claude process");
     let last = mock.requests().into_iter().rev().find(|r| r.to_string().contains("a plain turn")).unwrap();
     let conversation = last["messages"].to_string();
     assert!(conversation.contains("please USETOOL now") && conversation.contains("please USETOOL again"));
@@ -289,7 +257,7 @@ async fn live_session_with_browser_approvals_on_the_genuine_cli() {
         .await;
     let after = until(&mut ws, is_result).await;
     assert!(texts(&after).contains("Mock reply to: after the interrupt"), "{after:#?}");
-    assert_eq!(pids_mentioning(&id), pids);
+    assert_eq!(opcode_testkit::pids_with_arg(&id), pids);
 
     send(&mut ws, serde_json::json!({"type":"end","session_id":id}).to_string()).await;
     let end = until_completion(&mut ws).await;

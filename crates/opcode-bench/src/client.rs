@@ -27,6 +27,13 @@ pub(crate) struct Server {
     _control: opcode_proc::ProcessControl,
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        // the draining task holds the handle; stop the server (its whole group) now
+        self._control.kill();
+    }
+}
+
 impl Server {
     pub(crate) async fn start(spec: ProcessSpec) -> anyhow::Result<Self> {
         let began = Instant::now();
@@ -95,6 +102,9 @@ pub(crate) struct Seen {
     pub(crate) foreign: u64,
     /// Time of the emitter's SIGTERM receipt, if it reported one.
     pub(crate) sigterm_at: Option<u128>,
+    /// How long the emitter took to write everything (from its `result` line): the run's own pace,
+    /// which a relay that cannot keep up slows down through the pipe.
+    pub(crate) emitter_ms: Option<f64>,
 }
 
 /// The emitter's `"t":<ns>` stamp at the end of a frame, read without parsing the frame.
@@ -123,6 +133,9 @@ pub(crate) async fn read_run(ws: &mut Ws, began: Instant, session: Option<&str>,
         }
         if text.contains("\"subtype\":\"sigterm\"") {
             seen.sigterm_at = stamp(&text);
+        } else if let Some(at) = text.find("\"duration_ms\":") {
+            let digits: String = text[at + 14..].chars().take_while(char::is_ascii_digit).collect();
+            seen.emitter_ms = digits.parse().ok();
         } else if let Some(t) = stamp(&text) {
             seen.lines += 1;
             if timed {

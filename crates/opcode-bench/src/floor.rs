@@ -9,7 +9,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use futures::SinkExt;
+use futures::{FutureExt, SinkExt};
 use opcode_proc::{OutputStream, ProcessEvent, ProcessSpec, ProcessSupervisor, TokioSupervisor};
 
 pub(crate) async fn serve(emitter: PathBuf) -> anyhow::Result<()> {
@@ -31,15 +31,21 @@ async fn relay(mut socket: WebSocket, emitter: Arc<PathBuf>) {
     let Some(Ok(Message::Text(prompt))) = socket.recv().await else { return };
     let spec = ProcessSpec::new(emitter.as_path()).args(["-p", prompt.as_str()]);
     let Ok(mut child) = TokioSupervisor::default().spawn(spec).await else { return };
-    while let Some(event) = child.next_event().await {
-        if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = event {
-            if socket.feed(Message::Text(text.into())).await.is_err() {
-                return;
+    while let Some(mut event) = child.next_event().await {
+        // feed what is ready, then flush once, as opcode-web does per batch
+        loop {
+            if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = event {
+                if socket.feed(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
             }
-            // flush when the reader has nothing more ready, as opcode-web does per batch
-            if socket.flush().await.is_err() {
-                return;
+            match child.next_event().now_or_never() {
+                Some(Some(next)) => event = next,
+                _ => break,
             }
+        }
+        if socket.flush().await.is_err() {
+            return;
         }
     }
     let _ = socket.send(Message::Close(None)).await;

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 
 use crate::event::{OutputStream, ProcessEvent};
 
-const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// Per stream; small because a thousand runs each hold two. Longer lines are assembled across reads.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Reads `reader` to its end, sending one event per line to `tx`. When `tx` is closed (nobody listens)
 /// the output is still drained, so the child never blocks on a full pipe.

@@ -97,6 +97,21 @@ fn signal_group(pgid: u32, signal: Signal) {
     }
 }
 
+/// Kills the group if the owning task is dropped before its child was reaped: a runtime that shuts down
+/// drops its tasks without running them to completion, and no child may outlive that.
+struct GroupGuard {
+    pgid: u32,
+    armed: bool,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            signal_group(self.pgid, Signal::SIGKILL);
+        }
+    }
+}
+
 /// Owns the child until it is reaped; then kills what is left of its group, waits for the readers to
 /// deliver every line, and sends `Exited` last.
 async fn own_child(
@@ -106,6 +121,7 @@ async fn own_child(
     events: mpsc::Sender<ProcessEvent>,
     readers: Vec<JoinHandle<()>>,
 ) {
+    let mut guard = GroupGuard { pgid: pid, armed: true };
     let mut term_sent = false;
     let mut kill_at: Option<Instant> = None;
     let mut controls_open = true;
@@ -137,6 +153,7 @@ async fn own_child(
     };
     // Nothing of the group may outlive the child: grandchildren still holding a pipe die here.
     signal_group(pid, Signal::SIGKILL);
+    guard.armed = false;
     for reader in readers {
         let _ = reader.await;
     }

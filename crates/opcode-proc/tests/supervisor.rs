@@ -184,3 +184,24 @@ async fn stdin_lines_reach_the_child_in_order() {
         .collect();
     assert_eq!(lines, (0..100).map(|i| format!("line {i}")).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_runtime_that_shuts_down_takes_its_children_with_it() {
+    let pidfile = pidfile("runtime.pids");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let handle = runtime.block_on(async {
+        let mut child = spawn(fake(&format!("x @grandchild @hang @pidfile={}", pidfile.display()))).await;
+        next_line(&mut child).await;
+        child
+    });
+    let pids = opcode_testkit::read_pids(&pidfile);
+    assert_eq!(pids.len(), 2);
+    // the handle outlives the runtime: only the owning task's drop can kill the group now
+    drop(runtime);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| opcode_testkit::process_alive(*p)) {
+        assert!(std::time::Instant::now() < deadline, "{pids:?} outlived the runtime");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(handle);
+}

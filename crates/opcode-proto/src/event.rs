@@ -172,21 +172,35 @@ fn push_field_str(out: &mut String, name: &str, value: Option<&str>) {
     }
 }
 
+/// A session id as a JSON string literal (quoted and escaped), to encode many events of one session
+/// without escaping the id each time.
+pub fn session_id_json(session_id: &str) -> String {
+    serde_json::to_string(session_id).unwrap_or_default()
+}
+
 impl SessionEvent {
     /// Encodes the event as one JSON object (no trailing newline). `output` content is spliced verbatim.
     pub fn to_json(&self) -> String {
-        let extra = match &self.kind {
+        encode_event(&session_id_json(&self.session_id), self.seq, &self.kind)
+    }
+}
+
+/// Encodes an event of the session whose id is `session_json` (from [`session_id_json`]): the same bytes
+/// as [`SessionEvent::to_json`], without building a `SessionEvent`.
+pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
+    {
+        let extra = match kind {
             EventKind::Output { content: OutputContent::Json(raw) } => raw.len(),
             EventKind::Output { content: OutputContent::Text(t) } => t.len() + 8,
             _ => 64,
         };
-        let mut out = String::with_capacity(64 + self.session_id.len() + extra);
+        let mut out = String::with_capacity(64 + session_json.len() + extra);
         out.push_str("{\"type\":\"");
-        out.push_str(self.kind.type_name());
+        out.push_str(kind.type_name());
         out.push_str("\",\"session_id\":");
-        push_json_str(&mut out, &self.session_id);
-        let _ = write!(out, ",\"seq\":{}", self.seq);
-        match &self.kind {
+        out.push_str(session_json);
+        let _ = write!(out, ",\"seq\":{seq}");
+        match kind {
             EventKind::Start { message, command_type, project_path, model, live, permission_mode } => {
                 push_field_str(&mut out, "message", Some(message));
                 let _ = write!(out, ",\"command_type\":\"{}\"", command_type.as_str());
@@ -256,7 +270,9 @@ impl SessionEvent {
         out.push('}');
         out
     }
+}
 
+impl SessionEvent {
     /// Decodes an event encoded by [`SessionEvent::to_json`] (used by clients: the CLI, tests).
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         let wire: WireEvent = serde_json::from_str(text)?;

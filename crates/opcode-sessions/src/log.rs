@@ -1,7 +1,7 @@
 //! One session's event log: numbered events, a bounded tail in memory, all of them on disk.
 //!
 //! Appends assign `seq`, encode the event once (`Bytes`, shared by every viewer), write it to a buffered
-//! file and push it on the in-memory tail. The tail holds at most `tail_events`; before an event leaves
+//! file and push it on the in-memory tail. The tail holds at most `tail_events` and `tail_bytes`; before an event leaves
 //! the tail the file is flushed, so **every event is either in the tail or readable from the file**, and
 //! a reader can always get any seq. The file is never fsynced: a crash of the machine can lose the last
 //! buffered events of the log, a crash of the server loses the log anyway (logs are per server run).
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use opcode_proto::{EventKind, Seq, SessionEvent};
+use opcode_proto::{EventKind, Seq};
 use tokio::sync::watch;
 
 use crate::error::LogError;
@@ -24,18 +24,23 @@ use crate::error::LogError;
 /// Every `INDEX_EVERY`-th event's file offset is remembered, so a read from any seq seeks close to it.
 const INDEX_EVERY: u64 = 256;
 
-/// Limits of one log.
+/// Limits of one log's in-memory tail; older events are read back from the file.
 #[derive(Debug, Clone, Copy)]
 pub struct LogConfig {
-    /// Events kept in memory; older ones are read back from the file.
+    /// Events kept in memory at most.
     pub tail_events: usize,
+    /// Bytes of events kept in memory at most (the newest event is always kept).
+    pub tail_bytes: usize,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { tail_events: 2048 }
+        LogConfig { tail_events: 512, tail_bytes: 256 * 1024 }
     }
 }
+
+/// The log file's write buffer: small, because a thousand sessions each hold one.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// What a watcher needs to know: how many events exist and whether more may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +55,8 @@ pub(crate) struct LogStatus {
 #[derive(Debug)]
 pub struct EventLog {
     session_id: String,
+    /// The id as a JSON string literal, escaped once for every event.
+    session_json: String,
     path: PathBuf,
     config: LogConfig,
     inner: Mutex<LogInner>,
@@ -62,6 +69,8 @@ struct LogInner {
     /// The newest events; `tail[0]` has seq `tail_start`.
     tail: VecDeque<Bytes>,
     tail_start: Seq,
+    /// Bytes held by `tail`.
+    tail_bytes: usize,
     writer: BufWriter<File>,
     /// Bytes written to the writer so far (the offset of the next event).
     written: u64,
@@ -97,13 +106,15 @@ impl EventLog {
         let (status, _) = watch::channel(LogStatus { next_seq: 0, live: false });
         Ok(EventLog {
             session_id: session_id.to_owned(),
+            session_json: opcode_proto::event::session_id_json(session_id),
             path,
             config,
             inner: Mutex::new(LogInner {
                 next_seq: 0,
                 tail: VecDeque::new(),
                 tail_start: 0,
-                writer: BufWriter::with_capacity(64 * 1024, file),
+                tail_bytes: 0,
+                writer: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
                 written: 0,
                 flushed_upto: 0,
                 index: Vec::new(),
@@ -129,7 +140,7 @@ impl EventLog {
     pub fn append(&self, kind: EventKind) -> Seq {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let seq = inner.next_seq;
-        let mut json = SessionEvent { session_id: self.session_id.clone(), seq, kind }.to_json();
+        let mut json = opcode_proto::event::encode_event(&self.session_json, seq, &kind);
         json.push('\n');
         if seq % INDEX_EVERY == 0 {
             let offset = inner.written;
@@ -140,16 +151,21 @@ impl EventLog {
         }
         inner.written += json.len() as u64;
         json.pop(); // the frame itself carries no newline
+        inner.tail_bytes += json.len();
         inner.tail.push_back(Bytes::from(json));
         inner.next_seq = seq + 1;
-        if inner.tail.len() > self.config.tail_events {
+        while inner.tail.len() > 1
+            && (inner.tail.len() > self.config.tail_events || inner.tail_bytes > self.config.tail_bytes)
+        {
             if inner.tail_start >= inner.flushed_upto {
                 if let Err(err) = inner.writer.flush() {
                     tracing::warn!(session_id = %self.session_id, %err, "event log flush failed");
                 }
                 inner.flushed_upto = inner.next_seq;
             }
-            inner.tail.pop_front();
+            if let Some(evicted) = inner.tail.pop_front() {
+                inner.tail_bytes -= evicted.len();
+            }
             inner.tail_start += 1;
         }
         drop(inner);
@@ -240,6 +256,7 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opcode_proto::SessionEvent;
 
     fn error(i: u64) -> EventKind {
         EventKind::Error { message: format!("e{i}") }
@@ -248,7 +265,8 @@ mod tests {
     #[test]
     fn every_event_is_readable_from_memory_or_disk() {
         let dir = tempfile::tempdir().unwrap();
-        let log = EventLog::create("s", dir.path().join("s.jsonl"), LogConfig { tail_events: 10 }).unwrap();
+        let config = LogConfig { tail_events: 10, ..LogConfig::default() };
+        let log = EventLog::create("s", dir.path().join("s.jsonl"), config).unwrap();
         for i in 0..1000 {
             assert_eq!(log.append(error(i)), i);
         }

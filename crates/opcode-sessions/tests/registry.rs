@@ -164,12 +164,7 @@ async fn cancel_ends_with_cancelled_then_completion_and_kills_the_group() {
         events[n - 1].kind,
         EventKind::Completion { status: opcode_proto::CompletionStatus::Cancelled, .. }
     ));
-    // a killed process's teardown has no event to await: poll, bounded
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while pids.iter().any(|p| opcode_testkit::process_alive(*p)) {
-        assert!(std::time::Instant::now() < deadline, "{pids:?} survived the cancel");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    opcode_testkit::assert_all_dead(&pids).await;
     assert!(matches!(f.registry.cancel(&run.session_id), Err(opcode_sessions::CancelError::NotRunning(_))));
     assert!(matches!(f.registry.cancel("nope"), Err(opcode_sessions::CancelError::NotFound(_))));
 }

@@ -74,3 +74,25 @@ pub fn process_alive(pid: u32) -> bool {
 pub fn read_pids(pidfile: &Path) -> Vec<u32> {
     std::fs::read_to_string(pidfile).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
+
+/// Waits until none of `pids` is alive, failing after 10 s. A foreign process's death has no event to
+/// await, so this polls (every 20 ms).
+pub async fn assert_all_dead(pids: &[u32]) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pids.iter().any(|p| process_alive(*p)) {
+        assert!(tokio::time::Instant::now() < deadline, "processes still alive: {pids:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Pids of the processes whose command line contains `needle` (e.g. a session id passed to claude).
+pub fn pids_with_arg(needle: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}

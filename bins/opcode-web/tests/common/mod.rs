@@ -1,5 +1,5 @@
 //! A real opcode-web on an ephemeral port, with the fake claude, and a real WebSocket client.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,11 +159,26 @@ pub fn assert_contiguous(events: &[Value], session_id: &str, from: u64) {
     }
 }
 
-/// Polls until none of `pids` is alive (a foreign process's death has no event to await).
-pub async fn assert_all_dead(pids: &[u32]) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while pids.iter().any(|p| opcode_testkit::process_alive(*p)) {
-        assert!(tokio::time::Instant::now() < deadline, "processes still alive: {pids:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+pub use opcode_testkit::assert_all_dead;
+
+/// Reads events until one matches; returns every event read (`OPCODE_TEST_TRACE=1` prints them).
+pub async fn until(ws: &mut Ws, what: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let event = next_json(ws).await.expect("the awaited event");
+        if std::env::var_os("OPCODE_TEST_TRACE").is_some() {
+            let text = event.to_string();
+            eprintln!("event: {}", &text[..text.len().min(300)]);
+        }
+        let hit = what(&event);
+        seen.push(event);
+        if hit {
+            return seen;
+        }
     }
+}
+
+/// Claude's `result` line: the end of a turn.
+pub fn is_result(e: &Value) -> bool {
+    e["type"] == "output" && e["content"]["type"] == "result"
 }

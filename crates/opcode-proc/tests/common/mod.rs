@@ -1,5 +1,5 @@
 //! Helpers shared by opcode-proc's integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,15 +41,7 @@ pub(crate) async fn next_line(handle: &mut ProcessHandle) -> String {
     }
 }
 
-/// Waits until none of `pids` is alive; there is no event for a foreign process's death, so this polls,
-/// bounded by a deadline.
-pub(crate) async fn assert_all_dead(pids: &[u32]) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while pids.iter().any(|p| opcode_testkit::process_alive(*p)) {
-        assert!(tokio::time::Instant::now() < deadline, "processes still alive: {pids:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub(crate) use opcode_testkit::assert_all_dead;
 
 pub(crate) fn pidfile(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("opcode-proc-test-{}", std::process::id()));
