@@ -35,7 +35,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { tail_events: 512, tail_bytes: 256 * 1024 }
+        LogConfig { tail_events: 256, tail_bytes: 64 * 1024 }
     }
 }
 
@@ -138,9 +138,29 @@ impl EventLog {
     /// A failed disk write is logged and the event is still kept in memory and delivered: losing the
     /// durable copy must not stop a run from being watched.
     pub fn append(&self, kind: EventKind) -> Seq {
+        self.append_batch(vec![kind]).unwrap_or_default()
+    }
+
+    /// Appends events in order under one lock and wakes the watchers once, so that viewers read them as
+    /// one batch (one wake-up and one socket write for many lines). Returns the first seq, if any.
+    pub fn append_batch(&self, kinds: Vec<EventKind>) -> Option<Seq> {
+        if kinds.is_empty() {
+            return None;
+        }
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let first = inner.next_seq;
+        for kind in &kinds {
+            self.push(&mut inner, kind);
+        }
+        let next = inner.next_seq;
+        drop(inner);
+        self.status.send_modify(|s| s.next_seq = next);
+        Some(first)
+    }
+
+    fn push(&self, inner: &mut LogInner, kind: &EventKind) {
         let seq = inner.next_seq;
-        let mut json = opcode_proto::event::encode_event(&self.session_json, seq, &kind);
+        let mut json = opcode_proto::event::encode_event(&self.session_json, seq, kind);
         json.push('\n');
         if seq % INDEX_EVERY == 0 {
             let offset = inner.written;
@@ -168,9 +188,6 @@ impl EventLog {
             }
             inner.tail_start += 1;
         }
-        drop(inner);
-        self.status.send_modify(|s| s.next_seq = seq + 1);
-        seq
     }
 
     /// Marks whether a run is live (more events may come); wakes every watcher.

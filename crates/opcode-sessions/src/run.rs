@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use futures::FutureExt;
+
 use opcode_proc::{OutputStream, ProcessEvent, ProcessHandle};
 use opcode_proto::event::OutputContent;
 use opcode_proto::{CompletionStatus, EventKind};
@@ -54,32 +56,46 @@ fn to_event(event: ProcessEvent, cancelled: bool) -> Vec<EventKind> {
     }
 }
 
+/// Process events taken per batch at most: what is ready is appended under one lock and one wake-up.
+const BATCH: usize = 256;
+
 /// Drives the run until the child is reaped, then marks the session finished.
 pub(crate) async fn drive(session: Arc<Session>, mut child: ProcessHandle, live: bool) {
     let mut completed = false;
-    while let Some(event) = child.next_event().await {
-        let exited = matches!(event, ProcessEvent::Exited(_));
-        if live {
-            if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = &event {
-                // a cheap test first: control requests are rare, every line passes here
-                if text.contains("\"control_request\"") && session.handle_control_line(text).await {
-                    continue;
+    while let Some(first) = child.next_event().await {
+        let mut pending: Vec<EventKind> = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(event) = next.take() {
+            taken += 1;
+            let exited = matches!(event, ProcessEvent::Exited(_));
+            let mut handled = false;
+            if live {
+                if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = &event {
+                    // a cheap test first: control requests are rare, every line passes here
+                    if text.contains("\"control_request\"") {
+                        session.log.append_batch(std::mem::take(&mut pending));
+                        handled = session.handle_control_line(text).await;
+                    }
+                    if opcode_proto::read_envelope(text).is_some_and(|e| e.kind.as_deref() == Some("result")) {
+                        session.turn_ended();
+                    }
                 }
-                if opcode_proto::read_envelope(text).is_some_and(|e| e.kind.as_deref() == Some("result")) {
-                    session.turn_ended();
+                if exited {
+                    session.log.append_batch(std::mem::take(&mut pending));
+                    session.close_live();
                 }
             }
-            if exited {
-                session.close_live();
+            if !handled {
+                pending.extend(to_event(event, session.cancel_requested()));
+            }
+            completed |= exited;
+            if taken < BATCH {
+                next = child.next_event().now_or_never().flatten();
             }
         }
-        for kind in to_event(event, session.cancel_requested()) {
-            if matches!(kind, EventKind::Output { .. }) {
-                tracing::trace!("stdout line");
-            }
-            session.log.append(kind);
-        }
-        completed |= exited;
+        tracing::trace!(events = pending.len(), "batch");
+        session.log.append_batch(pending);
     }
     if !completed {
         // the supervisor's task vanished without an exit (it cannot, short of a panic): still end the run
