@@ -22,9 +22,8 @@ fn host_target() -> Result<String> {
 pub(crate) fn dist(check: bool) -> Result<()> {
     let root = util::root();
     util::need("npm", "the UI is built with Node.js 20+ and npm")?;
-    util::run(
-        util::cmd("cargo").args(["build", "--release", "-p", "opcode-web", "-p", "opcode-cli"]).current_dir(&root),
-    )?;
+    // every workspace binary, as `cargo xtask bench` builds them: one feature set, one release build
+    util::run(util::cmd("cargo").args(["build", "--release", "--workspace", "--bins"]).current_dir(&root))?;
     let version = env!("CARGO_PKG_VERSION");
     let name = format!("opcode-{version}-{}", host_target()?);
     let out_dir = root.join("target/dist");

@@ -289,7 +289,8 @@ impl SessionRegistry {
             include_partial_messages: request.include_partial_messages,
             permissions,
         };
-        let mut spec = invocation.spec(&self.inner.config.claude_bin, &project);
+        let mut spec =
+            invocation.spec(&self.inner.config.claude_bin, &project).event_buffer(crate::run::CHILD_EVENT_BUFFER);
         spec.env.extend(self.inner.config.child_env.iter().cloned());
         match self.inner.supervisor.spawn(spec).instrument(span.clone()).await {
             Ok(mut child) => {

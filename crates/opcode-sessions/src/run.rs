@@ -57,7 +57,11 @@ fn to_event(event: ProcessEvent, cancelled: bool) -> Vec<EventKind> {
 }
 
 /// Process events taken per batch at most: what is ready is appended under one lock and one wake-up.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
+
+/// Lines buffered between a child's readers and its run task: when viewers keep the workers busy, the
+/// run task still takes up to this many lines per turn, so viewers do not slow the run.
+pub(crate) const CHILD_EVENT_BUFFER: usize = 1024;
 
 /// Drives the run until the child is reaped, then marks the session finished.
 pub(crate) async fn drive(session: Arc<Session>, mut child: ProcessHandle, live: bool) {

@@ -14,8 +14,9 @@ use tokio::sync::watch;
 use crate::error::LogError;
 use crate::log::{Batch, EventLog, LogStatus};
 
-/// Events read per batch at most.
-const BATCH_MAX: usize = 512;
+/// Events read per batch at most. Small enough that a hundred viewers catching up take turns quickly (the
+/// run's own reader is polled between them), large enough to write many frames per socket flush.
+const BATCH_MAX: usize = 128;
 
 /// A cursor into one session's events. Obtain with [`crate::SessionRegistry::subscribe`].
 #[derive(Debug)]
