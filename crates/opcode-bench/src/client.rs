@@ -124,6 +124,9 @@ pub(crate) async fn read_run(ws: &mut Ws, began: Instant, session: Option<&str>,
             _ => continue,
         };
         let received = now_ns();
+        if std::env::var_os("OPCODE_BENCH_TRACE").is_some() {
+            eprintln!("frame: {}", &text[..text.len().min(200)]);
+        }
         seen.first_frame.get_or_insert_with(|| began.elapsed());
         seen.bytes += text.len() as u64;
         if let Some(session) = session {

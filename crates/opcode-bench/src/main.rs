@@ -4,7 +4,8 @@
 //! nothing else). Run through `cargo xtask bench`, which builds both in release mode and records the table
 //! in `docs/benchmarks.md`.
 //!
-//! `opcode-bench run --server-bin B --emitter-bin E [--smoke]` prints a Markdown table; `--smoke` runs every
+//! `opcode-bench run --server-bin B --emitter-bin E [--smoke] [--only throughput,latency,sessions,viewers,
+//! replay,files,cancel,startup]` prints a Markdown table; `--smoke` runs every
 //! scenario once with tiny sizes (to prove the bench works; no figure is asserted).
 //! `opcode-bench floor --emitter-bin E` is the floor server (started by `run` as its own process).
 
@@ -23,6 +24,15 @@ pub(crate) struct Setup {
     pub(crate) server_bin: PathBuf,
     pub(crate) emitter_bin: PathBuf,
     pub(crate) smoke: bool,
+    /// Run only the scenarios whose names are listed (comma separated), for profiling one at a time.
+    pub(crate) only: Option<String>,
+}
+
+impl Setup {
+    /// Whether scenario `name` runs.
+    pub(crate) fn wants(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| only.split(',').any(|n| n == name))
+    }
 }
 
 fn arg(args: &[String], flag: &str) -> Option<String> {
@@ -40,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
                 server_bin: PathBuf::from(arg(&args, "--server-bin").context("--server-bin is required")?),
                 emitter_bin,
                 smoke: args.iter().any(|a| a == "--smoke"),
+                only: arg(&args, "--only"),
             };
             let table = scenarios::run_all(&setup).await?;
             println!("{table}");

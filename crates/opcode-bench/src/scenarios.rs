@@ -71,7 +71,12 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
     rows.push(row("", "server CPU µs per line", format!("{cpu:.2}"), Some(floor_cpu), cpu, "≤ 1.5 µs"));
 
     // 2. latency
-    for (rate, count) in [(100u64, if smoke { 20 } else { 500 }), (10_000, if smoke { 2_000 } else { 50_000 })] {
+    let latency = if setup.wants("latency") {
+        &[(100u64, if smoke { 20 } else { 500 }), (10_000, if smoke { 2_000 } else { 50_000 })][..]
+    } else {
+        &[]
+    };
+    for &(rate, count) in latency {
         let prompt = format!("count={count} size=300 rate={rate}");
         let mut ours = opcode_run(&server.addr, &prompt, true).await?.latencies;
         let mut theirs = floor_run(&floor.addr, &prompt, true).await?.latencies;
@@ -90,52 +95,82 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
     }
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
-    for _ in 0..(if smoke { 3 } else { 20 }) {
+    for _ in 0..(if !setup.wants("latency") {
+        0
+    } else if smoke {
+        3
+    } else {
+        20
+    }) {
         ours.push(first_line(opcode_run(&server.addr, "count=1 size=300", true).await?));
         theirs.push(first_line(floor_run(&floor.addr, "count=1 size=300", true).await?));
     }
     let (first, floor_first) = (median(ours), median(theirs));
-    rows.push(row(
-        "first line of a run",
-        "ms from request to claude's first line (median)",
-        format!("{first:.2}"),
-        Some(floor_first),
-        first,
-        "≤ 20 ms",
-    ));
+    if setup.wants("latency") {
+        rows.push(row(
+            "first line of a run",
+            "ms from request to claude's first line (median)",
+            format!("{first:.2}"),
+            Some(floor_first),
+            first,
+            "≤ 20 ms",
+        ));
+    }
 
     // 3. many sessions at once
     let (sessions, seconds) = if smoke { (20u64, 1u64) } else { (1000, 30) };
-    rows.extend(concurrent(&server, sessions, seconds).await?);
+    if setup.wants("sessions") {
+        rows.extend(concurrent(&server, sessions, seconds).await?);
+    }
 
     // 4. many viewers of one run
-    rows.extend(viewers(&server, if smoke { 10 } else { 100 }, lines, one_viewer_pace).await?);
+    if setup.wants("viewers") {
+        rows.extend(viewers(&server, if smoke { 10 } else { 100 }, lines, one_viewer_pace).await?);
+    }
 
     // 5. replay of a long finished run
-    rows.extend(replay(&server, if smoke { 20_000 } else { 1_000_000 }).await?);
+    if setup.wants("replay") {
+        rows.extend(replay(&server, if smoke { 20_000 } else { 1_000_000 }).await?);
+    }
 
     // 6. Claude's files
-    rows.extend(claude_files(&server, &home, smoke).await?);
+    if setup.wants("files") {
+        rows.extend(claude_files(&server, &home, smoke).await?);
+    }
 
     // 7. cancel
     let mut latencies = Vec::new();
-    for _ in 0..(if smoke { 3 } else { 20 }) {
+    for _ in 0..(if !setup.wants("cancel") {
+        0
+    } else if smoke {
+        3
+    } else {
+        20
+    }) {
         latencies.push(cancel_latency(&server).await?);
     }
     let p99 = percentile_ms(&mut latencies, 0.99);
-    rows.push(row(
-        "cancel",
-        "p99 ms from cancel request to SIGTERM in the child",
-        format!("{p99:.2}"),
-        None,
-        p99,
-        "≤ 50 ms",
-    ));
+    if setup.wants("cancel") {
+        rows.push(row(
+            "cancel",
+            "p99 ms from cancel request to SIGTERM in the child",
+            format!("{p99:.2}"),
+            None,
+            p99,
+            "≤ 50 ms",
+        ));
+    }
 
     // 8. start-up and idle memory
     let mut starts = Vec::new();
     let mut idle = Vec::new();
-    for i in 0..(if smoke { 2 } else { 5 }) {
+    for i in 0..(if !setup.wants("startup") {
+        0
+    } else if smoke {
+        2
+    } else {
+        5
+    }) {
         let fresh_home = work.join(format!("home-{i}"));
         std::fs::create_dir_all(&fresh_home)?;
         let fresh =
@@ -146,8 +181,10 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
         idle.push(rss_mb(fresh.pid));
     }
     let (start, rss) = (median(starts), median(idle));
-    rows.push(row("start-up", "ms from exec to listening (median)", format!("{start:.1}"), None, start, "≤ 50 ms"));
-    rows.push(row("", "idle RSS MB", format!("{rss:.1}"), None, rss, "≤ 6 MB"));
+    if setup.wants("startup") {
+        rows.push(row("start-up", "ms from exec to listening (median)", format!("{start:.1}"), None, start, "≤ 50 ms"));
+        rows.push(row("", "idle RSS MB", format!("{rss:.1}"), None, rss, "≤ 6 MB"));
+    }
 
     drop(server);
     drop(floor);

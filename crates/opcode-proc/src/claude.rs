@@ -106,7 +106,10 @@ pub fn find_claude_binary(explicit: Option<&Path>) -> Result<PathBuf, DiscoveryE
         Some(path) => vec![path.to_path_buf()],
         None => default_candidates(),
     };
-    candidates.iter().find(|p| is_executable(p)).cloned().ok_or(DiscoveryError { tried: candidates })
+    let found =
+        candidates.iter().find(|p| is_executable(p)).ok_or_else(|| DiscoveryError { tried: candidates.clone() })?;
+    // absolute, so that it still names the same file when claude runs in a project directory
+    Ok(std::fs::canonicalize(found).unwrap_or_else(|_| found.clone()))
 }
 
 fn default_candidates() -> Vec<PathBuf> {
@@ -199,6 +202,15 @@ mod tests {
         let spec = inv(Conversation::ContinueLatest).spec(Path::new("/bin/claude"), Path::new("/tmp"));
         assert!(spec.env_remove.iter().any(|k| k == "CLAUDECODE"));
         assert_eq!(spec.cwd.as_deref(), Some(Path::new("/tmp")));
+    }
+
+    #[test]
+    fn a_relative_binary_is_made_absolute() {
+        let dir = std::env::current_dir().unwrap();
+        let relative = std::env::current_exe().unwrap();
+        let relative = relative.strip_prefix(&dir).unwrap_or(&relative);
+        let found = find_claude_binary(Some(relative)).unwrap();
+        assert!(found.is_absolute(), "{}", found.display());
     }
 
     #[test]

@@ -65,11 +65,16 @@ impl ProcessSupervisor for TokioSupervisor {
 
         let (event_tx, event_rx) = mpsc::channel(spec.event_buffer);
         let mut readers = Vec::with_capacity(2);
+        // Readers opt out of tokio's cooperative budget: they stop when the pipe is empty or the bounded
+        // channel is full, so a turn is bounded anyway, and under many busy tasks (viewers) a reader that
+        // yielded every 128 lines would hold the child back.
         if let Some(out) = child.stdout.take() {
-            readers.push(tokio::spawn(read_lines(out, OutputStream::Stdout, spec.max_line_bytes, event_tx.clone())));
+            let reader = read_lines(out, OutputStream::Stdout, spec.max_line_bytes, event_tx.clone());
+            readers.push(tokio::spawn(tokio::task::unconstrained(reader)));
         }
         if let Some(err) = child.stderr.take() {
-            readers.push(tokio::spawn(read_lines(err, OutputStream::Stderr, spec.max_line_bytes, event_tx.clone())));
+            let reader = read_lines(err, OutputStream::Stderr, spec.max_line_bytes, event_tx.clone());
+            readers.push(tokio::spawn(tokio::task::unconstrained(reader)));
         }
         let stdin = child.stdin.take().map(StdinWriter::new);
         let (control_tx, control_rx) = mpsc::unbounded_channel();

@@ -304,7 +304,9 @@ impl SessionRegistry {
                     control.cancel(self.inner.config.cancel_grace);
                 }
                 tracing::info!(parent: &span, command = request.command.as_str(), "run started");
-                self.inner.tasks.spawn(crate::run::drive(session, child, request.live).instrument(span));
+                // unconstrained by tokio's budget: `drive` takes up to BATCH ready events per turn and then yields
+                let drive = tokio::task::unconstrained(crate::run::drive(session, child, request.live));
+                self.inner.tasks.spawn(drive.instrument(span));
             }
             Err(err) => {
                 tracing::warn!(parent: &span, %err, "spawn failed");

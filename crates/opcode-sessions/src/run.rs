@@ -100,6 +100,8 @@ pub(crate) async fn drive(session: Arc<Session>, mut child: ProcessHandle, live:
         }
         tracing::trace!(events = pending.len(), "batch");
         session.log.append_batch(pending);
+        // the batch is bounded; now let the viewers have their turn
+        tokio::task::yield_now().await;
     }
     if !completed {
         // the supervisor's task vanished without an exit (it cannot, short of a panic): still end the run
