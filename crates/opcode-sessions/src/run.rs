@@ -57,7 +57,8 @@ fn to_event(event: ProcessEvent, cancelled: bool) -> Vec<EventKind> {
 }
 
 /// Process events taken per batch at most: what is ready is appended under one lock and one wake-up.
-const BATCH: usize = 1024;
+/// Well under the log's in-memory tail, so a viewer that keeps up reads from memory, not from the disk.
+const BATCH: usize = 128;
 
 /// Lines buffered between a child's readers and its run task: when viewers keep the workers busy, the
 /// run task still takes up to this many lines per turn, so viewers do not slow the run.
