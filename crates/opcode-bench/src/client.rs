@@ -107,8 +107,11 @@ pub(crate) struct Seen {
     pub(crate) emitter_ms: Option<f64>,
 }
 
-/// The emitter's `"t":<ns>` stamp at the end of a frame, read without parsing the frame.
+/// The emitter's `"t":<ns>` stamp at the end of one of its lines, read without parsing the frame.
 fn stamp(frame: &str) -> Option<u128> {
+    if !frame.contains("\"i\":") {
+        return None;
+    }
     let at = frame.rfind("\"t\":")?;
     let digits: String = frame[at + 4..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
@@ -134,16 +137,19 @@ pub(crate) async fn read_run(ws: &mut Ws, began: Instant, session: Option<&str>,
                 seen.foreign += 1;
             }
         }
-        if text.contains("\"subtype\":\"sigterm\"") {
-            seen.sigterm_at = stamp(&text);
-        } else if let Some(at) = text.find("\"duration_ms\":") {
-            let digits: String = text[at + 14..].chars().take_while(char::is_ascii_digit).collect();
-            seen.emitter_ms = digits.parse().ok();
-        } else if let Some(t) = stamp(&text) {
+        // the emitter's lines (the bulk) end in their stamp; only the others are searched further
+        if let Some(t) = stamp(&text) {
             seen.lines += 1;
             if timed {
                 seen.latencies.push(received.saturating_sub(t) as u64);
             }
+        } else if text.contains("\"subtype\":\"sigterm\"") {
+            seen.sigterm_at = text.rfind("\"t\":").and_then(|at| {
+                text[at + 4..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
+            });
+        } else if let Some(at) = text.find("\"duration_ms\":") {
+            let digits: String = text[at + 14..].chars().take_while(char::is_ascii_digit).collect();
+            seen.emitter_ms = digits.parse().ok();
         }
         if text.starts_with("{\"type\":\"completion\"") {
             break;
