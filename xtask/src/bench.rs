@@ -77,13 +77,15 @@ Not met, and why (profiles taken with `perf record -g -p <opcode-web pid>` durin
 build; run one scenario with `target/release/opcode-bench run --server-bin target/release/opcode-web
 --emitter-bin target/release/bench-emitter --only throughput`):
 
-- **Ratio to the floor in the one-session scenario** (target ≥ 0.7×). The floor spends about 0.5 µs of server
-  CPU per line, opcode-web about 1.2 to 1.4 µs. What the floor does not do: read the envelope of each line
-  (serde_json's `skip_to_escape`, `parse_str`, `MapAccess`: about 6 % of samples), allocate per line (one
-  `String` from the line reader and one for the encoded event: `malloc`/`_int_free`/`realloc` about 10 %),
-  write the event log (`block_commit_write`, `_copy_from_iter`: kernel file writes), and validate UTF-8 a
-  second time at the socket (`core::str::from_utf8`). Next steps: reuse line buffers (`BytesMut` splitting),
-  carry validated UTF-8 to the socket, move log writes off the run task.
+- **Ratio to the floor in the one-session scenario** (target ≥ 0.7×; 0.55 to 0.6× in most runs). The floor
+  spends about 0.5 µs of server CPU per line, opcode-web about 1.2 to 1.4 µs. Half of opcode-web's samples
+  are in the kernel: context switches (`finish_task_switch` 15 %) and wake-ups (`_raw_spin_unlock_*` 10 %),
+  because a line crosses three tasks (pipe reader → run task → socket writer) where the floor's single loop
+  crosses none, plus pipe, socket and log-file copies (`copy_folio_from_iter_atomic`, `block_commit_write`).
+  In user space: the envelope read (serde_json `skip_to_escape`, `MapAccess`: about 6 %), allocation
+  (`malloc`/`_int_free`/`cfree`: about 8 %), the bounded channel (`mpsc::Sender::send` 2 %) and UTF-8
+  validation (2 %). Next steps: fuse the pipe reader into the run task (one hop less per batch), reuse line
+  buffers, move log writes off the run task.
 - **Latency p99 at 100 msgs/s** (target ≤ 0.5 ms): it swings between 0.43 and 0.88 ms from run to run, for the
   floor as much as for opcode-web (same run: floor 0.64, opcode-web 0.69). At 100 lines a second every line
   wakes idle threads on a shared 2-core VM; the tail is that wake-up, not the relay.

@@ -49,21 +49,27 @@ where
             Some(i) => (i, true),
             None => (buf.len(), false),
         };
-        match skipping.as_mut() {
-            Some(seen) => *seen += chunk_len,
-            None if line.len() + chunk_len > max => {
-                skipping = Some(line.len() + chunk_len);
-                line = Vec::new(); // give the memory back
+        // the common case: a whole line inside the read buffer, copied once into its own exact allocation
+        let whole =
+            (complete && skipping.is_none() && line.is_empty() && chunk_len <= max).then(|| buf[..chunk_len].to_vec());
+        if whole.is_none() {
+            match skipping.as_mut() {
+                Some(seen) => *seen += chunk_len,
+                None if line.len() + chunk_len > max => {
+                    skipping = Some(line.len() + chunk_len);
+                    line = Vec::new(); // give the memory back
+                }
+                None => line.extend_from_slice(&buf[..chunk_len]),
             }
-            None => line.extend_from_slice(&buf[..chunk_len]),
         }
         reader.consume(chunk_len + usize::from(complete));
         if !complete {
             continue;
         }
-        let event = match skipping.take() {
-            Some(len) => ProcessEvent::LineTooLong { stream, len, max },
-            None => line_event(stream, std::mem::replace(&mut line, Vec::with_capacity(256))),
+        let event = match (whole, skipping.take()) {
+            (Some(bytes), _) => line_event(stream, bytes),
+            (None, Some(len)) => ProcessEvent::LineTooLong { stream, len, max },
+            (None, None) => line_event(stream, std::mem::take(&mut line)),
         };
         if listening && tx.send(event).await.is_err() {
             listening = false;
