@@ -56,17 +56,19 @@ impl ProcessControl {
 #[derive(Debug)]
 pub struct ProcessHandle {
     control: ProcessControl,
-    events: mpsc::Receiver<ProcessEvent>,
+    events: mpsc::Receiver<Vec<ProcessEvent>>,
+    /// Events of the last batch not returned yet.
+    ready: std::collections::VecDeque<ProcessEvent>,
     stdin: Option<StdinWriter>,
 }
 
 impl ProcessHandle {
     pub(crate) fn new(
         control: ProcessControl,
-        events: mpsc::Receiver<ProcessEvent>,
+        events: mpsc::Receiver<Vec<ProcessEvent>>,
         stdin: Option<StdinWriter>,
     ) -> Self {
-        ProcessHandle { control, events, stdin }
+        ProcessHandle { control, events, ready: Default::default(), stdin }
     }
 
     /// The child's pid (and process group id).
@@ -88,7 +90,12 @@ impl ProcessHandle {
     ///
     /// Not reading slows the child down (its pipes fill) rather than buffering without bound.
     pub async fn next_event(&mut self) -> Option<ProcessEvent> {
-        self.events.recv().await
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            self.ready.extend(self.events.recv().await?);
+        }
     }
 
     /// Takes the writer of the child's stdin, if the spec asked for one ([`crate::ProcessSpec::with_stdin`]).

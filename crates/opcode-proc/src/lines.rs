@@ -16,21 +16,25 @@ const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Reads `reader` to its end, sending one event per line to `tx`. When `tx` is closed (nobody listens)
 /// the output is still drained, so the child never blocks on a full pipe.
-pub(crate) async fn read_lines<R>(reader: R, stream: OutputStream, max: usize, tx: mpsc::Sender<ProcessEvent>)
+pub(crate) async fn read_lines<R>(reader: R, stream: OutputStream, max: usize, tx: mpsc::Sender<Vec<ProcessEvent>>)
 where
     R: AsyncRead + Unpin,
 {
+    let mut out = Batcher { tx, pending: Vec::new(), listening: true };
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
     let mut line: Vec<u8> = Vec::new();
     // Some(n) while skipping an over-long line of which n bytes were seen so far.
     let mut skipping: Option<usize> = None;
-    let mut listening = true;
     loop {
+        // what was framed from the data already read goes out as one batch before reading may wait
+        if reader.buffer().is_empty() {
+            out.flush().await;
+        }
         let buf = match reader.fill_buf().await {
             Ok(buf) => buf,
             Err(err) => {
-                let event = ProcessEvent::ReadFailed { stream, message: err.to_string() };
-                let _ = tx.send(event).await;
+                out.push(ProcessEvent::ReadFailed { stream, message: err.to_string() }).await;
+                out.flush().await;
                 return;
             }
         };
@@ -40,9 +44,10 @@ where
                 None if !line.is_empty() => Some(line_event(stream, std::mem::take(&mut line))),
                 None => None,
             };
-            if let (Some(event), true) = (last, listening) {
-                let _ = tx.send(event).await;
+            if let Some(event) = last {
+                out.push(event).await;
             }
+            out.flush().await;
             return;
         }
         let (chunk_len, complete) = match memchr::memchr(b'\n', buf) {
@@ -71,8 +76,39 @@ where
             (None, Some(len)) => ProcessEvent::LineTooLong { stream, len, max },
             (None, None) => line_event(stream, std::mem::take(&mut line)),
         };
-        if listening && tx.send(event).await.is_err() {
-            listening = false;
+        out.push(event).await;
+    }
+}
+
+/// Lines going out in batches: one channel message (and at most one wake-up of the consumer) per read of
+/// the pipe rather than per line.
+struct Batcher {
+    tx: mpsc::Sender<Vec<ProcessEvent>>,
+    pending: Vec<ProcessEvent>,
+    /// False once the consumer is gone: lines are then dropped, and the pipe is still drained.
+    listening: bool,
+}
+
+/// Lines per batch at most.
+const BATCH_LINES: usize = 64;
+
+impl Batcher {
+    async fn push(&mut self, event: ProcessEvent) {
+        if self.listening {
+            self.pending.push(event);
+            if self.pending.len() >= BATCH_LINES {
+                self.flush().await;
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        if self.listening && self.tx.send(batch).await.is_err() {
+            self.listening = false;
         }
     }
 }
@@ -95,8 +131,8 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(64);
         read_lines(input, OutputStream::Stdout, max, tx).await;
         let mut out = Vec::new();
-        while let Some(e) = rx.recv().await {
-            out.push(e);
+        while let Some(batch) = rx.recv().await {
+            out.extend(batch);
         }
         out
     }

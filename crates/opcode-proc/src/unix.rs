@@ -63,7 +63,8 @@ impl ProcessSupervisor for TokioSupervisor {
         let span = tracing::debug_span!("child", pid);
         tracing::debug!(parent: &span, program = %spec.program.display(), "spawned");
 
-        let (event_tx, event_rx) = mpsc::channel(spec.event_buffer);
+        // the channel carries batches of up to 64 lines; its capacity keeps about `event_buffer` lines
+        let (event_tx, event_rx) = mpsc::channel(spec.event_buffer.div_ceil(64).max(2));
         let mut readers = Vec::with_capacity(2);
         // Readers opt out of tokio's cooperative budget: they stop when the pipe is empty or the bounded
         // channel is full, so a turn is bounded anyway, and under many busy tasks (viewers) a reader that
@@ -123,7 +124,7 @@ async fn own_child(
     mut child: Child,
     pid: u32,
     mut controls: mpsc::UnboundedReceiver<Control>,
-    events: mpsc::Sender<ProcessEvent>,
+    events: mpsc::Sender<Vec<ProcessEvent>>,
     readers: Vec<JoinHandle<()>>,
 ) {
     let mut guard = GroupGuard { pgid: pid, armed: true };
@@ -170,5 +171,5 @@ async fn own_child(
         }
     };
     tracing::debug!(pid, %status, "reaped");
-    let _ = events.send(ProcessEvent::Exited(status)).await;
+    let _ = events.send(vec![ProcessEvent::Exited(status)]).await;
 }
