@@ -77,8 +77,8 @@ Not met, and why (profiles taken with `perf record -g -p <opcode-web pid>` durin
 build; run one scenario with `target/release/opcode-bench run --server-bin target/release/opcode-web
 --emitter-bin target/release/bench-emitter --only throughput`):
 
-- **Ratio to the floor in the one-session scenario** (target ≥ 0.7×; 0.55 to 0.6× in most runs). The floor
-  spends about 0.5 µs of server CPU per line, opcode-web about 1.2 to 1.4 µs. Half of opcode-web's samples
+- **Ratio to the floor in the one-session scenario** (target ≥ 0.7×; 0.45 to 0.6× across runs). The floor
+  spends 0.36 to 0.5 µs of server CPU per line, opcode-web 1.2 to 1.4 µs. Half of opcode-web's samples
   are in the kernel: context switches (`finish_task_switch` 15 %) and wake-ups (`_raw_spin_unlock_*` 10 %),
   because a line crosses three tasks (pipe reader → run task → socket writer) where the floor's single loop
   crosses none, plus pipe, socket and log-file copies (`copy_folio_from_iter_atomic`, `block_commit_write`).
@@ -86,8 +86,8 @@ build; run one scenario with `target/release/opcode-bench run --server-bin targe
   (`malloc`/`_int_free`/`cfree`: about 8 %), the bounded channel (`mpsc::Sender::send` 2 %) and UTF-8
   validation (2 %). Next steps: fuse the pipe reader into the run task (one hop less per batch), reuse line
   buffers, move log writes off the run task.
-- **Latency p99 at 100 msgs/s** (target ≤ 0.5 ms): it swings between 0.43 and 0.88 ms from run to run, for the
-  floor as much as for opcode-web (same run: floor 0.64, opcode-web 0.69). At 100 lines a second every line
+- **Latency p99 at 100 msgs/s** (target ≤ 0.5 ms): it swings between 0.43 and 1.02 ms from run to run, and the
+  floor's as much (0.39 to 1.71 ms; in the run above the floor's p99 is the worse one). At 100 lines a second every line
   wakes idle threads on a shared 2-core VM; the tail is that wake-up, not the relay.
 - **100 viewers of one run** (target: the run's pace ≥ 0.5× its pace with one viewer). Every viewer gets
   every event and the server delivers 1.8 to 2.6 million frames a second in all, but the run's own pace
