@@ -25,6 +25,8 @@ pub struct AppState {
     pub closing: CancellationToken,
     /// Tracks socket tasks so shutdown can wait for them to close.
     pub sockets: TaskTracker,
+    /// WebSockets are pinged this often; a peer silent for three intervals is dropped (a dead phone).
+    pub ping_every: std::time::Duration,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             allowed_hosts: Arc::new([]),
             closing: CancellationToken::new(),
             sockets: TaskTracker::new(),
+            ping_every: std::time::Duration::from_secs(20),
         }
     }
 }

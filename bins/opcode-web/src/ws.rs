@@ -26,8 +26,8 @@ use crate::state::AppState;
 
 /// Largest message a client may send (a prompt is at most 128 KiB).
 pub const MAX_MESSAGE_BYTES: usize = 512 * 1024;
-const PING_EVERY: Duration = Duration::from_secs(20);
-const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// How many ping intervals of silence mean a dead peer.
+const SILENT_INTERVALS: u32 = 3;
 /// Close code for an unknown session.
 pub const CLOSE_UNKNOWN_SESSION: u16 = 4404;
 
@@ -102,13 +102,14 @@ fn close(code: u16, reason: &'static str) -> Message {
 struct Heartbeat {
     last_heard: Instant,
     ticker: tokio::time::Interval,
+    silence_limit: Duration,
 }
 
 impl Heartbeat {
-    fn new() -> Self {
-        let mut ticker = tokio::time::interval(PING_EVERY);
+    fn new(every: Duration) -> Self {
+        let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Heartbeat { last_heard: Instant::now(), ticker }
+        Heartbeat { last_heard: Instant::now(), ticker, silence_limit: every * SILENT_INTERVALS }
     }
 
     fn heard(&mut self) {
@@ -118,13 +119,43 @@ impl Heartbeat {
     /// Waits for the next tick; returns false when the peer has been silent too long.
     async fn tick(&mut self) -> bool {
         self.ticker.tick().await;
-        self.last_heard.elapsed() < SILENCE_LIMIT
+        self.last_heard.elapsed() < self.silence_limit
+    }
+}
+
+/// What a socket loop has to do besides its traffic.
+enum Chore {
+    /// Ping the peer (it has been heard from recently).
+    Ping,
+    /// The peer has been silent too long: a dead phone.
+    Dead,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+/// Waits for the next chore of a socket loop (cancel-safe: use it as a `select!` branch).
+async fn chores(heartbeat: &mut Heartbeat, closing: &tokio_util::sync::CancellationToken) -> Chore {
+    tokio::select! {
+        alive = heartbeat.tick() => if alive { Chore::Ping } else { Chore::Dead },
+        () = closing.cancelled() => Chore::ShuttingDown,
+    }
+}
+
+/// Does a chore; false when the socket loop must end.
+async fn do_chore(socket: &mut WebSocket, chore: Chore) -> bool {
+    match chore {
+        Chore::Ping => socket.send(Message::Ping(Bytes::new())).await.is_ok(),
+        Chore::Dead => false,
+        Chore::ShuttingDown => {
+            let _ = socket.send(close(1001, "server shutting down")).await;
+            false
+        }
     }
 }
 
 async fn claude_socket(mut socket: WebSocket, state: AppState) {
     let mut runs: SelectAll<Batches> = SelectAll::new();
-    let mut heartbeat = Heartbeat::new();
+    let mut heartbeat = Heartbeat::new(state.ping_every);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -152,14 +183,10 @@ async fn claude_socket(mut socket: WebSocket, state: AppState) {
                     return;
                 }
             }
-            alive = heartbeat.tick() => {
-                if !alive || socket.send(Message::Ping(Bytes::new())).await.is_err() {
+            chore = chores(&mut heartbeat, &state.closing) => {
+                if !do_chore(&mut socket, chore).await {
                     return;
                 }
-            }
-            () = state.closing.cancelled() => {
-                let _ = socket.send(close(1001, "server shutting down")).await;
-                return;
             }
         }
     }
@@ -223,7 +250,7 @@ async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: Strin
         return;
     };
     let mut events = batches(subscription);
-    let mut heartbeat = Heartbeat::new();
+    let mut heartbeat = Heartbeat::new(state.ping_every);
     loop {
         tokio::select! {
             batch = events.next() => match batch {
@@ -256,14 +283,10 @@ async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: Strin
                     Some(Ok(_)) => {}
                 }
             }
-            alive = heartbeat.tick() => {
-                if !alive || socket.send(Message::Ping(Bytes::new())).await.is_err() {
+            chore = chores(&mut heartbeat, &state.closing) => {
+                if !do_chore(&mut socket, chore).await {
                     return;
                 }
-            }
-            () = state.closing.cancelled() => {
-                let _ = socket.send(close(1001, "server shutting down")).await;
-                return;
             }
         }
     }

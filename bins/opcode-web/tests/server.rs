@@ -273,3 +273,38 @@ async fn history_endpoints_read_claudes_transcripts() {
     assert_eq!(status, 400);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_silent_peer_is_dropped_while_a_live_one_stays() {
+    let server = TestServer::start_full(|_| {}, std::time::Duration::from_millis(100)).await;
+    let request = opcode_proto::ClaudeRequest {
+        command_type: "execute".into(),
+        project_path: server.project_path(),
+        prompt: "x @hang".into(),
+        model: None,
+        session_id: None,
+        include_partial_messages: false,
+        live: false,
+        permission_mode: None,
+    };
+    let run = server.state.registry.start_run(request.validate().unwrap()).await.unwrap();
+    // a phone that went away without closing: it never reads, so it never answers a ping
+    let silent = server.ws(&format!("/ws/sessions/{}", run.session_id)).await;
+    // a phone that is there: reading answers the server's pings
+    let mut present = server.ws(&format!("/ws/sessions/{}", run.session_id)).await;
+    let reader = tokio::spawn(async move { until_close(&mut present).await });
+    assert_eq!(server.state.sockets.len(), 2);
+    // the silent socket is dropped after three silent intervals; there is no event for it, so poll
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while server.state.sockets.len() > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the silent peer was never dropped");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // the present one was kept through the same time and still gets the run's end
+    server.state.registry.cancel(&run.session_id).unwrap();
+    let (events, code) = reader.await.unwrap();
+    assert_eq!(events.last().unwrap()["status"], "cancelled");
+    assert_eq!(code, Some(1000));
+    drop(silent);
+    server.stop().await;
+}

@@ -34,6 +34,11 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut RegistryConfig)) -> Self {
+        Self::start_full(adjust, Duration::from_secs(20)).await
+    }
+
+    /// A server that pings its WebSockets every `ping_every`.
+    pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
         let project = tempfile::tempdir().unwrap();
@@ -44,7 +49,8 @@ impl TestServer {
         config.cancel_grace = Duration::from_secs(5);
         adjust(&mut config);
         let registry = SessionRegistry::new(config, Arc::new(TokioSupervisor::default()));
-        let state = AppState::new(registry, store, TOKEN);
+        let mut state = AppState::new(registry, store, TOKEN);
+        state.ping_every = ping_every;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
