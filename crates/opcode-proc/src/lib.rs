@@ -15,18 +15,22 @@
 //!   own and reading goes on; a last line without a newline is delivered;
 //! - [`ProcessEvent::Exited`] is the last event, after every line.
 //!
-//! ```no_run
-//! use opcode_proc::{ProcessEvent, ProcessSpec, ProcessSupervisor, TokioSupervisor};
-//! # async fn run() -> Result<(), opcode_proc::SpawnError> {
+//! ```
+//! use opcode_proc::{OutputStream, ProcessEvent, ProcessSpec, ProcessSupervisor, TokioSupervisor};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), opcode_proc::SpawnError> {
 //! let supervisor = TokioSupervisor::default();
 //! let mut child = supervisor.spawn(ProcessSpec::new("sh").arg("-c").arg("echo hi; echo oops >&2")).await?;
+//! let mut lines = Vec::new();
 //! while let Some(event) = child.next_event().await {
 //!     match event {
-//!         ProcessEvent::Line { stream, text } => println!("{stream:?}: {text}"),
-//!         ProcessEvent::Exited(status) => println!("exited: {status}"),
+//!         ProcessEvent::Line { stream, text } => lines.push((stream, text)),
+//!         ProcessEvent::Exited(status) => assert!(status.success()),
 //!         other => println!("{other:?}"),
 //!     }
 //! }
+//! assert!(lines.contains(&(OutputStream::Stdout, "hi".to_owned())));
+//! assert!(lines.contains(&(OutputStream::Stderr, "oops".to_owned())));
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
