@@ -158,6 +158,8 @@ impl Session {
 
 #[derive(Debug)]
 struct Inner {
+    /// This registry's own folder of event logs.
+    logs_dir: PathBuf,
     config: RegistryConfig,
     supervisor: Arc<dyn ProcessSupervisor>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
@@ -172,19 +174,35 @@ pub struct SessionRegistry {
     inner: Arc<Inner>,
 }
 
+/// Removes the log folders (`<pid>-<random>`) of processes that no longer run; leaves everything else.
+fn remove_stale_logs(logs_root: &Path) {
+    let Ok(entries) = std::fs::read_dir(logs_root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl SessionRegistry {
     /// A registry spawning through `supervisor`. Must be called inside a tokio runtime (it starts the
-    /// eviction task). Event logs left in `<data_dir>/logs` by an earlier server are removed.
+    /// eviction task). Its event logs go to a folder of its own, `<data_dir>/logs/<pid>-<random>`, so
+    /// several servers can share a data dir; folders left by servers that are no longer running are removed.
     pub fn new(config: RegistryConfig, supervisor: Arc<dyn ProcessSupervisor>) -> Self {
-        let logs = config.data_dir.join("logs");
-        if logs.is_dir() {
-            let _ = std::fs::remove_dir_all(&logs);
-        }
+        let logs_root = config.data_dir.join("logs");
+        remove_stale_logs(&logs_root);
+        let logs_dir =
+            logs_root.join(format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]));
         let inner = Arc::new(Inner {
+            logs_dir,
             config,
             supervisor,
             sessions: Mutex::new(HashMap::new()),
@@ -352,7 +370,7 @@ impl SessionRegistry {
                 session
             }
             None => {
-                let path = self.inner.config.data_dir.join("logs").join(format!("{session_id}.jsonl"));
+                let path = self.inner.logs_dir.join(format!("{session_id}.jsonl"));
                 let log = EventLog::create(session_id, path, self.inner.config.log)
                     .map_err(|source: LogError| StartError::Log { session_id: session_id.to_owned(), source })?;
                 let session = Arc::new(Session {
@@ -483,6 +501,8 @@ impl SessionRegistry {
         }
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
+        // the logs belong to this registry's runs, which are all over
+        let _ = std::fs::remove_dir_all(&self.inner.logs_dir);
         tracing::info!(cancelled = live.len(), "all runs ended");
     }
 }

@@ -258,3 +258,19 @@ async fn finished_sessions_are_evicted_after_the_ttl() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+#[tokio::test]
+async fn logs_of_dead_servers_are_removed_and_a_live_servers_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let stale = data.path().join("logs/999999999-deadbeef");
+    let alive = data.path().join(format!("logs/{}-cafebabe", std::process::id()));
+    for dir in [&stale, &alive] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("s.jsonl"), "{}\n").unwrap();
+    }
+    let config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
+    let registry = SessionRegistry::new(config, Arc::new(Counting::default()));
+    assert!(!stale.exists(), "the folder of a process that no longer runs is removed");
+    assert!(alive.join("s.jsonl").exists(), "another running server's logs are left alone");
+    registry.shutdown().await;
+}
