@@ -37,7 +37,8 @@ pub(crate) struct RunArgs {
     /// The claude binary (default: next to opcode, then PATH, then the usual install folders).
     #[arg(long, env = "OPCODE_CLAUDE_BIN")]
     claude_bin: Option<PathBuf>,
-    /// Claude's permission handling: skip (--dangerously-skip-permissions), default, acceptEdits, plan.
+    /// Claude's permission handling: skip (--dangerously-skip-permissions), default, acceptEdits, plan, or
+    /// claude (no flag: claude's own settings decide).
     #[arg(long, default_value = "skip")]
     permissions: String,
     /// The prompt.
@@ -61,11 +62,7 @@ pub(crate) async fn run(args: RunArgs, data_dir: PathBuf) -> anyhow::Result<Exit
         None => std::env::current_dir().context("no current directory")?,
     };
     let mut config = RegistryConfig::new(claude, data_dir.clone());
-    config.permissions = match args.permissions.as_str() {
-        "skip" => PermissionPolicy::SkipPermissions,
-        mode @ ("default" | "acceptEdits" | "plan") => PermissionPolicy::Mode(mode.to_owned()),
-        other => bail!("--permissions {other:?}: use skip, default, acceptEdits or plan"),
-    };
+    config.permissions = args.permissions.parse::<PermissionPolicy>()?;
     let registry = SessionRegistry::new(config, Arc::new(TokioSupervisor::default()));
     let command = match (&args.resume, args.continue_latest) {
         (Some(_), _) => "resume",

@@ -78,12 +78,6 @@ impl Args {
 
     /// The permission policy named by `--permissions`.
     pub fn permission_policy(&self) -> anyhow::Result<opcode_proc::claude::PermissionPolicy> {
-        use opcode_proc::claude::PermissionPolicy;
-        Ok(match self.permissions.as_str() {
-            "skip" => PermissionPolicy::SkipPermissions,
-            "claude" => PermissionPolicy::ClaudeDefault,
-            mode @ ("default" | "acceptEdits" | "plan") => PermissionPolicy::Mode(mode.to_owned()),
-            other => anyhow::bail!("--permissions {other:?}: use skip, default, acceptEdits, plan or claude"),
-        })
+        Ok(self.permissions.parse()?)
     }
 }

@@ -42,6 +42,26 @@ pub enum PermissionPolicy {
     ClaudeDefault,
 }
 
+/// A `--permissions` value no policy has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("permissions {0:?}: use skip, default, acceptEdits, plan or claude")]
+pub struct UnknownPermissionPolicy(pub String);
+
+impl std::str::FromStr for PermissionPolicy {
+    type Err = UnknownPermissionPolicy;
+
+    /// The names the programs' `--permissions` flags take: `skip` (`--dangerously-skip-permissions`),
+    /// `default`, `acceptEdits`, `plan` (`--permission-mode`), `claude` (no flag).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "skip" => Ok(PermissionPolicy::SkipPermissions),
+            "claude" => Ok(PermissionPolicy::ClaudeDefault),
+            "default" | "acceptEdits" | "plan" => Ok(PermissionPolicy::Mode(name.to_owned())),
+            other => Err(UnknownPermissionPolicy(other.to_owned())),
+        }
+    }
+}
+
 /// A claude run: one-shot (`claude -p PROMPT … --output-format stream-json --verbose`) or live
 /// (`--input-format stream-json --permission-prompt-tool stdio`: prompts and permission answers arrive on
 /// stdin, permission requests leave on stdout).
@@ -211,6 +231,15 @@ mod tests {
         let relative = relative.strip_prefix(&dir).unwrap_or(&relative);
         let found = find_claude_binary(Some(relative)).unwrap();
         assert!(found.is_absolute(), "{}", found.display());
+    }
+
+    #[test]
+    fn permission_flags_name_their_policy() {
+        assert_eq!("skip".parse(), Ok(PermissionPolicy::SkipPermissions));
+        assert_eq!("claude".parse(), Ok(PermissionPolicy::ClaudeDefault));
+        assert_eq!("plan".parse(), Ok(PermissionPolicy::Mode("plan".into())));
+        let err = "yolo".parse::<PermissionPolicy>().unwrap_err();
+        assert!(err.to_string().contains("skip, default, acceptEdits, plan or claude"));
     }
 
     #[test]
