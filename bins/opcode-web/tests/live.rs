@@ -8,18 +8,12 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-fn live_request(server: &TestServer, prompt: &str, id: &str) -> String {
-    let mut request: Value = serde_json::from_str(&server.request("execute", prompt, Some(id))).unwrap();
-    request["live"] = true.into();
-    request.to_string()
-}
-
 #[tokio::test]
 async fn a_second_viewer_approves_the_tool_and_it_runs() {
     let server = TestServer::start().await;
     let mut owner = server.ws("/ws/claude").await;
     let id = uuid::Uuid::new_v4().to_string();
-    send(&mut owner, live_request(&server, "please @tool", &id)).await;
+    send(&mut owner, server.live_request("please @tool", &id)).await;
     let seen = until(&mut owner, |e| e["type"] == "permission_request").await;
     assert_eq!(seen[0]["type"], "start");
     assert_eq!(seen[0]["live"], true);
@@ -55,7 +49,7 @@ async fn a_denial_stops_the_tool_and_claude_is_told() {
     let server = TestServer::start().await;
     let mut ws = server.ws("/ws/claude").await;
     let id = uuid::Uuid::new_v4().to_string();
-    send(&mut ws, live_request(&server, "please @tool", &id)).await;
+    send(&mut ws, server.live_request("please @tool", &id)).await;
     let request = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
     let url = server.url(&format!("/api/sessions/{id}/permissions/{}", request["request_id"].as_str().unwrap()));
     let response = server
@@ -85,7 +79,7 @@ async fn follow_ups_reuse_the_process_and_interrupt_keeps_the_session() {
     let server = TestServer::start().await;
     let mut ws = server.ws("/ws/claude").await;
     let id = uuid::Uuid::new_v4().to_string();
-    send(&mut ws, live_request(&server, "first", &id)).await;
+    send(&mut ws, server.live_request("first", &id)).await;
     until(&mut ws, is_result).await;
     let pids = opcode_testkit::pids_with_arg(&id);
     assert_eq!(pids.len(), 1);
@@ -126,7 +120,7 @@ async fn unanswered_requests_are_denied_after_the_timeout() {
     let server = TestServer::start_with(|c| c.permission_timeout = Duration::from_millis(300)).await;
     let mut ws = server.ws("/ws/claude").await;
     let id = uuid::Uuid::new_v4().to_string();
-    send(&mut ws, live_request(&server, "please @tool", &id)).await;
+    send(&mut ws, server.live_request("please @tool", &id)).await;
     let request = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
     assert_eq!(request["timeout_ms"], 300);
     let rest = until(&mut ws, is_result).await;
@@ -142,7 +136,7 @@ async fn an_idle_live_session_ends_by_itself() {
     let server = TestServer::start_with(|c| c.live_idle_timeout = Duration::from_millis(200)).await;
     let mut ws = server.ws("/ws/claude").await;
     let id = uuid::Uuid::new_v4().to_string();
-    send(&mut ws, live_request(&server, "hello", &id)).await;
+    send(&mut ws, server.live_request("hello", &id)).await;
     let events = until_completion(&mut ws).await;
     assert_eq!(events.last().unwrap()["status"], "success");
     assert!(events.iter().any(is_result));
@@ -154,7 +148,7 @@ async fn bypass_needs_the_servers_permission_and_controls_need_a_live_session() 
     let server = TestServer::start().await;
     let mut ws = server.ws("/ws/claude").await;
     let mut request: Value =
-        serde_json::from_str(&live_request(&server, "x", &uuid::Uuid::new_v4().to_string())).unwrap();
+        serde_json::from_str(&server.live_request("x", &uuid::Uuid::new_v4().to_string())).unwrap();
     request["permission_mode"] = "bypassPermissions".into();
     send(&mut ws, request.to_string()).await;
     let refusal = next_json(&mut ws).await.unwrap();
@@ -185,7 +179,7 @@ async fn pending_requests_are_resolved_when_the_session_is_cancelled() {
     let server = TestServer::start().await;
     let mut ws = server.ws("/ws/claude").await;
     let id = uuid::Uuid::new_v4().to_string();
-    send(&mut ws, live_request(&server, "please @tool", &id)).await;
+    send(&mut ws, server.live_request("please @tool", &id)).await;
     until(&mut ws, |e| e["type"] == "permission_request").await;
     server.state.registry.cancel(&id).unwrap();
     let rest = until_completion(&mut ws).await;

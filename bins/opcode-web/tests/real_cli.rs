@@ -193,9 +193,7 @@ async fn live_session_with_browser_approvals_on_the_genuine_cli() {
     let (server, _home) = server_for(claude, &mock, |_| {}).await;
     let mut ws = server.ws("/ws/claude").await;
     let id = uuid::Uuid::new_v4().to_string();
-    let mut request: Value = serde_json::from_str(&server.request("execute", "please USETOOL now", Some(&id))).unwrap();
-    request["live"] = true.into();
-    send(&mut ws, request.to_string()).await;
+    send(&mut ws, server.live_request("please USETOOL now", &id)).await;
 
     // 1. approved from this WebSocket: the tool really runs
     let ask = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();

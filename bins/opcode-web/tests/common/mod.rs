@@ -117,6 +117,15 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// A request that starts a live session.
+    pub fn live_request(&self, prompt: &str, session_id: &str) -> String {
+        let mut request: Value = serde_json::from_str(&self.request("execute", prompt, Some(session_id))).unwrap();
+        request["live"] = true.into();
+        request.to_string()
+    }
+}
+
 pub async fn send(ws: &mut Ws, text: String) {
     ws.send(Message::Text(text.into())).await.unwrap();
 }
