@@ -193,7 +193,7 @@ export const ApprovalCard = memo(function ApprovalCard({ approval, onRespond }: 
   };
 
   return (
-    <div className="approval-card" data-testid="approval-card" data-request-id={approval.requestId} role="group" aria-label={`Approve ${approval.toolName}`}>
+    <div className="panel approval-card" data-testid="approval-card" data-request-id={approval.requestId} role="group" aria-label={`Approve ${approval.toolName}`}>
       <div className="approval-head">
         <span className="approval-title">
           Allow <strong data-testid="approval-tool">{approval.toolName}</strong>?

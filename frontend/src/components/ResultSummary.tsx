@@ -1,16 +1,10 @@
 // Summary of claude's final `result` line: outcome, duration, turns, cost and token usage.
 
 import { memo } from 'react';
-import type { Usage } from '../items';
+import type { ItemBody } from '../items';
 
-export interface ResultProps {
-  isError: boolean;
-  subtype: string | null;
-  durationMs: number | null;
-  numTurns: number | null;
-  costUsd: number | null;
-  usage: Usage | null;
-}
+/** The fields of a `result` item that the summary shows. */
+export type ResultProps = Omit<Extract<ItemBody, { kind: 'result' }>, 'kind' | 'text'>;
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
