@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use futures::StreamExt;
-use opcode_proc::claude::{find_claude_binary, PermissionPolicy};
 use opcode_proc::TokioSupervisor;
 use opcode_proto::ClaudeRequest;
+use opcode_sessions::claude_cli::{find_claude_binary, PermissionPolicy};
 use opcode_sessions::{RegistryConfig, SessionRegistry};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;

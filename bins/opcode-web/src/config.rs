@@ -77,7 +77,7 @@ impl Args {
     }
 
     /// The permission policy named by `--permissions`.
-    pub fn permission_policy(&self) -> anyhow::Result<opcode_proc::claude::PermissionPolicy> {
+    pub fn permission_policy(&self) -> anyhow::Result<opcode_sessions::claude_cli::PermissionPolicy> {
         Ok(self.permissions.parse()?)
     }
 }

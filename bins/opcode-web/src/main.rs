@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use opcode_proc::claude::find_claude_binary;
 use opcode_proc::TokioSupervisor;
+use opcode_sessions::claude_cli::find_claude_binary;
 use opcode_sessions::claude_store::ClaudeStore;
 use opcode_sessions::{RegistryConfig, SessionRegistry};
 use opcode_web::config::{Args, LogFormat};

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use opcode_proc::claude::PermissionPolicy;
+use opcode_sessions::claude_cli::PermissionPolicy;
 use opcode_sessions::RegistryConfig;
 use opcode_testkit::mock_api::MockApi;
 use serde_json::Value;
@@ -261,5 +261,33 @@ async fn live_session_with_browser_approvals_on_the_genuine_cli() {
     let end = until_completion(&mut ws).await;
     assert_eq!(end.last().unwrap()["status"], "success", "{end:#?}");
     assert_all_dead(&pids).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_prompt_that_looks_like_a_flag_reaches_the_genuine_cli_as_a_prompt() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let project_id = opcode_testkit::project_dir_name(&std::fs::canonicalize(server.project.path()).unwrap());
+    for prompt in ["--version", "-c"] {
+        let id = uuid::Uuid::new_v4().to_string();
+        send(&mut ws, server.request("execute", prompt, Some(&id))).await;
+        let events = until_completion(&mut ws).await;
+        assert_eq!(events.last().unwrap()["status"], "success", "{prompt}: {events:#?}");
+        assert!(texts(&events).contains(&format!("Mock reply to: {prompt}")), "{prompt}: {events:#?}");
+        let transcript = server.claude_dir.path().join("projects").join(&project_id).join(format!("{id}.jsonl"));
+        let text = std::fs::read_to_string(&transcript).unwrap_or_else(|e| panic!("{}: {e}", transcript.display()));
+        let first_user = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["type"] == "user")
+            .expect("a user message in the transcript");
+        let content = &first_user["message"]["content"];
+        let said =
+            content.as_str().map(str::to_owned).unwrap_or_else(|| content[0]["text"].as_str().unwrap_or("").to_owned());
+        assert_eq!(said, prompt, "the first user message is the prompt, byte for byte");
+    }
     server.stop().await;
 }

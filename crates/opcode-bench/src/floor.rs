@@ -29,7 +29,7 @@ async fn upgrade(ws: WebSocketUpgrade, State(emitter): State<Arc<PathBuf>>) -> a
 
 async fn relay(mut socket: WebSocket, emitter: Arc<PathBuf>) {
     let Some(Ok(Message::Text(prompt))) = socket.recv().await else { return };
-    let spec = ProcessSpec::new(emitter.as_path()).args(["-p", prompt.as_str()]);
+    let spec = ProcessSpec::new(emitter.as_path()).args(["-p", "--", prompt.as_str()]);
     let Ok(mut child) = TokioSupervisor::default().spawn(spec).await else { return };
     while let Some(mut event) = child.next_event().await {
         // feed what is ready, then flush once, as opcode-web does per batch

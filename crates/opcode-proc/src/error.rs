@@ -43,14 +43,6 @@ pub enum SpawnError {
     },
 }
 
-/// Why the claude binary could not be found.
-#[derive(Debug, thiserror::Error)]
-#[error("claude binary not found; tried: {}. Install Claude Code (npm install -g @anthropic-ai/claude-code) or pass --claude-bin / OPCODE_CLAUDE_BIN", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
-pub struct DiscoveryError {
-    /// Every path that was looked at, in order.
-    pub tried: Vec<PathBuf>,
-}
-
 /// Why a write to a child's stdin failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

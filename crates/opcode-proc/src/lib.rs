@@ -35,7 +35,6 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod claude;
 mod error;
 mod event;
 mod handle;
@@ -44,7 +43,7 @@ mod lines;
 mod os;
 mod spec;
 
-pub use error::{DiscoveryError, SpawnError, StdinError};
+pub use error::{SpawnError, StdinError};
 pub use event::{ExitStatus, OutputStream, ProcessEvent};
 pub use handle::{ProcessControl, ProcessHandle, StdinWriter};
 pub use os::TokioSupervisor;

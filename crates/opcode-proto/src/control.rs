@@ -2,7 +2,7 @@
 //! claude's stream-json input/output control protocol (`--input-format stream-json
 //! --permission-prompt-tool stdio`), as modelled on `shared/claude-cli/live-session.jsonl`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// A message a client sends about an existing live session (`type` tells which).
@@ -51,7 +51,7 @@ impl ControlMessage {
 }
 
 /// Allow or deny.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Behavior {
     /// Let the tool run.

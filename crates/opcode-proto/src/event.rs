@@ -14,7 +14,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::control::Behavior;
 use crate::envelope::read_envelope;
+use crate::modes::{AnsweredBy, PermissionMode};
 use crate::request::CommandType;
 
 /// Position of an event in its session's log: 0 for the first, then +1 for each next event.
@@ -47,7 +49,7 @@ pub enum EventKind {
         /// Whether this run is a live session (one process across turns).
         live: bool,
         /// The permission mode asked for, if any.
-        permission_mode: Option<String>,
+        permission_mode: Option<PermissionMode>,
     },
     /// A prompt written to a live session's process.
     UserPrompt {
@@ -75,10 +77,10 @@ pub enum EventKind {
     PermissionResolved {
         /// The request answered.
         request_id: String,
-        /// `allow` or `deny`.
-        behavior: String,
-        /// `viewer`, `timeout` or `end`.
-        by: String,
+        /// Allowed or denied.
+        behavior: Behavior,
+        /// Who decided.
+        by: AnsweredBy,
         /// The deny message, if any.
         message: Option<String>,
     },
@@ -207,7 +209,7 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
                 push_field_str(&mut out, "project_path", Some(project_path));
                 push_field_str(&mut out, "model", model.as_deref());
                 let _ = write!(out, ",\"live\":{live}");
-                push_field_str(&mut out, "permission_mode", permission_mode.as_deref());
+                push_field_str(&mut out, "permission_mode", permission_mode.map(PermissionMode::as_str));
             }
             EventKind::UserPrompt { prompt } => push_field_str(&mut out, "prompt", Some(prompt)),
             EventKind::PermissionRequest {
@@ -229,8 +231,8 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
             }
             EventKind::PermissionResolved { request_id, behavior, by, message } => {
                 push_field_str(&mut out, "request_id", Some(request_id));
-                push_field_str(&mut out, "behavior", Some(behavior));
-                push_field_str(&mut out, "by", Some(by));
+                push_field_str(&mut out, "behavior", Some(behavior.as_str()));
+                push_field_str(&mut out, "by", Some(by.as_str()));
                 push_field_str(&mut out, "message", message.as_deref());
             }
             EventKind::Output { content } => {
@@ -297,8 +299,8 @@ impl SessionEvent {
             },
             "permission_resolved" => EventKind::PermissionResolved {
                 request_id: wire.request_id.unwrap_or_default(),
-                behavior: wire.behavior.unwrap_or_default(),
-                by: wire.by.unwrap_or_default(),
+                behavior: wire.behavior.unwrap_or(Behavior::Deny),
+                by: wire.by.unwrap_or(AnsweredBy::End),
                 message: wire.message,
             },
             "output" => EventKind::Output {
@@ -338,7 +340,7 @@ struct WireEvent {
     exit_code: Option<i32>,
     signal: Option<i32>,
     live: Option<bool>,
-    permission_mode: Option<String>,
+    permission_mode: Option<PermissionMode>,
     prompt: Option<String>,
     request_id: Option<String>,
     tool_name: Option<String>,
@@ -347,8 +349,8 @@ struct WireEvent {
     description: Option<String>,
     timeout_ms: Option<u64>,
     expires_at: Option<u64>,
-    behavior: Option<String>,
-    by: Option<String>,
+    behavior: Option<Behavior>,
+    by: Option<AnsweredBy>,
 }
 
 /// A refusal of a request that never became a run: `{"type":"error","message":…,"session_id"?}`, no `seq`.
@@ -388,7 +390,7 @@ mod tests {
                 project_path: "/p \"q\"".into(),
                 model: Some("opus".into()),
                 live: true,
-                permission_mode: Some("plan".into()),
+                permission_mode: Some(PermissionMode::Plan),
             },
             EventKind::UserPrompt { prompt: "again".into() },
             EventKind::PermissionRequest {
@@ -402,8 +404,8 @@ mod tests {
             },
             EventKind::PermissionResolved {
                 request_id: "r1".into(),
-                behavior: "deny".into(),
-                by: "timeout".into(),
+                behavior: Behavior::Deny,
+                by: AnsweredBy::Timeout,
                 message: Some("no answer".into()),
             },
             EventKind::Output { content: OutputContent::Json(r#"{"a":[1,2]}"#.into()) },

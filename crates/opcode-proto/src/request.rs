@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::modes::PermissionMode;
+
 /// Largest prompt accepted, in bytes. Prompts travel as one argv entry; Linux caps one entry at 128 KiB.
 pub const MAX_PROMPT_BYTES: usize = 128 * 1024 - 1;
 
@@ -59,9 +61,6 @@ pub struct ClaudeRequest {
     pub permission_mode: Option<String>,
 }
 
-/// Claude's permission modes a request may ask for.
-pub const PERMISSION_MODES: &[&str] = &["default", "acceptEdits", "plan", "bypassPermissions"];
-
 /// A request that passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidRequest {
@@ -79,8 +78,8 @@ pub struct ValidRequest {
     pub include_partial_messages: bool,
     /// Whether this starts a live session.
     pub live: bool,
-    /// One of [`PERMISSION_MODES`], if asked for.
-    pub permission_mode: Option<String>,
+    /// The permission mode, if asked for.
+    pub permission_mode: Option<PermissionMode>,
 }
 
 /// Why a request was refused. Each message says what to change.
@@ -118,7 +117,7 @@ pub enum RequestError {
     /// `resume` without a `session_id`.
     #[error("resume needs a session_id: name the session to resume")]
     ResumeWithoutSessionId,
-    /// `permission_mode` is not one of [`PERMISSION_MODES`].
+    /// `permission_mode` is not one of the [`PermissionMode`]s.
     #[error("permission_mode {0:?} is not one of default, acceptEdits, plan, bypassPermissions")]
     BadPermissionMode(String),
     /// `model` is present but empty or contains characters no model name has.
@@ -158,8 +157,9 @@ impl ClaudeRequest {
         };
         let permission_mode = match self.permission_mode.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(mode) if PERMISSION_MODES.contains(&mode) => Some(mode.to_owned()),
-            Some(mode) => return Err(RequestError::BadPermissionMode(mode.to_owned())),
+            Some(name) => {
+                Some(PermissionMode::from_name(name).ok_or_else(|| RequestError::BadPermissionMode(name.to_owned()))?)
+            }
         };
         Ok(ValidRequest {
             command,

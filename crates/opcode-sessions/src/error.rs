@@ -117,3 +117,11 @@ pub enum ControlError {
     #[error("prompt is empty: send the text for claude in \"prompt\"")]
     EmptyPrompt,
 }
+
+/// Why the claude binary could not be found.
+#[derive(Debug, thiserror::Error)]
+#[error("claude binary not found; tried: {}. Install Claude Code (npm install -g @anthropic-ai/claude-code) or pass --claude-bin / OPCODE_CLAUDE_BIN", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+pub struct DiscoveryError {
+    /// Every path that was looked at, in order.
+    pub tried: Vec<PathBuf>,
+}

@@ -14,6 +14,7 @@
 //! the registry's run task assigns a `seq`.
 #![warn(missing_docs)]
 
+pub mod claude_cli;
 pub mod claude_store;
 mod error;
 mod live;
@@ -22,7 +23,7 @@ mod registry;
 mod run;
 mod subscription;
 
-pub use error::{CancelError, ControlError, LogError, StartError, StoreError};
+pub use error::{CancelError, ControlError, DiscoveryError, LogError, StartError, StoreError};
 pub use log::{EventLog, LogConfig};
 pub use registry::{RegistryConfig, RunSummary, SessionRegistry, StartedRun};
 pub use subscription::Subscription;

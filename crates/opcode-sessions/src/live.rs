@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opcode_proc::StdinWriter;
 use opcode_proto::control::{self, Behavior, ClaudeControlRequest, PermissionDecision, ToolPermissionRequest};
-use opcode_proto::EventKind;
+use opcode_proto::{AnsweredBy, EventKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -23,27 +23,6 @@ use crate::registry::Session;
 
 /// Lines waiting for claude's stdin before writers wait.
 const STDIN_QUEUE: usize = 64;
-
-/// Who resolved a permission request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AnsweredBy {
-    /// A viewer, over WebSocket or REST.
-    Viewer,
-    /// Nobody answered in time.
-    Timeout,
-    /// The process ended first.
-    End,
-}
-
-impl AnsweredBy {
-    fn as_str(self) -> &'static str {
-        match self {
-            AnsweredBy::Viewer => "viewer",
-            AnsweredBy::Timeout => "timeout",
-            AnsweredBy::End => "end",
-        }
-    }
-}
 
 /// The steering state of a live run.
 #[derive(Debug)]
@@ -162,8 +141,8 @@ impl Session {
         let _ = self.write_stdin(line).await;
         self.log.append(EventKind::PermissionResolved {
             request_id: request_id.to_owned(),
-            behavior: decision.behavior.as_str().to_owned(),
-            by: by.as_str().to_owned(),
+            behavior: decision.behavior,
+            by,
             message: decision.message.clone(),
         });
         Ok(())
@@ -241,8 +220,8 @@ impl Session {
         for request_id in live.pending.into_keys() {
             self.log.append(EventKind::PermissionResolved {
                 request_id,
-                behavior: "deny".to_owned(),
-                by: AnsweredBy::End.as_str().to_owned(),
+                behavior: Behavior::Deny,
+                by: AnsweredBy::End,
                 message: Some("the session ended before an answer".to_owned()),
             });
         }

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::claude_cli::{ClaudeInvocation, Conversation, PermissionPolicy};
 use bytes::Bytes;
-use opcode_proc::claude::{ClaudeInvocation, Conversation, PermissionPolicy};
 use opcode_proc::{ProcessControl, ProcessSupervisor, DEFAULT_GRACE};
 use opcode_proto::control::PermissionDecision;
-use opcode_proto::{CommandType, CompletionStatus, EventKind, Seq, ValidRequest};
+use opcode_proto::{CommandType, CompletionStatus, EventKind, PermissionMode, Seq, ValidRequest};
 use serde::Serialize;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
@@ -262,12 +262,12 @@ impl SessionRegistry {
             return Err(StartError::ShuttingDown);
         }
         let project = self.check_project(&request.project_path)?;
-        let permissions = match (&request.permission_mode, request.live) {
-            (Some(mode), _) if mode == "bypassPermissions" && !self.inner.config.allow_bypass_permissions => {
+        let permissions = match (request.permission_mode, request.live) {
+            (Some(PermissionMode::BypassPermissions), _) if !self.inner.config.allow_bypass_permissions => {
                 return Err(StartError::BypassNotAllowed);
             }
-            (Some(mode), _) => PermissionPolicy::Mode(mode.clone()),
-            (None, true) => PermissionPolicy::Mode("default".to_owned()),
+            (Some(mode), _) => PermissionPolicy::Mode(mode),
+            (None, true) => PermissionPolicy::Mode(PermissionMode::Default),
             (None, false) => self.inner.config.permissions.clone(),
         };
         let (session_id, conversation) = match (request.command, request.session_id) {
@@ -297,7 +297,7 @@ impl SessionRegistry {
             project_path: project.display().to_string(),
             model: request.model.clone(),
             live: request.live,
-            permission_mode: request.permission_mode.clone(),
+            permission_mode: request.permission_mode,
         });
         let invocation = ClaudeInvocation {
             conversation,
@@ -426,7 +426,7 @@ impl SessionRegistry {
         request_id: &str,
         decision: PermissionDecision,
     ) -> Result<(), ControlError> {
-        self.live_session(session_id)?.answer(request_id, &decision, crate::live::AnsweredBy::Viewer).await
+        self.live_session(session_id)?.answer(request_id, &decision, opcode_proto::AnsweredBy::Viewer).await
     }
 
     /// Interrupts the live session's current turn; the session stays usable.

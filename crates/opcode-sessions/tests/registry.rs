@@ -274,3 +274,31 @@ async fn logs_of_dead_servers_are_removed_and_a_live_servers_kept() {
     assert!(alive.join("s.jsonl").exists(), "another running server's logs are left alone");
     registry.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_prompt_that_looks_like_a_flag_is_a_prompt() {
+    let f = fixture(|_| {});
+    for prompt in ["--version", "-h what does this do", "--model=opus hi", "-c"] {
+        let run = f.registry.start_run(f.request("execute", prompt, None)).await.unwrap();
+        let events = drain(f.registry.subscribe(&run.session_id, 0).unwrap()).await;
+        assert_well_formed(&events, &run.session_id, 0);
+        assert!(
+            events.iter().any(|e| matches!(&e.kind, EventKind::Completion { status, .. } if *status == opcode_proto::CompletionStatus::Success)),
+            "{prompt}: {events:?}"
+        );
+        // the run's first user message in Claude's transcript is the prompt, byte for byte
+        let transcript = f
+            ._claude
+            .path()
+            .join("projects")
+            .join(opcode_testkit::project_dir_name(&std::fs::canonicalize(f.project.path()).unwrap()))
+            .join(format!("{}.jsonl", run.session_id));
+        let text = std::fs::read_to_string(&transcript).unwrap_or_else(|e| panic!("{}: {e}", transcript.display()));
+        let first_user = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["type"] == "user")
+            .expect("a user message");
+        assert_eq!(first_user["message"]["content"], prompt);
+    }
+}

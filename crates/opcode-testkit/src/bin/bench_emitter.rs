@@ -1,6 +1,6 @@
 //! `bench-emitter`: a fast, realistic stand-in for claude in benchmarks, used as `--claude-bin`.
 //!
-//! The prompt (`-p`) carries the parameters: `count=N size=BYTES rate=PER_SECOND hang`. It prints a
+//! The prompt (the argument after `--`, as claude takes it) carries the parameters: `count=N size=BYTES rate=PER_SECOND hang`. It prints a
 //! `system/init` line, then N `assistant` lines of about BYTES bytes, each carrying its write time
 //! (`"t"`, unix nanoseconds) and index (`"i"`), at RATE lines per second (0 = as fast as possible, written
 //! through a 64 KiB buffer), then a `result` line. `hang` keeps it running after the lines. On SIGTERM it
@@ -16,7 +16,7 @@ fn now_ns() -> u128 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let prompt = value("-p").unwrap_or_default();
+    let prompt = args.iter().position(|a| a == "--").and_then(|i| args.get(i + 1)).cloned().unwrap_or_default();
     let session = value("--session-id").or_else(|| value("--resume")).unwrap_or_else(|| "bench".into());
     let param = |key: &str| {
         prompt.split_whitespace().find_map(|w| w.strip_prefix(&format!("{key}="))?.parse::<u64>().ok()).unwrap_or(0)

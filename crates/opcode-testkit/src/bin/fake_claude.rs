@@ -1,7 +1,9 @@
 //! `fake-claude`: a stand-in for the Claude Code CLI in tests. Speaks stream-json shaped like the genuine
 //! CLI's (`shared/claude-cli/execute.jsonl`) and misbehaves on demand.
 //!
-//! Flags understood, as the real CLI: `-p PROMPT`, `--session-id ID`, `--resume ID`, `-c`, `--model M`,
+//! Flags understood, as the real CLI: `-p` (print mode; the prompt is the positional argument, and after
+//! `--` nothing is a flag), `--version` (prints a version and exits, as the real CLI does even when it was
+//! meant as a prompt), `--session-id ID`, `--resume ID`, `-c`, `--model M`,
 //! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags (ignored).
 //! It keeps transcripts as the real CLI does, under `$CLAUDE_CONFIG_DIR` or `$HOME/.claude`
 //! (`projects/<cwd with non-alphanumerics as ->/<session id>.jsonl`), so `-c` and `--resume` find earlier
@@ -63,9 +65,18 @@ struct Directives {
 fn parse_args() -> Args {
     let mut args = Args::default();
     let mut it = std::env::args().skip(1);
+    let mut positional = Vec::new();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "-p" | "--print" => args.prompt = it.next().unwrap_or_default(),
+            "--" => {
+                positional.extend(it.by_ref());
+                break;
+            }
+            "-p" | "--print" => {}
+            "--version" | "-v" => {
+                println!("0.0.0-fake (Claude Code)");
+                std::process::exit(0);
+            }
             "--session-id" => args.session_id = it.next(),
             "--resume" | "-r" => args.resume = it.next(),
             "-c" | "--continue" => args.continue_latest = true,
@@ -75,9 +86,11 @@ fn parse_args() -> Args {
             "--permission-mode" | "--output-format" | "--permission-prompt-tool" => {
                 it.next();
             }
-            _ => {}
+            flag if flag.starts_with('-') => {}
+            _ => positional.push(arg),
         }
     }
+    args.prompt = positional.join(" ");
     args
 }
 

@@ -1,13 +1,17 @@
 //! How claude is invoked: its argv for each command, its environment, and where its binary is found.
+//! (This is the only place that knows claude's command line; `opcode-proc` runs whatever spec it is given.)
 //!
-//! Prompts travel as one argv entry, never through a shell. The child gets the server's environment minus
+//! Prompts travel as one argv entry after `--`, never through a shell: after `--` the CLI reads nothing as
+//! a flag, so a prompt such as `--version` or `-c` is a prompt. The child gets the server's environment minus
 //! the variables that make a nested claude misbehave (`CLAUDECODE` makes it refuse to start).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use opcode_proc::ProcessSpec;
+use opcode_proto::PermissionMode;
+
 use crate::error::DiscoveryError;
-use crate::spec::ProcessSpec;
 
 /// Environment variables removed from claude's environment.
 pub const ENV_REMOVED: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_CODE_SSE_PORT"];
@@ -36,8 +40,8 @@ pub enum PermissionPolicy {
     /// of one-shot runs. As root the CLI refuses it unless `IS_SANDBOX=1` is in its environment.
     #[default]
     SkipPermissions,
-    /// `--permission-mode MODE` (`default`, `acceptEdits`, `plan`, `bypassPermissions`).
-    Mode(String),
+    /// `--permission-mode MODE`.
+    Mode(PermissionMode),
     /// No permission flag: claude's own configuration decides.
     ClaudeDefault,
 }
@@ -56,8 +60,10 @@ impl std::str::FromStr for PermissionPolicy {
         match name {
             "skip" => Ok(PermissionPolicy::SkipPermissions),
             "claude" => Ok(PermissionPolicy::ClaudeDefault),
-            "default" | "acceptEdits" | "plan" => Ok(PermissionPolicy::Mode(name.to_owned())),
-            other => Err(UnknownPermissionPolicy(other.to_owned())),
+            other => match PermissionMode::from_name(other) {
+                Some(mode) if mode != PermissionMode::BypassPermissions => Ok(PermissionPolicy::Mode(mode)),
+                _ => Err(UnknownPermissionPolicy(other.to_owned())),
+            },
         }
     }
 }
@@ -69,7 +75,7 @@ impl std::str::FromStr for PermissionPolicy {
 pub struct ClaudeInvocation {
     /// The conversation to work on.
     pub conversation: Conversation,
-    /// The prompt (one argv entry); unused for live runs, whose prompts go to stdin.
+    /// The prompt (one argv entry, the last, after `--`); unused for live runs, whose prompts go to stdin.
     pub prompt: String,
     /// A live run: one process across turns, driven through stdin.
     pub live: bool,
@@ -82,12 +88,12 @@ pub struct ClaudeInvocation {
 }
 
 impl ClaudeInvocation {
-    /// The argv after the program name.
+    /// The argv after the program name. A one-shot run's prompt is the last entry, after `--`.
     pub fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = if self.live {
             vec!["--input-format".into(), "stream-json".into(), "--permission-prompt-tool".into(), "stdio".into()]
         } else {
-            vec!["-p".into(), self.prompt.clone().into()]
+            vec!["-p".into()]
         };
         match &self.conversation {
             Conversation::New { session_id } => args.extend(["--session-id".into(), session_id.into()]),
@@ -103,8 +109,11 @@ impl ClaudeInvocation {
         }
         match &self.permissions {
             PermissionPolicy::SkipPermissions => args.push("--dangerously-skip-permissions".into()),
-            PermissionPolicy::Mode(mode) => args.extend(["--permission-mode".into(), mode.into()]),
+            PermissionPolicy::Mode(mode) => args.extend(["--permission-mode".into(), mode.as_str().into()]),
             PermissionPolicy::ClaudeDefault => {}
+        }
+        if !self.live {
+            args.extend(["--".into(), self.prompt.clone().into()]);
         }
         args
     }
@@ -181,7 +190,6 @@ mod tests {
             args,
             [
                 "-p",
-                "do $(rm -rf /) ; things",
                 "--session-id",
                 "id-1",
                 "--model",
@@ -190,7 +198,9 @@ mod tests {
                 "stream-json",
                 "--verbose",
                 "--include-partial-messages",
-                "--dangerously-skip-permissions"
+                "--dangerously-skip-permissions",
+                "--",
+                "do $(rm -rf /) ; things",
             ]
         );
     }
@@ -199,20 +209,31 @@ mod tests {
     fn continue_and_resume_use_their_flags() {
         assert!(strings(inv(Conversation::ContinueLatest).args()).contains(&"-c".to_owned()));
         let resume = strings(inv(Conversation::Resume { session_id: "id-2".into() }).args());
-        assert_eq!(resume[2..4], ["--resume", "id-2"]);
+        assert_eq!(resume[1..3], ["--resume", "id-2"]);
         let mut plain = inv(Conversation::ContinueLatest);
-        plain.permissions = PermissionPolicy::Mode("plan".into());
+        plain.permissions = PermissionPolicy::Mode(PermissionMode::Plan);
         let args = strings(plain.args());
-        assert!(args.ends_with(&["--permission-mode".to_owned(), "plan".to_owned()]));
+        assert!(args.windows(2).any(|w| w == ["--permission-mode", "plan"]));
+    }
+
+    #[test]
+    fn a_prompt_that_looks_like_a_flag_comes_after_the_end_of_flags() {
+        for prompt in ["--version", "-h what does this do", "--model=opus hi", "-c"] {
+            let mut run = inv(Conversation::New { session_id: "id".into() });
+            run.prompt = prompt.into();
+            let args = strings(run.args());
+            assert_eq!(args[args.len() - 2..], ["--", prompt], "{prompt}");
+            assert_eq!(args.iter().filter(|a| *a == "--").count(), 1);
+        }
     }
 
     #[test]
     fn a_live_run_takes_its_prompts_on_stdin() {
         let mut live = inv(Conversation::New { session_id: "id-3".into() });
         live.live = true;
-        live.permissions = PermissionPolicy::Mode("default".into());
+        live.permissions = PermissionPolicy::Mode(PermissionMode::Default);
         let args = strings(live.args());
-        assert!(!args.contains(&"-p".to_owned()));
+        assert!(!args.contains(&"-p".to_owned()) && !args.contains(&"--".to_owned()));
         assert_eq!(args[..4], ["--input-format", "stream-json", "--permission-prompt-tool", "stdio"]);
         assert!(live.spec(Path::new("/bin/claude"), Path::new("/tmp")).stdin);
     }
@@ -237,7 +258,8 @@ mod tests {
     fn permission_flags_name_their_policy() {
         assert_eq!("skip".parse(), Ok(PermissionPolicy::SkipPermissions));
         assert_eq!("claude".parse(), Ok(PermissionPolicy::ClaudeDefault));
-        assert_eq!("plan".parse(), Ok(PermissionPolicy::Mode("plan".into())));
+        assert_eq!("plan".parse(), Ok(PermissionPolicy::Mode(PermissionMode::Plan)));
+        assert!("bypassPermissions".parse::<PermissionPolicy>().is_err());
         let err = "yolo".parse::<PermissionPolicy>().unwrap_err();
         assert!(err.to_string().contains("skip, default, acceptEdits, plan or claude"));
     }
