@@ -1,5 +1,5 @@
 //! `fake-claude`: a stand-in for the Claude Code CLI in tests. Speaks stream-json shaped like the genuine
-//! CLI's (`shared/claude-cli/execute.jsonl`) and misbehaves on demand.
+//! CLI's (`crates/opcode-testkit/fixtures/claude-cli/execute.jsonl`) and misbehaves on demand.
 //!
 //! Flags understood, as the real CLI: `-p PROMPT`, `--session-id ID`, `--resume ID`, `-c`, `--model M`,
 //! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags (ignored).
