@@ -16,6 +16,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 600,
   },
   server: {
+    // the UI's folder, and the wire snapshots its tests share with the Rust encoder's (src/wire.test.ts)
+    fs: { allow: ['.', '../crates/opcode-proto/tests/snapshots'] },
     proxy: {
       '/api': { target, changeOrigin: false },
       '/ws': { target, ws: true, changeOrigin: false },

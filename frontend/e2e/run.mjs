@@ -4,7 +4,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
@@ -21,16 +21,6 @@ const FAKE_CLAUDE = resolve(frontend, process.env.FAKE_CLAUDE_BIN ?? '../target/
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOT_DIR = resolve(frontend, '../target/e2e');
 const TIMEOUT = 20_000;
-
-/** Live sessions need a server that has them: the mock, or an opcode-web whose --help lists --permission-timeout. */
-function serverHasLiveSessions() {
-  if (SERVER_BIN.endsWith('.mjs')) return true;
-  if (!existsSync(SERVER_BIN)) return false;
-  const help = spawnSync(SERVER_BIN, ['--help'], { encoding: 'utf8', timeout: 10_000 });
-  return `${help.stdout}${help.stderr}`.includes('--permission-timeout');
-}
-const LIVE = process.env.E2E_LIVE === '0' ? false : serverHasLiveSessions();
-const liveSkip = LIVE ? false : 'this opcode-web has no live sessions yet (no --permission-timeout in --help)';
 
 // E2E_UI=dist: the browser gets this checkout's `dist/` (served by a small proxy in front of the server,
 // which forwards /api, /ws and /?token=) instead of the UI embedded in the server binary at its build.
@@ -340,7 +330,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.close();
   });
 
-  it('live session: the approval card shows the Bash command; Allow runs the tool', { skip: liveSkip }, async () => {
+  it('live session: the approval card shows the Bash command; Allow runs the tool', async () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/`);
     const dir = projectDir('live-allow');
@@ -381,7 +371,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.close();
   });
 
-  it('live session: Deny (after a reconnect) gives Claude an error tool_result and runs nothing', { skip: liveSkip }, async () => {
+  it('live session: Deny (after a reconnect) gives Claude an error tool_result and runs nothing', async () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/`);
     const dir = projectDir('live-deny');
@@ -404,7 +394,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.close();
   });
 
-  it('live session: a follow-up goes to the same process (turn 2); Interrupt stops a long turn', { skip: liveSkip }, async () => {
+  it('live session: a follow-up goes to the same process (turn 2); Interrupt stops a long turn', async () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/`);
     const sid = await startSession(page, projectDir('live-follow'), 'first words', { live: true, mode: 'acceptEdits' });
@@ -434,7 +424,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.close();
   });
 
-  it('phone: a pending approval is pinned above the prompt box, a second viewer answers it; saves a screenshot', { skip: liveSkip }, async () => {
+  it('phone: a pending approval is pinned above the prompt box, a second viewer answers it; saves a screenshot', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     await phone.addCookies(await context.cookies(server.url));
     const page = await phone.newPage();

@@ -18,7 +18,8 @@ pub(crate) fn bench(smoke: bool) -> Result<()> {
         build.arg("--release");
     }
     util::run(&mut build)?;
-    let bin = |name: &str| root.join("target").join(profile).join(name);
+    let target = util::target_dir(&root)?;
+    let bin = |name: &str| target.join(profile).join(name);
     let mut run = Command::new(bin("opcode-bench"));
     run.arg("run").arg("--server-bin").arg(bin("opcode-web")).arg("--emitter-bin").arg(bin("bench-emitter"));
     if smoke {

@@ -1,6 +1,7 @@
-//! `cargo xtask dist`: the release tarball `target/dist/opcode-<version>-<target>.tar.gz` holding both
+//! `cargo xtask dist`: the release tarball `<target dir>/dist/opcode-<version>-<target>.tar.gz` holding both
 //! binaries (the UI is embedded in `opcode-web` by its build script), README, LICENSE and SHA256SUMS.
 //! `--check` then unpacks it into an empty folder and proves the server starts and serves its UI from there.
+//! The target dir is cargo's (`CARGO_TARGET_DIR` included, see [`util::target_dir`]), never assumed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -26,9 +27,10 @@ pub(crate) fn dist(check: bool) -> Result<()> {
     util::run(util::cmd("cargo").args(["build", "--release", "--workspace", "--bins"]).current_dir(&root))?;
     let version = env!("CARGO_PKG_VERSION");
     let name = format!("opcode-{version}-{}", host_target()?);
-    let out_dir = root.join("target/dist");
+    let target = util::target_dir(&root)?;
+    let out_dir = target.join("dist");
     std::fs::create_dir_all(&out_dir)?;
-    let release = root.join("target/release");
+    let release = target.join("release");
     let files: Vec<(PathBuf, &str, u32)> = vec![
         (release.join("opcode-web"), "opcode-web", 0o755),
         (release.join("opcode"), "opcode", 0o755),

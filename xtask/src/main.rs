@@ -1,8 +1,9 @@
 //! `cargo xtask`: the project's chores as Rust, so they run the same on every machine with only cargo.
 //!
-//! - `cargo xtask test`: every test there is: the Rust workspace, the frontend's unit tests, the browser
-//!   end-to-end tests in Debian's chromium, and the genuine-CLI tests; installs what they need first
-//!   (npm packages, the pinned Claude Code CLI, Debian's chromium when run as root).
+//! - `cargo xtask test`: `cargo fmt --check`, `cargo clippy --all-targets -D warnings`, then every test
+//!   there is: the Rust workspace, the frontend's unit tests, the browser end-to-end tests in Debian's
+//!   chromium, and the genuine-CLI tests; installs what they need first (npm packages, the pinned Claude
+//!   Code CLI, Debian's chromium when run as root). Nothing may skip: it runs them with `CI=true`.
 //! - `cargo xtask bench [--smoke]`: the benchmarks (see `bench.rs`).
 //! - `cargo xtask dist [--check]`: the release tarball (see `dist.rs`).
 //! - `cargo xtask tidy`: the repository checks (also run by `cargo test`, see `tidy.rs`).
@@ -33,11 +34,19 @@ fn main() -> Result<()> {
     }
 }
 
-/// The README's test command: installs what the tests need, then runs every suite.
+/// The README's test command: checks formatting and lints, installs what the tests need, then runs every
+/// suite. It runs them as CI does (`CI=true`): a test whose prerequisite is missing (the genuine CLI,
+/// chromium, npm) fails instead of skipping, since everything it needs was installed here.
 fn test() -> Result<()> {
     let root = util::root();
     let frontend = root.join("frontend");
     let claude_cli = root.join("crates/opcode-testkit/claude-cli");
+    let cargo = |args: &[&str]| {
+        let mut command = util::cmd("cargo");
+        command.args(args).current_dir(&root).env("CI", "true");
+        command
+    };
+    util::run(&mut cargo(&["fmt", "--all", "--check"]))?;
     util::need("npm", "install Node.js 20+ and npm (Debian: apt-get install nodejs npm)")?;
     // the genuine Claude Code CLI (pinned) for the real-CLI end-to-end tests
     util::run(util::cmd("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&claude_cli))?;
@@ -45,11 +54,21 @@ fn test() -> Result<()> {
     util::run(util::cmd("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&frontend))?;
 
     // every binary first, once: the tests' fixtures and the e2e tests use them as built here
-    util::run(util::cmd("cargo").args(["build", "--workspace", "--bins"]).current_dir(&root))?;
-    util::run(util::cmd("cargo").args(["test", "--workspace", "--all-targets"]).current_dir(&root))?;
-    util::run(util::cmd("cargo").args(["test", "--workspace", "--doc"]).current_dir(&root))?;
+    util::run(&mut cargo(&["build", "--workspace", "--bins"]))?;
+    // lints of every target, tests included: clippy.toml's `disallowed-methods` guard is only checked here
+    util::run(&mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    util::run(&mut cargo(&["test", "--workspace", "--all-targets"]))?;
+    util::run(&mut cargo(&["test", "--workspace", "--doc"]))?;
 
-    util::run(util::cmd("npm").args(["test"]).current_dir(&frontend))?;
+    util::run(util::cmd("npm").args(["test"]).current_dir(&frontend).env("CI", "true"))?;
     util::ensure_chromium()?;
-    util::run(util::cmd("npm").args(["run", "e2e"]).current_dir(&frontend))
+    let debug = util::target_dir(&root)?.join("debug");
+    util::run(
+        util::cmd("npm")
+            .args(["run", "e2e"])
+            .current_dir(&frontend)
+            .env("CI", "true")
+            .env("OPCODE_WEB_BIN", debug.join("opcode-web"))
+            .env("FAKE_CLAUDE_BIN", debug.join("fake-claude")),
+    )
 }

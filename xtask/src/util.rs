@@ -10,6 +10,36 @@ pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
 }
 
+/// Cargo's target directory for the workspace at `root`, as cargo itself resolves it (`CARGO_TARGET_DIR`,
+/// `build.target-dir` in a config file, or `<root>/target`): asked of `cargo metadata`, so a build and
+/// the paths read after it always agree.
+pub(crate) fn target_dir(root: &Path) -> Result<PathBuf> {
+    target_dir_from(&mut metadata_command(root))
+}
+
+/// `cargo metadata` of the workspace at `root`, without its dependencies (fast, no network).
+fn metadata_command(root: &Path) -> Command {
+    let mut command = cmd("cargo");
+    command.args(["metadata", "--format-version", "1", "--no-deps"]).current_dir(root);
+    command
+}
+
+/// Runs `metadata` (a [`metadata_command`]) and reads the target directory from what it prints.
+fn target_dir_from(metadata: &mut Command) -> Result<PathBuf> {
+    let output = metadata.output().context("run cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    target_dir_of_metadata(&output.stdout)
+}
+
+/// The `target_directory` of `cargo metadata`'s JSON.
+pub(crate) fn target_dir_of_metadata(metadata: &[u8]) -> Result<PathBuf> {
+    let value: serde_json::Value = serde_json::from_slice(metadata).context("cargo metadata printed no JSON")?;
+    let dir = value["target_directory"].as_str().context("no target_directory in cargo metadata")?;
+    Ok(PathBuf::from(dir))
+}
+
 /// A command, echoed when run.
 pub(crate) fn cmd(program: &str) -> Command {
     Command::new(program)
@@ -51,4 +81,26 @@ pub(crate) fn ensure_chromium() -> Result<()> {
     run(cmd("apt-get")
         .args(["install", "-y", "-qq", "--no-install-recommends", "chromium"])
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_dir_is_read_from_cargo_metadata() {
+        let json = br#"{"packages":[],"target_directory":"/elsewhere/target","workspace_root":"/w"}"#;
+        assert_eq!(target_dir_of_metadata(json).unwrap(), PathBuf::from("/elsewhere/target"));
+        assert!(target_dir_of_metadata(b"{}").is_err());
+        assert!(target_dir_of_metadata(b"warning: not json").is_err());
+    }
+
+    /// What cargo really does with `CARGO_TARGET_DIR`, which `dist` and `bench` must follow.
+    #[test]
+    fn cargo_target_dir_is_followed() {
+        let elsewhere = std::env::temp_dir().join(format!("opcode-xtask-target-{}", std::process::id()));
+        let found = target_dir_from(metadata_command(&root()).env("CARGO_TARGET_DIR", &elsewhere)).unwrap();
+        assert_eq!(found, elsewhere);
+        assert!(!elsewhere.exists(), "asking cargo creates nothing");
+    }
 }

@@ -1,6 +1,7 @@
 //! Live sessions: what clients send to steer a live run, and the lines opcode writes to and reads from
 //! claude's stream-json input/output control protocol (`--input-format stream-json
-//! --permission-prompt-tool stdio`), as modelled on `shared/claude-cli/live-session.jsonl`.
+//! --permission-prompt-tool stdio`), as modelled on the genuine CLI's
+//! `crates/opcode-testkit/fixtures/claude-cli/live-session.jsonl`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

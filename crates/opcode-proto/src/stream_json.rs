@@ -1,8 +1,8 @@
 //! A typed, lossless view of Claude Code's `--output-format stream-json` lines.
 //!
-//! Modelled on the genuine CLI's output (`shared/claude-cli/*.jsonl`): `system` (`init`, `status`,
-//! `api_retry`, …), `assistant`, `user`, `result`, `stream_event`, `control_request` / `control_response`,
-//! and whatever a newer CLI adds. Every struct keeps the fields it does not name in `extra`, and
+//! Modelled on the genuine CLI's output (`crates/opcode-testkit/fixtures/claude-cli/*.jsonl`): `system`
+//! (`init`, `status`, `api_retry`, …), `assistant`, `user`, `result`, `stream_event`, `control_request` /
+//! `control_response`, and whatever a newer CLI adds. Every struct keeps the fields it does not name in `extra`, and
 //! [`parse_line`] only returns a typed variant when serialising it gives back exactly the value it read;
 //! otherwise it returns [`ClaudeMessage::Unknown`]. So `serialize(parse(x)) == x` for every JSON object,
 //! by construction, and unknown types and fields survive.
@@ -158,15 +158,24 @@ pub struct ResultMessage {
     /// Turns taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_turns: Option<u64>,
-    /// Cost in USD.
+    /// Cost in USD, as the CLI wrote it: a number, not an `f64`, so that an integer (`0`, as the CLI
+    /// writes for a run that made no API call) re-serialises as an integer. [`ResultMessage::cost_usd`]
+    /// reads it as a float.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_cost_usd: Option<f64>,
+    pub total_cost_usd: Option<serde_json::Number>,
     /// The session id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// Every other field, untouched.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl ResultMessage {
+    /// The cost in USD, if the line carries one.
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.total_cost_usd.as_ref().and_then(serde_json::Number::as_f64)
+    }
 }
 
 /// A `stream_event` line: one raw streaming event of the Messages API.

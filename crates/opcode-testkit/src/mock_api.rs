@@ -10,11 +10,11 @@
 //! - anything else → text `Mock reply to: <prompt> [N messages]`, N being the number of messages the
 //!   request carried (so a resumed run can be seen to include the earlier turn).
 //!
-//! Every request body is recorded ([`MockApi::requests`]), and appended to the file named by
+//! Every request body is recorded ([`MockApi::requests`], awaitable with [`MockApi::request_matching`]),
+//! and appended to the file named by
 //! `MOCK_ANTHROPIC_DUMP` when that is set (for looking at what the CLI sends).
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 pub struct MockApi {
     /// `http://127.0.0.1:PORT`, for `ANTHROPIC_BASE_URL`.
     pub url: String,
-    requests: Arc<Mutex<Vec<Value>>>,
+    requests: Requests,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -50,7 +50,7 @@ impl MockApi {
     pub async fn start_on(addr: &str) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let requests = Requests::new(tokio::sync::watch::Sender::new(Vec::new()));
         let app = Router::new()
             .route("/v1/messages", post(messages))
             .route("/v1/messages/count_tokens", post(count_tokens))
@@ -64,11 +64,20 @@ impl MockApi {
 
     /// Every `/v1/messages` request body received so far.
     pub fn requests(&self) -> Vec<Value> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.requests.borrow().clone()
+    }
+
+    /// Waits for the first `/v1/messages` request (received before or after the call) whose body
+    /// satisfies `matches`, and returns it. An event to await, so a test never polls the mock.
+    pub async fn request_matching(&self, matches: impl Fn(&Value) -> bool) -> Value {
+        let mut received = self.requests.subscribe();
+        let all = received.wait_for(|all| all.iter().any(&matches)).await.expect("the mock owns its sender");
+        all.iter().find(|r| matches(r)).cloned().expect("wait_for saw one")
     }
 }
 
-type Requests = Arc<Mutex<Vec<Value>>>;
+/// Every request body so far; a watch channel, so that a test can await the next one.
+type Requests = std::sync::Arc<tokio::sync::watch::Sender<Vec<Value>>>;
 
 fn error_body(kind: &str, message: &str) -> Value {
     json!({"type":"error","error":{"type":kind,"message":message}})
@@ -150,7 +159,7 @@ fn sse(event: &str, data: &Value) -> String {
 const TOOL_INPUT: &str = r#"{"command":"echo hi-from-tool > tool-ran.txt","description":"write file"}"#;
 
 async fn messages(State(requests): State<Requests>, Json(body): Json<Value>) -> Response {
-    requests.lock().unwrap_or_else(|e| e.into_inner()).push(body.clone());
+    requests.send_modify(|all| all.push(body.clone()));
     if let Some(path) = std::env::var_os("MOCK_ANTHROPIC_DUMP") {
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {

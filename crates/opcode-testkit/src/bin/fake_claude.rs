@@ -1,5 +1,5 @@
 //! `fake-claude`: a stand-in for the Claude Code CLI in tests. Speaks stream-json shaped like the genuine
-//! CLI's (`shared/claude-cli/execute.jsonl`) and misbehaves on demand.
+//! CLI's (`crates/opcode-testkit/fixtures/claude-cli/execute.jsonl`) and misbehaves on demand.
 //!
 //! Flags understood, as the real CLI: `-p` (print mode; the prompt is the positional argument, and after
 //! `--` nothing is a flag), `--version` (prints a version and exits, as the real CLI does even when it was
