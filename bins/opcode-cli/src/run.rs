@@ -63,7 +63,7 @@ pub(crate) async fn run(args: RunArgs, data_dir: PathBuf) -> anyhow::Result<Exit
     };
     let mut config = RegistryConfig::new(claude, data_dir.clone());
     config.permissions = args.permissions.parse::<PermissionPolicy>()?;
-    let registry = SessionRegistry::new(config, Arc::new(TokioSupervisor::default()));
+    let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await?;
     let command = match (&args.resume, args.continue_latest) {
         (Some(_), _) => "resume",
         (None, true) => "continue",
@@ -81,7 +81,7 @@ pub(crate) async fn run(args: RunArgs, data_dir: PathBuf) -> anyhow::Result<Exit
     }
     .validate()?;
     let started = registry.start_run(request).await?;
-    let mut events = registry.subscribe(&started.session_id, started.first_seq).context("the run vanished")?;
+    let mut events = registry.subscribe(&started.session_id, started.first_seq).await.context("the run vanished")?;
     let mut renderer = Renderer::new(args.json);
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

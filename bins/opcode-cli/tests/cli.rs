@@ -141,7 +141,7 @@ async fn attach_follows_a_run_on_a_server() {
     let claude = tempfile::tempdir().unwrap();
     let project = tempfile::tempdir().unwrap();
     let config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
-    let registry = SessionRegistry::new(config, Arc::new(TokioSupervisor::default()));
+    let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
     let state = opcode_web::AppState::new(
         registry.clone(),
         opcode_sessions::claude_store::ClaudeStore::new(claude.path()),

@@ -75,19 +75,16 @@ async fn history(
 }
 
 async fn running(State(state): State<AppState>) -> impl IntoResponse {
-    ok(state.registry.list())
+    ok(state.registry.list().await)
 }
 
 /// Every event of the session so far, spliced raw into the envelope.
 async fn output(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<Response, ApiError> {
-    let registry = state.registry.clone();
-    let id = session_id.clone();
-    let events = blocking(move || match registry.events_so_far(&id) {
-        None => Err(ApiError::NotFound(format!("no session {id} is known to this server"))),
-        Some(Err(err)) => Err(ApiError::Internal(err.to_string())),
-        Some(Ok(events)) => Ok(events),
-    })
-    .await?;
+    let events = match state.registry.events_so_far(&session_id).await {
+        None => return Err(ApiError::NotFound(format!("no session {session_id} is known to this server"))),
+        Some(Err(err)) => return Err(ApiError::Internal(err.to_string())),
+        Some(Ok(events)) => events,
+    };
     let mut body = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum::<usize>() + 48);
     body.extend_from_slice(b"{\"success\":true,\"data\":[");
     for (i, event) in events.iter().enumerate() {
@@ -138,6 +135,6 @@ async fn interrupt(
 }
 
 async fn end(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<impl IntoResponse, ApiError> {
-    state.registry.end_live(&session_id)?;
+    state.registry.end_live(&session_id).await?;
     Ok(ok(serde_json::json!({ "ended": true })))
 }

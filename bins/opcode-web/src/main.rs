@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let store = ClaudeStore::from_env();
     config.claude_store = store.clone();
-    let registry = SessionRegistry::new(config, Arc::new(TokioSupervisor::default()));
+    let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await?;
 
     let token = args.token.clone().filter(|t| !t.is_empty()).unwrap_or_else(generate_token);
     let mut state = AppState::new(registry, store, &token);

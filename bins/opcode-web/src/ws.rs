@@ -206,7 +206,7 @@ async fn control(state: &AppState, text: &str) -> Option<String> {
             state.registry.answer_permission(&session_id, &request_id, decision).await
         }
         ControlMessage::Interrupt { .. } => state.registry.interrupt(&session_id).await,
-        ControlMessage::End { .. } => state.registry.end_live(&session_id),
+        ControlMessage::End { .. } => state.registry.end_live(&session_id).await,
     };
     result.err().map(|err| request_error_json(&err.to_string(), Some(&session_id)))
 }
@@ -234,7 +234,7 @@ async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> O
     let asked_id = request.session_id.map(|id| id.to_string());
     match state.registry.start_run(request).await {
         Ok(run) => {
-            if let Some(subscription) = state.registry.subscribe(&run.session_id, run.first_seq) {
+            if let Some(subscription) = state.registry.subscribe(&run.session_id, run.first_seq).await {
                 runs.push(batches(subscription));
             }
             None
@@ -245,7 +245,7 @@ async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> O
 
 async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: String, since: Option<u64>) {
     let from = since.map_or(0, |s| s.saturating_add(1));
-    let Some(subscription) = state.registry.subscribe(&session_id, from) else {
+    let Some(subscription) = state.registry.subscribe(&session_id, from).await else {
         let _ = socket.send(close(CLOSE_UNKNOWN_SESSION, "unknown session")).await;
         return;
     };

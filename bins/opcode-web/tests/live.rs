@@ -153,7 +153,7 @@ async fn bypass_needs_the_servers_permission_and_controls_need_a_live_session() 
     send(&mut ws, request.to_string()).await;
     let refusal = next_json(&mut ws).await.unwrap();
     assert!(refusal["message"].as_str().unwrap().contains("--allow-bypass-permissions"), "{refusal}");
-    assert!(server.state.registry.list().is_empty());
+    assert!(server.state.registry.list().await.is_empty());
 
     // a one-shot run takes no follow-ups
     let id = uuid::Uuid::new_v4().to_string();

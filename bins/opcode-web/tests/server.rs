@@ -165,7 +165,7 @@ async fn bad_requests_spawn_nothing_and_the_socket_stays_usable() {
         assert!(reply.get("seq").is_none(), "a refusal is not a session event");
         assert!(!reply["message"].as_str().unwrap().is_empty());
     }
-    assert!(server.state.registry.list().is_empty(), "nothing was started");
+    assert!(server.state.registry.list().await.is_empty(), "nothing was started");
     send(&mut ws, server.request("execute", "after the errors", None)).await;
     let events = until_completion(&mut ws).await;
     assert_eq!(events.last().unwrap()["status"], "success");

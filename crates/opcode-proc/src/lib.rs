@@ -42,12 +42,14 @@ mod lines;
 #[path = "unix.rs"]
 mod os;
 mod spec;
+mod usage;
 
 pub use error::{SpawnError, StdinError};
 pub use event::{ExitStatus, OutputStream, ProcessEvent};
 pub use handle::{ProcessControl, ProcessHandle, StdinWriter};
 pub use os::TokioSupervisor;
 pub use spec::{ProcessSpec, DEFAULT_GRACE, DEFAULT_MAX_LINE_BYTES};
+pub use usage::{group_usage, GroupUsage};
 
 /// Starts supervised child processes. The seam between the layers above and the operating system: the
 /// sessions layer holds an `Arc<dyn ProcessSupervisor>`, tests may substitute their own.

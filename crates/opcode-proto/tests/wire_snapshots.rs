@@ -53,7 +53,7 @@ fn session() -> Vec<SessionEvent> {
             project_path: "/home/dev/project \"q\"".into(),
             model: Some("opus".into()),
             live: true,
-            permission_mode: Some("default".into()),
+            permission_mode: Some(opcode_proto::PermissionMode::Default),
         },
         EventKind::UserPrompt { prompt: "list the files\nall of them".into() },
         EventKind::Output { content: OutputContent::from_line(assistant.into()) },
@@ -68,8 +68,8 @@ fn session() -> Vec<SessionEvent> {
         },
         EventKind::PermissionResolved {
             request_id: "req-1".into(),
-            behavior: "allow".into(),
-            by: "viewer".into(),
+            behavior: Behavior::Allow,
+            by: opcode_proto::AnsweredBy::Viewer,
             message: None,
         },
         EventKind::Output { content: OutputContent::from_line("a line that is not JSON: {".into()) },
@@ -152,7 +152,7 @@ fn every_request_the_ui_sends_is_read_as_meant() {
     assert!(live.live && live.include_partial_messages);
     assert_eq!(live.model.as_deref(), Some("opus"));
     assert_eq!(live.session_id.map(|id| id.to_string()).as_deref(), Some(SESSION));
-    assert_eq!(live.permission_mode.as_deref(), Some("acceptEdits"));
+    assert_eq!(live.permission_mode, Some(opcode_proto::PermissionMode::AcceptEdits));
 
     let resume = parse_request(&read("resume.json")).expect("resume.json is a valid request");
     assert_eq!(resume.command, CommandType::Resume);

@@ -37,6 +37,14 @@ pub enum StartError {
     /// The server is shutting down.
     #[error("the server is shutting down and starts no new runs")]
     ShuttingDown,
+    /// More runs were started in the last minute than the server allows.
+    #[error("{limit} runs were started in the last minute (the server's --max-runs-per-minute): try again in {retry_after_secs} s")]
+    RateLimited {
+        /// The cap per minute.
+        limit: u32,
+        /// Seconds until a run may start.
+        retry_after_secs: u64,
+    },
     /// The session's event log could not be created.
     #[error("could not create the event log of session {session_id}")]
     Log {
@@ -116,6 +124,27 @@ pub enum ControlError {
     /// The follow-up prompt is empty.
     #[error("prompt is empty: send the text for claude in \"prompt\"")]
     EmptyPrompt,
+    /// Claude has stopped reading its input and its queue is full; nothing was sent.
+    #[error("session {0}: claude is not reading its input (it may be stuck); nothing was sent: try again later or cancel the run")]
+    InputStalled(String),
+}
+
+/// Why the registry could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The data dir or this server's log folder could not be set up.
+    #[error("cannot set up {path} (check that the data dir is writable)")]
+    DataDir {
+        /// The folder or file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database of remembered runs could not be opened.
+    #[error(transparent)]
+    Store(#[from] opcode_store::StoreError),
 }
 
 /// Why the claude binary could not be found.

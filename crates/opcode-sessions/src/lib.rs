@@ -17,13 +17,15 @@
 pub mod claude_cli;
 pub mod claude_store;
 mod error;
+mod instance;
 mod live;
 mod log;
 mod registry;
 mod run;
 mod subscription;
+mod writer;
 
-pub use error::{CancelError, ControlError, DiscoveryError, LogError, StartError, StoreError};
+pub use error::{CancelError, ControlError, DiscoveryError, LogError, OpenError, StartError, StoreError};
 pub use log::{EventLog, LogConfig};
-pub use registry::{RegistryConfig, RunSummary, SessionRegistry, StartedRun};
+pub use registry::{RegistryConfig, RunHealth, RunStatus, RunSummary, SessionRegistry, StartedRun, RESTART_MESSAGE};
 pub use subscription::Subscription;

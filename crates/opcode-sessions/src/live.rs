@@ -1,53 +1,97 @@
 //! Live sessions: one claude process across turns (`--input-format stream-json --permission-prompt-tool
-//! stdio`). Prompts, permission answers and interrupts are written to its stdin by one writer task fed
-//! through a bounded channel (ordered, with back-pressure); `can_use_tool` requests from its stdout become
-//! `permission_request` events that any viewer may answer. The first answer wins: an answer removes the
-//! request from the pending set under a lock, so a second answer finds nothing to answer.
+//! stdio`), steered by **one owning task per session** (the actor). Viewers' commands (prompt, answer,
+//! interrupt, end) and the run task's news (a control request from claude, the end of a turn, the exit)
+//! reach it over one channel, in order; commands get one-shot replies. Nothing else touches its state:
+//! the pending permission requests, whether a turn is active, the idle clock, claude's input.
 //!
-//! Unanswered requests are denied after the permission timeout; a session without a turn for the idle
-//! timeout is ended (its input closed); when the process ends, requests still pending are resolved as
-//! denied `by: "end"` so no viewer waits on a card that can no longer be answered.
+//! Guarantees:
+//! - a command, once sent, is carried out whole even if its sender stops waiting (a dropped HTTP request):
+//!   an answer is applied exactly once, and `permission_resolved` is logged exactly when it is applied;
+//! - the first answer wins; a second finds nothing pending;
+//! - nobody ever waits on claude's stdin: lines go to a writer task through a bounded queue with
+//!   `try_send`; when claude stops reading and the queue is full, a command fails at once with
+//!   [`ControlError::InputStalled`] and changes nothing, and the run task (output delivery) never waits;
+//! - unanswered requests are denied after the permission timeout; a session with no turn and nothing
+//!   pending for the idle timeout has its input closed; when the process ends, what is still pending is
+//!   resolved as denied `by: end`, before the run's `completion`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opcode_proc::StdinWriter;
 use opcode_proto::control::{self, Behavior, ClaudeControlRequest, PermissionDecision, ToolPermissionRequest};
 use opcode_proto::{AnsweredBy, EventKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::error::ControlError;
-use crate::registry::Session;
+use crate::log::EventLog;
 
-/// Lines waiting for claude's stdin before writers wait.
+/// Lines waiting for claude's stdin; when full, commands fail instead of waiting.
 const STDIN_QUEUE: usize = 64;
 
-/// The steering state of a live run.
+type Reply = oneshot::Sender<Result<(), ControlError>>;
+
+/// What the actor is told.
 #[derive(Debug)]
-pub(crate) struct LiveState {
-    /// Feeds the stdin writer task; `None` once the input was closed (`end`).
-    stdin: Option<mpsc::Sender<String>>,
-    /// Pending permission requests: request id → claude's input for the tool (raw JSON).
-    pending: HashMap<String, String>,
-    /// True from a prompt until claude's `result` line.
-    turn_active: bool,
-    /// When the last turn ended (or the session started).
-    last_activity: Instant,
+enum LiveMsg {
+    Prompt {
+        prompt: String,
+        reply: Reply,
+    },
+    Answer {
+        request_id: String,
+        decision: PermissionDecision,
+        reply: Reply,
+    },
+    Interrupt {
+        reply: Reply,
+    },
+    End {
+        reply: Reply,
+    },
+    /// A stdout line that is claude's control request.
+    ControlRequest(String),
+    /// Claude's `result` line: the turn is over.
+    TurnEnded,
+    /// The process ended; reply once everything pending is resolved.
+    Exited(oneshot::Sender<LiveOutcome>),
+}
+
+/// How a live session's input ended, as the run task needs it for the summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LiveOutcome {
+    /// True when the input was closed on purpose (`end`, or the idle timeout) before the process ended.
+    pub(crate) input_closed: bool,
+}
+
+/// The handle of a live session's actor. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct LiveHandle {
+    session_id: Arc<str>,
+    tx: mpsc::UnboundedSender<LiveMsg>,
+    pending: Arc<AtomicUsize>,
+}
+
+/// Settings of one live session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LiveConfig {
+    pub(crate) permission_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
 }
 
 fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Starts steering a freshly spawned live run: the stdin writer, `initialize`, the first prompt, and the
-/// idle watchdog.
-pub(crate) async fn begin(session: &Arc<Session>, stdin: Option<StdinWriter>, prompt: &str, idle: Duration) {
-    let (tx, mut rx) = mpsc::channel::<String>(STDIN_QUEUE);
+/// Starts the actor of a freshly spawned live run: claude's stdin writer, `initialize`, the first prompt.
+pub(crate) fn start(log: Arc<EventLog>, stdin: Option<StdinWriter>, prompt: &str, config: LiveConfig) -> LiveHandle {
+    let (stdin_tx, mut stdin_rx) = mpsc::channel::<String>(STDIN_QUEUE);
     if let Some(mut writer) = stdin {
         tokio::spawn(async move {
-            while let Some(line) = rx.recv().await {
+            while let Some(line) = stdin_rx.recv().await {
                 if let Err(err) = writer.write_line(&line).await {
                     tracing::debug!(%err, "claude's stdin closed");
                     break;
@@ -56,89 +100,170 @@ pub(crate) async fn begin(session: &Arc<Session>, stdin: Option<StdinWriter>, pr
             // dropping the writer closes claude's stdin
         });
     }
-    *session.live_state() =
-        Some(LiveState { stdin: Some(tx), pending: HashMap::new(), turn_active: false, last_activity: Instant::now() });
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let handle = LiveHandle { session_id: log.session_id().into(), tx, pending: pending.clone() };
+    let mut actor = Actor {
+        log,
+        config,
+        stdin: Some(stdin_tx),
+        pending: HashMap::new(),
+        pending_count: pending,
+        turn_active: false,
+        last_activity: Instant::now(),
+        input_closed: false,
+    };
     let init = control::control_request(&format!("init-{}", uuid::Uuid::new_v4()), "initialize");
-    let _ = session.write_stdin(init).await;
-    let _ = session.prompt(prompt).await;
-    spawn_idle_watchdog(Arc::downgrade(session), idle);
+    let _ = actor.write(init);
+    let _ = actor.prompt(prompt);
+    tokio::spawn(actor.run(rx));
+    handle
 }
 
-/// Ends the session's input once it has had no turn and no pending request for `idle`.
-fn spawn_idle_watchdog(session: std::sync::Weak<Session>, idle: Duration) {
-    tokio::spawn(async move {
-        loop {
-            let wake = {
-                let Some(session) = session.upgrade() else { return };
-                let state = session.live_state();
-                let Some(live) = state.as_ref() else { return };
-                if live.stdin.is_none() {
-                    return;
-                }
-                if live.turn_active || !live.pending.is_empty() {
-                    Instant::now() + idle
-                } else if live.last_activity.elapsed() >= idle {
-                    drop(state);
-                    tracing::info!(session_id = %session.id, "live session idle: ending it");
-                    let _ = session.end_input();
-                    return;
-                } else {
-                    live.last_activity + idle
-                }
-            };
-            tokio::time::sleep_until(wake).await;
-        }
-    });
-}
-
-impl Session {
-    pub(crate) fn live_state(&self) -> std::sync::MutexGuard<'_, Option<LiveState>> {
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
+impl LiveHandle {
     fn not_live(&self) -> ControlError {
-        ControlError::NotLive(self.id.clone())
+        ControlError::NotLive(self.session_id.to_string())
     }
 
-    /// Queues one line for claude's stdin (waits while the queue is full).
-    async fn write_stdin(&self, line: String) -> Result<(), ControlError> {
-        let sender = self.live_state().as_ref().and_then(|l| l.stdin.clone()).ok_or_else(|| self.not_live())?;
-        sender.send(line).await.map_err(|_| self.not_live())
+    /// Sends a command and waits for its reply. Dropping the returned future after the first poll does
+    /// not undo the command: the actor carries it out whole.
+    async fn ask(&self, make: impl FnOnce(Reply) -> LiveMsg) -> Result<(), ControlError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(make(reply)).map_err(|_| self.not_live())?;
+        answer.await.unwrap_or_else(|_| Err(self.not_live()))
     }
 
-    /// Writes a prompt as a new turn and logs it.
-    pub(crate) async fn prompt(&self, prompt: &str) -> Result<(), ControlError> {
-        // marked before writing: claude's `result` may come back before this function resumes
-        let set_active = |active: bool| {
-            if let Some(live) = self.live_state().as_mut() {
-                live.turn_active = active;
-            }
-        };
-        set_active(true);
-        if let Err(err) = self.write_stdin(control::user_turn(prompt)).await {
-            set_active(false);
-            return Err(err);
+    /// Writes a prompt as a new turn (logged as `user_prompt`).
+    pub(crate) async fn prompt(&self, prompt: String) -> Result<(), ControlError> {
+        self.ask(|reply| LiveMsg::Prompt { prompt, reply }).await
+    }
+
+    /// Answers a pending permission request (first answer wins; `permission_resolved` is logged).
+    pub(crate) async fn answer(&self, request_id: String, decision: PermissionDecision) -> Result<(), ControlError> {
+        self.ask(|reply| LiveMsg::Answer { request_id, decision, reply }).await
+    }
+
+    /// Asks claude to stop the current turn.
+    pub(crate) async fn interrupt(&self) -> Result<(), ControlError> {
+        self.ask(|reply| LiveMsg::Interrupt { reply }).await
+    }
+
+    /// Closes claude's input; claude then finishes and exits.
+    pub(crate) async fn end(&self) -> Result<(), ControlError> {
+        self.ask(|reply| LiveMsg::End { reply }).await
+    }
+
+    /// From the run task: a stdout line that is a control request. Never waits.
+    pub(crate) fn control_request(&self, line: String) {
+        let _ = self.tx.send(LiveMsg::ControlRequest(line));
+    }
+
+    /// From the run task: claude's `result` line. Never waits.
+    pub(crate) fn turn_ended(&self) {
+        let _ = self.tx.send(LiveMsg::TurnEnded);
+    }
+
+    /// From the run task: the process ended. Returns once what was pending is resolved in the log.
+    pub(crate) async fn exited(&self) -> LiveOutcome {
+        let (reply, outcome) = oneshot::channel();
+        if self.tx.send(LiveMsg::Exited(reply)).is_err() {
+            return LiveOutcome::default();
         }
+        outcome.await.unwrap_or_default()
+    }
+
+    /// Permission requests waiting for an answer.
+    pub(crate) fn pending_requests(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+}
+
+struct Pending {
+    input: String,
+    deadline: Instant,
+}
+
+/// The owning task's state. Only [`Actor::run`] touches it.
+struct Actor {
+    log: Arc<EventLog>,
+    config: LiveConfig,
+    /// Feeds the stdin writer task; `None` once the input was closed.
+    stdin: Option<mpsc::Sender<String>>,
+    pending: HashMap<String, Pending>,
+    /// Published copy of `pending.len()` for the health report.
+    pending_count: Arc<AtomicUsize>,
+    turn_active: bool,
+    last_activity: Instant,
+    input_closed: bool,
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LiveMsg>) {
+        loop {
+            let wake = self.next_deadline();
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(LiveMsg::Exited(reply)) => {
+                        self.resolve_all_at_end();
+                        let _ = reply.send(LiveOutcome { input_closed: self.input_closed });
+                        return;
+                    }
+                    Some(msg) => self.handle(msg),
+                    None => return,
+                },
+                () = sleep_until(wake), if wake.is_some() => self.deadline_passed(),
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: LiveMsg) {
+        match msg {
+            LiveMsg::Prompt { prompt, reply } => {
+                let _ = reply.send(self.prompt(&prompt));
+            }
+            LiveMsg::Answer { request_id, decision, reply } => {
+                let _ = reply.send(self.answer(&request_id, &decision, AnsweredBy::Viewer));
+            }
+            LiveMsg::Interrupt { reply } => {
+                let line = control::control_request(&format!("interrupt-{}", uuid::Uuid::new_v4()), "interrupt");
+                let _ = reply.send(self.write(line));
+            }
+            LiveMsg::End { reply } => {
+                let _ = reply.send(self.close_input());
+            }
+            LiveMsg::ControlRequest(line) => self.control_request(&line),
+            LiveMsg::TurnEnded => {
+                self.turn_active = false;
+                self.last_activity = Instant::now();
+            }
+            LiveMsg::Exited(_) => unreachable!("handled by run"),
+        }
+    }
+
+    /// Queues a line for claude's stdin without waiting.
+    fn write(&self, line: String) -> Result<(), ControlError> {
+        let not_live = || ControlError::NotLive(self.log.session_id().to_owned());
+        let stdin = self.stdin.as_ref().ok_or_else(not_live)?;
+        stdin.try_send(line).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => ControlError::InputStalled(self.log.session_id().to_owned()),
+            mpsc::error::TrySendError::Closed(_) => not_live(),
+        })
+    }
+
+    fn prompt(&mut self, prompt: &str) -> Result<(), ControlError> {
+        self.write(control::user_turn(prompt))?;
+        self.turn_active = true;
         self.log.append(EventKind::UserPrompt { prompt: prompt.to_owned() });
         Ok(())
     }
 
-    /// Answers a pending permission request (first answer wins) and logs the resolution.
-    pub(crate) async fn answer(
-        &self,
-        request_id: &str,
-        decision: &PermissionDecision,
-        by: AnsweredBy,
-    ) -> Result<(), ControlError> {
-        let original_input = {
-            let mut state = self.live_state();
-            let live = state.as_mut().ok_or_else(|| self.not_live())?;
-            live.pending.remove(request_id).ok_or_else(|| ControlError::NotPending(request_id.to_owned()))?
-        };
-        let input = decision.updated_input.as_ref().map_or(original_input, |v| v.to_string());
+    fn answer(&mut self, request_id: &str, decision: &PermissionDecision, by: AnsweredBy) -> Result<(), ControlError> {
+        let pending = self.pending.get(request_id).ok_or_else(|| ControlError::NotPending(request_id.to_owned()))?;
+        let input = decision.updated_input.as_ref().map_or_else(|| pending.input.clone(), |v| v.to_string());
         let line = control::permission_response(request_id, decision.behavior, &input, decision.message.as_deref());
-        // the process may already be gone; the resolution is logged either way
-        let _ = self.write_stdin(line).await;
+        self.write(line)?;
+        self.pending.remove(request_id);
+        self.publish_pending();
         self.log.append(EventKind::PermissionResolved {
             request_id: request_id.to_owned(),
             behavior: decision.behavior,
@@ -148,43 +273,33 @@ impl Session {
         Ok(())
     }
 
-    /// Asks claude to stop the current turn.
-    pub(crate) async fn interrupt(&self) -> Result<(), ControlError> {
-        self.write_stdin(control::control_request(&format!("interrupt-{}", uuid::Uuid::new_v4()), "interrupt")).await
+    fn close_input(&mut self) -> Result<(), ControlError> {
+        self.stdin.take().ok_or_else(|| ControlError::NotLive(self.log.session_id().to_owned()))?;
+        self.input_closed = true;
+        Ok(())
     }
 
-    /// Closes claude's input (the writer task ends and drops the pipe); claude then exits.
-    pub(crate) fn end_input(&self) -> Result<(), ControlError> {
-        let mut state = self.live_state();
-        let live = state.as_mut().ok_or_else(|| self.not_live())?;
-        live.stdin.take().map(drop).ok_or_else(|| self.not_live())
-    }
-
-    /// Handles a stdout line of a live run that may be claude's control request; returns true if it was
-    /// one (and so is not to be logged as output).
-    pub(crate) async fn handle_control_line(self: &Arc<Self>, line: &str) -> bool {
+    fn control_request(&mut self, line: &str) {
         match control::parse_claude_control_request(line) {
-            Some(ClaudeControlRequest::ToolPermission(request)) => {
-                self.permission_requested(request);
-                true
-            }
+            Some(ClaudeControlRequest::ToolPermission(request)) => self.permission_requested(request),
             Some(ClaudeControlRequest::Unsupported { request_id, subtype }) => {
                 tracing::debug!(subtype, "unsupported control request from claude");
                 let reply = control::control_error(&request_id, &format!("opcode-web does not handle {subtype}"));
-                let _ = self.write_stdin(reply).await;
-                true
+                if let Err(err) = self.write(reply) {
+                    tracing::warn!(%err, subtype, "could not decline claude's control request");
+                }
             }
-            None => false,
+            None => {}
         }
     }
 
-    fn permission_requested(self: &Arc<Self>, request: ToolPermissionRequest) {
-        let timeout = self.permission_timeout();
-        if let Some(live) = self.live_state().as_mut() {
-            live.pending.insert(request.request_id.clone(), request.input.clone());
-        }
+    fn permission_requested(&mut self, request: ToolPermissionRequest) {
+        let timeout = self.config.permission_timeout;
+        let deadline = Instant::now() + timeout;
+        self.pending.insert(request.request_id.clone(), Pending { input: request.input.clone(), deadline });
+        self.publish_pending();
         self.log.append(EventKind::PermissionRequest {
-            request_id: request.request_id.clone(),
+            request_id: request.request_id,
             tool_name: request.tool_name,
             input: request.input,
             tool_use_id: request.tool_use_id,
@@ -192,38 +307,70 @@ impl Session {
             timeout_ms: timeout.as_millis() as u64,
             expires_at: unix_ms() + timeout.as_millis() as u64,
         });
-        let session = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(session) = session.upgrade() {
-                let deny = PermissionDecision {
-                    behavior: Behavior::Deny,
-                    updated_input: None,
-                    message: Some(format!("no answer within {} s: denied", timeout.as_secs())),
-                };
-                let _ = session.answer(&request.request_id, &deny, AnsweredBy::Timeout).await;
+    }
+
+    fn publish_pending(&self) {
+        self.pending_count.store(self.pending.len(), Ordering::Relaxed);
+    }
+
+    /// The next moment something is due: a request's timeout, or the idle end.
+    fn next_deadline(&self) -> Option<Instant> {
+        let request = self.pending.values().map(|p| p.deadline).min();
+        let idle = (self.stdin.is_some() && !self.turn_active && self.pending.is_empty())
+            .then(|| self.last_activity + self.config.idle_timeout);
+        request.into_iter().chain(idle).min()
+    }
+
+    fn deadline_passed(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<String> =
+            self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| id.clone()).collect();
+        for request_id in expired {
+            let deny = PermissionDecision {
+                behavior: Behavior::Deny,
+                updated_input: None,
+                message: Some(format!("no answer within {} s: denied", self.config.permission_timeout.as_secs())),
+            };
+            if self.answer(&request_id, &deny, AnsweredBy::Timeout).is_err() {
+                // claude is not reading: resolve it here, it can no longer be answered in time
+                self.pending.remove(&request_id);
+                self.publish_pending();
+                self.log_denied(request_id, AnsweredBy::Timeout, "no answer in time, and claude is not reading");
             }
+        }
+        if self.stdin.is_some()
+            && !self.turn_active
+            && self.pending.is_empty()
+            && self.last_activity + self.config.idle_timeout <= now
+        {
+            tracing::info!(session_id = %self.log.session_id(), "live session idle: ending it");
+            let _ = self.close_input();
+        }
+    }
+
+    fn log_denied(&self, request_id: String, by: AnsweredBy, message: &str) {
+        self.log.append(EventKind::PermissionResolved {
+            request_id,
+            behavior: Behavior::Deny,
+            by,
+            message: Some(message.to_owned()),
         });
     }
 
-    /// Notes the end of a turn (claude's `result` line).
-    pub(crate) fn turn_ended(&self) {
-        if let Some(live) = self.live_state().as_mut() {
-            live.turn_active = false;
-            live.last_activity = Instant::now();
+    fn resolve_all_at_end(&mut self) {
+        let mut left: Vec<String> = self.pending.drain().map(|(id, _)| id).collect();
+        left.sort();
+        for request_id in left {
+            self.log_denied(request_id, AnsweredBy::End, "the session ended before an answer");
         }
+        self.publish_pending();
+        self.stdin = None;
     }
+}
 
-    /// The process ended: resolve what is still pending and forget the live state.
-    pub(crate) fn close_live(&self) {
-        let Some(live) = self.live_state().take() else { return };
-        for request_id in live.pending.into_keys() {
-            self.log.append(EventKind::PermissionResolved {
-                request_id,
-                behavior: Behavior::Deny,
-                by: AnsweredBy::End,
-                message: Some("the session ended before an answer".to_owned()),
-            });
-        }
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,25 +1,33 @@
 //! One session's event log: numbered events, a bounded tail in memory, all of them on disk.
 //!
-//! Appends assign `seq`, encode the event once (`Bytes`, shared by every viewer), write it to a buffered
-//! file and push it on the in-memory tail. The tail holds at most `tail_events` and `tail_bytes`; before an event leaves
-//! the tail the file is flushed, so **every event is either in the tail or readable from the file**, and
-//! a reader can always get any seq. The file is never fsynced: a crash of the machine can lose the last
-//! buffered events of the log, a crash of the server loses the log anyway (logs are per server run).
+//! Appends assign `seq`, encode the event once (`Bytes`, shared by every viewer), push it on the in-memory
+//! tail and hand the frame to the registry's disk writer thread (`writer.rs`), in seq order. The tail
+//! holds at most `tail_events` and `tail_bytes` of events, except that an event leaves it only once the
+//! writer reports it durable in the file, so **every event is either in the tail or readable from the
+//! file**, and a reader can always get any seq. No file I/O happens under the log's lock: viewers never
+//! wait on a write or a flush.
+//!
+//! When a run ends the file is closed and the tail dropped: a finished log holds no file descriptor and
+//! only its offset index in memory (one number per 256 events); readers open the file for each read.
+//! A log can be reopened from its file ([`EventLog::open_existing`], after a restart) with the same seqs.
+//! The file is never fsynced: a crash of the machine can lose the last buffered events of the log; a
+//! half-written last line is cut off when the log is reopened.
 //!
 //! Waiting is done with a `watch` channel of [`LogStatus`]: a watcher can never miss that something was
 //! appended, and never has to keep up with every append.
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use opcode_proto::{EventKind, Seq};
 use tokio::sync::watch;
 
 use crate::error::LogError;
+use crate::writer::{WriteOp, Writer};
 
 /// Every `INDEX_EVERY`-th event's file offset is remembered, so a read from any seq seeks close to it.
 const INDEX_EVERY: u64 = 256;
@@ -42,9 +50,6 @@ impl Default for LogConfig {
 /// Events read from the file per call at least (when that many are there).
 const DISK_BATCH: usize = 2048;
 
-/// The log file's write buffer: small, because a thousand sessions each hold one.
-const WRITE_BUFFER_BYTES: usize = 16 * 1024;
-
 /// What a watcher needs to know: how many events exist and whether more may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LogStatus {
@@ -64,6 +69,7 @@ pub struct EventLog {
     config: LogConfig,
     inner: Mutex<LogInner>,
     status: watch::Sender<LogStatus>,
+    writer: Writer,
 }
 
 #[derive(Debug)]
@@ -74,11 +80,12 @@ struct LogInner {
     tail_start: Seq,
     /// Bytes held by `tail`.
     tail_bytes: usize,
-    writer: BufWriter<File>,
-    /// Bytes written to the writer so far (the offset of the next event).
+    /// Bytes handed to the writer so far (the file offset of the next event).
     written: u64,
-    /// Events with seq < `flushed_upto` are readable from the file.
-    flushed_upto: Seq,
+    /// Events with seq < `durable_upto` are readable from the file.
+    durable_upto: Seq,
+    /// True while a run may append (the tail is kept); false once the run ended.
+    live: bool,
     /// File offsets of events 0, INDEX_EVERY, 2·INDEX_EVERY, …
     index: Vec<u64>,
 }
@@ -99,31 +106,46 @@ pub(crate) enum Batch {
 }
 
 impl EventLog {
-    /// Creates the log file at `path` (truncating it) for session `session_id`.
-    pub fn create(session_id: &str, path: PathBuf, config: LogConfig) -> Result<Self, LogError> {
-        let err = |action, source| LogError { path: path.clone(), action, source };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err("create folder", e))?;
-        }
-        let file = File::create(&path).map_err(|e| err("create", e))?;
-        let (status, _) = watch::channel(LogStatus { next_seq: 0, live: false });
-        Ok(EventLog {
+    /// A new, empty log for session `session_id` whose file is `path` (created, or emptied, on the writer
+    /// thread).
+    pub(crate) fn create(session_id: &str, path: PathBuf, config: LogConfig, writer: Writer) -> Arc<Self> {
+        let log = Arc::new(Self::with_contents(session_id, path, config, writer.clone(), Contents::default()));
+        writer.send(WriteOp::Create { log: log.clone() });
+        log
+    }
+
+    fn with_contents(session_id: &str, path: PathBuf, config: LogConfig, writer: Writer, contents: Contents) -> Self {
+        let (status, _) = watch::channel(LogStatus { next_seq: contents.events, live: false });
+        EventLog {
             session_id: session_id.to_owned(),
             session_json: opcode_proto::event::session_id_json(session_id),
             path,
             config,
             inner: Mutex::new(LogInner {
-                next_seq: 0,
+                next_seq: contents.events,
                 tail: VecDeque::new(),
-                tail_start: 0,
+                tail_start: contents.events,
                 tail_bytes: 0,
-                writer: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
-                written: 0,
-                flushed_upto: 0,
-                index: Vec::new(),
+                written: contents.bytes,
+                durable_upto: contents.events,
+                live: false,
+                index: contents.index,
             }),
             status,
-        })
+            writer,
+        }
+    }
+
+    /// Reopens the log of an earlier run from its file (blocking: it reads the whole file once to count
+    /// the events and index them). A half-written last line (the server died mid-write) is cut off.
+    pub(crate) fn open_existing(
+        session_id: &str,
+        path: PathBuf,
+        config: LogConfig,
+        writer: Writer,
+    ) -> Result<Self, LogError> {
+        let contents = Contents::scan(&path)?;
+        Ok(Self::with_contents(session_id, path, config, writer, contents))
     }
 
     /// The session this log belongs to.
@@ -140,69 +162,94 @@ impl EventLog {
     ///
     /// A failed disk write is logged and the event is still kept in memory and delivered: losing the
     /// durable copy must not stop a run from being watched.
-    pub fn append(&self, kind: EventKind) -> Seq {
+    pub fn append(self: &Arc<Self>, kind: EventKind) -> Seq {
         self.append_batch(vec![kind]).unwrap_or_default()
     }
 
     /// Appends events in order under one lock and wakes the watchers once, so that viewers read them as
     /// one batch (one wake-up and one socket write for many lines). Returns the first seq, if any.
-    pub fn append_batch(&self, kinds: Vec<EventKind>) -> Option<Seq> {
+    pub fn append_batch(self: &Arc<Self>, kinds: Vec<EventKind>) -> Option<Seq> {
         if kinds.is_empty() {
             return None;
         }
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.lock();
         let first = inner.next_seq;
+        let mut bytes = Vec::new();
         for kind in &kinds {
-            self.push(&mut inner, kind);
+            self.push(&mut inner, kind, &mut bytes);
         }
         let next = inner.next_seq;
+        // sent under the lock, so the writer receives every log's frames in seq order
+        self.writer.send(WriteOp::Append { log: self.clone(), bytes, upto: next });
         drop(inner);
         self.status.send_modify(|s| s.next_seq = next);
         Some(first)
     }
 
-    fn push(&self, inner: &mut LogInner, kind: &EventKind) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, inner: &mut LogInner, kind: &EventKind, bytes: &mut Vec<u8>) {
         let seq = inner.next_seq;
-        let mut json = opcode_proto::event::encode_event(&self.session_json, seq, kind);
-        json.push('\n');
-        if seq % INDEX_EVERY == 0 {
+        let json = opcode_proto::event::encode_event(&self.session_json, seq, kind);
+        if seq.is_multiple_of(INDEX_EVERY) {
             let offset = inner.written;
             inner.index.push(offset);
         }
-        if let Err(err) = inner.writer.write_all(json.as_bytes()) {
-            tracing::warn!(session_id = %self.session_id, %err, "event log write failed");
-        }
-        inner.written += json.len() as u64;
-        json.pop(); // the frame itself carries no newline
+        bytes.extend_from_slice(json.as_bytes());
+        bytes.push(b'\n');
+        inner.written += json.len() as u64 + 1;
         inner.tail_bytes += json.len();
         inner.tail.push_back(Bytes::from(json));
         inner.next_seq = seq + 1;
-        while inner.tail.len() > 1
-            && (inner.tail.len() > self.config.tail_events || inner.tail_bytes > self.config.tail_bytes)
+        self.trim_tail(inner);
+    }
+
+    /// Drops the oldest events of the tail while it is over its bounds (or all of it once the run ended),
+    /// but never an event that is not yet durable in the file.
+    fn trim_tail(&self, inner: &mut LogInner) {
+        let keep = if inner.live { 1 } else { 0 };
+        while inner.tail.len() > keep
+            && inner.tail_start < inner.durable_upto
+            && (!inner.live || inner.tail.len() > self.config.tail_events || inner.tail_bytes > self.config.tail_bytes)
         {
-            if inner.tail_start >= inner.flushed_upto {
-                if let Err(err) = inner.writer.flush() {
-                    tracing::warn!(session_id = %self.session_id, %err, "event log flush failed");
-                }
-                inner.flushed_upto = inner.next_seq;
-            }
             if let Some(evicted) = inner.tail.pop_front() {
                 inner.tail_bytes -= evicted.len();
             }
             inner.tail_start += 1;
         }
+        if inner.tail.is_empty() && !inner.live {
+            inner.tail = VecDeque::new(); // give the memory back
+        }
     }
 
-    /// Marks whether a run is live (more events may come); wakes every watcher.
-    pub(crate) fn set_live(&self, live: bool) {
+    /// Called by the writer: the file now holds every event before `upto`.
+    pub(crate) fn made_durable(&self, upto: Seq) {
+        let mut inner = self.lock();
+        inner.durable_upto = inner.durable_upto.max(upto);
+        self.trim_tail(&mut inner);
+    }
+
+    /// Called by the writer once the file is flushed and closed.
+    pub(crate) fn file_closed(&self) {
+        let mut inner = self.lock();
+        self.trim_tail(&mut inner);
+    }
+
+    /// Marks whether a run is live (more events may come); wakes every watcher. When the run ends, the
+    /// file is closed (by the writer, after the last events) and the in-memory tail let go.
+    pub(crate) fn set_live(self: &Arc<Self>, live: bool) {
+        self.lock().live = live;
         if !live {
-            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(err) = inner.writer.flush() {
-                tracing::warn!(session_id = %self.session_id, %err, "event log flush failed");
-            }
-            inner.flushed_upto = inner.next_seq;
+            self.writer.send(WriteOp::Close { log: self.clone() });
         }
         self.status.send_modify(|s| s.live = live);
+    }
+
+    /// Events held in memory (for tests of the memory bound).
+    pub fn tail_len(&self) -> usize {
+        self.lock().tail.len()
     }
 
     /// The number of events so far (the next seq).
@@ -221,7 +268,7 @@ impl EventLog {
 
     /// Locates up to `max` events from seq `from` (which must be < next seq).
     pub(crate) fn locate(&self, from: Seq, max: usize) -> Batch {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.lock();
         if from >= inner.tail_start {
             let start = (from - inner.tail_start) as usize;
             return Batch::Ready(inner.tail.iter().skip(start).take(max).cloned().collect());
@@ -274,6 +321,44 @@ impl EventLog {
     }
 }
 
+/// What a log file holds, as found by reading it through.
+#[derive(Debug, Default)]
+struct Contents {
+    events: Seq,
+    bytes: u64,
+    index: Vec<u64>,
+}
+
+impl Contents {
+    /// Counts and indexes the complete lines of `path`; cuts off a half-written last line.
+    fn scan(path: &Path) -> Result<Contents, LogError> {
+        let err = |action, source| LogError { path: path.to_path_buf(), action, source };
+        let file = File::open(path).map_err(|e| err("open", e))?;
+        let mut reader = BufReader::with_capacity(64 * 1024, file);
+        let mut contents = Contents::default();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).map_err(|e| err("read", e))?;
+            if n == 0 {
+                break;
+            }
+            if line.last() != Some(&b'\n') {
+                tracing::warn!(path = %path.display(), "event log ends in a half-written line: cutting it off");
+                let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| err("open", e))?;
+                file.set_len(contents.bytes).map_err(|e| err("truncate", e))?;
+                break;
+            }
+            if contents.events.is_multiple_of(INDEX_EVERY) {
+                contents.index.push(contents.bytes);
+            }
+            contents.events += 1;
+            contents.bytes += n as u64;
+        }
+        Ok(contents)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,14 +368,21 @@ mod tests {
         EventKind::Error { message: format!("e{i}") }
     }
 
-    #[test]
-    fn every_event_is_readable_from_memory_or_disk() {
+    use std::io::Write;
+
+    #[tokio::test]
+    async fn every_event_is_readable_from_memory_or_disk() {
         let dir = tempfile::tempdir().unwrap();
         let config = LogConfig { tail_events: 10, ..LogConfig::default() };
-        let log = EventLog::create("s", dir.path().join("s.jsonl"), config).unwrap();
+        let writer = Writer::start();
+        let path = dir.path().join("s.jsonl");
+        std::fs::write(&path, "stale\n").unwrap();
+        let log = EventLog::create("s", path.clone(), config, writer.clone());
+        log.set_live(true);
         for i in 0..1000 {
             assert_eq!(log.append(error(i)), i);
         }
+        writer.barrier().await;
         let all = log.read_all().unwrap();
         assert_eq!(all.len(), 1000);
         for (i, bytes) in all.iter().enumerate() {
@@ -302,5 +394,23 @@ mod tests {
         // from disk, everything up to the tail comes in one read (a blocking call is worth many events)
         assert!(matches!(log.locate(500, 5), Batch::OnDisk { count: 490, .. }));
         assert!(matches!(log.locate(995, 100), Batch::Ready(v) if v.len() == 5));
+
+        // the run ends: the tail goes, everything is still readable, and the log reopens with the same seqs
+        log.set_live(false);
+        writer.barrier().await;
+        assert_eq!(log.tail_len(), 0);
+        assert_eq!(log.read_all().unwrap(), all);
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"half").unwrap();
+        let reopened = Arc::new(EventLog::open_existing("s", path, config, writer.clone()).unwrap());
+        assert_eq!(reopened.len(), 1000);
+        assert_eq!(reopened.read_all().unwrap(), all);
+        reopened.set_live(true);
+        assert_eq!(reopened.append(error(1000)), 1000);
+        writer.barrier().await;
+        reopened.set_live(false);
+        writer.barrier().await;
+        let again = reopened.read_all().unwrap();
+        assert_eq!(again[..1000], all[..]);
+        assert!(std::str::from_utf8(&again[1000]).unwrap().contains("\"seq\":1000"));
     }
 }

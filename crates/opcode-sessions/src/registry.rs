@@ -1,43 +1,60 @@
 //! The session registry: which sessions exist, which have a live run, and the rules for starting one.
 //!
-//! Lifecycle of a session: created by its first run → live (a run is in progress) → finished → live
-//! again if resumed → … → evicted `finished_ttl` after its last run ended (its log file is deleted).
+//! Lifecycle of a session: created by its first run → running → finished → running again if resumed →
+//! … → evicted `finished_ttl` after its last run ended (its log file is deleted and it is forgotten).
 //! Its `seq` numbering continues across runs, so a viewer's `since` stays meaningful.
 //!
-//! The registry lock is held only to look up and reserve; nothing awaits while holding it.
+//! Sessions outlive the server: each run is remembered in the store (`opcode-store`) when it starts and
+//! when it ends, and its log stays in this server's folder (`instance.rs`). A new server adopts the
+//! folders of servers that are gone; runs that were in progress when their server died are ended with
+//! `error` + `completion(error)` ("the server restarted") so that no viewer waits forever.
+//!
+//! In memory a session is a [`Slot`]: loaded (its log is open for appends and reads) or only remembered
+//! (its log is on disk; it is loaded on the first attach). Finished sessions beyond
+//! `max_finished_in_memory` go back to being only remembered, oldest first.
+//!
+//! The registry lock is held only to look up and reserve; nothing awaits or does file I/O while holding it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::claude_cli::{ClaudeInvocation, Conversation, PermissionPolicy};
 use bytes::Bytes;
 use opcode_proc::{ProcessControl, ProcessSupervisor, DEFAULT_GRACE};
 use opcode_proto::control::PermissionDecision;
 use opcode_proto::{CommandType, CompletionStatus, EventKind, PermissionMode, Seq, ValidRequest};
+use opcode_store::{RunEnd, RunRecord, RunState, Store};
 use serde::Serialize;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::claude_cli::{ClaudeInvocation, Conversation, PermissionPolicy};
 use crate::claude_store::ClaudeStore;
-use crate::error::{CancelError, ControlError, LogError, StartError};
+use crate::error::{CancelError, ControlError, LogError, OpenError, StartError};
+use crate::instance::Instance;
+use crate::live::{LiveConfig, LiveHandle};
 use crate::log::{EventLog, LogConfig};
 use crate::subscription::Subscription;
+use crate::writer::Writer;
 
 /// Settings of a registry. Build with [`RegistryConfig::new`] and adjust the public fields.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     /// The claude binary to run.
     pub claude_bin: PathBuf,
-    /// Where event logs are written (`<data_dir>/logs`).
+    /// Where our state lives: `opcode.db` and the event logs (`logs/<instance>/`).
     pub data_dir: PathBuf,
     /// Concurrent runs allowed.
     pub max_running: usize,
-    /// How long a finished session stays attachable.
+    /// Runs that may start per minute (all sessions together); `None`: no cap.
+    pub max_runs_per_minute: Option<u32>,
+    /// How long a finished session stays attachable (across restarts too).
     pub finished_ttl: Duration,
+    /// Finished sessions kept loaded in memory at most; older ones are read from disk when attached.
+    pub max_finished_in_memory: usize,
     /// SIGTERM → SIGKILL grace when cancelling.
     pub cancel_grace: Duration,
     /// Per-session in-memory tail.
@@ -59,13 +76,16 @@ pub struct RegistryConfig {
 }
 
 impl RegistryConfig {
-    /// Defaults: 16 concurrent runs, finished sessions kept 1 h, 3 s grace, the seed's permissions.
+    /// Defaults: 16 concurrent runs, no cap per minute, finished sessions kept 1 h (256 of them in
+    /// memory), 3 s grace, the seed's permissions.
     pub fn new(claude_bin: PathBuf, data_dir: PathBuf) -> Self {
         RegistryConfig {
             claude_bin,
             data_dir,
             max_running: 16,
+            max_runs_per_minute: None,
             finished_ttl: Duration::from_secs(3600),
+            max_finished_in_memory: 256,
             cancel_grace: DEFAULT_GRACE,
             log: LogConfig::default(),
             project_roots: Vec::new(),
@@ -88,6 +108,33 @@ pub struct StartedRun {
     pub first_seq: Seq,
 }
 
+/// Whether a session's latest run is in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// In progress.
+    Running,
+    /// Ended (see the summary's `outcome`).
+    Finished,
+}
+
+/// How a run in progress is doing, read when the list is asked for.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunHealth {
+    /// Whether claude's process is still alive.
+    pub alive: bool,
+    /// Live processes in its process group (claude and what it started).
+    pub processes: u32,
+    /// CPU seconds the group has used so far.
+    pub cpu_seconds: f64,
+    /// Resident memory of the group, in bytes.
+    pub rss_bytes: u64,
+    /// Seconds since claude last wrote a line (or since the run started).
+    pub seconds_since_output: u64,
+    /// Permission requests waiting for an answer (a live session waiting for you).
+    pub waiting_for_you: usize,
+}
+
 /// What `/api/sessions/running` shows of a session.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -99,73 +146,200 @@ pub struct RunSummary {
     pub command_type: CommandType,
     /// The model asked for.
     pub model: Option<String>,
+    /// Whether the latest run is (was) a live session.
+    pub live: bool,
+    /// The permission mode asked for.
+    pub permission_mode: Option<PermissionMode>,
     /// Unix seconds when the latest run started.
     pub started_at: u64,
-    /// `running` or `finished`.
-    pub status: &'static str,
+    /// In progress or finished.
+    pub status: RunStatus,
+    /// How the latest run ended, once it has.
+    pub outcome: Option<CompletionStatus>,
+    /// Unix seconds when it ended.
+    pub finished_at: Option<u64>,
+    /// Its process ended without being asked to (claude died in a live session, or the server restarted).
+    pub exited_unexpectedly: bool,
+    /// Taking the session up again (`resume` with its id, live) is what the user most likely wants.
+    pub resumable: bool,
     /// Events so far.
     pub events: Seq,
+    /// For a run in progress: how its process is doing.
+    pub health: Option<RunHealth>,
 }
 
-/// One session: its log and the state of its latest run.
+/// What a run was started as (fixed for the run).
+#[derive(Debug, Clone)]
+struct RunMeta {
+    project_path: String,
+    command_type: CommandType,
+    model: Option<String>,
+    live: bool,
+    permission_mode: Option<PermissionMode>,
+    started_at: u64,
+}
+
+/// Where a session's latest run stands: one closed state under one lock.
+#[derive(Debug)]
+enum Lifecycle {
+    /// Reserved, its process not spawned yet.
+    Starting { cancel_requested: bool },
+    /// Its process runs.
+    Running { control: ProcessControl, live: Option<LiveHandle>, cancel_requested: bool },
+    /// Its completion is in the log.
+    Finished { outcome: CompletionStatus, finished_at: u64, unexpected_exit: bool },
+}
+
+#[derive(Debug)]
+struct SessionState {
+    meta: RunMeta,
+    lifecycle: Lifecycle,
+}
+
+/// One loaded session: its log and the state of its latest run.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) id: String,
     pub(crate) log: Arc<EventLog>,
-    state: Mutex<RunState>,
-    cancel_requested: AtomicBool,
-    registry: std::sync::Weak<Inner>,
-    /// The steering of a live run (stdin, pending permissions); `None` for one-shot runs.
-    pub(crate) live: Mutex<Option<crate::live::LiveState>>,
-}
-
-#[derive(Debug)]
-struct RunState {
-    live: bool,
-    control: Option<ProcessControl>,
-    summary: RunSummary,
-    finished_at: Option<Instant>,
+    state: Mutex<SessionState>,
+    /// Unix milliseconds of claude's last stdout line (or of the run's start).
+    last_output_ms: AtomicU64,
 }
 
 impl Session {
-    pub(crate) fn cancel_requested(&self) -> bool {
-        self.cancel_requested.load(Ordering::SeqCst)
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, RunState> {
+    fn state(&self) -> std::sync::MutexGuard<'_, SessionState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// How long permission requests wait (from the registry's configuration).
-    pub(crate) fn permission_timeout(&self) -> Duration {
-        self.registry.upgrade().map_or(Duration::from_secs(1800), |r| r.config.permission_timeout)
+    /// Whether a cancel was asked for the run in progress (its end is then `cancelled`).
+    pub(crate) fn cancel_requested(&self) -> bool {
+        matches!(
+            self.state().lifecycle,
+            Lifecycle::Starting { cancel_requested: true } | Lifecycle::Running { cancel_requested: true, .. }
+        )
     }
 
-    /// Called by the run task once the run's last event is in the log.
-    pub(crate) fn finish_run(&self) {
-        {
-            let mut state = self.state();
-            state.live = false;
-            state.control = None;
-            state.finished_at = Some(Instant::now());
-        }
-        self.log.set_live(false);
-        if let Some(inner) = self.registry.upgrade() {
-            inner.running.fetch_sub(1, Ordering::SeqCst);
+    /// Notes that claude wrote a line now.
+    pub(crate) fn output_seen(&self) {
+        self.last_output_ms.store(unix_ms(), Ordering::Relaxed);
+    }
+
+    fn is_running(&self) -> bool {
+        !matches!(self.state().lifecycle, Lifecycle::Finished { .. })
+    }
+
+    fn live_handle(&self) -> Result<LiveHandle, ControlError> {
+        match &self.state().lifecycle {
+            Lifecycle::Running { live: Some(live), .. } => Ok(live.clone()),
+            _ => Err(ControlError::NotLive(self.id.clone())),
         }
     }
+
+    fn record(&self, instance: &str) -> RunRecord {
+        let state = self.state();
+        let meta = &state.meta;
+        let (run_state, finished_at, unexpected_exit) = match state.lifecycle {
+            Lifecycle::Finished { outcome, finished_at, unexpected_exit } => {
+                (RunState::Ended(outcome), Some(finished_at), unexpected_exit)
+            }
+            _ => (RunState::Running, None, false),
+        };
+        RunRecord {
+            session_id: self.id.clone(),
+            instance: instance.to_owned(),
+            project_path: meta.project_path.clone(),
+            command_type: meta.command_type,
+            model: meta.model.clone(),
+            live: meta.live,
+            permission_mode: meta.permission_mode,
+            started_at: meta.started_at,
+            finished_at,
+            state: run_state,
+            events: self.log.len(),
+            unexpected_exit,
+        }
+    }
+
+    /// The summary, with `pid` of a run in progress for the caller to read its health.
+    fn summary(&self) -> (RunSummary, Option<(u32, usize)>) {
+        let state = self.state();
+        let meta = &state.meta;
+        let (status, outcome, finished_at, unexpected, probe) = match &state.lifecycle {
+            Lifecycle::Starting { .. } => (RunStatus::Running, None, None, false, None),
+            Lifecycle::Running { control, live, .. } => (
+                RunStatus::Running,
+                None,
+                None,
+                false,
+                Some((control.pid(), live.as_ref().map_or(0, LiveHandle::pending_requests))),
+            ),
+            Lifecycle::Finished { outcome, finished_at, unexpected_exit } => {
+                (RunStatus::Finished, Some(*outcome), Some(*finished_at), *unexpected_exit, None)
+            }
+        };
+        let summary = RunSummary {
+            session_id: self.id.clone(),
+            project_path: meta.project_path.clone(),
+            command_type: meta.command_type,
+            model: meta.model.clone(),
+            live: meta.live,
+            permission_mode: meta.permission_mode,
+            started_at: meta.started_at,
+            status,
+            outcome,
+            finished_at,
+            exited_unexpectedly: unexpected,
+            resumable: unexpected && meta.live,
+            events: self.log.len(),
+            health: None,
+        };
+        (summary, probe)
+    }
+}
+
+fn summary_of(record: &RunRecord) -> RunSummary {
+    let outcome = match record.state {
+        RunState::Ended(status) => Some(status),
+        RunState::Running => None,
+    };
+    RunSummary {
+        session_id: record.session_id.clone(),
+        project_path: record.project_path.clone(),
+        command_type: record.command_type,
+        model: record.model.clone(),
+        live: record.live,
+        permission_mode: record.permission_mode,
+        started_at: record.started_at,
+        status: RunStatus::Finished,
+        outcome,
+        finished_at: record.finished_at,
+        exited_unexpectedly: record.unexpected_exit,
+        resumable: record.unexpected_exit && record.live,
+        events: record.events,
+        health: None,
+    }
+}
+
+/// A session in memory: loaded, or only remembered (finished, its log on disk).
+#[derive(Debug)]
+enum Slot {
+    Loaded(Arc<Session>),
+    OnDisk(RunRecord),
 }
 
 #[derive(Debug)]
 struct Inner {
-    /// This registry's own folder of event logs.
-    logs_dir: PathBuf,
+    instance: Instance,
     config: RegistryConfig,
     supervisor: Arc<dyn ProcessSupervisor>,
-    sessions: Mutex<HashMap<String, Arc<Session>>>,
-    running: std::sync::atomic::AtomicUsize,
+    store: Arc<Store>,
+    writer: Writer,
+    slots: Mutex<HashMap<String, Slot>>,
+    running: AtomicUsize,
     closing: AtomicBool,
     tasks: TaskTracker,
+    /// When the runs of the last minute started (for `max_runs_per_minute`).
+    recent_starts: Mutex<VecDeque<Instant>>,
 }
 
 /// The registry of sessions. Cheap to clone; all clones share the same sessions.
@@ -174,41 +348,120 @@ pub struct SessionRegistry {
     inner: Arc<Inner>,
 }
 
-/// Removes the log folders (`<pid>-<random>`) of processes that no longer run; leaves everything else.
-fn remove_stale_logs(logs_root: &Path) {
-    let Ok(entries) = std::fs::read_dir(logs_root) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Runs blocking work on tokio's blocking pool; a panic there is a panic here.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+}
+
+/// The message of the `error` event that ends a run cut short by a restart.
+pub const RESTART_MESSAGE: &str =
+    "the server restarted while this run was in progress; its process is gone. Resume the session to go on";
+
+/// Everything found on disk at start-up (blocking).
+struct Recovered {
+    instance: Instance,
+    store: Arc<Store>,
+    slots: HashMap<String, Slot>,
+}
+
+fn recover(config: &RegistryConfig, writer: &Writer) -> Result<Recovered, OpenError> {
+    let logs_root = config.data_dir.join("logs");
+    let instance = Instance::create(&logs_root)?;
+    let store = Arc::new(Store::open(&config.data_dir.join("opcode.db"))?);
+    for orphan in instance.orphans(&logs_root) {
+        let records = store.runs_of(&orphan.id)?;
+        let missing: Vec<String> = records
+            .iter()
+            .filter(|r| !instance.take_log(&orphan, &r.session_id))
+            .map(|r| r.session_id.clone())
+            .collect();
+        store.forget(&missing)?;
+        let adopted = store.adopt(&orphan.id, &instance.id)?;
+        tracing::info!(from = %orphan.id, adopted, "adopted the runs of a server that is gone");
+        orphan.remove();
+    }
+    let now = unix_now();
+    let ttl = config.finished_ttl.as_secs();
+    let mut expired = Vec::new();
+    let mut slots = HashMap::new();
+    for mut record in store.runs_of(&instance.id)? {
+        if record.finished_at.is_some_and(|at| at + ttl <= now) {
+            let _ = std::fs::remove_file(instance.log_path(&record.session_id));
+            expired.push(record.session_id);
+            continue;
+        }
+        if record.state == RunState::Running {
+            // its server died with it: end it in its log, so no viewer waits forever
+            let path = instance.log_path(&record.session_id);
+            match EventLog::open_existing(&record.session_id, path, config.log, writer.clone()) {
+                Ok(log) => {
+                    let log = Arc::new(log);
+                    log.append_batch(vec![
+                        EventKind::Error { message: RESTART_MESSAGE.to_owned() },
+                        EventKind::Completion { status: CompletionStatus::Error, exit_code: None, signal: None },
+                    ]);
+                    log.set_live(false);
+                    let end = RunEnd {
+                        status: CompletionStatus::Error,
+                        finished_at: now,
+                        events: log.len(),
+                        unexpected_exit: true,
+                    };
+                    store.run_ended(&record.session_id, &end)?;
+                    record.state = RunState::Ended(CompletionStatus::Error);
+                    record.finished_at = Some(now);
+                    record.events = end.events;
+                    record.unexpected_exit = true;
+                    tracing::info!(session_id = %record.session_id, "ended a run the restart cut short");
+                }
+                Err(err) => {
+                    tracing::warn!(session_id = %record.session_id, %err, "the log of an interrupted run is unreadable: forgetting it");
+                    expired.push(record.session_id);
+                    continue;
+                }
+            }
+        }
+        slots.insert(record.session_id.clone(), Slot::OnDisk(record));
+    }
+    store.forget(&expired)?;
+    Ok(Recovered { instance, store, slots })
+}
+
 impl SessionRegistry {
-    /// A registry spawning through `supervisor`. Must be called inside a tokio runtime (it starts the
-    /// eviction task). Its event logs go to a folder of its own, `<data_dir>/logs/<pid>-<random>`, so
-    /// several servers can share a data dir; folders left by servers that are no longer running are removed.
-    pub fn new(config: RegistryConfig, supervisor: Arc<dyn ProcessSupervisor>) -> Self {
-        let logs_root = config.data_dir.join("logs");
-        remove_stale_logs(&logs_root);
-        let logs_dir =
-            logs_root.join(format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    /// Opens the registry on `config.data_dir`: takes a log folder of its own (locked, so servers can
+    /// share a data dir), adopts the folders of servers that are gone, and remembers every run of the
+    /// last `finished_ttl` (runs cut short by a restart are ended in their logs). Starts the eviction
+    /// task, so it must be called inside a tokio runtime. The blocking work runs off the async threads.
+    pub async fn open(config: RegistryConfig, supervisor: Arc<dyn ProcessSupervisor>) -> Result<Self, OpenError> {
+        let writer = Writer::start();
+        let (config, recovered) = {
+            let writer = writer.clone();
+            blocking(move || {
+                let recovered = recover(&config, &writer);
+                (config, recovered)
+            })
+            .await
+        };
+        let Recovered { instance, store, slots } = recovered?;
         let inner = Arc::new(Inner {
-            logs_dir,
+            instance,
             config,
             supervisor,
-            sessions: Mutex::new(HashMap::new()),
-            running: std::sync::atomic::AtomicUsize::new(0),
+            store,
+            writer,
+            slots: Mutex::new(slots),
+            running: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             tasks: TaskTracker::new(),
+            recent_starts: Mutex::new(VecDeque::new()),
         });
         let weak = Arc::downgrade(&inner);
         let period = (inner.config.finished_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
@@ -217,10 +470,10 @@ impl SessionRegistry {
             loop {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { return };
-                SessionRegistry { inner }.evict_finished();
+                SessionRegistry { inner }.evict_finished().await;
             }
         });
-        SessionRegistry { inner }
+        Ok(SessionRegistry { inner })
     }
 
     /// The configuration in force.
@@ -228,27 +481,120 @@ impl SessionRegistry {
         &self.inner.config
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
-        self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn session(&self, id: &str) -> Option<Arc<Session>> {
-        self.sessions().get(id).cloned()
+    /// The loaded session `id`, loading it from disk if it is only remembered; `None` if unknown.
+    async fn session(&self, id: &str) -> Option<Arc<Session>> {
+        let record = match self.slots().get(id)? {
+            Slot::Loaded(session) => return Some(session.clone()),
+            Slot::OnDisk(record) => record.clone(),
+        };
+        let path = self.inner.instance.log_path(id);
+        let (config, writer, sid) = (self.inner.config.log, self.inner.writer.clone(), id.to_owned());
+        let log = match blocking(move || EventLog::open_existing(&sid, path, config, writer)).await {
+            Ok(log) => Arc::new(log),
+            Err(err) => {
+                tracing::warn!(session_id = id, %err, "a remembered session's log is unreadable");
+                return None;
+            }
+        };
+        let loaded = Arc::new(Session {
+            id: id.to_owned(),
+            log,
+            state: Mutex::new(SessionState {
+                meta: RunMeta {
+                    project_path: record.project_path.clone(),
+                    command_type: record.command_type,
+                    model: record.model.clone(),
+                    live: record.live,
+                    permission_mode: record.permission_mode,
+                    started_at: record.started_at,
+                },
+                lifecycle: Lifecycle::Finished {
+                    outcome: match record.state {
+                        RunState::Ended(status) => status,
+                        RunState::Running => CompletionStatus::Error,
+                    },
+                    finished_at: record.finished_at.unwrap_or_else(unix_now),
+                    unexpected_exit: record.unexpected_exit,
+                },
+            }),
+            last_output_ms: AtomicU64::new(0),
+        });
+        let mut slots = self.slots();
+        let session = match slots.get(id) {
+            // loaded meanwhile by someone else: use theirs
+            Some(Slot::Loaded(theirs)) => theirs.clone(),
+            Some(Slot::OnDisk(_)) => {
+                slots.insert(id.to_owned(), Slot::Loaded(loaded.clone()));
+                loaded
+            }
+            None => return None,
+        };
+        self.unload_beyond_cap(&mut slots);
+        Some(session)
     }
 
-    /// Checks `path` and returns it canonical.
-    fn check_project(&self, path: &str) -> Result<PathBuf, StartError> {
-        let given = PathBuf::from(path);
-        let canonical = std::fs::canonicalize(&given).map_err(|_| StartError::ProjectNotFound(given.clone()))?;
-        if !canonical.is_dir() {
-            return Err(StartError::ProjectNotFound(given));
+    /// Keeps at most `max_finished_in_memory` finished sessions loaded; the oldest go back to disk.
+    fn unload_beyond_cap(&self, slots: &mut HashMap<String, Slot>) {
+        let mut finished: Vec<(u64, String)> = slots
+            .iter()
+            .filter_map(|(id, slot)| match slot {
+                Slot::Loaded(s) => match s.state().lifecycle {
+                    Lifecycle::Finished { finished_at, .. } => Some((finished_at, id.clone())),
+                    _ => None,
+                },
+                Slot::OnDisk(_) => None,
+            })
+            .collect();
+        let cap = self.inner.config.max_finished_in_memory;
+        if finished.len() <= cap {
+            return;
         }
+        finished.sort();
+        for (_, id) in &finished[..finished.len() - cap] {
+            if let Some(Slot::Loaded(session)) = slots.get(id) {
+                let record = session.record(&self.inner.instance.id);
+                slots.insert(id.clone(), Slot::OnDisk(record));
+            }
+        }
+    }
+
+    /// Checks `path` (blocking: off the async threads) and returns it canonical.
+    async fn check_project(&self, path: &str) -> Result<PathBuf, StartError> {
+        let given = PathBuf::from(path);
+        let canonical = {
+            let given = given.clone();
+            blocking(move || std::fs::canonicalize(&given).ok().filter(|c| c.is_dir())).await
+        }
+        .ok_or_else(|| StartError::ProjectNotFound(given.clone()))?;
         let roots = &self.inner.config.project_roots;
         if !roots.is_empty() && !roots.iter().any(|root| canonical.starts_with(root)) {
             let roots = roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ");
             return Err(StartError::OutsideProjectRoots { path: canonical, roots });
         }
         Ok(canonical)
+    }
+
+    /// Counts a start against `max_runs_per_minute`.
+    fn take_start_token(&self) -> Result<(), StartError> {
+        let Some(limit) = self.inner.config.max_runs_per_minute else { return Ok(()) };
+        let mut starts = self.inner.recent_starts.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        while starts.front().is_some_and(|t| now.duration_since(*t) >= minute) {
+            starts.pop_front();
+        }
+        if starts.len() >= limit as usize {
+            let oldest = *starts.front().expect("at the limit, so not empty");
+            let retry_after_secs = (minute - now.duration_since(oldest)).as_secs().max(1);
+            tracing::warn!(limit, retry_after_secs, "run start refused: too many runs this minute");
+            return Err(StartError::RateLimited { limit, retry_after_secs });
+        }
+        starts.push_back(now);
+        Ok(())
     }
 
     /// Starts a run for `request`. The session id is fixed before anything is spawned: the client's for
@@ -261,7 +607,7 @@ impl SessionRegistry {
         if self.inner.closing.load(Ordering::SeqCst) {
             return Err(StartError::ShuttingDown);
         }
-        let project = self.check_project(&request.project_path)?;
+        let project = self.check_project(&request.project_path).await?;
         let permissions = match (request.permission_mode, request.live) {
             (Some(PermissionMode::BypassPermissions), _) if !self.inner.config.allow_bypass_permissions => {
                 return Err(StartError::BypassNotAllowed);
@@ -280,16 +626,31 @@ impl SessionRegistry {
             }
             (CommandType::Resume, None) => unreachable!("validated: resume has a session id"),
             (CommandType::Continue, None) => {
-                let id = self
-                    .inner
-                    .config
-                    .claude_store
-                    .latest_session_for(&project)
+                let store = self.inner.config.claude_store.clone();
+                let dir = project.clone();
+                let id = blocking(move || store.latest_session_for(&dir))
+                    .await
                     .ok_or_else(|| StartError::NothingToContinue(project.clone()))?;
                 (id.clone(), Conversation::Resume { session_id: id })
             }
         };
-        let session = self.reserve(&session_id, &request, &project)?;
+        // an earlier session with this id continues its log (and its seqs)
+        let earlier = self.session(&session_id).await;
+        self.take_start_token()?;
+        let meta = RunMeta {
+            project_path: project.display().to_string(),
+            command_type: request.command,
+            model: request.model.clone(),
+            live: request.live,
+            permission_mode: request.permission_mode,
+            started_at: unix_now(),
+        };
+        let session = self.reserve(&session_id, earlier, meta)?;
+        let record = session.record(&self.inner.instance.id);
+        let store = self.inner.store.clone();
+        if let Err(err) = blocking(move || store.run_started(&record)).await {
+            tracing::warn!(session_id, %err, "could not remember the run; it will not survive a restart");
+        }
         let span = tracing::info_span!("run", session_id = %session_id);
         let first_seq = session.log.append(EventKind::Start {
             message: format!("{} in {}", request.command.as_str(), project.display()),
@@ -313,17 +674,26 @@ impl SessionRegistry {
         match self.inner.supervisor.spawn(spec).instrument(span.clone()).await {
             Ok(mut child) => {
                 let control = child.control();
-                session.state().control = Some(control.clone());
-                if request.live {
-                    let stdin = child.take_stdin();
-                    crate::live::begin(&session, stdin, &request.prompt, self.inner.config.live_idle_timeout).await;
-                }
-                if session.cancel_requested() {
+                let live = request.live.then(|| {
+                    let config = LiveConfig {
+                        permission_timeout: self.inner.config.permission_timeout,
+                        idle_timeout: self.inner.config.live_idle_timeout,
+                    };
+                    crate::live::start(session.log.clone(), child.take_stdin(), &request.prompt, config)
+                });
+                let cancel_requested = {
+                    let mut state = session.state();
+                    let cancel_requested = matches!(state.lifecycle, Lifecycle::Starting { cancel_requested: true });
+                    state.lifecycle =
+                        Lifecycle::Running { control: control.clone(), live: live.clone(), cancel_requested };
+                    cancel_requested
+                };
+                if cancel_requested {
                     control.cancel(self.inner.config.cancel_grace);
                 }
                 tracing::info!(parent: &span, command = request.command.as_str(), "run started");
                 // unconstrained by tokio's budget: `drive` takes up to BATCH ready events per turn and then yields
-                let drive = tokio::task::unconstrained(crate::run::drive(session, child, request.live));
+                let drive = tokio::task::unconstrained(crate::run::drive(self.clone(), session, child, live));
                 self.inner.tasks.spawn(drive.instrument(span));
             }
             Err(err) => {
@@ -334,81 +704,103 @@ impl SessionRegistry {
                     exit_code: None,
                     signal: None,
                 });
-                session.finish_run();
+                self.finish_run(&session, CompletionStatus::Error, false).await;
             }
         }
         Ok(StartedRun { session_id, first_seq })
     }
 
-    /// Checks the limits and marks the session live, creating it if new.
-    fn reserve(&self, session_id: &str, request: &ValidRequest, project: &Path) -> Result<Arc<Session>, StartError> {
-        let mut sessions = self.sessions();
-        let existing = sessions.get(session_id).cloned();
-        if existing.as_ref().is_some_and(|s| s.state().live) {
+    /// Checks the limits and marks the session starting, creating it if new.
+    fn reserve(
+        &self,
+        session_id: &str,
+        earlier: Option<Arc<Session>>,
+        meta: RunMeta,
+    ) -> Result<Arc<Session>, StartError> {
+        let mut slots = self.slots();
+        let existing = match slots.get(session_id) {
+            Some(Slot::Loaded(session)) => Some(session.clone()),
+            // only remembered again since we loaded it: ours is as good
+            Some(Slot::OnDisk(_)) => earlier,
+            None => None,
+        };
+        if existing.as_ref().is_some_and(|s| s.is_running()) {
             return Err(StartError::AlreadyRunning(session_id.to_owned()));
         }
         let limit = self.inner.config.max_running;
         if self.inner.running.load(Ordering::SeqCst) >= limit {
             return Err(StartError::TooManyRuns { limit });
         }
-        let summary = RunSummary {
-            session_id: session_id.to_owned(),
-            project_path: project.display().to_string(),
-            command_type: request.command,
-            model: request.model.clone(),
-            started_at: unix_now(),
-            status: "running",
-            events: 0,
-        };
         let session = match existing {
             Some(session) => {
-                let mut state = session.state();
-                state.summary = summary;
-                state.finished_at = None;
-                state.live = true;
-                drop(state);
+                *session.state() = SessionState { meta, lifecycle: Lifecycle::Starting { cancel_requested: false } };
                 session
             }
             None => {
-                let path = self.inner.logs_dir.join(format!("{session_id}.jsonl"));
-                let log = EventLog::create(session_id, path, self.inner.config.log)
-                    .map_err(|source: LogError| StartError::Log { session_id: session_id.to_owned(), source })?;
-                let session = Arc::new(Session {
+                let path = self.inner.instance.log_path(session_id);
+                let log = EventLog::create(session_id, path, self.inner.config.log, self.inner.writer.clone());
+                Arc::new(Session {
                     id: session_id.to_owned(),
-                    live: Mutex::new(None),
-                    log: Arc::new(log),
-                    state: Mutex::new(RunState { live: true, control: None, summary, finished_at: None }),
-                    cancel_requested: AtomicBool::new(false),
-                    registry: Arc::downgrade(&self.inner),
-                });
-                sessions.insert(session_id.to_owned(), session.clone());
-                session
+                    log,
+                    state: Mutex::new(SessionState {
+                        meta,
+                        lifecycle: Lifecycle::Starting { cancel_requested: false },
+                    }),
+                    last_output_ms: AtomicU64::new(0),
+                })
             }
         };
-        session.cancel_requested.store(false, Ordering::SeqCst);
+        slots.insert(session_id.to_owned(), Slot::Loaded(session.clone()));
+        session.output_seen();
         session.log.set_live(true);
         self.inner.running.fetch_add(1, Ordering::SeqCst);
         Ok(session)
     }
 
-    /// Cancels the live run of `session_id`: SIGTERM to its process group, SIGKILL after the grace.
-    /// The run then ends with `cancelled` + `completion(cancelled)`.
-    pub fn cancel(&self, session_id: &str) -> Result<(), CancelError> {
-        let session = self.session(session_id).ok_or_else(|| CancelError::NotFound(session_id.to_owned()))?;
-        let state = session.state();
-        if !state.live {
-            return Err(CancelError::NotRunning(session_id.to_owned()));
+    /// Called by the run task once the run's last event is in the log: marks it finished, remembers how
+    /// it ended, and lets go of what a finished run does not need (the file, the tail, loaded state
+    /// beyond the cap).
+    pub(crate) async fn finish_run(&self, session: &Arc<Session>, outcome: CompletionStatus, unexpected_exit: bool) {
+        let finished_at = unix_now();
+        session.state().lifecycle = Lifecycle::Finished { outcome, finished_at, unexpected_exit };
+        session.log.set_live(false);
+        self.inner.running.fetch_sub(1, Ordering::SeqCst);
+        let end = RunEnd { status: outcome, finished_at, events: session.log.len(), unexpected_exit };
+        let (store, id) = (self.inner.store.clone(), session.id.clone());
+        if let Err(err) = blocking(move || store.run_ended(&id, &end)).await {
+            tracing::warn!(%err, "could not remember how the run ended");
         }
-        session.cancel_requested.store(true, Ordering::SeqCst);
-        if let Some(control) = &state.control {
-            control.cancel(self.inner.config.cancel_grace);
+        let mut slots = self.slots();
+        self.unload_beyond_cap(&mut slots);
+    }
+
+    /// Cancels the run in progress of `session_id`: SIGTERM to its process group, SIGKILL after the
+    /// grace. The run then ends with `cancelled` + `completion(cancelled)`.
+    pub fn cancel(&self, session_id: &str) -> Result<(), CancelError> {
+        let session = match self.slots().get(session_id) {
+            Some(Slot::Loaded(session)) => session.clone(),
+            Some(Slot::OnDisk(_)) => return Err(CancelError::NotRunning(session_id.to_owned())),
+            None => return Err(CancelError::NotFound(session_id.to_owned())),
+        };
+        let mut state = session.state();
+        match &mut state.lifecycle {
+            Lifecycle::Finished { .. } => return Err(CancelError::NotRunning(session_id.to_owned())),
+            Lifecycle::Starting { cancel_requested } => *cancel_requested = true,
+            Lifecycle::Running { control, cancel_requested, .. } => {
+                *cancel_requested = true;
+                control.cancel(self.inner.config.cancel_grace);
+            }
         }
         tracing::info!(session_id, "cancel requested");
         Ok(())
     }
 
-    fn live_session(&self, session_id: &str) -> Result<Arc<Session>, ControlError> {
-        self.session(session_id).ok_or_else(|| ControlError::NotFound(session_id.to_owned()))
+    async fn live_handle(&self, session_id: &str) -> Result<LiveHandle, ControlError> {
+        match self.slots().get(session_id) {
+            Some(Slot::Loaded(session)) => session.live_handle(),
+            Some(Slot::OnDisk(_)) => Err(ControlError::NotLive(session_id.to_owned())),
+            None => Err(ControlError::NotFound(session_id.to_owned())),
+        }
     }
 
     /// Writes a follow-up prompt to the live session's process (logged as `user_prompt`).
@@ -416,54 +808,79 @@ impl SessionRegistry {
         if prompt.trim().is_empty() {
             return Err(ControlError::EmptyPrompt);
         }
-        self.live_session(session_id)?.prompt(prompt).await
+        self.live_handle(session_id).await?.prompt(prompt.to_owned()).await
     }
 
     /// Answers a pending permission request; the first answer wins (`permission_resolved` is logged).
+    /// Once this future has been polled, the answer is carried out even if it is then dropped.
     pub async fn answer_permission(
         &self,
         session_id: &str,
         request_id: &str,
         decision: PermissionDecision,
     ) -> Result<(), ControlError> {
-        self.live_session(session_id)?.answer(request_id, &decision, opcode_proto::AnsweredBy::Viewer).await
+        self.live_handle(session_id).await?.answer(request_id.to_owned(), decision).await
     }
 
     /// Interrupts the live session's current turn; the session stays usable.
     pub async fn interrupt(&self, session_id: &str) -> Result<(), ControlError> {
-        self.live_session(session_id)?.interrupt().await
+        self.live_handle(session_id).await?.interrupt().await
     }
 
     /// Closes the live session's input: claude finishes and the run completes.
-    pub fn end_live(&self, session_id: &str) -> Result<(), ControlError> {
-        self.live_session(session_id)?.end_input()
+    pub async fn end_live(&self, session_id: &str) -> Result<(), ControlError> {
+        self.live_handle(session_id).await?.end().await
     }
 
-    /// A cursor over the session's events from seq `from` (0 = everything); `None` for an unknown session.
-    pub fn subscribe(&self, session_id: &str, from: Seq) -> Option<Subscription> {
-        self.session(session_id).map(|s| Subscription::new(s.log.clone(), from))
+    /// A cursor over the session's events from seq `from` (0 = everything); `None` for an unknown
+    /// session. A session only remembered on disk is loaded first.
+    pub async fn subscribe(&self, session_id: &str, from: Seq) -> Option<Subscription> {
+        self.session(session_id).await.map(|s| Subscription::new(s.log.clone(), from))
     }
 
-    /// Every event of the session so far (blocking read of the disk part; call from a blocking context).
-    pub fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, LogError>> {
-        self.session(session_id).map(|s| s.log.read_all())
+    /// Every event of the session so far; `None` for an unknown session.
+    pub async fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, LogError>> {
+        let log = self.session(session_id).await?.log.clone();
+        Some(blocking(move || log.read_all()).await)
     }
 
-    /// Every known session, newest run first.
-    pub fn list(&self) -> Vec<RunSummary> {
-        let mut list: Vec<_> = self
-            .sessions()
-            .values()
-            .map(|s| {
-                let state = s.state();
-                RunSummary {
-                    status: if state.live { "running" } else { "finished" },
-                    events: s.log.len(),
-                    ..state.summary.clone()
+    /// Every known session, newest run first, with the health of runs in progress.
+    pub async fn list(&self) -> Vec<RunSummary> {
+        let mut probes = Vec::new();
+        let mut list: Vec<RunSummary> = Vec::new();
+        for slot in self.slots().values() {
+            match slot {
+                Slot::Loaded(session) => {
+                    let (summary, probe) = session.summary();
+                    if let Some((pid, waiting)) = probe {
+                        probes.push((list.len(), pid, waiting, session.last_output_ms.load(Ordering::Relaxed)));
+                    }
+                    list.push(summary);
                 }
+                Slot::OnDisk(record) => list.push(summary_of(record)),
+            }
+        }
+        if !probes.is_empty() {
+            let usages = blocking(move || {
+                probes
+                    .into_iter()
+                    .map(|(i, pid, w, out)| (i, opcode_proc::group_usage(pid), w, out))
+                    .collect::<Vec<_>>()
             })
-            .collect();
-        list.sort_by_key(|s| std::cmp::Reverse(s.started_at));
+            .await;
+            let now = unix_ms();
+            for (i, usage, waiting_for_you, last_output) in usages {
+                list[i].health = Some(RunHealth {
+                    alive: usage.processes > 0,
+                    processes: usage.processes,
+                    cpu_seconds: usage.cpu_seconds,
+                    rss_bytes: usage.rss_bytes,
+                    seconds_since_output: now.saturating_sub(last_output) / 1000,
+                    waiting_for_you,
+                });
+            }
+        }
+        list.sort_by(|a, b| b.started_at.cmp(&a.started_at).then_with(|| a.session_id.cmp(&b.session_id)));
         list
     }
 
@@ -472,37 +889,74 @@ impl SessionRegistry {
         self.inner.running.load(Ordering::SeqCst)
     }
 
-    /// Removes sessions whose last run ended more than `finished_ttl` ago, and their log files.
-    fn evict_finished(&self) {
-        let ttl = self.inner.config.finished_ttl;
+    /// Sessions loaded in memory (the rest are only remembered, their logs on disk).
+    pub fn loaded(&self) -> usize {
+        self.slots().values().filter(|s| matches!(s, Slot::Loaded(_))).count()
+    }
+
+    /// Forgets sessions whose last run ended more than `finished_ttl` ago and deletes their logs.
+    async fn evict_finished(&self) {
+        let ttl = self.inner.config.finished_ttl.as_secs();
+        let now = unix_now();
         let mut evicted = Vec::new();
-        self.sessions().retain(|_, session| {
-            let state = session.state();
-            let expired = !state.live && state.finished_at.is_some_and(|t| t.elapsed() >= ttl);
+        self.slots().retain(|id, slot| {
+            let finished_at = match slot {
+                Slot::Loaded(session) => match session.state().lifecycle {
+                    Lifecycle::Finished { finished_at, .. } => Some(finished_at),
+                    _ => None,
+                },
+                Slot::OnDisk(record) => record.finished_at,
+            };
+            let expired = finished_at.is_some_and(|at| at + ttl <= now);
             if expired {
-                evicted.push(session.log.path().to_path_buf());
+                evicted.push(id.clone());
             }
             !expired
         });
-        for path in evicted {
-            tracing::debug!(path = %path.display(), "evicting finished session");
-            let _ = std::fs::remove_file(path);
+        if evicted.is_empty() {
+            return;
         }
+        let paths: Vec<PathBuf> = evicted.iter().map(|id| self.inner.instance.log_path(id)).collect();
+        let store = self.inner.store.clone();
+        blocking(move || {
+            for path in &paths {
+                tracing::debug!(path = %path.display(), "evicting finished session");
+                let _ = std::fs::remove_file(path);
+            }
+            if let Err(err) = store.forget(&evicted) {
+                tracing::warn!(%err, "could not forget evicted sessions");
+            }
+        })
+        .await;
     }
 
-    /// Refuses new runs, cancels every live run (SIGTERM, SIGKILL after the grace) and waits until every
-    /// process is reaped and every run has logged its completion.
+    /// Refuses new runs, cancels every run in progress (SIGTERM, SIGKILL after the grace) and waits
+    /// until every process is reaped, every run has logged its completion and every log is on disk.
+    /// The logs stay: a server started on the same data dir serves them.
     pub async fn shutdown(&self) {
         self.inner.closing.store(true, Ordering::SeqCst);
-        let live: Vec<String> =
-            self.sessions().iter().filter(|(_, s)| s.state().live).map(|(id, _)| id.clone()).collect();
+        let live: Vec<String> = self
+            .slots()
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Loaded(s) if s.is_running()))
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in &live {
             let _ = self.cancel(id);
         }
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
-        // the logs belong to this registry's runs, which are all over
-        let _ = std::fs::remove_dir_all(&self.inner.logs_dir);
+        self.inner.writer.barrier().await;
         tracing::info!(cancelled = live.len(), "all runs ended");
+    }
+
+    /// Waits until every event appended so far is in its log file (for tests and benchmarks).
+    pub async fn flushed(&self) {
+        self.inner.writer.barrier().await;
+    }
+
+    /// This server's folder of event logs.
+    pub fn logs_dir(&self) -> &Path {
+        &self.inner.instance.dir
     }
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 
-use opcode_proc::{OutputStream, ProcessEvent, ProcessHandle};
+use opcode_proc::{ExitStatus, OutputStream, ProcessEvent, ProcessHandle};
 use opcode_proto::event::OutputContent;
 use opcode_proto::{CompletionStatus, EventKind};
 
-use crate::registry::Session;
+use crate::live::LiveHandle;
+use crate::registry::{Session, SessionRegistry};
 
 fn stream_name(stream: OutputStream) -> &'static str {
     match stream {
@@ -65,49 +66,75 @@ const BATCH: usize = 128;
 pub(crate) const CHILD_EVENT_BUFFER: usize = 1024;
 
 /// Drives the run until the child is reaped, then marks the session finished.
-pub(crate) async fn drive(session: Arc<Session>, mut child: ProcessHandle, live: bool) {
-    let mut completed = false;
+pub(crate) async fn drive(
+    registry: SessionRegistry,
+    session: Arc<Session>,
+    mut child: ProcessHandle,
+    live: Option<LiveHandle>,
+) {
+    let mut exit: Option<ExitStatus> = None;
+    let mut input_closed = false;
     while let Some(first) = child.next_event().await {
         let mut pending: Vec<EventKind> = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
+        let mut saw_output = false;
         while let Some(event) = next.take() {
             taken += 1;
-            let exited = matches!(event, ProcessEvent::Exited(_));
             let mut handled = false;
-            if live {
-                if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = &event {
+            if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = &event {
+                saw_output = true;
+                if let Some(live) = &live {
                     // a cheap test first: control requests are rare, every line passes here
-                    if text.contains("\"control_request\"") {
+                    let kind = || opcode_proto::read_envelope(text).and_then(|e| e.kind);
+                    if text.contains("\"control_request\"") && kind().as_deref() == Some("control_request") {
+                        // what came before is logged first; the actor logs the request (never waits)
                         session.log.append_batch(std::mem::take(&mut pending));
-                        handled = session.handle_control_line(text).await;
-                    }
-                    if opcode_proto::read_envelope(text).is_some_and(|e| e.kind.as_deref() == Some("result")) {
-                        session.turn_ended();
+                        live.control_request(text.clone());
+                        handled = true;
+                    } else if kind().as_deref() == Some("result") {
+                        live.turn_ended();
                     }
                 }
-                if exited {
+            }
+            if let ProcessEvent::Exited(status) = &event {
+                exit = Some(*status);
+                if let Some(live) = &live {
+                    // pending requests are resolved (in the log) before the completion
                     session.log.append_batch(std::mem::take(&mut pending));
-                    session.close_live();
+                    input_closed = live.exited().await.input_closed;
                 }
             }
             if !handled {
                 pending.extend(to_event(event, session.cancel_requested()));
             }
-            completed |= exited;
             if taken < BATCH {
                 next = child.next_event().now_or_never().flatten();
             }
+        }
+        if saw_output {
+            session.output_seen();
         }
         tracing::trace!(events = pending.len(), "batch");
         session.log.append_batch(pending);
         // the batch is bounded; now let the viewers have their turn
         tokio::task::yield_now().await;
     }
-    if !completed {
-        // the supervisor's task vanished without an exit (it cannot, short of a panic): still end the run
-        session.log.append(EventKind::Error { message: "lost track of the claude process".into() });
-        session.log.append(EventKind::Completion { status: CompletionStatus::Error, exit_code: None, signal: None });
-    }
-    session.finish_run();
+    let cancelled = session.cancel_requested();
+    let (outcome, unexpected) = match exit {
+        None => {
+            // the supervisor's task vanished without an exit (it cannot, short of a panic): still end the run
+            session.log.append(EventKind::Error { message: "lost track of the claude process".into() });
+            session.log.append(EventKind::Completion {
+                status: CompletionStatus::Error,
+                exit_code: None,
+                signal: None,
+            });
+            (CompletionStatus::Error, true)
+        }
+        Some(_) if cancelled => (CompletionStatus::Cancelled, false),
+        Some(status) if status.success() => (CompletionStatus::Success, live.is_some() && !input_closed),
+        Some(_) => (CompletionStatus::Error, live.is_some() && !input_closed),
+    };
+    registry.finish_run(&session, outcome, unexpected).await;
 }

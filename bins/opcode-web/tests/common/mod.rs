@@ -48,7 +48,7 @@ impl TestServer {
         config.child_env.push(("CLAUDE_CONFIG_DIR".into(), claude_dir.path().into()));
         config.cancel_grace = Duration::from_secs(5);
         adjust(&mut config);
-        let registry = SessionRegistry::new(config, Arc::new(TokioSupervisor::default()));
+        let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
         let mut state = AppState::new(registry, store, TOKEN);
         state.ping_every = ping_every;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

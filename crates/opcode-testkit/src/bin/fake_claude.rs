@@ -18,6 +18,9 @@
 //! grandchild's) pid there, `@hang` never finish, `@partial` emit `stream_event` deltas, `@tool` a Bash
 //! tool_use and its tool_result.
 //!
+//! `@stall-stdin=PATH` (live mode): stops reading stdin until PATH exists, then sends a control request
+//! opcode-web does not handle, then goes on with the turn.
+//!
 //! Live mode (`--input-format stream-json`, as with `--permission-prompt-tool stdio`): reads JSON lines on
 //! stdin; answers `initialize` and `interrupt` control requests; each `user` message is a turn (same
 //! directives); `@tool` then asks `can_use_tool` for a Bash call and waits for the `control_response`:
@@ -43,6 +46,9 @@ struct Args {
 
 #[derive(Default)]
 struct Directives {
+    /// Live mode: stop reading stdin until this file exists; meanwhile print a `stalled` line, then (once
+    /// it exists) a control request opcode-web does not handle, then the turn's lines.
+    stall_stdin: Option<PathBuf>,
     lines: Option<u64>,
     delay_ms: u64,
     stderr: u64,
@@ -117,6 +123,7 @@ fn parse_directives(prompt: &str) -> Directives {
             "@hang" => d.hang = true,
             "@partial" => d.partial = true,
             "@tool" => d.tool = true,
+            "@stall-stdin" => d.stall_stdin = Some(PathBuf::from(value)),
             _ => words.push(word),
         }
     }
@@ -366,8 +373,12 @@ mod live {
                         "request_id":msg["request_id"],"response":{}}}));
                     continue;
                 }
+                let stall = parse_directives(msg["message"]["content"].as_str().unwrap_or_default()).stall_stdin;
                 if tx.send(msg).is_err() {
                     break;
+                }
+                if let Some(until) = stall {
+                    wait_for(&until);
                 }
             }
         });
@@ -389,6 +400,12 @@ mod live {
             if d.tool {
                 ask_tool(&mut out, &session_id, &rx, &cwd);
             }
+            if let Some(until) = &d.stall_stdin {
+                out.line(&assistant(&session_id, json!([{"type":"text","text":"stalled"}])));
+                wait_for(until);
+                out.line(&json!({"type":"control_request","request_id":"mcp-1","request":{"subtype":"mcp_message",
+                    "server_name":"x","message":{}}}));
+            }
             let mut stopped = false;
             for i in 0..d.lines.unwrap_or(0) {
                 if interrupted.load(Ordering::SeqCst) {
@@ -405,6 +422,13 @@ mod live {
             out.line(&json!({"type":"result","subtype": if stopped {"error_during_execution"} else {"success"},
                 "is_error": stopped,"duration_ms":5,"num_turns":1,"result":reply,"session_id":session_id,
                 "total_cost_usd":0.0001,"usage":{"input_tokens":10,"output_tokens":5}}));
+        }
+    }
+
+    /// Waits (polling: a fixture, not a test) until `path` exists.
+    fn wait_for(path: &std::path::Path) {
+        while !path.exists() {
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

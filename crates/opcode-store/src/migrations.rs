@@ -1,0 +1,36 @@
+//! The schema, as an append-only list of migrations (SQLite's `user_version` says which ran). Never edit
+//! a migration that has shipped: add the next one.
+
+use rusqlite_migration::{Migrations, M};
+
+/// Every migration, oldest first.
+pub(crate) fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        // 1: runs the server remembers across restarts
+        M::up(
+            "CREATE TABLE runs (
+                session_id      TEXT PRIMARY KEY NOT NULL,
+                instance        TEXT NOT NULL,
+                project_path    TEXT NOT NULL,
+                command_type    TEXT NOT NULL,
+                model           TEXT,
+                live            INTEGER NOT NULL,
+                permission_mode TEXT,
+                started_at      INTEGER NOT NULL,
+                finished_at     INTEGER,
+                state           TEXT NOT NULL,
+                events          INTEGER NOT NULL DEFAULT 0,
+                unexpected_exit INTEGER NOT NULL DEFAULT 0
+            ) STRICT;
+            CREATE INDEX runs_by_instance ON runs(instance);",
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_migrations_are_valid() {
+        assert!(super::migrations().validate().is_ok());
+    }
+}
