@@ -236,6 +236,25 @@ impl SessionRegistry {
         self.sessions().get(id).cloned()
     }
 
+    /// `claude --version` of the configured binary, spawned through the supervisor with a run's
+    /// environment (see [`crate::claude_info::claude_version`]); never fails.
+    pub async fn claude_version(&self) -> crate::claude_info::ClaudeVersion {
+        let config = &self.inner.config;
+        crate::claude_info::claude_version(
+            self.inner.supervisor.as_ref(),
+            &config.claude_bin,
+            &config.child_env,
+            crate::claude_info::VERSION_TIMEOUT,
+        )
+        .await
+    }
+
+    /// Checks that `path` is an existing directory within the allowed project roots (as a run's
+    /// `project_path` must be) and returns it canonical. Blocks (file metadata).
+    pub fn check_project_path(&self, path: &str) -> Result<PathBuf, StartError> {
+        self.check_project(path)
+    }
+
     /// Checks `path` and returns it canonical.
     fn check_project(&self, path: &str) -> Result<PathBuf, StartError> {
         let given = PathBuf::from(path);
@@ -333,6 +352,7 @@ impl SessionRegistry {
                     status: CompletionStatus::Error,
                     exit_code: None,
                     signal: None,
+                    error: Some(err.to_string()),
                 });
                 session.finish_run();
             }

@@ -1,7 +1,7 @@
 //! `fake-claude`: a stand-in for the Claude Code CLI in tests. Speaks stream-json shaped like the genuine
 //! CLI's (`shared/claude-cli/execute.jsonl`) and misbehaves on demand.
 //!
-//! Flags understood, as the real CLI: `-p PROMPT`, `--session-id ID`, `--resume ID`, `-c`, `--model M`,
+//! Flags understood, as the real CLI: `--version` (`0.0.0-fake (Claude Code)`), `-p PROMPT`, `--session-id ID`, `--resume ID`, `-c`, `--model M`,
 //! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags (ignored).
 //! It keeps transcripts as the real CLI does, under `$CLAUDE_CONFIG_DIR` or `$HOME/.claude`
 //! (`projects/<cwd with non-alphanumerics as ->/<session id>.jsonl`), so `-c` and `--resume` find earlier
@@ -27,6 +27,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+/// What `fake-claude --version` prints before ` (Claude Code)`.
+const FAKE_VERSION: &str = "0.0.0-fake";
 
 #[derive(Default)]
 struct Args {
@@ -162,6 +165,11 @@ fn assistant(session_id: &str, content: Value) -> Value {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--version") {
+        // the genuine CLI's format: `<semver> (Claude Code)`
+        println!("{FAKE_VERSION} (Claude Code)");
+        return;
+    }
     if std::env::args().nth(1).as_deref() == Some("--sleeper") {
         // the grandchild: hold the inherited stdout open and wait to be killed
         std::thread::sleep(Duration::from_secs(3600));
