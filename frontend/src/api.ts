@@ -45,6 +45,8 @@ const enc = encodeURIComponent;
 export const api = {
   projects: () => request<Project[]>('GET', '/api/projects'),
   sessions: (projectId: string) => request<SessionInfo[]>('GET', `/api/projects/${enc(projectId)}/sessions`),
+  // `limit` is always sent: it asks for the paged shape ({messages, next_before}); without paging
+  // parameters the server answers the whole transcript as an array (the shape Opcode's client reads).
   history: (sessionId: string, projectId: string, before?: number | null, limit = 200) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (before !== undefined && before !== null) q.set('before', String(before));

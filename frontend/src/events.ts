@@ -107,6 +107,8 @@ export interface CompletionEvent extends EventBase {
   status: CompletionStatus;
   exit_code: number | null;
   signal: number | null;
+  /** Why the run did not succeed (null on success; absent from servers before issue 18). */
+  error?: string | null;
 }
 
 /** A prompt written to a live process (the first and every follow-up). */

@@ -82,7 +82,7 @@ const EVENT_SPECS: { [T in Known]: Spec<EventOf<T>> } = {
   output: { ...base, content: 'unknown' },
   error: { ...base, message: 'string' },
   cancelled: { ...base },
-  completion: { ...base, status: 'string', exit_code: 'number|null', signal: 'number|null' },
+  completion: { ...base, status: 'string', exit_code: 'number|null', signal: 'number|null', error: 'string|null?' },
 };
 
 /** The values of the string unions the server must keep to (a Record over the union names each exactly once). */

@@ -1,5 +1,12 @@
 //! REST routes: health, Opcode's read endpoints over Claude's files, and run control.
+//!
+//! The routes the seed's browser client calls (`src/lib/apiAdapter.ts` of winfunc/opcode) answer in the
+//! shapes it reads; `docs/protocol.md` lists where and why they differ from the seed's web server. Routes
+//! without parameters refuse unknown query parameters: the seed's client sends its *writes* (save
+//! settings, create an agent, add an MCP server) as GETs with query parameters, and a read must not
+//! pass for a write that succeeded.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -7,7 +14,9 @@ use axum::routing::{get, post};
 use axum::Json;
 use axum::Router;
 use opcode_proto::control::PermissionDecision;
+use opcode_sessions::StartError;
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 use crate::error::{ok, ApiError};
 use crate::state::AppState;
@@ -28,6 +37,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sessions/{session_id}/permissions/{request_id}", post(permission))
         .route("/api/sessions/{session_id}/interrupt", post(interrupt))
         .route("/api/sessions/{session_id}/end", post(end))
+        .route("/api/sessions/new", get(new_session))
+        .route("/api/agents", get(agents))
+        .route("/api/usage", get(usage))
+        .route("/api/settings/claude", get(claude_settings))
+        .route("/api/settings/claude/version", get(claude_version))
+        .route("/api/settings/claude/installations", get(claude_installations))
+        .route("/api/settings/system-prompt", get(system_prompt))
+        .route("/api/slash-commands", get(slash_commands))
+        .route("/api/mcp/servers", get(mcp_servers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -57,25 +75,180 @@ async fn project_sessions(
     Ok(ok(blocking(move || Ok(store.sessions(&project_id)?)).await?))
 }
 
-/// The query of a history page.
+/// The query of a history page: with neither parameter, the whole transcript (the seed's question).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     before: Option<u64>,
     limit: Option<usize>,
 }
 
+/// A query that must have no parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoQuery {}
+
+/// The query, or a 400 saying what is wrong with it and what the route takes.
+fn query<T>(query: Result<Query<T>, QueryRejection>, takes: &str) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|rejection| {
+        ApiError::BadRequest(format!(
+            "{}; this route takes {takes} (opcode-web reads Claude's files here and never writes them)",
+            rejection.body_text()
+        ))
+    })
+}
+
 async fn history(
     State(state): State<AppState>,
     Path((session_id, project_id)): Path<(String, String)>,
-    Query(query): Query<HistoryQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+    q: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q, "only before=OFFSET and limit=N")?;
     let store = state.store.clone();
-    let limit = query.limit.unwrap_or(200).clamp(1, MAX_PAGE);
-    Ok(ok(blocking(move || Ok(store.history_page(&project_id, &session_id, query.before, limit)?)).await?))
+    if q.before.is_none() && q.limit.is_none() {
+        // the seed's shape: every line of the transcript
+        return Ok(ok(blocking(move || Ok(store.history(&project_id, &session_id)?)).await?).into_response());
+    }
+    let limit = q.limit.unwrap_or(200).clamp(1, MAX_PAGE);
+    let page = blocking(move || Ok(store.history_page(&project_id, &session_id, q.before, limit)?)).await?;
+    Ok(ok(page).into_response())
 }
 
-async fn running(State(state): State<AppState>) -> impl IntoResponse {
-    ok(state.registry.list().await)
+/// A number for the seed's `run_id` (its client uses it as a list key): the top 48 bits of the session's
+/// UUID, so it is stable and a safe JavaScript integer.
+fn run_id(session_id: &str, index: usize) -> u64 {
+    uuid::Uuid::parse_str(session_id).map_or(index as u64, |id| (id.as_u128() >> 80) as u64)
+}
+
+/// Our fields, plus the seed's `ProcessInfo` names its client reads: `run_id`, and `process_type`
+/// (`{"ClaudeSession": {"session_id"}}` while a run is in progress, `{}` once it finished, so the seed's
+/// client reattaches to running sessions only).
+async fn running(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let list = state.registry.list().await;
+    let mut out = Vec::with_capacity(list.len());
+    for (index, summary) in list.into_iter().enumerate() {
+        let running = summary.status == opcode_sessions::RunStatus::Running;
+        let id = summary.session_id.clone();
+        let mut value = serde_json::to_value(summary).map_err(|e| ApiError::Internal(e.to_string()))?;
+        value["run_id"] = run_id(&id, index).into();
+        value["process_type"] = if running { json!({ "ClaudeSession": { "session_id": id } }) } else { json!({}) };
+        out.push(value);
+    }
+    Ok(ok(out))
+}
+
+/// Checks a project path given by a client as a run's `project_path` is checked.
+async fn checked_project(state: &AppState, path: String) -> Result<std::path::PathBuf, ApiError> {
+    if !std::path::Path::new(&path).is_absolute() {
+        return Err(ApiError::BadRequest(format!("project path {path:?} is not an absolute path")));
+    }
+    state.registry.check_project_path(&path).await.map_err(|err| match err {
+        StartError::OutsideProjectRoots { .. } => ApiError::Forbidden(err.to_string()),
+        other => ApiError::BadRequest(other.to_string()),
+    })
+}
+
+/// The query of `/api/sessions/new`: the seed's client may pass the project directory.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSessionQuery {
+    path: Option<String>,
+}
+
+/// `GET /api/sessions/new`: a fresh session id (a UUID), to use as `session_id` of an `execute`.
+async fn new_session(
+    State(state): State<AppState>,
+    q: Result<Query<NewSessionQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(path) = query(q, "only path=<project directory>")?.path {
+        checked_project(&state, path).await?;
+    }
+    Ok(ok(uuid::Uuid::new_v4().to_string()))
+}
+
+/// `GET /api/agents`: opcode-web has no agents (yet): an empty list, the seed's shape.
+async fn agents(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
+    query(q, "no parameters")?;
+    Ok(ok(Vec::<Value>::new()))
+}
+
+/// `GET /api/mcp/servers`: no MCP management (yet): an empty list, the seed's shape.
+async fn mcp_servers(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
+    query(q, "no parameters")?;
+    Ok(ok(Vec::<Value>::new()))
+}
+
+/// `GET /api/usage`: no usage accounting (yet): the `UsageStats` the seed's client reads, all zero and
+/// empty (the seed's web server answered `[]`, which its usage page cannot show).
+async fn usage(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
+    query(q, "no parameters")?;
+    Ok(ok(json!({
+        "total_cost": 0.0, "total_tokens": 0, "total_input_tokens": 0, "total_output_tokens": 0,
+        "total_cache_creation_tokens": 0, "total_cache_read_tokens": 0, "total_sessions": 0,
+        "by_model": [], "by_date": [], "by_project": [],
+    })))
+}
+
+/// `GET /api/settings/claude`: Claude's `settings.json` as `{ "data": settings }` (the seed's shape).
+async fn claude_settings(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    query(q, "no parameters")?;
+    let store = state.store.clone();
+    let settings = blocking(move || Ok(store.settings()?)).await?;
+    Ok(ok(json!({ "data": settings })))
+}
+
+/// `GET /api/settings/claude/version`: `claude --version` of the configured binary.
+async fn claude_version(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    query(q, "no parameters")?;
+    Ok(ok(state.registry.claude_version().await))
+}
+
+/// `GET /api/settings/claude/installations`: the claude binaries found, the configured one first.
+async fn claude_installations(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    query(q, "no parameters")?;
+    let binary = state.registry.config().claude_bin.clone();
+    Ok(ok(blocking(move || Ok(opcode_sessions::claude_info::installations(&binary))).await?))
+}
+
+/// `GET /api/settings/system-prompt`: the user's `CLAUDE.md` (empty when there is none).
+async fn system_prompt(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    query(q, "no parameters")?;
+    let store = state.store.clone();
+    Ok(ok(blocking(move || Ok(store.system_prompt()?)).await?))
+}
+
+/// The query of `/api/slash-commands`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlashCommandsQuery {
+    #[serde(rename = "projectPath")]
+    project_path: Option<String>,
+}
+
+/// `GET /api/slash-commands?projectPath=DIR`: built-in, project and user commands.
+async fn slash_commands(
+    State(state): State<AppState>,
+    q: Result<Query<SlashCommandsQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let q = query(q, "only projectPath=<project directory>")?;
+    let project = match q.project_path {
+        Some(path) => Some(checked_project(&state, path).await?),
+        None => None,
+    };
+    let store = state.store.clone();
+    Ok(ok(blocking(move || Ok(store.slash_commands(project.as_deref())?)).await?))
 }
 
 /// Every event of the session so far, spliced raw into the envelope.

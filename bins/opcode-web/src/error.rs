@@ -28,6 +28,8 @@ pub fn ok<T: Serialize>(data: T) -> Json<Envelope<T>> {
 pub enum ApiError {
     /// 400: the request is wrong; the message says how.
     BadRequest(String),
+    /// 403: refused by the server's configuration (e.g. outside `--project-root`).
+    Forbidden(String),
     /// 404: no such thing.
     NotFound(String),
     /// 409: not possible in the current state.
@@ -40,6 +42,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::Internal(detail) => {

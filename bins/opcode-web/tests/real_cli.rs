@@ -158,8 +158,54 @@ async fn an_api_error_surfaces_as_error_and_completion_error() {
     let last = events.last().unwrap();
     assert_eq!(last["status"], "error", "{events:#?}");
     assert_eq!(last["exit_code"], 1);
+    assert_eq!(last["error"], "claude ended with exit code 1", "the string the seed's client shows");
     assert!(events.iter().any(|e| e["type"] == "error"));
     assert!(texts(&events).contains("\"is_error\":true"));
+    server.stop().await;
+}
+
+/// The seed client's own execute request (`tests/fixtures/seed/ws.json`), with its default model, runs the
+/// genuine CLI to success, and the events have the fields that client reads.
+#[tokio::test]
+async fn the_seed_clients_request_runs_the_genuine_cli() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed/ws.json")).unwrap(),
+    )
+    .unwrap();
+    let request = fixture["requests"]["execute"].to_string().replace("{projectPath}", &server.project_path());
+    let mut ws = server.ws("/ws/claude").await;
+    send(&mut ws, request).await;
+    let events = until_completion(&mut ws).await;
+    assert_eq!(events.last().unwrap()["status"], "success", "{events:#?}");
+    assert!(events[0]["message"].is_string());
+    assert!(events.iter().filter(|e| e["type"] == "output").all(|e| e["content"].is_object()));
+    assert!(texts(&events).contains("Mock reply to: hello"), "{events:#?}");
+    server.stop().await;
+}
+
+/// `/api/settings/claude/version` asks the genuine CLI, through the supervisor, and finds its pinned version.
+#[tokio::test]
+async fn the_version_route_reports_the_genuine_cli() {
+    let Some(claude) = real_claude() else { return };
+    let pinned: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../crates/opcode-testkit/claude-cli/package.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let pinned = pinned["dependencies"]["@anthropic-ai/claude-code"].as_str().unwrap().to_owned();
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let (status, body) = server.get_json("/api/settings/claude/version").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["is_installed"], true, "{body}");
+    assert_eq!(body["data"]["version"], pinned.as_str(), "{body}");
+    assert!(body["data"]["output"].as_str().unwrap().contains("Claude Code"), "{body}");
     server.stop().await;
 }
 

@@ -104,6 +104,9 @@ pub enum EventKind {
         exit_code: Option<i32>,
         /// The signal that ended the process, if one did.
         signal: Option<i32>,
+        /// Why the run did not succeed, readable as is (`None` on success). The seed's `completion` carried
+        /// this string and its client shows it; the same text also came as an `error` event before.
+        error: Option<String>,
     },
 }
 
@@ -247,7 +250,7 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
                 push_json_str(&mut out, message);
             }
             EventKind::Cancelled => {}
-            EventKind::Completion { status, exit_code, signal } => {
+            EventKind::Completion { status, exit_code, signal, error } => {
                 let status = match status {
                     CompletionStatus::Success => "success",
                     CompletionStatus::Error => "error",
@@ -265,6 +268,11 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
                     Some(s) => {
                         let _ = write!(out, "{s}");
                     }
+                    None => out.push_str("null"),
+                }
+                out.push_str(",\"error\":");
+                match error {
+                    Some(e) => push_json_str(&mut out, e),
                     None => out.push_str("null"),
                 }
             }
@@ -316,6 +324,7 @@ impl SessionEvent {
                 status: wire.status.unwrap_or(CompletionStatus::Error),
                 exit_code: wire.exit_code,
                 signal: wire.signal,
+                error: wire.error,
             },
             other => {
                 return Err(serde::de::Error::custom(format!("unknown event type {other:?}")));
@@ -339,6 +348,7 @@ struct WireEvent {
     status: Option<CompletionStatus>,
     exit_code: Option<i32>,
     signal: Option<i32>,
+    error: Option<String>,
     live: Option<bool>,
     permission_mode: Option<PermissionMode>,
     prompt: Option<String>,
@@ -412,8 +422,19 @@ mod tests {
             EventKind::Output { content: OutputContent::Text("x".into()) },
             EventKind::Error { message: "boom\nline".into() },
             EventKind::Cancelled,
-            EventKind::Completion { status: CompletionStatus::Cancelled, exit_code: None, signal: Some(15) },
-            EventKind::Completion { status: CompletionStatus::Success, exit_code: Some(0), signal: None },
+            EventKind::Completion {
+                status: CompletionStatus::Cancelled,
+                exit_code: None,
+                signal: Some(15),
+                error: Some("the run was cancelled".into()),
+            },
+            EventKind::Completion { status: CompletionStatus::Success, exit_code: Some(0), signal: None, error: None },
+            EventKind::Completion {
+                status: CompletionStatus::Error,
+                exit_code: Some(2),
+                signal: None,
+                error: Some("claude ended with \"exit code 2\"".into()),
+            },
         ];
         for kind in kinds {
             let e = ev(kind);

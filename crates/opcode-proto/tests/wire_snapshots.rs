@@ -75,7 +75,12 @@ fn session() -> Vec<SessionEvent> {
         EventKind::Output { content: OutputContent::from_line("a line that is not JSON: {".into()) },
         EventKind::Error { message: "claude stderr: warning ✓".into() },
         EventKind::Cancelled,
-        EventKind::Completion { status: CompletionStatus::Cancelled, exit_code: None, signal: Some(15) },
+        EventKind::Completion {
+            status: CompletionStatus::Cancelled,
+            exit_code: None,
+            signal: Some(15),
+            error: Some("the run was cancelled".into()),
+        },
     ];
     kinds
         .into_iter()

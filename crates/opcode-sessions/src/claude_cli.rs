@@ -133,7 +133,7 @@ impl ClaudeInvocation {
 pub fn find_claude_binary(explicit: Option<&Path>) -> Result<PathBuf, DiscoveryError> {
     let candidates = match explicit {
         Some(path) => vec![path.to_path_buf()],
-        None => default_candidates(),
+        None => default_candidates().into_iter().map(|c| c.path).collect(),
     };
     let found =
         candidates.iter().find(|p| is_executable(p)).ok_or_else(|| DiscoveryError { tried: candidates.clone() })?;
@@ -141,21 +141,50 @@ pub fn find_claude_binary(explicit: Option<&Path>) -> Result<PathBuf, DiscoveryE
     Ok(std::fs::canonicalize(found).unwrap_or_else(|_| found.clone()))
 }
 
-fn default_candidates() -> Vec<PathBuf> {
+/// A claude binary found on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaudeInstallation {
+    /// The binary, canonical (symbolic links resolved).
+    pub path: PathBuf,
+    /// Where it was found: `configured` (the binary in use), `beside-executable`, `PATH`,
+    /// `claude-local` (`~/.claude/local`), `local-bin` (`~/.local/bin`), `npm-global`, `system`.
+    pub source: &'static str,
+}
+
+/// Every existing, executable claude binary among the places [`find_claude_binary`] looks at, in its
+/// order of preference, each file once (by canonical path). `configured`, when given, comes first with
+/// source `configured`. Blocks (file metadata); async callers run it on a blocking thread.
+pub fn discover_claude_installations(configured: Option<&Path>) -> Vec<ClaudeInstallation> {
+    let configured = configured.map(|path| ClaudeInstallation { path: path.to_path_buf(), source: "configured" });
+    let mut found: Vec<ClaudeInstallation> = Vec::new();
+    for candidate in configured.into_iter().chain(default_candidates()) {
+        if !is_executable(&candidate.path) {
+            continue;
+        }
+        let path = std::fs::canonicalize(&candidate.path).unwrap_or(candidate.path);
+        if !found.iter().any(|f| f.path == path) {
+            found.push(ClaudeInstallation { path, source: candidate.source });
+        }
+    }
+    found
+}
+
+fn default_candidates() -> Vec<ClaudeInstallation> {
+    let at = |path: PathBuf, source| ClaudeInstallation { path, source };
     let mut candidates = Vec::new();
     if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
-        candidates.push(dir.join("claude"));
+        candidates.push(at(dir.join("claude"), "beside-executable"));
     }
     if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("claude")));
+        candidates.extend(std::env::split_paths(&path).map(|dir| at(dir.join("claude"), "PATH")));
     }
     if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
-        candidates.push(home.join(".claude/local/claude"));
-        candidates.push(home.join(".local/bin/claude"));
-        candidates.push(home.join(".npm-global/bin/claude"));
+        candidates.push(at(home.join(".claude/local/claude"), "claude-local"));
+        candidates.push(at(home.join(".local/bin/claude"), "local-bin"));
+        candidates.push(at(home.join(".npm-global/bin/claude"), "npm-global"));
     }
-    candidates.push(PathBuf::from("/usr/local/bin/claude"));
-    candidates.push(PathBuf::from("/usr/lib/node_modules/@anthropic-ai/claude-code/bin/claude"));
+    candidates.push(at(PathBuf::from("/usr/local/bin/claude"), "system"));
+    candidates.push(at(PathBuf::from("/usr/lib/node_modules/@anthropic-ai/claude-code/bin/claude"), "system"));
     candidates
 }
 
@@ -262,6 +291,19 @@ mod tests {
         assert!("bypassPermissions".parse::<PermissionPolicy>().is_err());
         let err = "yolo".parse::<PermissionPolicy>().unwrap_err();
         assert!(err.to_string().contains("skip, default, acceptEdits, plan or claude"));
+    }
+
+    #[test]
+    fn discovery_lists_the_configured_binary_first_and_each_file_once() {
+        let exe = std::env::current_exe().unwrap();
+        let found = discover_claude_installations(Some(&exe));
+        assert_eq!(found[0], ClaudeInstallation { path: std::fs::canonicalize(&exe).unwrap(), source: "configured" });
+        let mut paths: Vec<_> = found.iter().map(|f| &f.path).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), found.len());
+        let missing = discover_claude_installations(Some(Path::new("/nonexistent/claude")));
+        assert!(missing.iter().all(|f| f.source != "configured"));
     }
 
     #[test]

@@ -256,6 +256,27 @@ impl ClaudeStore {
         transcripts(&folder).ok()?.into_iter().next().map(|(id, _)| id)
     }
 
+    /// Every line of a transcript, oldest first: the seed's `load_session_history` (the whole file, each
+    /// line as JSON, a line that is not JSON as a string). Use [`ClaudeStore::history_page`] where the
+    /// transcript may be large.
+    pub fn history(&self, project_id: &str, session_id: &str) -> Result<Vec<Value>, StoreError> {
+        check_session_id(session_id)?;
+        let path = self.project_dir(project_id)?.join(format!("{session_id}.jsonl"));
+        let file = File::open(&path).map_err(io_err(&path))?;
+        let mut messages = Vec::new();
+        for line in BufReader::new(file).split(b'\n') {
+            let line = line.map_err(io_err(&path))?;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            messages.push(
+                serde_json::from_slice(&line)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&line).into_owned())),
+            );
+        }
+        Ok(messages)
+    }
+
     /// Up to `limit` transcript lines ending before byte `before` (default: the end), oldest first.
     /// Reads backwards in chunks: the cost is the page, not the file.
     pub fn history_page(
@@ -364,6 +385,15 @@ mod tests {
             }
         }
         assert_eq!(seen, (0..1000).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn the_whole_history_is_every_line_in_order() {
+        let (_dir, store, id) = store_with(&[r#"{"n":0}"#, "", "not json", r#"{"n":2}"#]);
+        let all = store.history("-p", &id).unwrap();
+        assert_eq!(all, vec![serde_json::json!({"n":0}), Value::String("not json".into()), serde_json::json!({"n":2})]);
+        assert!(matches!(store.history("-p", "11111111-2222-4333-8444-000000000000"), Err(StoreError::NotFound(_))));
+        assert!(matches!(store.history("..", &id), Err(StoreError::BadProjectId(_))));
     }
 
     #[test]

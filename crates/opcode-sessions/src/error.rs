@@ -97,6 +97,14 @@ pub enum StoreError {
     /// A history cursor that is not at a line boundary.
     #[error("before={0} is not a line boundary of the transcript: use the next_before of a previous page")]
     BadCursor(u64),
+    /// A file of Claude's that is not in the format Claude writes (or is too large to be one).
+    #[error("{path} is unreadable: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Reading failed.
     #[error("reading {path} failed")]
     Io {

@@ -8,13 +8,18 @@
 //!   duplicate, and a slow viewer falls back to the disk instead of blocking anyone or losing anything.
 //! - live sessions (`live.rs`): one claude process across turns, driven through its stdin; tool
 //!   permission requests become events any viewer can answer.
-//! - [`claude_store`] reads Claude's own files (`~/.claude/projects`): projects, sessions, history pages.
+//! - [`claude_store`] reads Claude's own files (`~/.claude/projects`): projects, sessions, history pages;
+//!   [`claude_config`] its settings, `CLAUDE.md` and custom slash commands;
+//! - [`claude_info`] asks the claude binary about itself (`--version`, through the supervisor) and lists
+//!   the installations found on the machine.
 //!
 //! **Architecture invariant:** this crate knows nothing of HTTP, WebSockets or auth tokens; nothing but
 //! the registry's run task assigns a `seq`.
 #![warn(missing_docs)]
 
 pub mod claude_cli;
+pub mod claude_config;
+pub mod claude_info;
 pub mod claude_store;
 mod error;
 mod instance;

@@ -406,7 +406,12 @@ fn recover(config: &RegistryConfig, writer: &Writer) -> Result<Recovered, OpenEr
                     let log = Arc::new(log);
                     log.append_batch(vec![
                         EventKind::Error { message: RESTART_MESSAGE.to_owned() },
-                        EventKind::Completion { status: CompletionStatus::Error, exit_code: None, signal: None },
+                        EventKind::Completion {
+                            status: CompletionStatus::Error,
+                            exit_code: None,
+                            signal: None,
+                            error: Some(RESTART_MESSAGE.to_owned()),
+                        },
                     ]);
                     log.set_live(false);
                     let end = RunEnd {
@@ -562,6 +567,25 @@ impl SessionRegistry {
         }
     }
 
+    /// `claude --version` of the configured binary, spawned through the supervisor with a run's
+    /// environment (see [`crate::claude_info::claude_version`]); never fails.
+    pub async fn claude_version(&self) -> crate::claude_info::ClaudeVersion {
+        let config = &self.inner.config;
+        crate::claude_info::claude_version(
+            self.inner.supervisor.as_ref(),
+            &config.claude_bin,
+            &config.child_env,
+            crate::claude_info::VERSION_TIMEOUT,
+        )
+        .await
+    }
+
+    /// Checks that `path` is an existing directory within the allowed project roots (as a run's
+    /// `project_path` must be) and returns it canonical.
+    pub async fn check_project_path(&self, path: &str) -> Result<PathBuf, StartError> {
+        self.check_project(path).await
+    }
+
     /// Checks `path` (blocking: off the async threads) and returns it canonical.
     async fn check_project(&self, path: &str) -> Result<PathBuf, StartError> {
         let given = PathBuf::from(path);
@@ -703,6 +727,7 @@ impl SessionRegistry {
                     status: CompletionStatus::Error,
                     exit_code: None,
                     signal: None,
+                    error: Some(err.to_string()),
                 });
                 self.finish_run(&session, CompletionStatus::Error, false).await;
             }

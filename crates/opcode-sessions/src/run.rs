@@ -42,20 +42,22 @@ fn to_event(event: ProcessEvent, cancelled: bool) -> Vec<EventKind> {
             vec![EventKind::Error { message: format!("reading claude's {} failed: {message}", stream_name(stream)) }]
         }
         ProcessEvent::Exited(status) => {
-            let completion = |s| EventKind::Completion { status: s, exit_code: status.code, signal: status.signal };
+            let completion =
+                |s, error| EventKind::Completion { status: s, exit_code: status.code, signal: status.signal, error };
             if cancelled {
-                vec![EventKind::Cancelled, completion(CompletionStatus::Cancelled)]
+                vec![EventKind::Cancelled, completion(CompletionStatus::Cancelled, Some(CANCELLED.to_owned()))]
             } else if status.success() {
-                vec![completion(CompletionStatus::Success)]
+                vec![completion(CompletionStatus::Success, None)]
             } else {
-                vec![
-                    EventKind::Error { message: format!("claude ended with {status}") },
-                    completion(CompletionStatus::Error),
-                ]
+                let message = format!("claude ended with {status}");
+                vec![EventKind::Error { message: message.clone() }, completion(CompletionStatus::Error, Some(message))]
             }
         }
     }
 }
+
+/// The `error` of a cancelled run's `completion`.
+pub(crate) const CANCELLED: &str = "the run was cancelled";
 
 /// Process events taken per batch at most: what is ready is appended under one lock and one wake-up.
 /// Well under the log's in-memory tail, so a viewer that keeps up reads from memory, not from the disk.
@@ -124,11 +126,13 @@ pub(crate) async fn drive(
     let (outcome, unexpected) = match exit {
         None => {
             // the supervisor's task vanished without an exit (it cannot, short of a panic): still end the run
-            session.log.append(EventKind::Error { message: "lost track of the claude process".into() });
+            let message = "lost track of the claude process".to_owned();
+            session.log.append(EventKind::Error { message: message.clone() });
             session.log.append(EventKind::Completion {
                 status: CompletionStatus::Error,
                 exit_code: None,
                 signal: None,
+                error: Some(message),
             });
             (CompletionStatus::Error, true)
         }

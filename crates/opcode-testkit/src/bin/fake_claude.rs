@@ -2,8 +2,8 @@
 //! CLI's (`crates/opcode-testkit/fixtures/claude-cli/execute.jsonl`) and misbehaves on demand.
 //!
 //! Flags understood, as the real CLI: `-p` (print mode; the prompt is the positional argument, and after
-//! `--` nothing is a flag), `--version` (prints a version and exits, as the real CLI does even when it was
-//! meant as a prompt), `--session-id ID`, `--resume ID`, `-c`, `--model M`,
+//! `--` nothing is a flag), `--version` (prints `0.0.0-fake (Claude Code)` and exits, as the real CLI does
+//! even when it was meant as a prompt), `--session-id ID`, `--resume ID`, `-c`, `--model M`,
 //! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags (ignored).
 //! It keeps transcripts as the real CLI does, under `$CLAUDE_CONFIG_DIR` or `$HOME/.claude`
 //! (`projects/<cwd with non-alphanumerics as ->/<session id>.jsonl`), so `-c` and `--resume` find earlier
@@ -32,6 +32,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+/// What `fake-claude --version` prints before ` (Claude Code)`.
+const FAKE_VERSION: &str = "0.0.0-fake";
 
 #[derive(Default)]
 struct Args {
@@ -80,7 +83,8 @@ fn parse_args() -> Args {
             }
             "-p" | "--print" => {}
             "--version" | "-v" => {
-                println!("0.0.0-fake (Claude Code)");
+                // the genuine CLI's format: `<semver> (Claude Code)`
+                println!("{FAKE_VERSION} (Claude Code)");
                 std::process::exit(0);
             }
             "--session-id" => args.session_id = it.next(),

@@ -1,0 +1,131 @@
+//! What the claude binary says about itself, and which claude binaries the machine has.
+//!
+//! `claude --version` is a child process like any other: it is spawned through the
+//! [`ProcessSupervisor`] (its own process group, reaped, killed when it overstays [`VERSION_TIMEOUT`]),
+//! with the same environment as a run. The shapes are the seed's (`ClaudeVersionStatus`,
+//! `ClaudeInstallation` in `src-tauri/src/commands/claude.rs` and `claude_binary.rs`) so that its
+//! browser client reads them as they are.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::claude_cli::{discover_claude_installations, ENV_REMOVED};
+use opcode_proc::{OutputStream, ProcessEvent, ProcessSpec, ProcessSupervisor};
+use serde::Serialize;
+
+/// How long `claude --version` may take before it is killed and reported as not working.
+pub const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Most output lines of `claude --version` kept.
+const MAX_VERSION_LINES: usize = 50;
+
+/// The answer of `claude --version`, in the seed's `ClaudeVersionStatus` shape.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClaudeVersion {
+    /// The binary ran, exited with 0 and said it is Claude Code.
+    pub is_installed: bool,
+    /// The version number it printed (`2.0.14`), if it printed one.
+    pub version: Option<String>,
+    /// What it printed (stdout, then stderr), or why it could not run.
+    pub output: String,
+}
+
+/// A claude binary on this machine, in the seed's `ClaudeInstallation` shape.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Installation {
+    /// The binary, canonical.
+    pub path: String,
+    /// Its version; `None` (not asked, to keep the listing free of child processes).
+    pub version: Option<String>,
+    /// Where it was found (see [`crate::claude_cli::ClaudeInstallation::source`]).
+    pub source: String,
+    /// `Custom` for the binary this server is configured with, `System` for the others.
+    pub installation_type: &'static str,
+}
+
+/// The first word of `text` that looks like a version number (`1.2.3`, `1.2.3-beta.1`).
+fn version_in(text: &str) -> Option<String> {
+    text.split_whitespace().find_map(|word| {
+        let word = word.trim_start_matches('v');
+        let core = word.split(['-', '+']).next()?;
+        let parts: Vec<&str> = core.split('.').collect();
+        (parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+            .then(|| word.to_owned())
+    })
+}
+
+/// Runs `binary --version` through `supervisor` with `env` added to its environment (as a run's), and
+/// reads what it says. Never fails: a binary that cannot be spawned, fails, hangs past `timeout`, or is
+/// not Claude Code gives `is_installed: false` with the reason in `output`.
+pub async fn claude_version(
+    supervisor: &dyn ProcessSupervisor,
+    binary: &Path,
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
+    timeout: Duration,
+) -> ClaudeVersion {
+    let mut spec = ENV_REMOVED.iter().fold(ProcessSpec::new(binary).arg("--version"), |spec, key| spec.env_remove(key));
+    spec.env.extend(env.iter().cloned());
+    let not_installed = |output: String| ClaudeVersion { is_installed: false, version: None, output };
+    let mut child = match supervisor.spawn(spec).await {
+        Ok(child) => child,
+        Err(err) => return not_installed(format!("{} could not be run: {err}", binary.display())),
+    };
+    let (mut stdout, mut stderr, mut status) = (Vec::new(), Vec::new(), None);
+    let read = async {
+        while let Some(event) = child.next_event().await {
+            match event {
+                ProcessEvent::Line { stream, text } => {
+                    let lines = if stream == OutputStream::Stdout { &mut stdout } else { &mut stderr };
+                    if lines.len() < MAX_VERSION_LINES {
+                        lines.push(text);
+                    }
+                }
+                ProcessEvent::Exited(exit) => status = Some(exit),
+                _ => {}
+            }
+        }
+    };
+    if tokio::time::timeout(timeout, read).await.is_err() {
+        // dropping the handle kills the process group
+        return not_installed(format!("{} --version did not answer within {timeout:?}", binary.display()));
+    }
+    let stdout = stdout.join("\n");
+    let stderr = stderr.join("\n");
+    let output = [stdout.as_str(), stderr.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>();
+    let output = output.join("\n").trim().to_owned();
+    let succeeded = status.is_some_and(|s| s.success());
+    ClaudeVersion {
+        is_installed: succeeded && stdout.contains("Claude Code"),
+        version: version_in(&stdout),
+        output: match status {
+            Some(s) if !s.success() && output.is_empty() => format!("{} --version ended with {s}", binary.display()),
+            _ => output,
+        },
+    }
+}
+
+/// The claude binaries found on this machine, `configured` first. Blocks (file metadata).
+pub fn installations(configured: &Path) -> Vec<Installation> {
+    discover_claude_installations(Some(configured))
+        .into_iter()
+        .map(|found| Installation {
+            path: found.path.to_string_lossy().into_owned(),
+            version: None,
+            source: found.source.to_owned(),
+            installation_type: if found.source == "configured" { "Custom" } else { "System" },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_version_number_in_what_claude_prints() {
+        assert_eq!(version_in("2.0.14 (Claude Code)").as_deref(), Some("2.0.14"));
+        assert_eq!(version_in("claude v1.0.3-beta.2\n").as_deref(), Some("1.0.3-beta.2"));
+        assert_eq!(version_in("0.0.0-fake (Claude Code)").as_deref(), Some("0.0.0-fake"));
+        assert_eq!(version_in("no version 1.2 here"), None);
+    }
+}
