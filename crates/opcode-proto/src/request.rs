@@ -68,7 +68,7 @@ pub struct ValidRequest {
     pub command: CommandType,
     /// The project directory as given (existence is checked by the layer that does I/O).
     pub project_path: String,
-    /// The prompt, not empty.
+    /// The prompt; empty only for a live `resume` (the session is taken up and waits for a prompt).
     pub prompt: String,
     /// The model, if one was asked for (never empty).
     pub model: Option<String>,
@@ -97,7 +97,8 @@ pub enum RequestError {
     /// `command_type` is not one of the three known commands.
     #[error("unknown command_type {0:?}: use \"execute\", \"continue\" or \"resume\"")]
     UnknownCommand(String),
-    /// The prompt is empty or only whitespace.
+    /// The prompt is empty or only whitespace (allowed only to take a live session up again: `resume`
+    /// with `live`, which starts claude and waits for the next prompt).
     #[error("prompt is empty: send the text for claude in \"prompt\"")]
     EmptyPrompt,
     /// The prompt is longer than [`MAX_PROMPT_BYTES`].
@@ -134,7 +135,8 @@ impl ClaudeRequest {
             "resume" => CommandType::Resume,
             other => return Err(RequestError::UnknownCommand(other.to_owned())),
         };
-        if self.prompt.trim().is_empty() {
+        let take_up_live_session = command == CommandType::Resume && self.live;
+        if self.prompt.trim().is_empty() && !take_up_live_session {
             return Err(RequestError::EmptyPrompt);
         }
         if self.prompt.len() > MAX_PROMPT_BYTES {
@@ -196,6 +198,12 @@ mod tests {
     }
 
     #[test]
+    fn a_live_resume_may_come_without_a_prompt() {
+        let r = check(r#"{"command_type":"resume","session_id":"123e4567-e89b-42d3-a456-426614174000","project_path":"/p","prompt":"","live":true}"#).unwrap();
+        assert!(r.live && r.prompt.is_empty());
+    }
+
+    #[test]
     fn accepts_the_seed_request() {
         let r = check(r#"{"command_type":"execute","project_path":"/p","prompt":"hi","model":"sonnet"}"#).unwrap();
         assert_eq!(r.command, CommandType::Execute);
@@ -213,6 +221,10 @@ mod tests {
                 |e| matches!(e, RequestError::UnknownCommand(c) if c == "run"),
             ),
             (r#"{"command_type":"execute","project_path":"/p","prompt":"  "}"#, |e| *e == RequestError::EmptyPrompt),
+            (
+                r#"{"command_type":"resume","session_id":"123e4567-e89b-42d3-a456-426614174000","project_path":"/p","prompt":""}"#,
+                |e| *e == RequestError::EmptyPrompt,
+            ),
             (r#"{"command_type":"execute","project_path":"","prompt":"x"}"#, |e| *e == RequestError::EmptyProjectPath),
             (r#"{"command_type":"execute","project_path":"/p","prompt":"x","session_id":"../../etc"}"#, |e| {
                 matches!(e, RequestError::BadSessionId(_))

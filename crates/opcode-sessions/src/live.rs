@@ -86,7 +86,8 @@ fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Starts the actor of a freshly spawned live run: claude's stdin writer, `initialize`, the first prompt.
+/// Starts the actor of a freshly spawned live run: claude's stdin writer, `initialize`, the first prompt
+/// (none when `prompt` is blank: the session is taken up and waits for one).
 pub(crate) fn start(log: Arc<EventLog>, stdin: Option<StdinWriter>, prompt: &str, config: LiveConfig) -> LiveHandle {
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<String>(STDIN_QUEUE);
     if let Some(mut writer) = stdin {
@@ -115,7 +116,9 @@ pub(crate) fn start(log: Arc<EventLog>, stdin: Option<StdinWriter>, prompt: &str
     };
     let init = control::control_request(&format!("init-{}", uuid::Uuid::new_v4()), "initialize");
     let _ = actor.write(init);
-    let _ = actor.prompt(prompt);
+    if !prompt.trim().is_empty() {
+        let _ = actor.prompt(prompt);
+    }
     tokio::spawn(actor.run(rx));
     handle
 }
