@@ -3,15 +3,20 @@
 //!
 //! The token is accepted as `Authorization: Bearer T` or as the `opcode_token` cookie (`HttpOnly;
 //! SameSite=Strict`) that `/?token=T` sets. Comparison is constant-time. SameSite does not protect
-//! WebSockets (other localhost ports are same-site), hence the explicit `Origin` check.
+//! WebSockets (other localhost ports are same-site), hence the explicit `Origin` check. Wrong tokens
+//! are limited per client address with back-off ([`crate::limiter`]): `429` with `Retry-After`.
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::limiter::Verdict;
 use crate::state::AppState;
 
 /// The cookie that carries the token for the browser UI.
@@ -47,15 +52,68 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// Middleware on `/api` and `/ws`: 401 without the right token; 403 for a WebSocket upgrade from a
-/// foreign origin.
+/// The address of the client that sent `request` (unspecified when the server runs without connect info).
+pub fn client_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip())
+}
+
+/// What checking a presented token said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The right token.
+    Accepted,
+    /// A wrong token (counted against the address).
+    Wrong,
+    /// The address is blocked for a while after too many wrong tokens.
+    Blocked {
+        /// Seconds until it may try again.
+        retry_after_secs: u64,
+    },
+}
+
+/// Checks `presented` from client `ip` against the server's token, with the per-address back-off.
+/// Logs wrong tokens and blocks at `warn`, with the address, never the token.
+pub fn admit(state: &AppState, ip: IpAddr, presented: &str) -> Admission {
+    let now = Instant::now();
+    if let Verdict::Blocked { retry_after_secs } = state.token_limiter.check(ip, now) {
+        return Admission::Blocked { retry_after_secs };
+    }
+    if token_matches(state, presented) {
+        state.token_limiter.succeeded(ip);
+        return Admission::Accepted;
+    }
+    match state.token_limiter.failed(ip, now) {
+        Some(block) => tracing::warn!(client = %ip, block_secs = block.as_secs(), "wrong token: client blocked"),
+        None => tracing::warn!(client = %ip, "wrong token"),
+    }
+    Admission::Wrong
+}
+
+/// `429 Too Many Requests` with `Retry-After`.
+pub fn too_many_attempts(retry_after_secs: u64) -> Response {
+    let message = format!("too many wrong tokens from this address: try again in {retry_after_secs} s");
+    let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, &message);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
+}
+
+/// Middleware on `/api` and `/ws`: 401 without the right token, 429 while the address is blocked after
+/// too many wrong ones; 403 for a WebSocket upgrade from a foreign origin.
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let authorised = presented_token(request.headers()).is_some_and(|t| token_matches(&state, t));
-    if !authorised {
-        return refuse(
+    let unauthorised = || {
+        refuse(
             StatusCode::UNAUTHORIZED,
             "missing or wrong token: open the URL opcode-web printed at start-up, or send Authorization: Bearer <token>",
-        );
+        )
+    };
+    let Some(presented) = presented_token(request.headers()) else { return unauthorised() };
+    match admit(&state, client_ip(&request), presented) {
+        Admission::Accepted => {}
+        Admission::Wrong => return unauthorised(),
+        Admission::Blocked { retry_after_secs } => return too_many_attempts(retry_after_secs),
     }
     let is_upgrade = request.headers().contains_key(header::UPGRADE);
     if is_upgrade {

@@ -31,7 +31,8 @@ pub struct Args {
     /// The claude binary. Default: next to this executable, then PATH, then the usual install folders.
     #[arg(long, env = "OPCODE_CLAUDE_BIN")]
     pub claude_bin: Option<PathBuf>,
-    /// Where event logs are kept. Default: the platform data folder (~/.local/share/opcode-web).
+    /// Where our state is kept (opcode.db, the event logs of runs). Default: the platform data folder
+    /// (~/.local/share/opcode-web). Several servers may share one.
     #[arg(long, env = "OPCODE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// A browser origin (scheme://host:port) allowed besides the server's own (CORS and WebSockets).
@@ -43,13 +44,19 @@ pub struct Args {
     /// Concurrent runs allowed.
     #[arg(long, env = "OPCODE_MAX_SESSIONS", default_value_t = 16)]
     pub max_sessions: usize,
+    /// Runs that may start per minute, all clients together (0: no cap).
+    #[arg(long, env = "OPCODE_MAX_RUNS_PER_MINUTE", default_value_t = 120)]
+    pub max_runs_per_minute: u32,
+    /// Finished sessions kept loaded in memory; older ones are read back from disk when attached.
+    #[arg(long, env = "OPCODE_MAX_FINISHED_IN_MEMORY", default_value_t = 256)]
+    pub max_finished_in_memory: usize,
     /// Restrict project_path to these folders (repeatable). Default: any existing directory.
     #[arg(long = "project-root", env = "OPCODE_PROJECT_ROOTS", value_delimiter = ',')]
     pub project_roots: Vec<PathBuf>,
     /// Seconds between SIGTERM and SIGKILL when cancelling a run.
     #[arg(long, env = "OPCODE_CANCEL_GRACE", default_value_t = 3.0)]
     pub cancel_grace: f64,
-    /// Seconds a finished session stays attachable.
+    /// Seconds a finished session stays attachable (across restarts too); its log is then deleted.
     #[arg(long, env = "OPCODE_FINISHED_TTL", default_value_t = 3600)]
     pub finished_ttl: u64,
     /// Claude's permission handling for runs: `skip` (--dangerously-skip-permissions, as Opcode did),

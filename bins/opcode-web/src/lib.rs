@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod limiter;
 pub mod state;
 pub mod ui;
 pub mod ws;
@@ -62,7 +63,7 @@ pub async fn serve(
             tracing::debug!(%err, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: cancelling every run");

@@ -34,6 +34,8 @@ async fn main() -> anyhow::Result<()> {
 
     let mut config = RegistryConfig::new(claude_bin.clone(), data_dir.clone());
     config.max_running = args.max_sessions.max(1);
+    config.max_runs_per_minute = (args.max_runs_per_minute > 0).then_some(args.max_runs_per_minute);
+    config.max_finished_in_memory = args.max_finished_in_memory;
     config.cancel_grace = args.cancel_grace();
     config.finished_ttl = std::time::Duration::from_secs(args.finished_ttl);
     config.permissions = args.permission_policy()?;

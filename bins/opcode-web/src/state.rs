@@ -27,6 +27,8 @@ pub struct AppState {
     pub sockets: TaskTracker,
     /// WebSockets are pinged this often; a peer silent for three intervals is dropped (a dead phone).
     pub ping_every: std::time::Duration,
+    /// Wrong-token counts per client address.
+    pub token_limiter: Arc<crate::limiter::TokenLimiter>,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             closing: CancellationToken::new(),
             sockets: TaskTracker::new(),
             ping_every: std::time::Duration::from_secs(20),
+            token_limiter: Arc::default(),
         }
     }
 }

@@ -12,7 +12,9 @@ use axum::Router;
 use include_dir::{include_dir, Dir};
 use serde::Deserialize;
 
-use crate::auth::{token_cookie, token_matches};
+use axum::extract::Request;
+
+use crate::auth::{admit, client_ip, token_cookie, too_many_attempts, Admission};
 use crate::state::AppState;
 
 static UI: Dir<'static> = include_dir!("$OUT_DIR/ui");
@@ -35,13 +37,17 @@ const WRONG_TOKEN_PAGE: &str = r#"<!doctype html><html lang="en"><meta charset="
 <p>Open the exact URL that <code>opcode-web</code> printed when it started (it ends in <code>/?token=…</code>).
 If the server was restarted without <code>--token</code>, it printed a new one.</p></body></html>"#;
 
-async fn index(State(state): State<AppState>, Query(query): Query<EntryQuery>) -> Response {
-    match query.token {
-        Some(token) if token_matches(&state, &token) => {
-            ([(header::SET_COOKIE, token_cookie(&token))], Redirect::to("/")).into_response()
-        }
-        Some(_) => (StatusCode::UNAUTHORIZED, Html(WRONG_TOKEN_PAGE)).into_response(),
-        None => file("index.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response()),
+async fn index(State(state): State<AppState>, request: Request) -> Response {
+    let Ok(Query(query)) = Query::<EntryQuery>::try_from_uri(request.uri()) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let Some(token) = query.token else {
+        return file("index.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response());
+    };
+    match admit(&state, client_ip(&request), &token) {
+        Admission::Accepted => ([(header::SET_COOKIE, token_cookie(&token))], Redirect::to("/")).into_response(),
+        Admission::Wrong => (StatusCode::UNAUTHORIZED, Html(WRONG_TOKEN_PAGE)).into_response(),
+        Admission::Blocked { retry_after_secs } => too_many_attempts(retry_after_secs),
     }
 }
 

@@ -1,48 +1,162 @@
 //! The real `opcode-web` binary: prints its URL with a generated token, and on SIGTERM cancels every run,
-//! kills every process group and exits 0.
+//! kills every process group and exits 0; after a `kill -9` a new server on the same data dir serves every
+//! run, ends the one that was in progress, and takes it up again in one action.
 
 mod common;
 
 use std::time::Duration;
 
 use common::*;
-use opcode_proc::{ProcessEvent, ProcessSpec, ProcessSupervisor, TokioSupervisor};
+use opcode_proc::{ProcessEvent, ProcessHandle, ProcessSpec, ProcessSupervisor, TokioSupervisor};
+use serde_json::Value;
+
+/// A running `opcode-web` binary on `data` (HOME there too), with its URL and token.
+struct Binary {
+    process: ProcessHandle,
+    url: String,
+    token: String,
+}
+
+impl Binary {
+    async fn start(data: &std::path::Path, token: Option<&str>) -> Binary {
+        let mut spec = ProcessSpec::new(env!("CARGO_BIN_EXE_opcode-web"))
+            .args(["--port", "0", "--data-dir"])
+            .arg(data)
+            .arg("--claude-bin")
+            .arg(opcode_testkit::fake_claude())
+            .env("HOME", data)
+            .env_remove("OPCODE_TOKEN");
+        if let Some(token) = token {
+            spec = spec.args(["--token", token]);
+        }
+        let mut process = TokioSupervisor::default().spawn(spec).await.unwrap();
+        let mut url = None;
+        let mut open = None;
+        while open.is_none() {
+            match tokio::time::timeout(LIMIT, process.next_event()).await.expect("start-up in time") {
+                Some(ProcessEvent::Line { text, .. }) => {
+                    if let Some(rest) = text.split("listening on ").nth(1) {
+                        url = Some(rest.trim().to_owned());
+                    }
+                    if let Some(rest) = text.strip_prefix("open: ") {
+                        open = Some(rest.trim().to_owned());
+                    }
+                    assert!(
+                        !text.contains("token=") || text.starts_with("open: ") || text.starts_with("from a phone"),
+                        "token in a log line: {text}"
+                    );
+                }
+                Some(ProcessEvent::Exited(status)) => panic!("server exited at start-up: {status}"),
+                Some(_) => {}
+                None => panic!("server output ended"),
+            }
+        }
+        let token = open.unwrap().split("?token=").nth(1).unwrap().to_owned();
+        Binary { process, url: url.unwrap(), token }
+    }
+
+    async fn ws(&self, path: &str) -> Ws {
+        let ws_url = format!("{}{path}", self.url.replace("http://", "ws://"));
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url).unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    }
+
+    /// Waits for the process to exit (after a signal) and returns its status.
+    async fn exited(mut self) -> opcode_proc::ExitStatus {
+        let mut exit = None;
+        while let Some(event) = tokio::time::timeout(LIMIT, self.process.next_event()).await.expect("exit in time") {
+            if let ProcessEvent::Exited(status) = event {
+                exit = Some(status);
+            }
+        }
+        exit.unwrap()
+    }
+}
+
+fn run_request(project: &std::path::Path, command: &str, prompt: &str, id: &str, live: bool) -> String {
+    serde_json::json!({"command_type":command,"project_path":project,"prompt":prompt,"session_id":id,"live":live})
+        .to_string()
+}
+
+/// `replay` (every event from seq 0) holds each event seen live, unchanged at its seq.
+fn assert_replays(replay: &[Value], seen: &[Value]) {
+    assert!(!seen.is_empty());
+    for event in seen.iter().filter(|e| e["seq"].is_u64()) {
+        let seq = event["seq"].as_u64().unwrap() as usize;
+        assert_eq!(replay.get(seq), Some(event), "event {seq} replays unchanged");
+    }
+}
+
+fn echoes(text: &'static str) -> impl Fn(&Value) -> bool {
+    move |e| e["content"].to_string().contains(text)
+}
+
+#[tokio::test]
+async fn after_kill_9_a_new_server_serves_every_run_ends_the_interrupted_one_and_resumes_it() {
+    let data = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let a = Binary::start(data.path(), Some("restart-token-0123456789")).await;
+    let (done_id, live_id) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    let mut ws = a.ws("/ws/claude").await;
+    send(&mut ws, run_request(project.path(), "execute", "finished @lines=40", &done_id, false)).await;
+    let finished = until_completion(&mut ws).await;
+    assert_eq!(finished.last().unwrap()["status"], "success");
+    let mut live = a.ws("/ws/claude").await;
+    send(&mut live, run_request(project.path(), "execute", "first turn", &live_id, true)).await;
+    let before_crash = until(&mut live, echoes("Echo: first turn")).await;
+    let claude_pids = opcode_testkit::pids_with_arg(&live_id);
+    assert!(!claude_pids.is_empty());
+
+    a.process.control().kill(); // kill -9: no shutdown, no last words
+    assert_eq!(a.exited().await.signal, Some(9));
+    // the live claude loses its input with the server, and ends
+    assert_all_dead(&claude_pids).await;
+
+    let b = Binary::start(data.path(), Some("restart-token-0123456789")).await;
+    let mut ws = b.ws(&format!("/ws/sessions/{done_id}")).await;
+    assert_replays(&until_completion(&mut ws).await, &finished);
+    let mut ws = b.ws(&format!("/ws/sessions/{live_id}")).await;
+    let replay = until_completion(&mut ws).await;
+    assert_replays(&replay, &before_crash);
+    let end = replay.last().unwrap();
+    assert_eq!(end["status"], "error");
+    assert!(end["error"].as_str().unwrap().contains("server restarted"), "{end}");
+    assert_contiguous(&replay, &live_id, 0);
+
+    let http = reqwest::Client::new();
+    let running: Value = http
+        .get(format!("{}/api/sessions/running", b.url))
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let summary = running["data"].as_array().unwrap().iter().find(|s| s["session_id"] == live_id.as_str()).unwrap();
+    assert_eq!(summary["exited_unexpectedly"], true);
+    assert_eq!(summary["resumable"], true);
+
+    // one action takes it up again; the numbering continues
+    let mut ws = b.ws("/ws/claude").await;
+    send(&mut ws, run_request(project.path(), "resume", "", &live_id, true)).await;
+    let start = next_json(&mut ws).await.unwrap();
+    assert_eq!((start["type"].as_str(), start["seq"].as_u64()), (Some("start"), Some(replay.len() as u64)));
+    send(&mut ws, serde_json::json!({"type":"prompt","session_id":live_id,"prompt":"second turn"}).to_string()).await;
+    until(&mut ws, echoes("Echo: second turn")).await;
+
+    b.process.cancel(Duration::from_secs(20));
+    assert_eq!(b.exited().await.code, Some(0));
+}
 
 #[tokio::test]
 async fn sigterm_stops_every_run_and_exits_zero() {
     let data = tempfile::tempdir().unwrap();
     let project = tempfile::tempdir().unwrap();
-    let spec = ProcessSpec::new(env!("CARGO_BIN_EXE_opcode-web"))
-        .args(["--port", "0", "--data-dir"])
-        .arg(data.path())
-        .arg("--claude-bin")
-        .arg(opcode_testkit::fake_claude())
-        .env("HOME", data.path())
-        .env_remove("OPCODE_TOKEN");
-    let mut server = TokioSupervisor::default().spawn(spec).await.unwrap();
-    let mut url = None;
-    let mut open = None;
-    while open.is_none() {
-        match tokio::time::timeout(LIMIT, server.next_event()).await.expect("start-up in time") {
-            Some(ProcessEvent::Line { text, .. }) => {
-                if let Some(rest) = text.split("listening on ").nth(1) {
-                    url = Some(rest.trim().to_owned());
-                }
-                if let Some(rest) = text.strip_prefix("open: ") {
-                    open = Some(rest.trim().to_owned());
-                }
-                assert!(
-                    !text.contains("token=") || text.starts_with("open: ") || text.starts_with("from a phone"),
-                    "token in a log line: {text}"
-                );
-            }
-            Some(ProcessEvent::Exited(status)) => panic!("server exited at start-up: {status}"),
-            Some(_) => {}
-            None => panic!("server output ended"),
-        }
-    }
-    let (url, open) = (url.unwrap(), open.unwrap());
-    let token = open.split("?token=").nth(1).unwrap().to_owned();
+    let server = Binary::start(data.path(), None).await;
+    let (url, token) = (server.url.clone(), server.token.clone());
     assert_eq!(token.len(), 64, "a strong generated token");
     let http = reqwest::Client::new();
     let projects = http.get(format!("{url}/api/projects")).bearer_auth(&token).send().await.unwrap();
@@ -50,10 +164,7 @@ async fn sigterm_stops_every_run_and_exits_zero() {
 
     // a run that would never end, with a grandchild
     let pidfile = project.path().join("pids");
-    let ws_url = format!("{}/ws/claude", url.replace("http://", "ws://"));
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url).unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut ws = server.ws("/ws/claude").await;
     let body = serde_json::json!({"command_type":"execute","project_path":project.path(),
         "prompt":format!("x @hang @grandchild @pidfile={}", pidfile.display())});
     send(&mut ws, body.to_string()).await;
@@ -61,14 +172,8 @@ async fn sigterm_stops_every_run_and_exits_zero() {
     let pids = opcode_testkit::read_pids(&pidfile);
     assert_eq!(pids.len(), 2);
 
-    server.cancel(Duration::from_secs(20)); // SIGTERM to the server
-    let mut exit = None;
-    while let Some(event) = tokio::time::timeout(LIMIT, server.next_event()).await.expect("exit in time") {
-        if let ProcessEvent::Exited(status) = event {
-            exit = Some(status);
-        }
-    }
-    let exit = exit.unwrap();
+    server.process.cancel(Duration::from_secs(20)); // SIGTERM to the server
+    let exit = server.exited().await;
     assert_eq!(exit.code, Some(0), "clean exit, not {exit}");
     assert_all_dead(&pids).await;
 }

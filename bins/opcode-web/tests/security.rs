@@ -87,3 +87,38 @@ async fn no_cors_headers_for_origins_not_configured() {
     assert!(response.headers().get("access-control-allow-origin").is_none());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn wrong_tokens_are_limited_per_address_with_back_off() {
+    let server = TestServer::start().await;
+    let http = server.http();
+    let projects = server.url("/api/projects");
+    // no token at all is not a guess: a browser that has not logged in yet
+    for _ in 0..10 {
+        assert_eq!(http.get(&projects).send().await.unwrap().status(), 401);
+    }
+    for _ in 0..opcode_web::limiter::FREE_FAILURES + 1 {
+        assert_eq!(http.get(&projects).bearer_auth("guess").send().await.unwrap().status(), 401);
+    }
+    // the address is now blocked (for 1 s); more wrong tokens make that long enough for a slow machine
+    let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let limiter = &server.state.token_limiter;
+    let now = std::time::Instant::now();
+    assert!(matches!(limiter.check(local, now), opcode_web::limiter::Verdict::Blocked { .. }));
+    for _ in 0..6 {
+        limiter.failed(local, now);
+    }
+    // blocked: even the right token waits, so guessing cannot go on
+    let blocked = http.get(&projects).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(blocked.status(), 429);
+    let retry: u64 = blocked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((60..=128).contains(&retry), "{retry}");
+    let body: serde_json::Value = blocked.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("try again in"), "{body}");
+    // the token URL and WebSocket upgrades are limited alike; the unauthenticated health check is not
+    assert_eq!(http.get(server.url("/?token=guess")).send().await.unwrap().status(), 429);
+    let auth = format!("Bearer {TOKEN}");
+    assert_eq!(status_of(server.ws_with("/ws/claude", &[("authorization", auth.as_str())]).await.unwrap_err()), 429);
+    assert_eq!(http.get(server.url("/api/health")).send().await.unwrap().status(), 200);
+    server.stop().await;
+}

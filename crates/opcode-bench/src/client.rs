@@ -59,7 +59,18 @@ impl Server {
     /// opcode-web with the emitter as claude.
     pub(crate) async fn opcode_web(bin: &Path, emitter: &Path, home: &Path, data: &Path) -> anyhow::Result<Self> {
         let spec = ProcessSpec::new(bin)
-            .args(["--port", "0", "--token", TOKEN, "--max-sessions", "4000", "--log-format", "json"])
+            .args([
+                "--port",
+                "0",
+                "--token",
+                TOKEN,
+                "--max-sessions",
+                "4000",
+                "--max-runs-per-minute",
+                "0",
+                "--log-format",
+                "json",
+            ])
             .arg("--claude-bin")
             .arg(emitter)
             .arg("--data-dir")

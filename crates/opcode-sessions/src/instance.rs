@@ -13,13 +13,13 @@ use crate::error::OpenError;
 /// The lock file inside an instance folder.
 const LOCK_FILE: &str = ".lock";
 
-/// This server's log folder, locked until dropped.
+/// This server's log folder, locked until [`Instance::release`] or drop.
 #[derive(Debug)]
 pub(crate) struct Instance {
     pub(crate) id: String,
     pub(crate) dir: PathBuf,
-    /// Held open (and so locked) for the life of the server.
-    _lock: File,
+    /// Held open (and so locked) while the server runs.
+    lock: std::sync::Mutex<Option<File>>,
 }
 
 /// A folder of a server that is gone, locked by us while its logs are moved.
@@ -43,7 +43,12 @@ impl Instance {
         let lock_path = dir.join(LOCK_FILE);
         let lock = File::create(&lock_path).map_err(data_err(&lock_path))?;
         lock.try_lock().map_err(|e| data_err(&lock_path)(std::io::Error::other(e.to_string())))?;
-        Ok(Instance { id, dir, _lock: lock })
+        Ok(Instance { id, dir, lock: std::sync::Mutex::new(Some(lock)) })
+    }
+
+    /// Lets go of the folder (at shutdown, once every log is written): the next server may adopt it.
+    pub(crate) fn release(&self) {
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// The log file of `session_id`.

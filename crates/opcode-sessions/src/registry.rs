@@ -788,15 +788,15 @@ impl SessionRegistry {
     pub(crate) async fn finish_run(&self, session: &Arc<Session>, outcome: CompletionStatus, unexpected_exit: bool) {
         let finished_at = unix_now();
         session.state().lifecycle = Lifecycle::Finished { outcome, finished_at, unexpected_exit };
-        session.log.set_live(false);
         self.inner.running.fetch_sub(1, Ordering::SeqCst);
         let end = RunEnd { status: outcome, finished_at, events: session.log.len(), unexpected_exit };
         let (store, id) = (self.inner.store.clone(), session.id.clone());
         if let Err(err) = blocking(move || store.run_ended(&id, &end)).await {
             tracing::warn!(%err, "could not remember how the run ended");
         }
-        let mut slots = self.slots();
-        self.unload_beyond_cap(&mut slots);
+        self.unload_beyond_cap(&mut self.slots());
+        // last: viewers see the end of the log only once the run is finished everywhere
+        session.log.set_live(false);
     }
 
     /// Cancels the run in progress of `session_id`: SIGTERM to its process group, SIGKILL after the
@@ -957,7 +957,7 @@ impl SessionRegistry {
 
     /// Refuses new runs, cancels every run in progress (SIGTERM, SIGKILL after the grace) and waits
     /// until every process is reaped, every run has logged its completion and every log is on disk.
-    /// The logs stay: a server started on the same data dir serves them.
+    /// The logs stay: a server started on the same data dir afterwards adopts and serves them.
     pub async fn shutdown(&self) {
         self.inner.closing.store(true, Ordering::SeqCst);
         let live: Vec<String> = self
@@ -972,6 +972,7 @@ impl SessionRegistry {
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
         self.inner.writer.barrier().await;
+        self.inner.instance.release();
         tracing::info!(cancelled = live.len(), "all runs ended");
     }
 

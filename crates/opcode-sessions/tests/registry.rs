@@ -1,90 +1,14 @@
 //! The registry against real processes (the fake claude): numbering, fan-out, replay, limits, lifecycle.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opcode_proc::{ProcessHandle, ProcessSpec, ProcessSupervisor, SpawnError, TokioSupervisor};
-use opcode_proto::{ClaudeRequest, EventKind, SessionEvent, ValidRequest};
-use opcode_sessions::claude_store::ClaudeStore;
-use opcode_sessions::{RegistryConfig, SessionRegistry, StartError, Subscription};
-
-/// The real supervisor, counting spawns.
-#[derive(Debug, Default)]
-struct Counting {
-    spawned: AtomicUsize,
-    real: TokioSupervisor,
-}
-
-#[async_trait::async_trait]
-impl ProcessSupervisor for Counting {
-    async fn spawn(&self, spec: ProcessSpec) -> Result<ProcessHandle, SpawnError> {
-        self.spawned.fetch_add(1, Ordering::SeqCst);
-        self.real.spawn(spec).await
-    }
-}
-
-struct Fixture {
-    registry: SessionRegistry,
-    supervisor: Arc<Counting>,
-    project: tempfile::TempDir,
-    _data: tempfile::TempDir,
-    _claude: tempfile::TempDir,
-}
-
-async fn fixture(adjust: impl FnOnce(&mut RegistryConfig)) -> Fixture {
-    let data = tempfile::tempdir().unwrap();
-    let claude = tempfile::tempdir().unwrap();
-    let project = tempfile::tempdir().unwrap();
-    let mut config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
-    config.claude_store = ClaudeStore::new(claude.path());
-    // fake-claude writes its transcripts where the registry reads Claude's files
-    config.child_env.push(("CLAUDE_CONFIG_DIR".into(), claude.path().into()));
-    adjust(&mut config);
-    let supervisor = Arc::new(Counting::default());
-    let registry = SessionRegistry::open(config, supervisor.clone()).await.unwrap();
-    Fixture { registry, supervisor, project, _data: data, _claude: claude }
-}
-
-impl Fixture {
-    fn request(&self, command: &str, prompt: &str, session_id: Option<String>) -> ValidRequest {
-        ClaudeRequest {
-            command_type: command.into(),
-            project_path: self.project.path().display().to_string(),
-            prompt: prompt.into(),
-            model: None,
-            session_id,
-            include_partial_messages: false,
-            live: false,
-            permission_mode: None,
-        }
-        .validate()
-        .unwrap()
-    }
-}
-
-async fn drain(mut sub: Subscription) -> Vec<SessionEvent> {
-    let mut events = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(batch) = sub.next_batch().await.unwrap() {
-            for bytes in batch {
-                events.push(SessionEvent::from_json(std::str::from_utf8(&bytes).unwrap()).unwrap());
-            }
-        }
-    })
-    .await
-    .expect("run finished in time");
-    events
-}
-
-fn assert_well_formed(events: &[SessionEvent], session_id: &str, from: u64) {
-    for (i, e) in events.iter().enumerate() {
-        assert_eq!(e.seq, from + i as u64, "seq contiguous");
-        assert_eq!(e.session_id, session_id);
-    }
-    assert!(matches!(events.last().unwrap().kind, EventKind::Completion { .. }));
-    assert_eq!(events.iter().filter(|e| e.kind.is_completion()).count(), 1);
-}
+use common::*;
+use opcode_proto::{EventKind, SessionEvent};
+use opcode_sessions::{RegistryConfig, SessionRegistry, StartError};
 
 #[tokio::test]
 async fn execute_uses_the_clients_id_and_numbers_every_event() {

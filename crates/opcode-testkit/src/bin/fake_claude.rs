@@ -401,6 +401,10 @@ mod live {
             out.line(&json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash"],
                 "model":args.model.clone().unwrap_or_else(|| "claude-fake-1".into()),"permissionMode":"default"}));
             out.delay = Duration::from_millis(d.delay_ms);
+            if d.exit != 0 {
+                // claude dies in the middle of a live session
+                std::process::exit(d.exit);
+            }
             if d.tool {
                 ask_tool(&mut out, &session_id, &rx, &cwd);
             }
