@@ -20,6 +20,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite"],
         "sessions know nothing of HTTP",
     ),
+    (
+        "opcode-store",
+        &["tokio", "axum", "hyper", "opcode-proc", "opcode-sessions"],
+        "the store is plain synchronous SQLite, below the sessions",
+    ),
 ];
 
 /// Fails if any crate has a normal (non-dev) dependency its layer forbids.
