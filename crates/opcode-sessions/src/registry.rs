@@ -340,6 +340,8 @@ struct Inner {
     tasks: TaskTracker,
     /// When the runs of the last minute started (for `max_runs_per_minute`).
     recent_starts: Mutex<VecDeque<Instant>>,
+    /// Sessions evicted so far.
+    evicted: tokio::sync::watch::Sender<u64>,
 }
 
 /// The registry of sessions. Cheap to clone; all clones share the same sessions.
@@ -467,6 +469,7 @@ impl SessionRegistry {
             closing: AtomicBool::new(false),
             tasks: TaskTracker::new(),
             recent_starts: Mutex::new(VecDeque::new()),
+            evicted: tokio::sync::watch::channel(0).0,
         });
         let weak = Arc::downgrade(&inner);
         let period = (inner.config.finished_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
@@ -941,6 +944,7 @@ impl SessionRegistry {
         if evicted.is_empty() {
             return;
         }
+        let count = evicted.len() as u64;
         let paths: Vec<PathBuf> = evicted.iter().map(|id| self.inner.instance.log_path(id)).collect();
         let store = self.inner.store.clone();
         blocking(move || {
@@ -953,6 +957,12 @@ impl SessionRegistry {
             }
         })
         .await;
+        self.inner.evicted.send_modify(|total| *total += count);
+    }
+
+    /// The number of sessions evicted so far (their logs deleted); changes after each eviction.
+    pub fn evictions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.evicted.subscribe()
     }
 
     /// Refuses new runs, cancels every run in progress (SIGTERM, SIGKILL after the grace) and waits

@@ -176,13 +176,15 @@ async fn shutdown_cancels_every_run_and_waits_for_them() {
 #[tokio::test]
 async fn finished_sessions_are_evicted_after_the_ttl() {
     let f = fixture(|c| c.finished_ttl = Duration::from_millis(100)).await;
+    let mut evictions = f.registry.evictions();
     let run = f.registry.start_run(f.request("execute", "x", None)).await.unwrap();
     drain(f.registry.subscribe(&run.session_id, 0).await.unwrap()).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while f.registry.subscribe(&run.session_id, 0).await.is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "not evicted");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let log = f.registry.logs_dir().join(format!("{}.jsonl", run.session_id));
+    assert!(log.exists());
+    tokio::time::timeout(Duration::from_secs(10), evictions.wait_for(|n| *n >= 1)).await.expect("evicted").unwrap();
+    assert!(f.registry.subscribe(&run.session_id, 0).await.is_none());
+    assert!(!log.exists(), "its log is deleted");
+    assert!(f.registry.list().await.is_empty());
 }
 
 #[tokio::test]
