@@ -115,6 +115,21 @@ export interface CompletionEvent extends EventBase {
 export interface UserPromptEvent extends EventBase {
   type: 'user_prompt';
   prompt: string;
+  /** The client's id for the prompt, when it gave one (a queued prompt's when it goes out). */
+  client_id?: string | null;
+}
+
+/** A prompt sent while a turn ran waits on the server; logged again with new text when edited. */
+export interface PromptQueuedEvent extends EventBase {
+  type: 'prompt_queued';
+  client_id: string;
+  prompt: string;
+}
+
+/** A queued prompt was removed before it went out. */
+export interface PromptUnqueuedEvent extends EventBase {
+  type: 'prompt_unqueued';
+  client_id: string;
 }
 
 /** Claude asks to use a tool; pending until a `permission_resolved` with the same request_id. */
@@ -152,6 +167,8 @@ export type SessionEvent =
   | CancelledEvent
   | CompletionEvent
   | UserPromptEvent
+  | PromptQueuedEvent
+  | PromptUnqueuedEvent
   | PermissionRequestEvent
   | PermissionResolvedEvent
   | UnknownEvent;
@@ -175,6 +192,8 @@ const EVENT_TYPES = new Set([
   'cancelled',
   'completion',
   'user_prompt',
+  'prompt_queued',
+  'prompt_unqueued',
   'permission_request',
   'permission_resolved',
 ]);

@@ -67,7 +67,9 @@ const EVENT_SPECS: { [T in Known]: Spec<EventOf<T>> } = {
     live: 'boolean?',
     permission_mode: 'string|null?',
   },
-  user_prompt: { ...base, prompt: 'string' },
+  user_prompt: { ...base, prompt: 'string', client_id: 'string|null?' },
+  prompt_queued: { ...base, client_id: 'string', prompt: 'string' },
+  prompt_unqueued: { ...base, client_id: 'string' },
   permission_request: {
     ...base,
     request_id: 'string',

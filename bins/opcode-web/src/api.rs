@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::Json;
 use axum::Router;
 use opcode_proto::control::PermissionDecision;
-use opcode_sessions::StartError;
+use opcode_sessions::{PromptOutcome, StartError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sessions/{session_id}/output", get(output))
         .route("/api/sessions/{session_id}/cancel", get(cancel).post(cancel))
         .route("/api/sessions/{session_id}/prompt", post(prompt))
+        .route("/api/sessions/{session_id}/queue/{client_id}", axum::routing::put(edit_queued).delete(unqueue))
         .route("/api/sessions/{session_id}/permissions/{request_id}", post(permission))
         .route("/api/sessions/{session_id}/interrupt", post(interrupt))
         .route("/api/sessions/{session_id}/end", post(end))
@@ -279,6 +280,24 @@ async fn cancel(State(state): State<AppState>, Path(session_id): Path<String>) -
 #[derive(Debug, Deserialize)]
 pub struct PromptBody {
     prompt: String,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// The body of `PUT /api/sessions/{id}/queue/{client_id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuedBody {
+    prompt: String,
+}
+
+/// `outcome` names what became of a prompt: `sent`, `queued` (a turn is running) or `duplicate`.
+fn outcome_name(outcome: PromptOutcome) -> &'static str {
+    match outcome {
+        PromptOutcome::Sent => "sent",
+        PromptOutcome::Queued => "queued",
+        PromptOutcome::Duplicate => "duplicate",
+    }
 }
 
 async fn prompt(
@@ -286,8 +305,26 @@ async fn prompt(
     Path(session_id): Path<String>,
     Json(body): Json<PromptBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.registry.send_prompt(&session_id, &body.prompt).await?;
-    Ok(ok(serde_json::json!({ "sent": true })))
+    let outcome = state.registry.send_prompt(&session_id, &body.prompt, body.client_id.as_deref()).await?;
+    let name = outcome_name(outcome);
+    Ok(ok(serde_json::json!({ "sent": outcome == PromptOutcome::Sent, "outcome": name })))
+}
+
+async fn edit_queued(
+    State(state): State<AppState>,
+    Path((session_id, client_id)): Path<(String, String)>,
+    Json(body): Json<QueuedBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.registry.edit_queued(&session_id, &client_id, &body.prompt).await?;
+    Ok(ok(serde_json::json!({ "edited": true })))
+}
+
+async fn unqueue(
+    State(state): State<AppState>,
+    Path((session_id, client_id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.registry.unqueue(&session_id, &client_id).await?;
+    Ok(ok(serde_json::json!({ "removed": true })))
 }
 
 async fn permission(

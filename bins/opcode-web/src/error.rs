@@ -79,7 +79,8 @@ impl From<ControlError> for ApiError {
     fn from(err: ControlError) -> Self {
         match err {
             ControlError::NotFound(_) => ApiError::NotFound(err.to_string()),
-            ControlError::EmptyPrompt => ApiError::BadRequest(err.to_string()),
+            ControlError::EmptyPrompt | ControlError::BadClientId(_) => ApiError::BadRequest(err.to_string()),
+            ControlError::NotQueued(_) => ApiError::NotFound(err.to_string()),
             other => ApiError::Conflict(other.to_string()),
         }
     }

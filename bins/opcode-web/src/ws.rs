@@ -201,7 +201,13 @@ async fn control(state: &AppState, text: &str) -> Option<String> {
     };
     let session_id = message.session_id().to_owned();
     let result = match message {
-        ControlMessage::Prompt { prompt, .. } => state.registry.send_prompt(&session_id, &prompt).await,
+        ControlMessage::Prompt { prompt, client_id, .. } => {
+            state.registry.send_prompt(&session_id, &prompt, client_id.as_deref()).await.map(|_| ())
+        }
+        ControlMessage::EditQueued { client_id, prompt, .. } => {
+            state.registry.edit_queued(&session_id, &client_id, &prompt).await
+        }
+        ControlMessage::Unqueue { client_id, .. } => state.registry.unqueue(&session_id, &client_id).await,
         ControlMessage::PermissionResponse { request_id, decision, .. } => {
             state.registry.answer_permission(&session_id, &request_id, decision).await
         }

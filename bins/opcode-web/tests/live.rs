@@ -188,3 +188,42 @@ async fn pending_requests_are_resolved_when_the_session_is_cancelled() {
     assert_eq!(rest.last().unwrap()["status"], "cancelled");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn prompts_queue_during_a_turn_over_websocket_and_rest_and_bad_queue_requests_get_4xx() {
+    let server = TestServer::start().await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, server.live_request("slow @lines=60 @delay=15", &id)).await;
+    until(&mut ws, |e| e["content"].to_string().contains("line 0")).await;
+    // over the socket, with a client id
+    send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"first queued","client_id":"w-1"}).to_string()).await;
+    until(&mut ws, |e| e["type"] == "prompt_queued" && e["client_id"] == "w-1").await;
+    // over REST: the answer says what became of it
+    let http = server.http();
+    let post = |body: Value| {
+        http.post(server.url(&format!("/api/sessions/{id}/prompt"))).bearer_auth(TOKEN).json(&body).send()
+    };
+    let queued: Value = post(json!({"prompt":"second queued","client_id":"r-1"})).await.unwrap().json().await.unwrap();
+    assert_eq!(queued["data"]["outcome"], "queued");
+    let again: Value = post(json!({"prompt":"second queued","client_id":"r-1"})).await.unwrap().json().await.unwrap();
+    assert_eq!(again["data"]["outcome"], "duplicate");
+    let queue_url = |client: &str| server.url(&format!("/api/sessions/{id}/queue/{client}"));
+    let edit = http.put(queue_url("r-1")).bearer_auth(TOKEN).json(&json!({"prompt":"second, edited"})).send().await;
+    assert_eq!(edit.unwrap().status(), 200);
+    // bad input: nothing changes
+    let status = |r: reqwest::Result<reqwest::Response>| r.unwrap().status().as_u16();
+    assert_eq!(status(http.delete(queue_url("nope")).bearer_auth(TOKEN).send().await), 404);
+    assert_eq!(status(post(json!({"prompt":"x","client_id":""})).await), 400);
+    assert_eq!(status(post(json!({"prompt":"x","client_id":"a\u{7}b"})).await), 400);
+    let malformed = http.put(queue_url("r-1")).bearer_auth(TOKEN).header("content-type", "application/json");
+    assert_eq!(status(malformed.body("{\"prompt\":").send().await), 400);
+    let unknown = server.url("/api/sessions/00000000-0000-4000-8000-000000000000/queue/r-1");
+    assert_eq!(status(http.delete(unknown).bearer_auth(TOKEN).send().await), 404);
+    // both go out in order once the turn ends, the edit's text included
+    let rest = until(&mut ws, |e| e["content"].to_string().contains("Echo: second, edited")).await;
+    let sent: Vec<&Value> = rest.iter().filter(|e| e["type"] == "user_prompt").collect();
+    assert_eq!(sent.iter().map(|e| e["client_id"].as_str().unwrap()).collect::<Vec<_>>(), ["w-1", "r-1"]);
+    assert_eq!(sent[1]["prompt"], "second, edited");
+    server.stop().await;
+}

@@ -10,12 +10,32 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ControlMessage {
-    /// A follow-up prompt.
+    /// A follow-up prompt: sent at once when no turn is running, else queued until the turn ends.
     Prompt {
         /// The live session.
         session_id: String,
         /// The prompt.
         prompt: String,
+        /// The client's id for this prompt (see [`valid_client_id`]): a prompt resent with an id the
+        /// session has seen is not delivered again.
+        #[serde(default)]
+        client_id: Option<String>,
+    },
+    /// Replace the text of a queued prompt.
+    EditQueued {
+        /// The live session.
+        session_id: String,
+        /// The queued prompt's client id.
+        client_id: String,
+        /// The new text.
+        prompt: String,
+    },
+    /// Remove a queued prompt before it goes out.
+    Unqueue {
+        /// The live session.
+        session_id: String,
+        /// The queued prompt's client id.
+        client_id: String,
     },
     /// An answer to a permission request.
     PermissionResponse {
@@ -44,11 +64,18 @@ impl ControlMessage {
     pub fn session_id(&self) -> &str {
         match self {
             ControlMessage::Prompt { session_id, .. }
+            | ControlMessage::EditQueued { session_id, .. }
+            | ControlMessage::Unqueue { session_id, .. }
             | ControlMessage::PermissionResponse { session_id, .. }
             | ControlMessage::Interrupt { session_id }
             | ControlMessage::End { session_id } => session_id,
         }
     }
+}
+
+/// Whether `id` can be a prompt's client id: 1 to 128 characters, none of them a control character.
+pub fn valid_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control)
 }
 
 /// Allow or deny.

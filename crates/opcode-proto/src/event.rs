@@ -51,10 +51,25 @@ pub enum EventKind {
         /// The permission mode asked for, if any.
         permission_mode: Option<PermissionMode>,
     },
-    /// A prompt written to a live session's process.
+    /// A prompt written to a live session's process (a new turn).
     UserPrompt {
         /// The prompt.
         prompt: String,
+        /// The client's id for the prompt, if it gave one (a queued prompt's, when it goes out).
+        client_id: Option<String>,
+    },
+    /// A prompt sent while a turn was running waits in the session's queue; it goes out (as a
+    /// `user_prompt` with the same `client_id`) when the turn ends. Logged again with new text when edited.
+    PromptQueued {
+        /// The client's id for the prompt.
+        client_id: String,
+        /// The prompt.
+        prompt: String,
+    },
+    /// A queued prompt was removed before it went out.
+    PromptUnqueued {
+        /// The client's id for the prompt.
+        client_id: String,
     },
     /// Claude asks to use a tool; pending until a [`EventKind::PermissionResolved`] with the same id.
     PermissionRequest {
@@ -149,6 +164,8 @@ impl EventKind {
         match self {
             EventKind::Start { .. } => "start",
             EventKind::UserPrompt { .. } => "user_prompt",
+            EventKind::PromptQueued { .. } => "prompt_queued",
+            EventKind::PromptUnqueued { .. } => "prompt_unqueued",
             EventKind::PermissionRequest { .. } => "permission_request",
             EventKind::PermissionResolved { .. } => "permission_resolved",
             EventKind::Output { .. } => "output",
@@ -214,7 +231,15 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
                 let _ = write!(out, ",\"live\":{live}");
                 push_field_str(&mut out, "permission_mode", permission_mode.map(PermissionMode::as_str));
             }
-            EventKind::UserPrompt { prompt } => push_field_str(&mut out, "prompt", Some(prompt)),
+            EventKind::UserPrompt { prompt, client_id } => {
+                push_field_str(&mut out, "prompt", Some(prompt));
+                push_field_str(&mut out, "client_id", client_id.as_deref());
+            }
+            EventKind::PromptQueued { client_id, prompt } => {
+                push_field_str(&mut out, "client_id", Some(client_id));
+                push_field_str(&mut out, "prompt", Some(prompt));
+            }
+            EventKind::PromptUnqueued { client_id } => push_field_str(&mut out, "client_id", Some(client_id)),
             EventKind::PermissionRequest {
                 request_id,
                 tool_name,
@@ -295,7 +320,14 @@ impl SessionEvent {
                 live: wire.live.unwrap_or(false),
                 permission_mode: wire.permission_mode,
             },
-            "user_prompt" => EventKind::UserPrompt { prompt: wire.prompt.unwrap_or_default() },
+            "user_prompt" => {
+                EventKind::UserPrompt { prompt: wire.prompt.unwrap_or_default(), client_id: wire.client_id }
+            }
+            "prompt_queued" => EventKind::PromptQueued {
+                client_id: wire.client_id.unwrap_or_default(),
+                prompt: wire.prompt.unwrap_or_default(),
+            },
+            "prompt_unqueued" => EventKind::PromptUnqueued { client_id: wire.client_id.unwrap_or_default() },
             "permission_request" => EventKind::PermissionRequest {
                 request_id: wire.request_id.unwrap_or_default(),
                 tool_name: wire.tool_name.unwrap_or_default(),
@@ -352,6 +384,7 @@ struct WireEvent {
     live: Option<bool>,
     permission_mode: Option<PermissionMode>,
     prompt: Option<String>,
+    client_id: Option<String>,
     request_id: Option<String>,
     tool_name: Option<String>,
     input: Option<serde_json::Value>,
@@ -402,7 +435,9 @@ mod tests {
                 live: true,
                 permission_mode: Some(PermissionMode::Plan),
             },
-            EventKind::UserPrompt { prompt: "again".into() },
+            EventKind::UserPrompt { prompt: "again".into(), client_id: Some("c-1".into()) },
+            EventKind::PromptQueued { client_id: "c-2".into(), prompt: "next".into() },
+            EventKind::PromptUnqueued { client_id: "c-2".into() },
             EventKind::PermissionRequest {
                 request_id: "r1".into(),
                 tool_name: "Bash".into(),

@@ -32,6 +32,8 @@ fn file_of(kind: &EventKind) -> &'static str {
     match kind {
         EventKind::Start { .. } => "start.json",
         EventKind::UserPrompt { .. } => "user_prompt.json",
+        EventKind::PromptQueued { .. } => "prompt_queued.json",
+        EventKind::PromptUnqueued { .. } => "prompt_unqueued.json",
         EventKind::PermissionRequest { .. } => "permission_request.json",
         EventKind::PermissionResolved { .. } => "permission_resolved.json",
         EventKind::Output { content: OutputContent::Json(_) } => "output_json.json",
@@ -55,7 +57,9 @@ fn session() -> Vec<SessionEvent> {
             live: true,
             permission_mode: Some(opcode_proto::PermissionMode::Default),
         },
-        EventKind::UserPrompt { prompt: "list the files\nall of them".into() },
+        EventKind::UserPrompt { prompt: "list the files\nall of them".into(), client_id: Some("c-1".into()) },
+        EventKind::PromptQueued { client_id: "c-2".into(), prompt: "and then the tests".into() },
+        EventKind::PromptUnqueued { client_id: "c-2".into() },
         EventKind::Output { content: OutputContent::from_line(assistant.into()) },
         EventKind::PermissionRequest {
             request_id: "req-1".into(),
@@ -165,7 +169,7 @@ fn every_request_the_ui_sends_is_read_as_meant() {
 
     assert_eq!(
         control("prompt.json"),
-        ControlMessage::Prompt { session_id: SESSION.into(), prompt: "and now the tests".into() }
+        ControlMessage::Prompt { session_id: SESSION.into(), prompt: "and now the tests".into(), client_id: None }
     );
     match control("permission_allow.json") {
         ControlMessage::PermissionResponse { session_id, request_id, decision } => {

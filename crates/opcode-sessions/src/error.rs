@@ -132,6 +132,12 @@ pub enum ControlError {
     /// The follow-up prompt is empty.
     #[error("prompt is empty: send the text for claude in \"prompt\"")]
     EmptyPrompt,
+    /// No queued prompt has that client id (it went out already, or was removed).
+    #[error("no queued prompt has client id {0:?} (it was sent already, or removed)")]
+    NotQueued(String),
+    /// A client id that is empty, too long or has control characters.
+    #[error("client_id {0:?} is not valid: use 1 to 128 printable characters")]
+    BadClientId(String),
     /// Claude has stopped reading its input and its queue is full; nothing was sent.
     #[error("session {0}: claude is not reading its input (it may be stuck); nothing was sent: try again later or cancel the run")]
     InputStalled(String),

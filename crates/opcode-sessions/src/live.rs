@@ -13,9 +13,13 @@
 //!   [`ControlError::InputStalled`] and changes nothing, and the run task (output delivery) never waits;
 //! - unanswered requests are denied after the permission timeout; a session with no turn and nothing
 //!   pending for the idle timeout has its input closed; when the process ends, what is still pending is
-//!   resolved as denied `by: end`, before the run's `completion`.
+//!   resolved as denied `by: end`, before the run's `completion`;
+//! - a prompt sent while a turn runs is queued (`prompt_queued`) and goes out, in order, when the turn
+//!   ends (`user_prompt` with its `client_id`); a prompt whose client id the session has seen is never
+//!   delivered twice; prompts still queued when the process ends stay queued, in the log, and go out when
+//!   the session is taken up again ([`Restored`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -39,6 +43,16 @@ type Reply = oneshot::Sender<Result<(), ControlError>>;
 enum LiveMsg {
     Prompt {
         prompt: String,
+        client_id: Option<String>,
+        reply: oneshot::Sender<Result<PromptOutcome, ControlError>>,
+    },
+    EditQueued {
+        client_id: String,
+        prompt: String,
+        reply: Reply,
+    },
+    Unqueue {
+        client_id: String,
         reply: Reply,
     },
     Answer {
@@ -58,6 +72,51 @@ enum LiveMsg {
     TurnEnded,
     /// The process ended; reply once everything pending is resolved.
     Exited(oneshot::Sender<LiveOutcome>),
+}
+
+/// What became of a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptOutcome {
+    /// Written to claude: a new turn.
+    Sent,
+    /// A turn is running: it waits in the queue.
+    Queued,
+    /// Its client id was seen before: nothing was done (a resend after a reconnect).
+    Duplicate,
+}
+
+/// What a live session taken up again inherits from its log: the prompts still queued and every client id
+/// seen, so that nothing queued is lost and nothing is delivered twice.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Restored {
+    pub(crate) queue: Vec<(String, String)>,
+    pub(crate) seen: HashSet<String>,
+}
+
+impl Restored {
+    /// Reads them from a session's earlier events.
+    pub(crate) fn from_events(events: impl IntoIterator<Item = EventKind>) -> Restored {
+        let mut queue: Vec<(String, String)> = Vec::new();
+        let mut seen = HashSet::new();
+        for kind in events {
+            match kind {
+                EventKind::PromptQueued { client_id, prompt } => {
+                    match queue.iter_mut().find(|(id, _)| *id == client_id) {
+                        Some(queued) => queued.1 = prompt,
+                        None => queue.push((client_id.clone(), prompt)),
+                    }
+                    seen.insert(client_id);
+                }
+                EventKind::PromptUnqueued { client_id } => queue.retain(|(id, _)| *id != client_id),
+                EventKind::UserPrompt { client_id: Some(client_id), .. } => {
+                    queue.retain(|(id, _)| *id != client_id);
+                    seen.insert(client_id);
+                }
+                _ => {}
+            }
+        }
+        Restored { queue, seen }
+    }
 }
 
 /// How a live session's input ended, as the run task needs it for the summary.
@@ -87,8 +146,14 @@ fn unix_ms() -> u64 {
 }
 
 /// Starts the actor of a freshly spawned live run: claude's stdin writer, `initialize`, the first prompt
-/// (none when `prompt` is blank: the session is taken up and waits for one).
-pub(crate) fn start(log: Arc<EventLog>, stdin: Option<StdinWriter>, prompt: &str, config: LiveConfig) -> LiveHandle {
+/// (none when `prompt` is blank: the session is taken up, sends what was still queued, and waits).
+pub(crate) fn start(
+    log: Arc<EventLog>,
+    stdin: Option<StdinWriter>,
+    prompt: &str,
+    config: LiveConfig,
+    restored: Restored,
+) -> LiveHandle {
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<String>(STDIN_QUEUE);
     if let Some(mut writer) = stdin {
         tokio::spawn(async move {
@@ -113,12 +178,15 @@ pub(crate) fn start(log: Arc<EventLog>, stdin: Option<StdinWriter>, prompt: &str
         turn_active: false,
         last_activity: Instant::now(),
         input_closed: false,
+        queue: restored.queue.into_iter().collect(),
+        seen: restored.seen,
     };
     let init = control::control_request(&format!("init-{}", uuid::Uuid::new_v4()), "initialize");
     let _ = actor.write(init);
     if !prompt.trim().is_empty() {
-        let _ = actor.prompt(prompt);
+        let _ = actor.send_turn(prompt, None);
     }
+    actor.send_next_queued();
     tokio::spawn(actor.run(rx));
     handle
 }
@@ -136,9 +204,25 @@ impl LiveHandle {
         answer.await.unwrap_or_else(|_| Err(self.not_live()))
     }
 
-    /// Writes a prompt as a new turn (logged as `user_prompt`).
-    pub(crate) async fn prompt(&self, prompt: String) -> Result<(), ControlError> {
-        self.ask(|reply| LiveMsg::Prompt { prompt, reply }).await
+    /// Writes a prompt as a new turn (logged as `user_prompt`), or queues it while a turn runs.
+    pub(crate) async fn prompt(
+        &self,
+        prompt: String,
+        client_id: Option<String>,
+    ) -> Result<PromptOutcome, ControlError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(LiveMsg::Prompt { prompt, client_id, reply }).map_err(|_| self.not_live())?;
+        answer.await.unwrap_or_else(|_| Err(self.not_live()))
+    }
+
+    /// Replaces the text of a queued prompt.
+    pub(crate) async fn edit_queued(&self, client_id: String, prompt: String) -> Result<(), ControlError> {
+        self.ask(|reply| LiveMsg::EditQueued { client_id, prompt, reply }).await
+    }
+
+    /// Removes a queued prompt.
+    pub(crate) async fn unqueue(&self, client_id: String) -> Result<(), ControlError> {
+        self.ask(|reply| LiveMsg::Unqueue { client_id, reply }).await
     }
 
     /// Answers a pending permission request (first answer wins; `permission_resolved` is logged).
@@ -198,6 +282,10 @@ struct Actor {
     turn_active: bool,
     last_activity: Instant,
     input_closed: bool,
+    /// Prompts waiting for the turn to end: (client id, text), oldest first.
+    queue: VecDeque<(String, String)>,
+    /// Client ids queued or sent in this session.
+    seen: HashSet<String>,
 }
 
 impl Actor {
@@ -221,8 +309,30 @@ impl Actor {
 
     fn handle(&mut self, msg: LiveMsg) {
         match msg {
-            LiveMsg::Prompt { prompt, reply } => {
-                let _ = reply.send(self.prompt(&prompt));
+            LiveMsg::Prompt { prompt, client_id, reply } => {
+                let _ = reply.send(self.prompt(prompt, client_id));
+            }
+            LiveMsg::EditQueued { client_id, prompt, reply } => {
+                let edited = match self.queue.iter_mut().find(|(id, _)| *id == client_id) {
+                    Some(queued) => {
+                        queued.1.clone_from(&prompt);
+                        self.log.append(EventKind::PromptQueued { client_id, prompt });
+                        Ok(())
+                    }
+                    None => Err(ControlError::NotQueued(client_id)),
+                };
+                let _ = reply.send(edited);
+            }
+            LiveMsg::Unqueue { client_id, reply } => {
+                let removed = match self.queue.iter().position(|(id, _)| *id == client_id) {
+                    Some(at) => {
+                        self.queue.remove(at);
+                        self.log.append(EventKind::PromptUnqueued { client_id });
+                        Ok(())
+                    }
+                    None => Err(ControlError::NotQueued(client_id)),
+                };
+                let _ = reply.send(removed);
             }
             LiveMsg::Answer { request_id, decision, reply } => {
                 let _ = reply.send(self.answer(&request_id, &decision, AnsweredBy::Viewer));
@@ -238,6 +348,7 @@ impl Actor {
             LiveMsg::TurnEnded => {
                 self.turn_active = false;
                 self.last_activity = Instant::now();
+                self.send_next_queued();
             }
             LiveMsg::Exited(_) => unreachable!("handled by run"),
         }
@@ -253,11 +364,48 @@ impl Actor {
         })
     }
 
-    fn prompt(&mut self, prompt: &str) -> Result<(), ControlError> {
+    /// A viewer's prompt: sent now when claude is between turns, else queued; a seen client id is a no-op.
+    fn prompt(&mut self, prompt: String, client_id: Option<String>) -> Result<PromptOutcome, ControlError> {
+        if self.stdin.is_none() {
+            return Err(ControlError::NotLive(self.log.session_id().to_owned()));
+        }
+        if let Some(id) = &client_id {
+            if self.seen.contains(id) {
+                return Ok(PromptOutcome::Duplicate);
+            }
+        }
+        if self.turn_active || !self.queue.is_empty() {
+            let client_id = client_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            self.seen.insert(client_id.clone());
+            self.queue.push_back((client_id.clone(), prompt.clone()));
+            self.log.append(EventKind::PromptQueued { client_id, prompt });
+            return Ok(PromptOutcome::Queued);
+        }
+        self.send_turn(&prompt, client_id)?;
+        Ok(PromptOutcome::Sent)
+    }
+
+    /// Writes a prompt to claude as a new turn and logs it.
+    fn send_turn(&mut self, prompt: &str, client_id: Option<String>) -> Result<(), ControlError> {
         self.write(control::user_turn(prompt))?;
         self.turn_active = true;
-        self.log.append(EventKind::UserPrompt { prompt: prompt.to_owned() });
+        if let Some(id) = &client_id {
+            self.seen.insert(id.clone());
+        }
+        self.log.append(EventKind::UserPrompt { prompt: prompt.to_owned(), client_id });
         Ok(())
+    }
+
+    /// Between turns: the oldest queued prompt goes out.
+    fn send_next_queued(&mut self) {
+        if self.turn_active || self.stdin.is_none() {
+            return;
+        }
+        let Some((client_id, prompt)) = self.queue.pop_front() else { return };
+        if let Err(err) = self.send_turn(&prompt, Some(client_id.clone())) {
+            tracing::warn!(%err, "a queued prompt could not go out; it stays queued");
+            self.queue.push_front((client_id, prompt));
+        }
     }
 
     fn answer(&mut self, request_id: &str, decision: &PermissionDecision, by: AnsweredBy) -> Result<(), ControlError> {
@@ -319,7 +467,7 @@ impl Actor {
     /// The next moment something is due: a request's timeout, or the idle end.
     fn next_deadline(&self) -> Option<Instant> {
         let request = self.pending.values().map(|p| p.deadline).min();
-        let idle = (self.stdin.is_some() && !self.turn_active && self.pending.is_empty())
+        let idle = (self.stdin.is_some() && !self.turn_active && self.pending.is_empty() && self.queue.is_empty())
             .then(|| self.last_activity + self.config.idle_timeout);
         request.into_iter().chain(idle).min()
     }
@@ -344,6 +492,7 @@ impl Actor {
         if self.stdin.is_some()
             && !self.turn_active
             && self.pending.is_empty()
+            && self.queue.is_empty()
             && self.last_activity + self.config.idle_timeout <= now
         {
             tracing::info!(session_id = %self.log.session_id(), "live session idle: ending it");

@@ -50,10 +50,11 @@ impl Default for LogConfig {
 /// Events read from the file per call at least (when that many are there).
 const DISK_BATCH: usize = 2048;
 
-/// What a watcher needs to know: how many events exist and whether more may come.
+/// What a watcher needs to know: how many events it may read and whether more may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LogStatus {
-    /// The seq the next event will get (= number of events so far).
+    /// Events before this seq are visible: written to the file (so they survive the server's death, and
+    /// a viewer never sees an event that a restart could give to another event's seq).
     pub(crate) next_seq: Seq,
     /// True while a run of the session is live (more events will come).
     pub(crate) live: bool,
@@ -179,10 +180,10 @@ impl EventLog {
             self.push(&mut inner, kind, &mut bytes);
         }
         let next = inner.next_seq;
-        // sent under the lock, so the writer receives every log's frames in seq order
+        // sent under the lock, so the writer receives every log's frames in seq order; the watchers are
+        // woken by the writer once the frames are in the file
         self.writer.send(WriteOp::Append { log: self.clone(), bytes, upto: next });
         drop(inner);
-        self.status.send_modify(|s| s.next_seq = next);
         Some(first)
     }
 
@@ -224,27 +225,42 @@ impl EventLog {
         }
     }
 
-    /// Called by the writer: the file now holds every event before `upto`.
+    /// Called by the writer: the file now holds every event before `upto`; they become visible.
     pub(crate) fn made_durable(&self, upto: Seq) {
         let mut inner = self.lock();
         inner.durable_upto = inner.durable_upto.max(upto);
         self.trim_tail(&mut inner);
+        let visible = inner.durable_upto;
+        drop(inner);
+        self.status.send_if_modified(|s| {
+            let grew = s.next_seq < visible;
+            s.next_seq = s.next_seq.max(visible);
+            grew
+        });
     }
 
-    /// Called by the writer once the file is flushed and closed.
+    /// Called by the writer once the file is flushed and closed: unless a new run began meanwhile,
+    /// watchers learn that no more events will come.
     pub(crate) fn file_closed(&self) {
         let mut inner = self.lock();
         self.trim_tail(&mut inner);
+        let live = inner.live;
+        drop(inner);
+        if !live {
+            self.status.send_modify(|s| s.live = false);
+        }
     }
 
-    /// Marks whether a run is live (more events may come); wakes every watcher. When the run ends, the
-    /// file is closed (by the writer, after the last events) and the in-memory tail let go.
+    /// Marks whether a run is live (more events may come). Going live wakes every watcher at once; the
+    /// end of a run reaches them through the writer, after the run's last events are in the file, which
+    /// is then closed and the in-memory tail let go.
     pub(crate) fn set_live(self: &Arc<Self>, live: bool) {
         self.lock().live = live;
-        if !live {
+        if live {
+            self.status.send_modify(|s| s.live = true);
+        } else {
             self.writer.send(WriteOp::Close { log: self.clone() });
         }
-        self.status.send_modify(|s| s.live = live);
     }
 
     /// Events held in memory (for tests of the memory bound).
@@ -252,8 +268,13 @@ impl EventLog {
         self.lock().tail.len()
     }
 
-    /// The number of events so far (the next seq).
+    /// The number of events so far (the next seq), visible or not yet.
     pub fn len(&self) -> Seq {
+        self.lock().next_seq
+    }
+
+    /// The number of events viewers may read (those in the file).
+    pub fn visible_len(&self) -> Seq {
         self.status.borrow().next_seq
     }
 
@@ -271,7 +292,8 @@ impl EventLog {
         let inner = self.lock();
         if from >= inner.tail_start {
             let start = (from - inner.tail_start) as usize;
-            return Batch::Ready(inner.tail.iter().skip(start).take(max).cloned().collect());
+            let visible = inner.durable_upto.saturating_sub(from) as usize;
+            return Batch::Ready(inner.tail.iter().skip(start).take(max.min(visible)).cloned().collect());
         }
         let slot = (from / INDEX_EVERY) as usize;
         // a disk read costs a blocking call: take many events at once
@@ -306,10 +328,10 @@ impl EventLog {
         Ok(events)
     }
 
-    /// Every event so far, oldest first (blocking when part of the log is on disk).
+    /// Every visible event so far, oldest first (blocking when part of the log is on disk).
     pub fn read_all(&self) -> Result<Vec<Bytes>, LogError> {
         let mut events = Vec::new();
-        let end = self.len();
+        let end = self.visible_len();
         while (events.len() as u64) < end {
             let from = events.len() as u64;
             match self.locate(from, usize::MAX) {

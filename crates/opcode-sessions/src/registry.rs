@@ -35,7 +35,7 @@ use crate::claude_cli::{ClaudeInvocation, Conversation, PermissionPolicy};
 use crate::claude_store::ClaudeStore;
 use crate::error::{CancelError, ControlError, LogError, OpenError, StartError};
 use crate::instance::Instance;
-use crate::live::{LiveConfig, LiveHandle};
+use crate::live::{LiveConfig, LiveHandle, PromptOutcome, Restored};
 use crate::log::{EventLog, LogConfig};
 use crate::subscription::Subscription;
 use crate::writer::Writer;
@@ -672,6 +672,26 @@ impl SessionRegistry {
             permission_mode: request.permission_mode,
             started_at: unix_now(),
         };
+        // a live session taken up again inherits its queue and the client ids it has seen
+        let restored = match (&earlier, request.live) {
+            (Some(earlier), true) => {
+                let log = earlier.log.clone();
+                blocking(move || {
+                    log.read_all().map(|frames| {
+                        Restored::from_events(frames.iter().filter_map(|f| {
+                            let text = std::str::from_utf8(f).ok()?;
+                            opcode_proto::SessionEvent::from_json(text).ok().map(|e| e.kind)
+                        }))
+                    })
+                })
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(session_id, %err, "could not read what the session had queued");
+                    Restored::default()
+                })
+            }
+            _ => Restored::default(),
+        };
         let session = self.reserve(&session_id, earlier, meta)?;
         let record = session.record(&self.inner.instance.id);
         let store = self.inner.store.clone();
@@ -706,7 +726,7 @@ impl SessionRegistry {
                         permission_timeout: self.inner.config.permission_timeout,
                         idle_timeout: self.inner.config.live_idle_timeout,
                     };
-                    crate::live::start(session.log.clone(), child.take_stdin(), &request.prompt, config)
+                    crate::live::start(session.log.clone(), child.take_stdin(), &request.prompt, config, restored)
                 });
                 let cancel_requested = {
                     let mut state = session.state();
@@ -831,12 +851,35 @@ impl SessionRegistry {
         }
     }
 
-    /// Writes a follow-up prompt to the live session's process (logged as `user_prompt`).
-    pub async fn send_prompt(&self, session_id: &str, prompt: &str) -> Result<(), ControlError> {
+    /// A follow-up prompt for the live session: written to its process at once (logged as `user_prompt`)
+    /// when no turn is running, else queued until the turn ends (`prompt_queued`). A `client_id` the
+    /// session has seen makes it a no-op ([`PromptOutcome::Duplicate`]), so a resend is never delivered twice.
+    pub async fn send_prompt(
+        &self,
+        session_id: &str,
+        prompt: &str,
+        client_id: Option<&str>,
+    ) -> Result<PromptOutcome, ControlError> {
         if prompt.trim().is_empty() {
             return Err(ControlError::EmptyPrompt);
         }
-        self.live_handle(session_id).await?.prompt(prompt.to_owned()).await
+        if let Some(id) = client_id.filter(|id| !opcode_proto::control::valid_client_id(id)) {
+            return Err(ControlError::BadClientId(id.to_owned()));
+        }
+        self.live_handle(session_id).await?.prompt(prompt.to_owned(), client_id.map(str::to_owned)).await
+    }
+
+    /// Replaces the text of a prompt still queued in the live session.
+    pub async fn edit_queued(&self, session_id: &str, client_id: &str, prompt: &str) -> Result<(), ControlError> {
+        if prompt.trim().is_empty() {
+            return Err(ControlError::EmptyPrompt);
+        }
+        self.live_handle(session_id).await?.edit_queued(client_id.to_owned(), prompt.to_owned()).await
+    }
+
+    /// Removes a prompt still queued in the live session (`prompt_unqueued`).
+    pub async fn unqueue(&self, session_id: &str, client_id: &str) -> Result<(), ControlError> {
+        self.live_handle(session_id).await?.unqueue(client_id.to_owned()).await
     }
 
     /// Answers a pending permission request; the first answer wins (`permission_resolved` is logged).

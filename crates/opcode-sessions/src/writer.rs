@@ -2,8 +2,10 @@
 //! blocks an async worker thread and no viewer ever waits on a write or a flush.
 //!
 //! Appends hand it encoded frames in seq order (they are sent under the log's lock). It writes whatever is
-//! queued, flushes once the queue is empty, and then tells each log how far its file is complete
-//! ([`EventLog::made_durable`]), which lets the log drop those events from its in-memory tail.
+//! queued, flushes once the queue is empty (or every [`FLUSH_EVERY`] operations under a steady stream), and
+//! then tells each log how far its file is complete ([`EventLog::made_durable`]): those events become
+//! visible to viewers and may leave the in-memory tail. So whatever a viewer has seen is in the kernel's
+//! hands and survives a `kill -9` of the server.
 //! A log's file is open only between its first write and its `Close` (the end of a run): a finished run
 //! holds no file descriptor.
 
@@ -19,6 +21,9 @@ use crate::log::EventLog;
 
 /// The log file's write buffer.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
+/// Operations handled at most before the files written are flushed, when the queue never empties.
+const FLUSH_EVERY: usize = 64;
 
 /// Work for the writer thread.
 #[derive(Debug)]
@@ -100,7 +105,14 @@ fn run(rx: mpsc::Receiver<WriteOp>) {
     let mut barriers = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
+        let mut handled = 0;
         while let Some(op) = next.take() {
+            handled += 1;
+            if handled % FLUSH_EVERY == 0 {
+                for file in files.values_mut().filter(|f| f.dirty) {
+                    flush(file);
+                }
+            }
             match op {
                 WriteOp::Create { log } => match open(log.path(), true) {
                     Ok(f) => {

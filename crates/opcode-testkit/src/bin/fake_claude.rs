@@ -19,7 +19,7 @@
 //! tool_use and its tool_result.
 //!
 //! `@stall-stdin=PATH` (live mode): stops reading stdin until PATH exists, then sends a control request
-//! opcode-web does not handle, then goes on with the turn.
+//! opcode-web does not handle, then goes on with the turn (which interrupts do not stop).
 //!
 //! Live mode (`--input-format stream-json`, as with `--permission-prompt-tool stdio`): reads JSON lines on
 //! stdin; answers `initialize` and `interrupt` control requests; each `user` message is a turn (same
@@ -416,7 +416,8 @@ mod live {
             }
             let mut stopped = false;
             for i in 0..d.lines.unwrap_or(0) {
-                if interrupted.load(Ordering::SeqCst) {
+                // a stalled turn's interrupts only fill the pipe (the test's way to stall claude's input)
+                if interrupted.load(Ordering::SeqCst) && d.stall_stdin.is_none() {
                     stopped = true;
                     break;
                 }
