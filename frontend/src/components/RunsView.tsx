@@ -167,7 +167,7 @@ export function RunRow({ run: r, asOf, actions }: { run: RunningSession; asOf: n
   const inProgress = r.status === 'running';
   const started = formatAgo(unixSeconds(r.started_at), asOf);
   return (
-    <li className={`run-card run-${category}`} data-testid="run-row" data-session-id={r.session_id} data-category={category}>
+    <li className={`run-card run-card-${category}`} data-testid="run-row" data-session-id={r.session_id} data-category={category}>
       <div className="run-head">
         <span className="run-name" title={r.project_path}>
           {basename(r.project_path) || r.project_path}
