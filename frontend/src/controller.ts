@@ -209,6 +209,26 @@ export class Controller {
     else await this.loadHistory(sessionId);
   }
 
+  /** The tab believes its run is in progress but the server has nothing more for it: ask the server how the
+   *  run ended, so the tab never stays "running" forever. */
+  private async reconcile(key: string): Promise<void> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId || s.status !== 'running') return;
+    let run: RunningSession | undefined;
+    try {
+      run = (await api.running()).find((r) => r.session_id === s.sessionId);
+    } catch {
+      run = undefined;
+    }
+    if (run?.status === 'running') return; // it runs again (another viewer resumed it): nothing to settle here
+    this.store.dispatch({
+      type: 'run-ended-unseen',
+      key,
+      outcome: run?.outcome ?? 'error',
+      unexpected: run ? run.exited_unexpectedly === true : true,
+    });
+  }
+
   async loadHistory(key: string): Promise<void> {
     const s = this.store.getState().sessions[key];
     if (!s || !s.sessionId || !s.projectId) return;
@@ -306,6 +326,7 @@ export class Controller {
         if (onUnknown) onUnknown();
         else dispatch({ type: 'local-error', key, message });
       },
+      onEndedUnseen: () => void this.reconcile(key),
     });
     this.links.set(key, link);
     dispatch({ type: 'conn', key, state: 'connecting' });

@@ -4,7 +4,7 @@
 // Token deltas (`stream_event`) build a transient streaming bubble that the whole `assistant` replaces.
 
 import type { ConnState } from './connection';
-import type { CommandType, CompletionEvent, HistoryPage, PermissionMode, SessionEvent } from './events';
+import type { CommandType, CompletionEvent, CompletionStatus, HistoryPage, PermissionMode, SessionEvent } from './events';
 import { isObject } from './events';
 import type { Item, ItemBody, PendingApproval } from './items';
 import { normalizeHistoryLine, normalizeOutput } from './normalize';
@@ -104,7 +104,9 @@ export type Action =
   | { type: 'request-error'; key: string; message: string }
   | { type: 'local-error'; key: string; message: string }
   | { type: 'history'; key: string; page: HistoryPage }
-  | { type: 'conn'; key: string; state: ConnState };
+  | { type: 'conn'; key: string; state: ConnState }
+  /** The server ended the run but its end is not in the events this tab has (see `onEndedUnseen`). */
+  | { type: 'run-ended-unseen'; key: string; outcome: CompletionStatus; unexpected: boolean };
 
 /** Events further ahead than this are dropped rather than buffered (a broken stream, not a reorder). */
 export const MAX_PENDING = 10_000;
@@ -211,6 +213,17 @@ export function reducer(state: AppState, action: Action): AppState {
       return update(state, action.key, (s) => applyHistory(s, action.page));
     case 'conn':
       return update(state, action.key, (s) => (s.conn === action.state ? s : { ...s, conn: action.state }));
+    case 'run-ended-unseen':
+      return update(state, action.key, (s) => {
+        if (s.status !== 'running') return s;
+        const d = addLocal(s, { kind: 'error', message: UNSEEN_END }); // a fresh object and items array
+        finalizeStreaming(d, s.lastSeq);
+        endRun(d);
+        d.status = action.outcome;
+        d.starting = false;
+        d.stopped = action.unexpected && action.outcome !== 'cancelled' ? { reason: 'exited', message: UNSEEN_END } : null;
+        return d;
+      });
   }
 }
 
@@ -400,6 +413,9 @@ function applyOne(d: SessionState, ev: SessionEvent) {
       break;
   }
 }
+
+/** Shown when the server says a run is over but its end never reached the tab. */
+export const UNSEEN_END = 'This run ended, but the server no longer has its last events (it may have restarted).';
 
 /** The message of the completion of a run cut short by a server restart starts with this. */
 export const RESTART_PREFIX = 'the server restarted';

@@ -284,6 +284,34 @@ describe('a tab across a server restart', () => {
     expect(s.items.some((i) => i.kind === 'error' && i.message.includes('no longer has this run'))).toBe(true);
   });
 
+  it('a log that ends before what the tab showed (the server lost its end): the tab asks how the run ended', async () => {
+    const fetchMock = vi.fn(
+      async () =>
+        new Response(
+          JSON.stringify({
+            success: true,
+            data: [{ session_id: SID, project_path: '/p', command_type: 'execute', model: null, started_at: 1, status: 'finished', live: true, outcome: 'error', exited_unexpectedly: true, resumable: true }],
+            error: null,
+          }),
+          { status: 200 },
+        ),
+    );
+    vi.stubGlobal('fetch', fetchMock);
+    controller.attach(SID, '/p', null);
+    const ws = FakeSocket.all[0];
+    ws.open();
+    for (const ev of liveRun()) ws.emit(ev);
+    await act(async () => ws.serverClose(1000)); // drained, nothing live, and no completion came
+    await act(() => new Promise((r) => setTimeout(r, 0)));
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+    const s = store.getState().sessions[SID];
+    expect(s.status).toBe('error');
+    expect(s.conn).toBe('closed');
+    expect(s.stopped?.reason).toBe('exited');
+    expect(canResumeLive(s)).toBe(true);
+    expect(s.items.at(-1)).toMatchObject({ kind: 'error', message: expect.stringContaining('no longer has its last events') });
+  });
+
   it('attaching again to a tab whose link has finished opens a new link from its last seq', async () => {
     controller.attach(SID, '/p', null);
     const ws = FakeSocket.all[0];
