@@ -4,9 +4,10 @@
 // health, "waiting for you", and resumes a stopped live session in one click.
 import { act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
+import { renderToStaticMarkup } from 'react-dom/server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RunsView } from './components/RunsView';
-import { SessionTab } from './components/SessionTab';
+import { SessionTab, StoppedBanner } from './components/SessionTab';
 import { TabStrip } from './components/TabStrip';
 import type { SocketLike } from './connection';
 import { AppContext } from './context';
@@ -94,6 +95,23 @@ describe('reducer: a run that ended on its own', () => {
       message: 'no',
     });
     expect(refused.sessions[SID].starting).toBe(false);
+  });
+
+  it('the banner: why, and Resume only for a live session (a one-shot one needs a prompt)', () => {
+    const banner = (events: SessionEvent[]) =>
+      renderToStaticMarkup(<StoppedBanner s={apply(open(), events).sessions[SID]} onResume={() => {}} />);
+    const live = banner([...liveRun(), ...restartEnd(4)]);
+    expect(live).toContain('data-reason="server-restart"');
+    expect(live).toContain('The server restarted during this run');
+    expect(live).toContain('data-testid="resume-button"');
+    const oneShot = banner([start(0), output(1, init()), ...restartEnd(2)]);
+    expect(oneShot).toContain('The server restarted during this run');
+    expect(oneShot).not.toContain('resume-button');
+    expect(oneShot).toContain('Send a prompt below to continue this session.');
+    const died = banner([...liveRun(), { ...completion(4, 'error'), exit_code: 1, error: 'claude ended with exit code 1' } as SessionEvent]);
+    expect(died).toContain('Claude stopped unexpectedly');
+    expect(died).toContain('claude ended with exit code 1');
+    expect(banner([...liveRun(), completion(4, 'success')])).toBe('');
   });
 
   it('the runs view and tabs: show-runs, activating a tab or home leaves it', () => {
