@@ -3,11 +3,12 @@
 // Same command line as the real one, so `OPCODE_WEB_BIN=e2e/mock-server.mjs npm run e2e` exercises the
 // UI against it. Not a product: no limits, minimal WebSocket framing, history is one page.
 // Live sessions (`"live": true`) run `fake-claude-live.mjs` (or MOCK_LIVE_CLAUDE_BIN) over stdio and speak
-// the control messages and permission events of docs/protocol.md.
+// the control messages and permission events of docs/protocol.md. Runs are kept in `--data-dir` so they
+// survive a restart (one left in progress ends with the restart error); the running list reports health.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { homedir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -26,8 +27,11 @@ const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../dist');
 const PERMISSION_TIMEOUT_MS = Number(arg('--permission-timeout', '1800')) * 1000;
 const LIVE_CLAUDE = process.env.MOCK_LIVE_CLAUDE_BIN ?? join(dirname(fileURLToPath(import.meta.url)), 'fake-claude-live.mjs');
 const CLAUDE_DIR = join(process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), '.claude'), 'projects');
+// runs survive a restart as the real server's do: each session's events and its latest run's meta in here
+const RUNS_DIR = arg('--data-dir', null) ? join(arg('--data-dir'), 'mock-runs') : null;
+const RESTART_MESSAGE = 'the server restarted while this run was in progress; its process is gone. Resume the session to go on';
 
-const runs = new Map(); // session id -> { events, viewers:Set, child, live, project_path, command_type, model, started_at }
+const runs = new Map(); // session id -> { events, viewers:Set, child, live, project_path, command_type, model, started_at, ... }
 
 // ---- tiny WebSocket ----
 function wsAccept(req, socket) {
@@ -80,9 +84,21 @@ function wsClose(ws, code) {
 
 // ---- sessions ----
 const encodeProject = (p) => p.replace(/[^A-Za-z0-9]/g, '-');
+function saveMeta(run, sid) {
+  if (!RUNS_DIR) return;
+  const { project_path, command_type, model, started_at, isLive, permission_mode, finished_at, outcome, unexpected } = run;
+  writeFileSync(join(RUNS_DIR, `${sid}.meta.json`), JSON.stringify({ project_path, command_type, model, started_at, isLive, permission_mode, finished_at, outcome, unexpected }));
+}
 function emit(run, sid, ev) {
   const full = { type: ev.type, session_id: sid, seq: run.events.length, ...ev };
   run.events.push(full);
+  if (ev.type === 'output') run.lastOutput = Date.now();
+  if (ev.type === 'start') Object.assign(run, { finished_at: null, outcome: null, unexpected: false, lastOutput: Date.now(), endRequested: false });
+  if (ev.type === 'completion') Object.assign(run, { finished_at: Math.floor(Date.now() / 1000), outcome: ev.status, unexpected: run.unexpected || (run.isLive && !run.cancelled && !run.endRequested) });
+  if (RUNS_DIR) {
+    appendFileSync(join(RUNS_DIR, `${sid}.jsonl`), `${JSON.stringify(full)}\n`);
+    if (ev.type === 'start' || ev.type === 'completion') saveMeta(run, sid);
+  }
   for (const v of run.viewers) wsSend(v, full);
   if (ev.type === 'completion') {
     run.live = false;
@@ -96,7 +112,8 @@ function latestSession(projectPath) {
   return files[0]?.f.replace(/\.jsonl$/, '') ?? null;
 }
 function startRun(ws, req) {
-  if (!req || typeof req.prompt !== 'string' || !req.prompt.trim()) return wsSend(ws, { type: 'error', message: 'prompt must not be empty' });
+  const takeUpLive = req?.command_type === 'resume' && req.live === true; // may come without a prompt
+  if (!req || typeof req.prompt !== 'string' || (!req.prompt.trim() && !takeUpLive)) return wsSend(ws, { type: 'error', message: 'prompt must not be empty' });
   if (!req.project_path || !existsSync(req.project_path)) return wsSend(ws, { type: 'error', message: `project_path does not exist: ${req.project_path}`, session_id: req.session_id ?? null });
   let sid = req.session_id;
   const args = ['-p', req.prompt, '--output-format', 'stream-json', '--verbose'];
@@ -150,7 +167,7 @@ function startLive(ws, req, sid) {
   if (!run) { run = { events: [], viewers: new Set() }; runs.set(sid, run); }
   const mode = req.permission_mode ?? 'default';
   if (!['default', 'acceptEdits', 'plan'].includes(mode)) return wsSend(ws, { type: 'error', message: `permission_mode not allowed: ${mode}`, session_id: sid });
-  Object.assign(run, { live: true, isLive: true, project_path: req.project_path, command_type: req.command_type, model: req.model ?? null, started_at: Date.now() / 1000, cancelled: false, perms: new Map() });
+  Object.assign(run, { live: true, isLive: true, permission_mode: mode, project_path: req.project_path, command_type: req.command_type, model: req.model ?? null, started_at: Date.now() / 1000, cancelled: false, perms: new Map() });
   run.viewers.add(ws);
   ws.onClose = () => run.viewers.delete(ws);
   const args = ['--output-format', 'stream-json', '--verbose', '--input-format', 'stream-json', '--permission-prompt-tool', 'stdio', '--permission-mode', mode];
@@ -184,7 +201,7 @@ function startLive(ws, req, sid) {
     const status = run.cancelled ? 'cancelled' : code === 0 ? 'success' : 'error';
     emit(run, sid, { type: 'completion', status, exit_code: code, signal: signal ? 15 : null });
   });
-  userPrompt(run, sid, req.prompt);
+  if (req.prompt.trim()) userPrompt(run, sid, req.prompt);
 }
 function userPrompt(run, sid, prompt) {
   emit(run, sid, { type: 'user_prompt', prompt });
@@ -220,6 +237,7 @@ function control(msg) {
       run.write({ type: 'control_request', request_id: `int-${Date.now()}`, request: { subtype: 'interrupt' } });
       return null;
     case 'end':
+      run.endRequested = true;
       run.child.stdin.end();
       return null;
     default:
@@ -262,6 +280,36 @@ function projects() {
     return { id, path, sessions: files.map((f) => f.replace(/\.jsonl$/, '')), created_at: Math.floor(statSync(dir).ctimeMs / 1000), most_recent_session: times.length ? Math.floor(Math.max(...times)) : null };
   }).sort((a, b) => (b.most_recent_session ?? 0) - (a.most_recent_session ?? 0));
 }
+/** The health of a run in progress, from /proc of its child (Linux; zeros elsewhere). */
+function health(run) {
+  const pid = run.child?.pid;
+  let cpu = 0;
+  let rss = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    cpu = (Number(stat[11]) + Number(stat[12])) / 100;
+    rss = Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024;
+  } catch { /* not Linux, or gone */ }
+  const alive = !!run.child && run.child.exitCode === null && run.child.signalCode === null;
+  return { alive, processes: alive ? 1 : 0, cpu_seconds: cpu, rss_bytes: rss, seconds_since_output: Math.floor((Date.now() - (run.lastOutput ?? Date.now())) / 1000), waiting_for_you: run.perms?.size ?? 0 };
+}
+/** Start-up: the runs of the previous mock on this data dir; one it left in progress ends as the real server's do. */
+function recover() {
+  if (!RUNS_DIR) return;
+  mkdirSync(RUNS_DIR, { recursive: true });
+  for (const f of readdirSync(RUNS_DIR).filter((x) => x.endsWith('.meta.json'))) {
+    const sid = f.replace(/\.meta\.json$/, '');
+    const file = join(RUNS_DIR, `${sid}.jsonl`);
+    const run = { ...JSON.parse(readFileSync(join(RUNS_DIR, f), 'utf8')), events: existsSync(file) ? readLines(file) : [], viewers: new Set(), live: false };
+    runs.set(sid, run);
+    if (run.events.at(-1)?.type !== 'completion') {
+      run.unexpected = true;
+      emit(run, sid, { type: 'error', message: RESTART_MESSAGE });
+      emit(run, sid, { type: 'completion', status: 'error', exit_code: null, signal: null, error: RESTART_MESSAGE });
+    }
+  }
+}
+
 function readLines(file) {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
 }
@@ -296,7 +344,13 @@ const server = createServer((req, res) => {
       return json(res, 200, { messages: readLines(file), next_before: null });
     }
     if (p === '/api/sessions/running') {
-      return json(res, 200, [...runs].map(([session_id, r]) => ({ session_id, project_path: r.project_path, command_type: r.command_type, model: r.model, started_at: r.started_at, status: r.live ? 'running' : 'finished' })));
+      return json(res, 200, [...runs].map(([session_id, r]) => ({
+        session_id, project_path: r.project_path, command_type: r.command_type, model: r.model, live: !!r.isLive,
+        permission_mode: r.isLive ? (r.permission_mode ?? 'default') : null, started_at: Math.floor(r.started_at),
+        status: r.live ? 'running' : 'finished', outcome: r.live ? null : (r.outcome ?? null), finished_at: r.live ? null : (r.finished_at ?? null),
+        exited_unexpectedly: !r.live && !!r.unexpected, resumable: !r.live && !!r.unexpected && !!r.isLive, events: r.events.length,
+        health: r.live ? health(r) : null, run_id: 1, process_type: r.live ? { ClaudeSession: { session_id } } : {},
+      })).sort((a, b) => b.started_at - a.started_at));
     }
     if (req.method === 'POST' && (m = p.match(/^\/api\/sessions\/([^/]+)\/(prompt|interrupt|end|permissions\/([^/]+))$/))) {
       const sid = decodeURIComponent(m[1]);
@@ -345,4 +399,21 @@ server.on('upgrade', (req, socket) => {
   ws.onClose = () => run.viewers.delete(ws);
 });
 
+// SIGINT/SIGTERM: cancel what runs (its completion is logged), then exit 0, as the real server does
+const shutdown = () => {
+  const waits = [];
+  for (const [sid, run] of runs) {
+    if (!run.live || !run.child || run.child.exitCode !== null || run.child.signalCode !== null) continue;
+    run.cancelled = true;
+    emit(run, sid, { type: 'cancelled' });
+    waits.push(new Promise((ok) => run.child.once('exit', ok)));
+    run.child.kill('SIGTERM');
+  }
+  server.close();
+  void Promise.all(waits).then(() => setImmediate(() => process.exit(0)));
+};
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);
+
+recover();
 server.listen(PORT, '127.0.0.1', () => console.log(`opcode-web (mock) listening on http://127.0.0.1:${server.address().port}`));

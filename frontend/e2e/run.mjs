@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -64,12 +64,13 @@ function startServer() {
   });
 }
 
-/** Serves dist/ and forwards everything of the server's (REST, WebSockets, the token URL) to it. */
-function startDistProxy() {
+/** Serves dist/ and forwards everything of the server's (REST, WebSockets, the token URL) to it (to
+ *  `backend()`, the server's URL, by default the shared server's). */
+function startDistProxy(backend = () => server.backend) {
   const dist = resolve(frontend, 'dist');
   if (!existsSync(join(dist, 'index.html'))) throw new Error('E2E_UI=dist: run `npm run build` first');
   const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json', '.png': 'image/png' };
-  const target = () => new URL(server.backend);
+  const target = () => new URL(backend());
   const http = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     const file = join(dist, url.pathname === '/' ? 'index.html' : url.pathname);
@@ -102,15 +103,131 @@ function startDistProxy() {
     up.on('close', end);
     socket.on('close', end);
   });
-  return new Promise((ok) => http.listen(0, '127.0.0.1', () => ok((proxy = { http, port: http.address().port }))));
+  return new Promise((ok) => http.listen(0, '127.0.0.1', () => ok({ http, port: http.address().port })));
 }
 
 function stopServer() {
   proxy?.http.close();
   if (server?.proc && server.proc.exitCode === null) server.proc.kill('SIGKILL');
   if (home) rmSync(home, { recursive: true, force: true });
+  for (const s of ownServers) if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
+  for (const dir of ownDirs) rmSync(dir, { recursive: true, force: true });
+  for (const p of ownProxies) p.http.close();
 }
 process.on('exit', stopServer);
+
+// ---- servers of their own (tests that restart the server, or need a data dir to themselves) ----
+
+const ownServers = new Set();
+const ownDirs = new Set();
+const ownProxies = new Set();
+
+/** A temp folder (HOME, data dir, projects) for one test; removed at exit. */
+function ownHome() {
+  const dir = mkdtempSync(join(tmpdir(), 'opcode-e2e-own-'));
+  ownDirs.add(dir);
+  mkdirSync(join(dir, 'data'));
+  return dir;
+}
+
+/** Starts the server binary on `home`'s data dir (port 0: any) and resolves once it listens. With
+ *  E2E_UI=dist the browser talks to it through a proxy serving dist/ (pass the proxy of the server it
+ *  replaces to keep the browser's address). */
+async function launchServer({ home: dir, token, port = 0, via = null }) {
+  let front = via;
+  if (SERVE_DIST && !front) {
+    front = await startDistProxy(() => front.backend);
+    ownProxies.add(front);
+  }
+  const s = await spawnOwnServer({ home: dir, token, port, front });
+  if (front) {
+    front.backend = s.url;
+    s.backend = s.url;
+    s.url = `http://127.0.0.1:${front.port}`;
+    s.front = front;
+  }
+  return s;
+}
+
+function spawnOwnServer({ home: dir, token, port, front }) {
+  const args = ['--port', String(port), '--token', token, '--claude-bin', FAKE_CLAUDE, '--data-dir', join(dir, 'data')];
+  if (front) args.push('--allowed-origin', `http://127.0.0.1:${front.port}`);
+  const [cmd, argv] = SERVER_BIN.endsWith('.mjs') ? [process.execPath, [SERVER_BIN, ...args]] : [SERVER_BIN, args];
+  const proc = spawn(cmd, argv, { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((ok) => proc.on('exit', (code, signal) => ok({ code, signal })));
+  const s = { proc, exited, token, home: dir, output: '', url: null, port: null };
+  ownServers.add(s);
+  return new Promise((resolveServer, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not print its address in 30 s:\n${s.output}`)), 30_000);
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!s.url) reject(new Error(`server exited early (code ${code}, signal ${signal}):\n${s.output}`));
+    });
+    proc.stderr.on('data', (d) => {
+      s.output += d;
+    });
+    proc.stdout.on('data', (d) => {
+      s.output += d;
+      const m = !s.url && s.output.match(/listening on (http:\/\/[^\s]+)/);
+      if (m) {
+        clearTimeout(timer);
+        s.url = m[1].replace(/\/$/, '');
+        s.port = Number(new URL(s.url).port); // the server's own port (not the proxy's)
+        resolveServer(s);
+      }
+    });
+  });
+}
+
+/** Stops a server of its own with `signal` and waits until it is gone. */
+async function killServer(s, signal) {
+  if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill(signal);
+  const how = await s.exited;
+  ownServers.delete(s);
+  return how;
+}
+
+/** Pids of fake claudes still running in `dir` (their working directory is a project under it). */
+function fakeClaudesIn(dir) {
+  const pids = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('fake-claude') && !cmd.includes('fake-claude-live')) continue;
+      if (readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) pids.push(Number(pid));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
+
+/** The fake claudes of `dir` end (a foreign process's death has no event: polled); any left is killed and
+ *  the test fails. */
+async function noClaudeLeft(dir) {
+  try {
+    await eventually(() => fakeClaudesIn(dir).length === 0, `no fake claude left in ${dir}`);
+  } catch (e) {
+    for (const pid of fakeClaudesIn(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    throw e;
+  }
+}
+
+/** A browser context holding `s`'s cookie (the token URL sets it). */
+async function contextFor(s, options = {}) {
+  const ctx = await browser.newContext(options);
+  const page = await ctx.newPage();
+  await page.goto(`${s.url}/?token=${s.token}`);
+  await page.waitForSelector('[data-testid="new-tab"]');
+  await page.close();
+  return ctx;
+}
 
 /** Polls `fn` until it returns a truthy value (or stops throwing). */
 async function eventually(fn, what, timeout = TIMEOUT) {
@@ -129,8 +246,8 @@ async function eventually(fn, what, timeout = TIMEOUT) {
   }
 }
 
-function projectDir(name) {
-  const dir = join(home, 'projects', name);
+function projectDir(name, under = home) {
+  const dir = join(under, 'projects', name);
   mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -162,7 +279,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     for (const [what, path] of [['server', SERVER_BIN], ['fake claude', FAKE_CLAUDE], ['chromium', CHROMIUM]]) {
       if (!existsSync(path)) throw new Error(`${what} not found at ${path}`);
     }
-    if (SERVE_DIST) await startDistProxy();
+    if (SERVE_DIST) proxy = await startDistProxy();
     await startServer();
     if (proxy) {
       server.backend = server.url;
@@ -486,5 +603,131 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: join(SHOT_DIR, 'phone-dark.png') });
     await phone.close();
+  });
+
+  it('restart: a live session whose server is killed (SIGKILL) reattaches by itself, shows the restart and Resume; Resume makes it live again', async () => {
+    const dir = ownHome();
+    const token = randomBytes(16).toString('hex');
+    const first = await launchServer({ home: dir, token });
+    const ctx = await contextFor(first, { viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${first.url}/`);
+      const project = projectDir('restart', dir);
+      const sid = await startSession(page, project, 'before the restart', { live: true });
+      await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: before the restart (turn 1)")');
+      await eventually(async () => (await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode')) === 'follow-up', 'live, between turns');
+      assert.equal(await connOf(page), 'connected');
+
+      // kill -9: no shutdown, no completion written by it; its claude loses its stdin and ends
+      assert.equal((await killServer(first, 'SIGKILL')).signal, 'SIGKILL');
+      await eventually(async () => (await connOf(page)) === 'reconnecting', 'the tab notices and keeps retrying');
+      await noClaudeLeft(dir);
+
+      // the same data dir, the same port: the run is still there, ended by the new server at start-up
+      const second = await launchServer({ home: dir, token, port: first.port, via: first.front ?? null });
+      assert.equal(second.url, first.url);
+      const banner = await page.waitForSelector('[data-testid="run-stopped"][data-reason="server-restart"]');
+      assert.match(await banner.textContent(), /The server restarted during this run/);
+      assert.match(await page.textContent('[data-testid="run-stopped-message"]'), /the server restarted while this run was in progress/);
+      await page.waitForSelector('[data-testid="message-error"]:has-text("the server restarted")');
+      await eventually(async () => (await statusOf(page)) === 'error', 'run-status error');
+      await eventually(async () => (await connOf(page)) === 'closed', 'the replay ended the link');
+      assert.equal(await page.locator('[data-testid="resume-button"]').count(), 1, 'Resume offered');
+      assert.equal(await page.getAttribute('[data-testid="session-view"]', 'data-session-id'), sid);
+      const echoes = (await assistantTexts(page)).filter((t) => t.includes('Echo: before the restart'));
+      assert.equal(echoes.length, 1, 'the transcript is whole and has no duplicate after the reattach');
+
+      // a reload: the tab comes back (and is shown), replayed from the server's log, Resume still offered
+      await page.reload();
+      await page.waitForSelector(`[data-testid="session-view"][data-session-id="${sid}"] [data-testid="resume-button"]`);
+      await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: before the restart (turn 1)")');
+      mkdirSync(SHOT_DIR, { recursive: true });
+      await page.screenshot({ path: join(SHOT_DIR, 'laptop-restarted.png') });
+      // at phone width too: the banner and its button fit, above the prompt box
+      await page.setViewportSize({ width: 390, height: 844 });
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'fits a phone');
+      const resumeBox = await page.locator('[data-testid="resume-button"]').boundingBox();
+      const promptBox = await page.locator('[data-testid="prompt-input"]').boundingBox();
+      assert.ok(resumeBox.height >= 44 && resumeBox.x + resumeBox.width <= 390, `Resume on screen, 44px (${JSON.stringify(resumeBox)})`);
+      assert.ok(resumeBox.y + resumeBox.height <= promptBox.y, 'Resume above the prompt box');
+      await page.screenshot({ path: join(SHOT_DIR, 'phone-restarted.png') });
+      await page.setViewportSize({ width: 1280, height: 800 });
+
+      // the Runs view says the same: stopped unexpectedly, Resume offered
+      await page.click('[data-testid="runs-tab"]');
+      const row = `[data-testid="run-row"][data-session-id="${sid}"]`;
+      await page.waitForSelector(`${row}[data-category="stopped"] [data-testid="run-resume"]`);
+      assert.match(await page.textContent(`${row} [data-testid="run-state"]`), /stopped unexpectedly/);
+      await page.screenshot({ path: join(SHOT_DIR, 'laptop-runs-stopped.png') });
+      await openTab(page, sid);
+
+      // one click: claude starts again on the session and waits; the next prompt gets its reply
+      await page.click('[data-testid="resume-button"]');
+      await eventually(async () => (await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode')) === 'follow-up', 'live again');
+      assert.equal(await statusOf(page), 'running');
+      assert.equal(await page.locator('[data-testid="run-stopped"]').count(), 0);
+      await page.fill('[data-testid="prompt-input"]', 'after the restart');
+      await page.click('[data-testid="send-button"]');
+      await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: after the restart (turn 1)")');
+      assert.equal(await page.getAttribute('[data-testid="session-view"]', 'data-session-id'), sid, 'same session, same tab');
+      assert.equal(await page.locator('[data-testid="run-start"]').count(), 2, 'the first run and the resumed one');
+      await page.click('[data-testid="end-button"]');
+      await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+      await page.close();
+      assert.equal((await killServer(second, 'SIGTERM')).code, 0, 'graceful stop');
+      await noClaudeLeft(dir);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('phone: the Runs view shows a live run waiting for you with its health; Answer opens it', async () => {
+    const dir = ownHome();
+    const srv = await launchServer({ home: dir, token: randomBytes(16).toString('hex') });
+    const phone = await contextFor(srv, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    try {
+      const page = await phone.newPage();
+      await page.goto(`${srv.url}/`);
+      const project = projectDir('health', dir);
+      const sid = await startSession(page, project, 'check the build please @tool', { live: true });
+      await page.waitForSelector('[data-testid="approval-card"]');
+
+      await page.click('[data-testid="runs-tab"]');
+      const row = `[data-testid="run-row"][data-session-id="${sid}"]`;
+      const badge = await page.waitForSelector(`${row}[data-category="waiting"] [data-testid="waiting-badge"]`);
+      assert.equal((await badge.textContent()).trim(), 'waiting for you');
+      assert.equal((await page.textContent(`${row} [data-testid="health-alive"]`)).trim(), 'alive');
+      assert.match(await page.textContent(`${row} [data-testid="health-cpu"]`), /^CPU \d+(\.\d)? s$/);
+      assert.match(await page.textContent(`${row} [data-testid="health-rss"]`), /^RSS \d+(\.\d)? (KB|MB)$/);
+      assert.match(await page.textContent(`${row} [data-testid="health-quiet"]`), /^(output just now|quiet for \d+ s)$/);
+      assert.match(await page.textContent('[data-testid="runs-summary"]'), /1 waiting for you/);
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'fits the phone');
+      for (const id of ['runs-tab', 'run-open', 'run-cancel', 'runs-refresh']) {
+        const box = await page.locator(`${id === 'runs-tab' || id === 'runs-refresh' ? '' : `${row} `}[data-testid="${id}"]`).first().boundingBox();
+        assert.ok(box && box.height >= 44, `${id} is at least 44px tall (${box?.height})`);
+      }
+      const card = await page.locator(row).boundingBox();
+      assert.ok(card.x >= 0 && card.x + card.width <= 390, `the run fits across (${card.x}+${card.width})`);
+      mkdirSync(SHOT_DIR, { recursive: true });
+      await page.screenshot({ path: join(SHOT_DIR, 'phone-runs.png') });
+
+      // Answer: the session's tab, with the card; once answered the run is no longer waiting
+      await page.click(`${row} [data-testid="run-open"]`);
+      await page.waitForSelector(`[data-testid="session-view"][data-session-id="${sid}"] [data-testid="approval-card"]`);
+      await page.click('[data-testid="approve-button"]');
+      await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: check the build please (turn 1)")');
+      await page.click('[data-testid="runs-tab"]');
+      await page.waitForSelector(`${row}[data-category="running"] [data-testid="health-alive"]`);
+      assert.equal(await page.locator(`${row} [data-testid="waiting-badge"]`).count(), 0);
+      await openTab(page, sid);
+      await page.click('[data-testid="end-button"]');
+      await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+      await page.close();
+      assert.equal((await killServer(srv, 'SIGTERM')).code, 0, 'graceful stop');
+      await noClaudeLeft(dir);
+    } finally {
+      await phone.close();
+    }
   });
 });

@@ -71,6 +71,7 @@ interface Harness {
   controlErrors: string[];
   fatal: string[];
   bound: string[];
+  endedUnseen: number[];
   last: () => FakeSocket;
 }
 
@@ -83,6 +84,7 @@ function harness(opts: { sessionId: string | null; run?: boolean }): Harness {
   const controlErrors: string[] = [];
   const fatal: string[] = [];
   const bound: string[] = [];
+  const endedUnseen: number[] = [];
   const link = new SessionLink({
     baseUrl: 'ws://test',
     sessionId: opts.sessionId,
@@ -96,6 +98,7 @@ function harness(opts: { sessionId: string | null; run?: boolean }): Harness {
     onControlError: (m) => controlErrors.push(m),
     onFatal: (m) => fatal.push(m),
     onBind: (id) => bound.push(id),
+    onEndedUnseen: () => endedUnseen.push(events.length),
     socketFactory: (url) => {
       const s = new FakeSocket(url);
       sockets.push(s);
@@ -103,7 +106,7 @@ function harness(opts: { sessionId: string | null; run?: boolean }): Harness {
     },
     timers,
   });
-  return { link, sockets, timers, events, states, requestErrors, controlErrors, fatal, bound, last: () => sockets[sockets.length - 1] };
+  return { link, sockets, timers, events, states, requestErrors, controlErrors, fatal, bound, endedUnseen, last: () => sockets[sockets.length - 1] };
 }
 
 describe('SessionLink', () => {
@@ -159,6 +162,7 @@ describe('SessionLink', () => {
     expect(h.link.state).toBe('closed');
     expect(h.timers.pending()).toEqual([]);
     expect(h.events.map((e) => e.seq)).toEqual([0, 1]);
+    expect(h.endedUnseen).toEqual([]);
   });
 
   it('an attach socket closed normally (drained) is not reconnected', () => {
@@ -170,6 +174,8 @@ describe('SessionLink', () => {
     h.last().serverClose(1000);
     expect(h.link.state).toBe('closed');
     expect(h.timers.pending()).toEqual([]);
+    // no completion came on it: the run's end was not seen (the controller asks the server)
+    expect(h.endedUnseen).toEqual([1]);
   });
 
   it('4404 (unknown session) stops and reports', () => {

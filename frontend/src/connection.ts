@@ -47,6 +47,10 @@ export interface LinkOptions {
   onBind?: (sessionId: string) => void;
   /** The link gave up for a reason the person should see (unknown session, …). */
   onFatal?: (message: string) => void;
+  /** An attach socket closed normally (the server drained its log and nothing runs) without a completion
+   *  reaching this link: the run ended, but its end is not among the events after our last seq (a server
+   *  that restarted and lost the end of a log). */
+  onEndedUnseen?: () => void;
   socketFactory?: SocketFactory;
   timers?: Timers;
   minDelayMs?: number;
@@ -271,6 +275,7 @@ export class SessionLink {
     }
     if (this.socketMode === 'attach' && code === CLOSE_NORMAL) {
       this.finish(); // the server drained the log and no run is live
+      this.opts.onEndedUnseen?.();
       return;
     }
     if (this.request === undefined && this.sessionId === null) {

@@ -3,7 +3,7 @@
 // One SessionLink per tab at most.
 
 import { api, ApiError, type PermissionAnswer } from './api';
-import type { ClaudeRequest, CommandType, ControlMessage, PermissionMode } from './events';
+import type { ClaudeRequest, CommandType, ControlMessage, PermissionMode, RunningSession } from './events';
 import { SessionLink, type SocketFactory } from './connection';
 import type { Action, AppState } from './reducer';
 import type { Store } from './store';
@@ -32,6 +32,7 @@ export interface ControllerDeps {
 }
 
 const TABS_KEY = 'opcode-web.tabs';
+const ACTIVE_KEY = 'opcode-web.active';
 
 interface SavedTab {
   sessionId: string;
@@ -79,6 +80,47 @@ export class Controller {
       ...(live ? { live: true, permission_mode: permissionMode ?? 'default' } : {}),
     });
     return key;
+  }
+
+  /** Takes a live session up again in one action: a live `resume` without a prompt (claude starts and waits
+   *  for the next prompt; the session's seq numbering continues in the same tab). */
+  resumeLive(key: string): boolean {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId || !s.projectPath || s.status === 'running') return false;
+    this.run({
+      commandType: 'resume',
+      projectPath: s.projectPath,
+      prompt: '',
+      sessionId: s.sessionId,
+      projectId: s.projectId,
+      model: s.model,
+      live: true,
+      permissionMode: (s.permissionMode ?? 'default') as PermissionMode,
+    });
+    return true;
+  }
+
+  /** Resume from the running-sessions view: in the session's tab when it has one, else in a new tab that
+   *  also shows the transcript so far (when the project is known). */
+  resumeRun(run: Pick<RunningSession, 'session_id' | 'project_path' | 'model' | 'permission_mode'>, projectId: string | null): void {
+    const key = run.session_id;
+    const open = this.store.getState().sessions[key];
+    if (open) {
+      this.store.dispatch({ type: 'activate', key });
+      if (open.status !== 'running') this.resumeLive(key);
+      return;
+    }
+    this.run({
+      commandType: 'resume',
+      projectPath: run.project_path,
+      prompt: '',
+      sessionId: key,
+      projectId,
+      model: run.model,
+      live: true,
+      permissionMode: run.permission_mode ?? 'default',
+    });
+    if (projectId) void this.loadHistory(key);
   }
 
   /** A follow-up turn for a running live session, written to the same claude process. */
@@ -144,9 +186,13 @@ export class Controller {
   /** Opens a tab on a session the server runs (or ran) and follows it live. */
   attach(sessionId: string, projectPath: string, projectId: string | null, activate = true): void {
     this.store.dispatch({ type: 'open', key: sessionId, sessionId, projectPath, projectId, activate });
-    if (this.links.has(sessionId)) return;
+    const link = this.links.get(sessionId);
+    if (link && link.state !== 'closed') return;
+    link?.stop(); // a finished link: attach again (the session may have run again since, e.g. from another device)
     this.connect(sessionId, sessionId, undefined, () => {
-      if (projectId) void this.loadHistory(sessionId);
+      // the server no longer has this run (aged out, or another data dir): show Claude's transcript instead
+      if (this.store.getState().sessions[sessionId]?.projectId) void this.loadHistory(sessionId);
+      else this.store.dispatch({ type: 'local-error', key: sessionId, message: 'The server no longer has this run.' });
     });
   }
 
@@ -161,6 +207,26 @@ export class Controller {
     }
     if (running) this.attach(sessionId, projectPath, projectId);
     else await this.loadHistory(sessionId);
+  }
+
+  /** The tab believes its run is in progress but the server has nothing more for it: ask the server how the
+   *  run ended, so the tab never stays "running" forever. */
+  private async reconcile(key: string): Promise<void> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId || s.status !== 'running') return;
+    let run: RunningSession | undefined;
+    try {
+      run = (await api.running()).find((r) => r.session_id === s.sessionId);
+    } catch {
+      run = undefined;
+    }
+    if (run?.status === 'running') return; // it runs again (another viewer resumed it): nothing to settle here
+    this.store.dispatch({
+      type: 'run-ended-unseen',
+      key,
+      outcome: run?.outcome ?? 'error',
+      unexpected: run ? run.exited_unexpectedly === true : true,
+    });
   }
 
   async loadHistory(key: string): Promise<void> {
@@ -192,9 +258,11 @@ export class Controller {
     this.store.dispatch({ type: 'close', key });
   }
 
-  /** Re-opens the tabs of the previous visit and re-attaches to them (replaying their events). */
+  /** Re-opens the tabs of the previous visit, re-attaches to them (replaying their events; the server keeps
+   *  them across its restarts) and shows the tab that was shown. */
   restoreTabs(): void {
     const raw = this.deps.storage?.getItem(TABS_KEY);
+    const active = this.deps.storage?.getItem(ACTIVE_KEY); // read first: opening the tabs saves over it
     if (!raw) return;
     let saved: SavedTab[] = [];
     try {
@@ -205,6 +273,8 @@ export class Controller {
     for (const t of Array.isArray(saved) ? saved : []) {
       if (t && typeof t.sessionId === 'string') this.attach(t.sessionId, t.projectPath ?? '', t.projectId ?? null, false);
     }
+    const { sessions, active: current, runsView } = this.store.getState();
+    if (active && sessions[active] && current === null && !runsView) this.store.dispatch({ type: 'activate', key: active });
   }
 
   private saveTabs() {
@@ -216,8 +286,11 @@ export class Controller {
       .filter((s) => s && s.sessionId)
       .map((s) => ({ sessionId: s.sessionId as string, projectPath: s.projectPath, projectId: s.projectId }));
     const text = JSON.stringify(tabs);
+    const active = this.store.getState().active;
+    const activeId = active ? (sessions[active]?.sessionId ?? '') : '';
     try {
       if (storage.getItem(TABS_KEY) !== text) storage.setItem(TABS_KEY, text);
+      if ((storage.getItem(ACTIVE_KEY) ?? '') !== activeId) storage.setItem(ACTIVE_KEY, activeId);
     } catch {
       /* storage full or disabled */
     }
@@ -253,6 +326,7 @@ export class Controller {
         if (onUnknown) onUnknown();
         else dispatch({ type: 'local-error', key, message });
       },
+      onEndedUnseen: () => void this.reconcile(key),
     });
     this.links.set(key, link);
     dispatch({ type: 'conn', key, state: 'connecting' });

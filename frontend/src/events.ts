@@ -33,6 +33,22 @@ export interface HistoryPage {
   next_before: number | null;
 }
 
+/** How a run in progress is doing (`health` of `/api/sessions/running`). */
+export interface RunHealth {
+  /** claude's process is still alive. */
+  alive: boolean;
+  /** Live processes in its process group. */
+  processes: number;
+  cpu_seconds: number;
+  rss_bytes: number;
+  /** Seconds since claude last wrote a line (or since the run started). */
+  seconds_since_output: number;
+  /** Permission requests waiting for an answer. */
+  waiting_for_you: number;
+}
+
+/** One entry of `GET /api/sessions/running`: the latest run of a session the server knows. The fields after
+ *  `status` are optional so that an older server (or the e2e mock) still fits. */
 export interface RunningSession {
   session_id: string;
   project_path: string;
@@ -40,12 +56,27 @@ export interface RunningSession {
   model: string | null;
   started_at: number | string;
   status: 'running' | 'finished';
+  live?: boolean;
+  permission_mode?: PermissionMode | null;
+  /** How the run ended, once it has. */
+  outcome?: CompletionStatus | null;
+  /** Unix seconds. */
+  finished_at?: number | null;
+  /** The process ended without being asked to (claude died in a live session, or the server restarted). */
+  exited_unexpectedly?: boolean;
+  /** A live session that exited unexpectedly: a live `resume` (empty prompt) takes it up again. */
+  resumable?: boolean;
+  events?: number;
+  /** null unless running. */
+  health?: RunHealth | null;
+  run_id?: number;
 }
 
 /** One request sent on `/ws/claude`. */
 export interface ClaudeRequest {
   command_type: CommandType;
   project_path: string;
+  /** Non-empty, except for a live `resume`: claude starts and waits for the next prompt. */
   prompt: string;
   model?: string;
   session_id?: string;

@@ -4,7 +4,7 @@
 // Token deltas (`stream_event`) build a transient streaming bubble that the whole `assistant` replaces.
 
 import type { ConnState } from './connection';
-import type { CommandType, HistoryPage, PermissionMode, SessionEvent } from './events';
+import type { CommandType, CompletionEvent, CompletionStatus, HistoryPage, PermissionMode, SessionEvent } from './events';
 import { isObject } from './events';
 import type { Item, ItemBody, PendingApproval } from './items';
 import { normalizeHistoryLine, normalizeOutput } from './normalize';
@@ -51,12 +51,26 @@ export interface SessionState {
   turnsInFlight: number;
   /** Permission requests without a `permission_resolved`, in request order. */
   approvals: PendingApproval[];
+  /** A run request without a prompt (a live resume) was sent and its `start` has not arrived yet. */
+  starting: boolean;
+  /** The last run ended without being asked to (the server restarted, or a live claude died); null
+   *  otherwise and while a run is in progress. */
+  stopped: StoppedRun | null;
+}
+
+/** Why a run ended on its own, from its `completion`. */
+export interface StoppedRun {
+  reason: 'server-restart' | 'exited';
+  /** The completion's `error` (or a description of the exit). */
+  message: string;
 }
 
 export interface AppState {
   sessions: Record<string, SessionState>;
   order: string[];
   active: string | null;
+  /** The running-sessions view is shown (instead of the active tab or the home view). */
+  runsView: boolean;
 }
 
 export type Action =
@@ -71,6 +85,8 @@ export type Action =
     }
   | { type: 'close'; key: string }
   | { type: 'activate'; key: string | null }
+  /** Shows the running-sessions view (activating a tab or the home view leaves it). */
+  | { type: 'show-runs' }
   | { type: 'events'; events: SessionEvent[] }
   | { type: 'bind'; key: string; sessionId: string }
   | {
@@ -88,12 +104,14 @@ export type Action =
   | { type: 'request-error'; key: string; message: string }
   | { type: 'local-error'; key: string; message: string }
   | { type: 'history'; key: string; page: HistoryPage }
-  | { type: 'conn'; key: string; state: ConnState };
+  | { type: 'conn'; key: string; state: ConnState }
+  /** The server ended the run but its end is not in the events this tab has (see `onEndedUnseen`). */
+  | { type: 'run-ended-unseen'; key: string; outcome: CompletionStatus; unexpected: boolean };
 
 /** Events further ahead than this are dropped rather than buffered (a broken stream, not a reorder). */
 export const MAX_PENDING = 10_000;
 
-export const initialState: AppState = { sessions: {}, order: [], active: null };
+export const initialState: AppState = { sessions: {}, order: [], active: null, runsView: false };
 
 export function newSession(
   key: string,
@@ -120,6 +138,8 @@ export function newSession(
     permissionMode: null,
     turnsInFlight: 0,
     approvals: [],
+    starting: false,
+    stopped: null,
   };
 }
 
@@ -134,6 +154,7 @@ export function reducer(state: AppState, action: Action): AppState {
           ...state,
           sessions: patched === existing ? state.sessions : { ...state.sessions, [action.key]: patched },
           active: action.activate === false ? state.active : action.key,
+          runsView: action.activate === false ? state.runsView : false,
         };
       }
       const s = newSession(action.key, action.sessionId, action.projectPath, action.projectId ?? null, action.model ?? null);
@@ -141,6 +162,7 @@ export function reducer(state: AppState, action: Action): AppState {
         sessions: { ...state.sessions, [action.key]: s },
         order: [...state.order, action.key],
         active: action.activate === false ? state.active : action.key,
+        runsView: action.activate === false ? state.runsView : false,
       };
     }
     case 'close': {
@@ -150,19 +172,26 @@ export function reducer(state: AppState, action: Action): AppState {
       const idx = state.order.indexOf(action.key);
       const order = state.order.filter((k) => k !== action.key);
       const active = state.active === action.key ? (order[Math.min(idx, order.length - 1)] ?? null) : state.active;
-      return { sessions, order, active };
+      return { ...state, sessions, order, active };
     }
     case 'activate':
       if (action.key !== null && !state.sessions[action.key]) return state;
-      return state.active === action.key ? state : { ...state, active: action.key };
+      return state.active === action.key && !state.runsView ? state : { ...state, active: action.key, runsView: false };
+    case 'show-runs':
+      return state.runsView ? state : { ...state, runsView: true };
     case 'events':
       return applyEventsToState(state, action.events);
     case 'bind':
       return bind(state, action.key, action.sessionId);
     case 'prompt-sent':
       return update(state, action.key, (s) => ({
-        ...addLocal(s, action.live ? { kind: 'user-text', text: action.prompt, optimistic: true } : { kind: 'user-text', text: action.prompt }),
+        // no prompt: a live session taken up again (claude waits for the next prompt), no bubble
+        ...(action.prompt === ''
+          ? s
+          : addLocal(s, action.live ? { kind: 'user-text', text: action.prompt, optimistic: true } : { kind: 'user-text', text: action.prompt })),
         status: 'running',
+        starting: action.prompt === '',
+        stopped: null,
         streaming: null,
         model: action.model ?? s.model,
         live: action.live === true,
@@ -176,6 +205,7 @@ export function reducer(state: AppState, action: Action): AppState {
       return update(state, action.key, (s) => ({
         ...addLocal(s, { kind: 'error', message: action.message }),
         status: s.status === 'running' ? 'error' : s.status,
+        starting: false,
       }));
     case 'local-error':
       return update(state, action.key, (s) => addLocal(s, { kind: 'error', message: action.message }));
@@ -183,6 +213,17 @@ export function reducer(state: AppState, action: Action): AppState {
       return update(state, action.key, (s) => applyHistory(s, action.page));
     case 'conn':
       return update(state, action.key, (s) => (s.conn === action.state ? s : { ...s, conn: action.state }));
+    case 'run-ended-unseen':
+      return update(state, action.key, (s) => {
+        if (s.status !== 'running') return s;
+        const d = addLocal(s, { kind: 'error', message: UNSEEN_END }); // a fresh object and items array
+        finalizeStreaming(d, s.lastSeq);
+        endRun(d);
+        d.status = action.outcome;
+        d.starting = false;
+        d.stopped = action.unexpected && action.outcome !== 'cancelled' ? { reason: 'exited', message: UNSEEN_END } : null;
+        return d;
+      });
   }
 }
 
@@ -273,6 +314,8 @@ function applyOne(d: SessionState, ev: SessionEvent) {
       finalizeStreaming(d, ev.seq);
       endRun(d);
       d.status = 'running';
+      d.starting = false;
+      d.stopped = null;
       d.projectPath = ev.project_path || d.projectPath;
       d.model = ev.model ?? d.model;
       d.live = ev.live === true;
@@ -363,10 +406,36 @@ function applyOne(d: SessionState, ev: SessionEvent) {
     case 'completion':
       finalizeStreaming(d, ev.seq);
       endRun(d);
+      d.stopped = d.status === 'cancelled' ? null : stoppedBy(ev, d.live);
       d.status = d.status === 'cancelled' ? 'cancelled' : ev.status;
+      d.starting = false;
       push({ kind: 'completion', status: ev.status, exitCode: ev.exit_code, signal: ev.signal });
       break;
   }
+}
+
+/** Shown when the server says a run is over but its end never reached the tab. */
+export const UNSEEN_END = 'This run ended, but the server no longer has its last events (it may have restarted).';
+
+/** The message of the completion of a run cut short by a server restart starts with this. */
+export const RESTART_PREFIX = 'the server restarted';
+
+/** Whether (and why) a run ended without being asked to, from its completion alone: a completion the server
+ *  appended at start-up for a run its predecessor left behind, or a live session whose claude failed. */
+export function stoppedBy(ev: CompletionEvent, live: boolean): StoppedRun | null {
+  const error = typeof ev.error === 'string' && ev.error.trim() !== '' ? ev.error : null;
+  if (ev.status === 'error' && error?.toLowerCase().startsWith(RESTART_PREFIX)) return { reason: 'server-restart', message: error };
+  if (ev.status === 'error' && live) {
+    const how = ev.signal !== null ? `signal ${ev.signal}` : ev.exit_code !== null ? `exit code ${ev.exit_code}` : null;
+    return { reason: 'exited', message: error ?? (how ? `claude ended with ${how}` : 'claude ended') };
+  }
+  return null;
+}
+
+/** A live session whose last run ended on its own: one click takes it up again (a live resume without a
+ *  prompt), as the server's `resumable` says for the running list. */
+export function canResumeLive(s: SessionState): boolean {
+  return s.status !== 'running' && s.live && s.stopped !== null && !!s.sessionId && !!s.projectPath;
 }
 
 function findApproval(d: SessionState, requestId: string): number {
@@ -400,7 +469,7 @@ export type ComposerMode =
   | 'unavailable';
 
 export function composerMode(s: SessionState): ComposerMode {
-  if (!s.sessionId || !s.projectPath) return 'unavailable';
+  if (!s.sessionId || !s.projectPath || s.starting) return 'unavailable';
   if (s.status === 'running') return s.live ? 'follow-up' : 'busy';
   return 'resume';
 }
@@ -468,7 +537,7 @@ function bind(state: AppState, key: string, sessionId: string): AppState {
     sessions[sessionId] = { ...s, key: sessionId, sessionId };
     order = state.order.map((k) => (k === key ? sessionId : k));
   }
-  return { sessions, order, active: state.active === key ? sessionId : state.active };
+  return { ...state, sessions, order, active: state.active === key ? sessionId : state.active };
 }
 
 function applyHistory(s: SessionState, page: HistoryPage): SessionState {

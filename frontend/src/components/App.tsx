@@ -1,5 +1,5 @@
 // The application shell: checks authorisation, loads projects, and lays out the sidebar (new session,
-// projects, sessions), the tab strip and the active session or home view.
+// projects, sessions), the tab strip and the active session, the runs view or the home view.
 
 import { useCallback, useEffect, useState } from 'react';
 import { api, UnauthorizedError } from '../api';
@@ -8,6 +8,7 @@ import type { PermissionMode, Project, SessionInfo } from '../events';
 import { HomeView } from './HomeView';
 import { NewSession } from './NewSession';
 import { ProjectList } from './ProjectList';
+import { RunsView } from './RunsView';
 import { SessionList } from './SessionList';
 import { SessionTab } from './SessionTab';
 import { TabStrip } from './TabStrip';
@@ -29,6 +30,7 @@ function errorText(e: unknown) {
 export function App() {
   const { controller } = useApp();
   const active = useAppState((s) => s.active);
+  const runsView = useAppState((s) => s.runsView);
   const [authorised, setAuthorised] = useState<boolean | null>(null);
   const [projects, setProjects] = useState<Project[] | null>(null);
   const [projectsError, setProjectsError] = useState<string | null>(null);
@@ -95,7 +97,7 @@ export function App() {
   }
 
   return (
-    <div className={`app ${active ? 'has-active' : 'is-home'}`}>
+    <div className={`app ${active || runsView ? 'has-active' : 'is-home'}`}>
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
           ◆<span className="brand-text"> opcode</span>
@@ -132,7 +134,9 @@ export function App() {
           )}
         </aside>
         <main className="main">
-          {active ? (
+          {runsView ? (
+            <RunsView projectIdFor={projectIdFor} />
+          ) : active ? (
             <SessionTab key={active} tabKey={active} />
           ) : (
             <HomeView path={path} onStart={(p) => start(p, 'execute')} onContinue={(p) => start(p, 'continue')} />

@@ -1,11 +1,12 @@
 // One open session: status bar (connection, run status, cancel, end of a live session), the transcript,
-// the pending tool approvals pinned above the prompt box, and the prompt box: a follow-up written to the
-// running live process, or a resume of a finished session.
+// why the last run stopped when it ended on its own (with Resume for a live session), the pending tool
+// approvals pinned above the prompt box, and the prompt box: a follow-up written to the running live
+// process, or a resume of a finished session.
 
 import { useCallback } from 'react';
 import { useApp, useAppState } from '../context';
 import type { PermissionMode } from '../events';
-import { composerMode, turnInProgress, type SessionState } from '../reducer';
+import { canResumeLive, composerMode, turnInProgress, type SessionState } from '../reducer';
 import { ApprovalCard } from './Approval';
 import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
@@ -20,8 +21,31 @@ export function composerPlaceholder(s: SessionState): string {
     case 'resume':
       return 'Reply to continue this session';
     case 'unavailable':
-      return 'Starting…';
+      return s.starting ? 'Starting claude…' : 'Starting…';
   }
+}
+
+/** Above the prompt box when the last run ended on its own: why, and Resume for a live session. */
+export function StoppedBanner({ s, onResume }: { s: SessionState; onResume: () => void }) {
+  const stopped = s.stopped;
+  if (!stopped) return null;
+  const resumable = canResumeLive(s);
+  return (
+    <div className="run-stopped" data-testid="run-stopped" data-reason={stopped.reason} role="status">
+      <div className="run-stopped-text">
+        <strong>{stopped.reason === 'server-restart' ? 'The server restarted during this run' : 'Claude stopped unexpectedly'}</strong>
+        <span className="run-stopped-message" data-testid="run-stopped-message">
+          {stopped.message}
+        </span>
+        {!resumable && <span className="muted small">Send a prompt below to continue this session.</span>}
+      </div>
+      {resumable && (
+        <button className="btn btn-primary" data-testid="resume-button" title="Start claude again on this session; it waits for your next prompt" onClick={onResume}>
+          Resume
+        </button>
+      )}
+    </div>
+  );
 }
 
 export function SessionTab({ tabKey }: { tabKey: string }) {
@@ -82,6 +106,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         canLoadOlder={s.history.loaded && s.history.nextBefore !== null}
         onLoadOlder={loadOlder}
       />
+      {s.stopped && !running && <StoppedBanner s={s} onResume={() => controller.resumeLive(tabKey)} />}
       {s.approvals.length > 0 && (
         <div className="approvals" data-testid="approvals" aria-live="assertive">
           {s.approvals.map((a) => (

@@ -1,4 +1,5 @@
-// The strip of open sessions (one tab each, keyed by session id) plus "+ New" for the home view.
+// The strip of open sessions (one tab each, keyed by session id) plus "+ New" for the home view and "Runs"
+// for the running-sessions view.
 
 import { memo } from 'react';
 import { useApp, useAppState } from '../context';
@@ -41,17 +42,27 @@ export function TabStrip() {
   const { store } = useApp();
   const order = useAppState((st) => st.order);
   const active = useAppState((st) => st.active);
+  const runsView = useAppState((st) => st.runsView);
   return (
     <nav className="tabs" aria-label="Open sessions">
       <button
-        className={`tab-new ${active === null ? 'active' : ''}`}
+        className={`tab-new ${active === null && !runsView ? 'active' : ''}`}
         data-testid="new-tab"
         onClick={() => store.dispatch({ type: 'activate', key: null })}
       >
         + New
       </button>
+      <button
+        className={`tab-new ${runsView ? 'active' : ''}`}
+        data-testid="runs-tab"
+        aria-current={runsView ? 'page' : undefined}
+        title="Runs of this server: health, waiting for you, resume"
+        onClick={() => store.dispatch({ type: 'show-runs' })}
+      >
+        Runs
+      </button>
       {order.map((k) => (
-        <Tab key={k} tabKey={k} active={k === active} />
+        <Tab key={k} tabKey={k} active={k === active && !runsView} />
       ))}
     </nav>
   );
