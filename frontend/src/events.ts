@@ -174,6 +174,8 @@ export interface PermissionRequestEvent extends EventBase {
   timeout_ms: number | null;
   /** Unix milliseconds (server clock). */
   expires_at: number | null;
+  /** What "always allow" would remember: the CLI's permission updates (`addRules` with `rules: [{toolName, ruleContent?}]`). */
+  remember?: unknown;
 }
 
 export type ResolvedBy = 'viewer' | 'timeout' | 'end' | string;
@@ -184,6 +186,8 @@ export interface PermissionResolvedEvent extends EventBase {
   behavior: 'allow' | 'deny';
   by: ResolvedBy;
   message: string | null;
+  /** The allow was remembered in the project (claude will not ask again for it). */
+  remembered?: boolean;
 }
 
 /** An event type this UI does not know (a newer server): it still takes its seq, so no gap stalls the log. */

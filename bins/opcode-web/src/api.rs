@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/settings/system-prompt", get(system_prompt))
         .route("/api/slash-commands", get(slash_commands))
         .route("/api/mcp/servers", get(mcp_servers))
+        .merge(crate::rules::routes())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -59,7 +60,9 @@ pub async fn health() -> impl IntoResponse {
 }
 
 /// Runs blocking file reads off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
 }
 
@@ -139,7 +142,7 @@ async fn running(State(state): State<AppState>) -> Result<impl IntoResponse, Api
 }
 
 /// Checks a project path given by a client as a run's `project_path` is checked.
-async fn checked_project(state: &AppState, path: String) -> Result<std::path::PathBuf, ApiError> {
+pub(crate) async fn checked_project(state: &AppState, path: String) -> Result<std::path::PathBuf, ApiError> {
     if !std::path::Path::new(&path).is_absolute() {
         return Err(ApiError::BadRequest(format!("project path {path:?} is not an absolute path")));
     }

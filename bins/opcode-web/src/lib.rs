@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod limiter;
+pub mod rules;
 pub mod state;
 pub mod ui;
 pub mod ws;

@@ -227,3 +227,60 @@ async fn prompts_queue_during_a_turn_over_websocket_and_rest_and_bad_queue_reque
     assert_eq!(sent[1]["prompt"], "second, edited");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn always_allow_is_remembered_in_the_projects_settings_and_can_be_listed_edited_and_removed() {
+    let server = TestServer::start().await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, server.live_request("please @tool", &id)).await;
+    let ask = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
+    assert_eq!(ask["remember"][0]["rules"][0]["ruleContent"], "echo hi *", "the CLI's own suggestion");
+    let answer = json!({"type":"permission_response","session_id":id,"request_id":ask["request_id"],
+        "behavior":"allow","remember":true});
+    send(&mut ws, answer.to_string()).await;
+    let turn = until(&mut ws, is_result).await;
+    let resolved = turn.iter().find(|e| e["type"] == "permission_resolved").unwrap();
+    assert_eq!(resolved["remembered"], true);
+
+    // claude wrote the rule into the project's local settings; the server lists it
+    let http = server.http();
+    let project = std::fs::canonicalize(server.project.path()).unwrap();
+    let rules_url = server.url(&format!("/api/permission-rules?project_path={}", project.display()));
+    let listed: Value = http.get(&rules_url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["data"]["allow"], json!(["Bash(echo hi *)"]), "{listed}");
+    assert_eq!(listed["data"]["file"], project.join(".claude/settings.local.json").display().to_string());
+
+    // the next time claude does not ask
+    std::fs::remove_file(project.join("tool-ran.txt")).unwrap();
+    send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"again @tool"}).to_string()).await;
+    let again = until(&mut ws, is_result).await;
+    assert!(again.iter().all(|e| e["type"] != "permission_request"), "remembered: not asked again");
+    assert!(project.join("tool-ran.txt").exists());
+
+    // bad input changes nothing
+    let version = listed["data"]["version"].as_str().unwrap().to_owned();
+    let put = |url: &str, body: Value| http.put(url.to_owned()).bearer_auth(TOKEN).json(&body).send();
+    let status = |r: reqwest::Result<reqwest::Response>| r.unwrap().status().as_u16();
+    assert_eq!(status(put(&rules_url, json!({"allow":["a\nb"],"version":version})).await), 400);
+    assert_eq!(status(put(&rules_url, json!({"allow":[],"version":"stale"})).await), 409);
+    assert_eq!(status(put(&rules_url, json!({"allow":[],"version":version,"extra":1})).await), 422);
+    let relative = server.url("/api/permission-rules?project_path=relative/dir");
+    assert_eq!(status(http.get(relative).bearer_auth(TOKEN).send().await), 400);
+    let unknown = format!("{rules_url}&other=1");
+    assert_eq!(status(http.get(unknown).bearer_auth(TOKEN).send().await), 400);
+    let missing = server.url("/api/permission-rules?project_path=/nonexistent/project");
+    assert_eq!(status(http.get(missing).bearer_auth(TOKEN).send().await), 400);
+    let still: Value = http.get(&rules_url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(still["data"]["allow"], json!(["Bash(echo hi *)"]));
+
+    // removed: claude asks again
+    let removed = put(&rules_url, json!({"allow":[],"deny":["WebFetch"],"version":version})).await.unwrap();
+    assert_eq!(removed.status(), 200);
+    let settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".claude/settings.local.json")).unwrap()).unwrap();
+    assert_eq!(settings["permissions"], json!({"allow":[],"deny":["WebFetch"],"ask":[]}));
+    send(&mut ws, json!({"type":"prompt","session_id":id,"prompt":"third @tool"}).to_string()).await;
+    until(&mut ws, |e| e["type"] == "permission_request").await;
+    server.stop().await;
+}

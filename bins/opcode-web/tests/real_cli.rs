@@ -370,3 +370,41 @@ async fn a_prompt_that_looks_like_a_flag_reaches_the_genuine_cli_as_a_prompt() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn always_allow_is_kept_by_the_genuine_cli_in_the_projects_settings() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, server.live_request("please USETOUCH now", &id)).await;
+    let ask = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
+    assert_eq!(ask["remember"][0]["type"], "addRules", "{ask}");
+    assert_eq!(ask["remember"][0]["destination"], "localSettings");
+    let allow = serde_json::json!({"type":"permission_response","session_id":id,"request_id":ask["request_id"],
+        "behavior":"allow","remember":true});
+    send(&mut ws, allow.to_string()).await;
+    until(&mut ws, is_result).await;
+    let project = std::fs::canonicalize(server.project.path()).unwrap();
+    let settings = std::fs::read_to_string(project.join(".claude/settings.local.json"))
+        .expect("the CLI wrote the rule into the project's local settings");
+    let settings: Value = serde_json::from_str(&settings).unwrap();
+    let allowed = settings["permissions"]["allow"].as_array().cloned().unwrap_or_default();
+    assert!(allowed.iter().any(|r| r.as_str().is_some_and(|r| r.starts_with("Bash("))), "{settings}");
+    // the server lists what the CLI wrote
+    let (status, listed) = server.get_json(&format!("/api/permission-rules?project_path={}", project.display())).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["data"]["allow"], settings["permissions"]["allow"]);
+    // and the CLI no longer asks for that command
+    assert!(project.join("touched.txt").exists(), "the approved command ran");
+    std::fs::remove_file(project.join("touched.txt")).unwrap();
+    send(&mut ws, serde_json::json!({"type":"prompt","session_id":id,"prompt":"please USETOUCH again"}).to_string())
+        .await;
+    let turn = until(&mut ws, is_result).await;
+    assert!(turn.iter().all(|e| e["type"] != "permission_request"), "{turn:#?}");
+    assert!(project.join("touched.txt").exists(), "the remembered command ran unasked");
+    send(&mut ws, serde_json::json!({"type":"end","session_id":id}).to_string()).await;
+    until_completion(&mut ws).await;
+    server.stop().await;
+}

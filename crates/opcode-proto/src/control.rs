@@ -109,6 +109,10 @@ pub struct PermissionDecision {
     /// For deny: what claude is told.
     #[serde(default)]
     pub message: Option<String>,
+    /// For allow: remember it, so claude does not ask again for this in this project (the rule goes to
+    /// the project's `.claude/settings.local.json`, written by claude itself).
+    #[serde(default)]
+    pub remember: bool,
 }
 
 /// A `can_use_tool` control request read from claude's stdout.
@@ -124,6 +128,40 @@ pub struct ToolPermissionRequest {
     pub tool_use_id: Option<String>,
     /// Claude's description of the call.
     pub description: Option<String>,
+    /// The rules claude proposes to remember so it need not ask again (`permission_suggestions`: a JSON
+    /// array of the CLI's permission updates, raw), if any.
+    pub suggestions: Option<String>,
+}
+
+impl ToolPermissionRequest {
+    /// The permission updates that make "always allow this" stick in the project, in the CLI's own format:
+    /// claude's `addRules` suggestions that allow, kept in the project's local settings
+    /// (`.claude/settings.local.json`); when claude proposed none, a rule for this tool (for `Bash`, this
+    /// exact command). A JSON array, raw.
+    pub fn remember_rules(&self) -> String {
+        let suggested: Vec<Value> = self
+            .suggestions
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|u| u["type"] == "addRules" && u["behavior"] == "allow")
+            .map(|mut u| {
+                u["destination"] = "localSettings".into();
+                u
+            })
+            .collect();
+        if !suggested.is_empty() {
+            return Value::Array(suggested).to_string();
+        }
+        let command =
+            serde_json::from_str::<Value>(&self.input).ok().and_then(|i| i["command"].as_str().map(str::to_owned));
+        let rule = match command {
+            Some(command) if self.tool_name == "Bash" => json!({"toolName": self.tool_name, "ruleContent": command}),
+            _ => json!({"toolName": self.tool_name}),
+        };
+        json!([{"type":"addRules","rules":[rule],"behavior":"allow","destination":"localSettings"}]).to_string()
+    }
 }
 
 /// A control request from claude: a tool permission, or something opcode does not handle.
@@ -159,6 +197,7 @@ pub fn parse_claude_control_request(line: &str) -> Option<ClaudeControlRequest> 
         input: request.get("input").map_or_else(|| "{}".to_owned(), Value::to_string),
         tool_use_id: text("tool_use_id"),
         description: text("description"),
+        suggestions: request.get("permission_suggestions").filter(|v| v.is_array()).map(Value::to_string),
     }))
 }
 
@@ -172,12 +211,24 @@ pub fn control_request(request_id: &str, subtype: &str) -> String {
     json!({"type":"control_request","request_id":request_id,"request":{"subtype":subtype}}).to_string()
 }
 
-/// The answer to a `can_use_tool` request. `input` is the raw JSON input to run the tool with.
-pub fn permission_response(request_id: &str, behavior: Behavior, input: &str, message: Option<&str>) -> String {
+/// The answer to a `can_use_tool` request. `input` is the raw JSON input to run the tool with;
+/// `remember`, for an allow, the raw JSON array of permission updates claude is to keep
+/// (`updatedPermissions`, see [`ToolPermissionRequest::remember_rules`]).
+pub fn permission_response(
+    request_id: &str,
+    behavior: Behavior,
+    input: &str,
+    message: Option<&str>,
+    remember: Option<&str>,
+) -> String {
     let response = match behavior {
         Behavior::Allow => {
             let input: Value = serde_json::from_str(input).unwrap_or(Value::Object(Default::default()));
-            json!({"behavior":"allow","updatedInput":input})
+            let mut allow = json!({"behavior":"allow","updatedInput":input});
+            if let Some(updates) = remember.and_then(|r| serde_json::from_str::<Value>(r).ok()) {
+                allow["updatedPermissions"] = updates;
+            }
+            allow
         }
         Behavior::Deny => json!({"behavior":"deny","message":message.unwrap_or("denied from opcode-web")}),
     };
@@ -196,6 +247,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn remembering_keeps_claudes_allow_rules_in_the_project_or_makes_one() {
+        let line = r#"{"type": "control_request", "request_id": "r1", "request": {"subtype": "can_use_tool", "tool_name": "Bash", "input": {"command": "echo hi > f"}, "permission_suggestions": [{"type": "addRules", "rules": [{"toolName": "Bash", "ruleContent": "echo hi *"}], "behavior": "allow", "destination": "session"}, {"type": "addDirectories", "directories": ["/x"], "destination": "session"}]}}"#;
+        let Some(ClaudeControlRequest::ToolPermission(request)) = parse_claude_control_request(line) else { panic!() };
+        let rules: Value = serde_json::from_str(&request.remember_rules()).unwrap();
+        assert_eq!(
+            rules,
+            json!([{"type":"addRules","rules":[{"toolName":"Bash","ruleContent":"echo hi *"}],"behavior":"allow","destination":"localSettings"}])
+        );
+        let answer: Value =
+            serde_json::from_str(&permission_response("r1", Behavior::Allow, "{}", None, Some(&rules.to_string())))
+                .unwrap();
+        assert_eq!(answer["response"]["response"]["updatedPermissions"], rules);
+
+        let bare = ToolPermissionRequest { suggestions: None, ..request };
+        let rules: Value = serde_json::from_str(&bare.remember_rules()).unwrap();
+        assert_eq!(rules[0]["rules"], json!([{"toolName":"Bash","ruleContent":"echo hi > f"}]));
+    }
+
+    #[test]
     fn reads_the_real_clis_can_use_tool_request() {
         let line = r#"{"type": "control_request", "request_id": "c2ce", "request": {"subtype": "can_use_tool", "tool_name": "Bash", "display_name": "Bash", "input": {"command": "echo hi > f"}, "description": "write file", "tool_use_id": "toolu_1"}}"#;
         let Some(ClaudeControlRequest::ToolPermission(req)) = parse_claude_control_request(line) else { panic!() };
@@ -209,10 +279,11 @@ mod tests {
     #[test]
     fn answers_have_the_shape_the_cli_expects() {
         let allow: Value =
-            serde_json::from_str(&permission_response("r", Behavior::Allow, r#"{"a":1}"#, None)).unwrap();
+            serde_json::from_str(&permission_response("r", Behavior::Allow, r#"{"a":1}"#, None, None)).unwrap();
         assert_eq!(allow["response"]["response"]["updatedInput"]["a"], 1);
         assert_eq!(allow["response"]["request_id"], "r");
-        let deny: Value = serde_json::from_str(&permission_response("r", Behavior::Deny, "{}", Some("no"))).unwrap();
+        let deny: Value =
+            serde_json::from_str(&permission_response("r", Behavior::Deny, "{}", Some("no"), None)).unwrap();
         assert_eq!(deny["response"]["response"]["behavior"], "deny");
         assert_eq!(deny["response"]["response"]["message"], "no");
     }

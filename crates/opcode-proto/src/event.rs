@@ -87,6 +87,9 @@ pub enum EventKind {
         timeout_ms: u64,
         /// When that happens, in unix milliseconds.
         expires_at: u64,
+        /// What "always allow" would remember (a JSON array of the CLI's permission updates, raw): the
+        /// rule(s) a viewer can show before answering with `remember`.
+        remember: String,
     },
     /// The answer a permission request got.
     PermissionResolved {
@@ -96,6 +99,8 @@ pub enum EventKind {
         behavior: Behavior,
         /// Who decided.
         by: AnsweredBy,
+        /// The allow was remembered for the project (claude will not ask again for it).
+        remembered: bool,
         /// The deny message, if any.
         message: Option<String>,
     },
@@ -248,6 +253,7 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
                 description,
                 timeout_ms,
                 expires_at,
+                remember,
             } => {
                 push_field_str(&mut out, "request_id", Some(request_id));
                 push_field_str(&mut out, "tool_name", Some(tool_name));
@@ -256,12 +262,15 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
                 push_field_str(&mut out, "tool_use_id", tool_use_id.as_deref());
                 push_field_str(&mut out, "description", description.as_deref());
                 let _ = write!(out, ",\"timeout_ms\":{timeout_ms},\"expires_at\":{expires_at}");
+                out.push_str(",\"remember\":");
+                out.push_str(remember.trim());
             }
-            EventKind::PermissionResolved { request_id, behavior, by, message } => {
+            EventKind::PermissionResolved { request_id, behavior, by, message, remembered } => {
                 push_field_str(&mut out, "request_id", Some(request_id));
                 push_field_str(&mut out, "behavior", Some(behavior.as_str()));
                 push_field_str(&mut out, "by", Some(by.as_str()));
                 push_field_str(&mut out, "message", message.as_deref());
+                let _ = write!(out, ",\"remembered\":{remembered}");
             }
             EventKind::Output { content } => {
                 out.push_str(",\"content\":");
@@ -336,12 +345,14 @@ impl SessionEvent {
                 description: wire.description,
                 timeout_ms: wire.timeout_ms.unwrap_or(0),
                 expires_at: wire.expires_at.unwrap_or(0),
+                remember: wire.remember.map_or_else(|| "[]".to_owned(), |v| v.to_string()),
             },
             "permission_resolved" => EventKind::PermissionResolved {
                 request_id: wire.request_id.unwrap_or_default(),
                 behavior: wire.behavior.unwrap_or(Behavior::Deny),
                 by: wire.by.unwrap_or(AnsweredBy::End),
                 message: wire.message,
+                remembered: wire.remembered.unwrap_or(false),
             },
             "output" => EventKind::Output {
                 content: match wire.content {
@@ -394,6 +405,8 @@ struct WireEvent {
     expires_at: Option<u64>,
     behavior: Option<Behavior>,
     by: Option<AnsweredBy>,
+    remember: Option<serde_json::Value>,
+    remembered: Option<bool>,
 }
 
 /// A refusal of a request that never became a run: `{"type":"error","message":…,"session_id"?}`, no `seq`.
@@ -446,12 +459,14 @@ mod tests {
                 description: None,
                 timeout_ms: 1000,
                 expires_at: 1_800_000_000_000,
+                remember: r#"[{"rules":[{"ruleContent":"ls","toolName":"Bash"}],"type":"addRules"}]"#.into(),
             },
             EventKind::PermissionResolved {
                 request_id: "r1".into(),
                 behavior: Behavior::Deny,
                 by: AnsweredBy::Timeout,
                 message: Some("no answer".into()),
+                remembered: false,
             },
             EventKind::Output { content: OutputContent::Json(r#"{"a":[1,2]}"#.into()) },
             EventKind::Output { content: OutputContent::Text("x".into()) },

@@ -69,12 +69,15 @@ fn session() -> Vec<SessionEvent> {
             description: Some("List files".into()),
             timeout_ms: 1_800_000,
             expires_at: 1_800_000_000_000,
+            // keys in order, as a decoded JSON value has them
+            remember: r#"[{"behavior":"allow","destination":"localSettings","rules":[{"ruleContent":"ls -a","toolName":"Bash"}],"type":"addRules"}]"#.into(),
         },
         EventKind::PermissionResolved {
             request_id: "req-1".into(),
             behavior: Behavior::Allow,
             by: opcode_proto::AnsweredBy::Viewer,
             message: None,
+            remembered: true,
         },
         EventKind::Output { content: OutputContent::from_line("a line that is not JSON: {".into()) },
         EventKind::Error { message: "claude stderr: warning ✓".into() },

@@ -20,6 +20,7 @@
 pub mod claude_cli;
 pub mod claude_config;
 pub mod claude_info;
+pub mod claude_permissions;
 pub mod claude_store;
 mod error;
 mod instance;

@@ -267,6 +267,8 @@ impl LiveHandle {
 
 struct Pending {
     input: String,
+    /// What "always allow" keeps (raw JSON array of the CLI's permission updates).
+    remember: String,
     deadline: Instant,
 }
 
@@ -411,7 +413,10 @@ impl Actor {
     fn answer(&mut self, request_id: &str, decision: &PermissionDecision, by: AnsweredBy) -> Result<(), ControlError> {
         let pending = self.pending.get(request_id).ok_or_else(|| ControlError::NotPending(request_id.to_owned()))?;
         let input = decision.updated_input.as_ref().map_or_else(|| pending.input.clone(), |v| v.to_string());
-        let line = control::permission_response(request_id, decision.behavior, &input, decision.message.as_deref());
+        let remembered = decision.remember && decision.behavior == Behavior::Allow;
+        let remember = remembered.then_some(pending.remember.as_str());
+        let line =
+            control::permission_response(request_id, decision.behavior, &input, decision.message.as_deref(), remember);
         self.write(line)?;
         self.pending.remove(request_id);
         self.publish_pending();
@@ -420,6 +425,7 @@ impl Actor {
             behavior: decision.behavior,
             by,
             message: decision.message.clone(),
+            remembered,
         });
         Ok(())
     }
@@ -447,7 +453,11 @@ impl Actor {
     fn permission_requested(&mut self, request: ToolPermissionRequest) {
         let timeout = self.config.permission_timeout;
         let deadline = Instant::now() + timeout;
-        self.pending.insert(request.request_id.clone(), Pending { input: request.input.clone(), deadline });
+        let remember = request.remember_rules();
+        self.pending.insert(
+            request.request_id.clone(),
+            Pending { input: request.input.clone(), remember: remember.clone(), deadline },
+        );
         self.publish_pending();
         self.log.append(EventKind::PermissionRequest {
             request_id: request.request_id,
@@ -457,6 +467,7 @@ impl Actor {
             description: request.description,
             timeout_ms: timeout.as_millis() as u64,
             expires_at: unix_ms() + timeout.as_millis() as u64,
+            remember,
         });
     }
 
@@ -481,6 +492,7 @@ impl Actor {
                 behavior: Behavior::Deny,
                 updated_input: None,
                 message: Some(format!("no answer within {} s: denied", self.config.permission_timeout.as_secs())),
+                remember: false,
             };
             if self.answer(&request_id, &deny, AnsweredBy::Timeout).is_err() {
                 // claude is not reading: resolve it here, it can no longer be answered in time
@@ -506,6 +518,7 @@ impl Actor {
             behavior: Behavior::Deny,
             by,
             message: Some(message.to_owned()),
+            remembered: false,
         });
     }
 

@@ -15,7 +15,7 @@ fn is_completion(kind: &EventKind) -> bool {
 }
 
 fn allow() -> PermissionDecision {
-    PermissionDecision { behavior: Behavior::Allow, updated_input: None, message: None }
+    PermissionDecision { behavior: Behavior::Allow, updated_input: None, message: None, remember: false }
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 //! What it answers is chosen by the newest prompt (see `latest_user_turn`), so one mock serves every
 //! scenario:
 //! - `USETOOL` → a `Bash` tool_use running `echo hi-from-tool > tool-ran.txt`;
+//! - `USETOUCH` → a `Bash` tool_use running `touch touched.txt` (a command without a redirection, which a
+//!   remembered rule can allow);
 //! - `SLOWSTREAM` → 100 text deltas, 100 ms apart (for cancel tests);
 //! - `APIERROR=<status>` → that HTTP status with an API error body (401, 429, 500, 529, …);
 //! - no new prompt but a `tool_result` → text `Tool finished: <result>`;
@@ -122,7 +124,7 @@ fn latest_user_turn(body: &Value) -> (String, Option<String>) {
 
 enum Reply {
     Text { text: String, delay: Duration, chunks: usize },
-    Tool,
+    Tool(&'static str),
     Error(StatusCode),
 }
 
@@ -131,8 +133,11 @@ fn choose(body: &Value) -> Reply {
     if let Some(code) = text.split("APIERROR=").nth(1).and_then(|r| r.get(..3)).and_then(|c| c.parse().ok()) {
         return Reply::Error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     }
+    if text.contains("USETOUCH") {
+        return Reply::Tool(TOUCH_INPUT);
+    }
     if text.contains("USETOOL") {
-        return Reply::Tool;
+        return Reply::Tool(TOOL_INPUT);
     }
     if text.contains("SLOWSTREAM") {
         return Reply::Text { text: "slow ".repeat(100), delay: Duration::from_millis(100), chunks: 100 };
@@ -157,6 +162,7 @@ fn sse(event: &str, data: &Value) -> String {
 }
 
 const TOOL_INPUT: &str = r#"{"command":"echo hi-from-tool > tool-ran.txt","description":"write file"}"#;
+const TOUCH_INPUT: &str = r#"{"command":"touch touched.txt","description":"touch a file"}"#;
 
 async fn messages(State(requests): State<Requests>, Json(body): Json<Value>) -> Response {
     requests.send_modify(|all| all.push(body.clone()));
@@ -180,12 +186,12 @@ async fn messages(State(requests): State<Requests>, Json(body): Json<Value>) -> 
     let streaming = body["stream"].as_bool().unwrap_or(false);
     if !streaming {
         let content = match &reply {
-            Reply::Tool => json!([{"type":"tool_use","id":"toolu_1","name":"Bash",
-                "input":serde_json::from_str::<Value>(TOOL_INPUT).unwrap_or_default()}]),
+            Reply::Tool(input) => json!([{"type":"tool_use","id":"toolu_1","name":"Bash",
+                "input":serde_json::from_str::<Value>(input).unwrap_or_default()}]),
             Reply::Text { text, .. } => json!([{"type":"text","text":text}]),
             Reply::Error(_) => unreachable!(),
         };
-        let stop = if matches!(reply, Reply::Tool) { "tool_use" } else { "end_turn" };
+        let stop = if matches!(reply, Reply::Tool(_)) { "tool_use" } else { "end_turn" };
         return Json(message(content, stop)).into_response();
     }
     let stream = futures::stream::unfold((reply, 0usize), |(reply, step)| async move {
@@ -203,7 +209,7 @@ async fn messages(State(requests): State<Requests>, Json(body): Json<Value>) -> 
 async fn sse_frames(reply: &Reply, step: usize) -> Option<String> {
     let start = |stop: &str| sse("message_start", &json!({"type":"message_start","message":message(json!([]), stop)}));
     match reply {
-        Reply::Tool => match step {
+        Reply::Tool(input) => match step {
             0 => Some(
                 start("tool_use")
                     + &sse(
@@ -214,7 +220,7 @@ async fn sse_frames(reply: &Reply, step: usize) -> Option<String> {
                     + &sse(
                         "content_block_delta",
                         &json!({"type":"content_block_delta","index":0,
-                        "delta":{"type":"input_json_delta","partial_json":TOOL_INPUT}}),
+                        "delta":{"type":"input_json_delta","partial_json":input}}),
                     )
                     + &sse("content_block_stop", &json!({"type":"content_block_stop","index":0}))
                     + &finish("tool_use"),

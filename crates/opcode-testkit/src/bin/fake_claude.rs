@@ -441,13 +441,54 @@ mod live {
         }
     }
 
-    /// Asks for a Bash call and waits for the answer.
+    /// The rule the fake proposes for its Bash call, as the real CLI writes it into settings.
+    const RULE: &str = "Bash(echo hi *)";
+
+    /// Whether the project's `.claude/settings.local.json` allows the fake's Bash call already.
+    fn remembered(cwd: &std::path::Path) -> bool {
+        let text = std::fs::read_to_string(cwd.join(".claude/settings.local.json")).unwrap_or_default();
+        let settings: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        settings["permissions"]["allow"].as_array().is_some_and(|rules| rules.iter().any(|r| r == RULE))
+    }
+
+    /// Keeps the `addRules` updates of an answer in the project's local settings, as the real CLI does.
+    fn remember(cwd: &std::path::Path, updates: &Value) {
+        let Some(updates) = updates.as_array() else { return };
+        let path = cwd.join(".claude/settings.local.json");
+        let mut settings: Value =
+            std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(json!({}));
+        for update in updates.iter().filter(|u| u["type"] == "addRules" && u["destination"] == "localSettings") {
+            for rule in update["rules"].as_array().into_iter().flatten() {
+                let text = match rule["ruleContent"].as_str() {
+                    Some(content) => format!("{}({content})", rule["toolName"].as_str().unwrap_or_default()),
+                    None => rule["toolName"].as_str().unwrap_or_default().to_owned(),
+                };
+                let allow = &mut settings["permissions"]["allow"];
+                if !allow.is_array() {
+                    *allow = json!([]);
+                }
+                allow.as_array_mut().expect("an array").push(text.into());
+            }
+        }
+        let _ = std::fs::create_dir_all(cwd.join(".claude"));
+        let _ = std::fs::write(&path, serde_json::to_string_pretty(&settings).unwrap_or_default());
+    }
+
+    /// Asks for a Bash call and waits for the answer, unless a remembered rule allows it.
     fn ask_tool(out: &mut Out, session_id: &str, rx: &mpsc::Receiver<Value>, cwd: &std::path::Path) {
         let input = json!({"command":"echo hi > tool-ran.txt","description":"write a file"});
         out.line(&assistant(session_id, json!([{"type":"tool_use","id":"toolu_live","name":"Bash","input":input}])));
+        if remembered(cwd) {
+            let _ = std::fs::write(cwd.join("tool-ran.txt"), "hi\n");
+            let result = json!({"tool_use_id":"toolu_live","type":"tool_result","content":"ran","is_error":false});
+            out.line(&json!({"type":"user","message":{"role":"user","content":[result]},"session_id":session_id}));
+            return;
+        }
         let request_id = uuid::Uuid::new_v4().to_string();
         out.line(&json!({"type":"control_request","request_id":request_id,"request":{"subtype":"can_use_tool",
-            "tool_name":"Bash","display_name":"Bash","input":input,"description":"write a file","tool_use_id":"toolu_live"}}));
+            "tool_name":"Bash","display_name":"Bash","input":input,"description":"write a file","tool_use_id":"toolu_live",
+            "permission_suggestions":[{"type":"addRules","rules":[{"toolName":"Bash","ruleContent":"echo hi *"}],
+                "behavior":"allow","destination":"localSettings"}]}}));
         let answer = loop {
             match rx.recv() {
                 Ok(msg)
@@ -460,6 +501,7 @@ mod live {
             }
         };
         let result = if answer["behavior"] == "allow" {
+            remember(cwd, &answer["updatedPermissions"]);
             let _ = std::fs::write(cwd.join("tool-ran.txt"), "hi\n");
             json!({"tool_use_id":"toolu_live","type":"tool_result","content":"ran","is_error":false})
         } else {
