@@ -1,7 +1,8 @@
-//! `cargo xtask bench [--smoke]`: builds opcode-web, the bench emitter and the bench driver, runs every
-//! scenario against opcode-web and the floor, and (unless `--smoke`) records the table in
-//! `docs/benchmarks.md` with the command and the machine. `--smoke` uses debug builds and tiny sizes: it
-//! proves the bench works, in CI, and asserts no figure.
+//! `cargo xtask bench [--smoke] [--only NAMES]`: builds opcode-web, the bench emitter and the bench driver,
+//! runs every scenario against opcode-web and the floor, and (unless `--smoke` or `--only`) records the
+//! table in `docs/benchmarks.md` with the command and the machine. `--smoke` uses debug builds and tiny
+//! sizes: it proves the bench works, in CI, and asserts no figure. `--only` runs the scenarios named
+//! (comma separated, see `crates/opcode-bench/src/main.rs`) and prints their rows only.
 
 use std::process::Command;
 
@@ -9,7 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
-pub(crate) fn bench(smoke: bool) -> Result<()> {
+pub(crate) fn bench(smoke: bool, only: Option<&str>) -> Result<()> {
     let root = util::root();
     let profile = if smoke { "debug" } else { "release" };
     let mut build = util::cmd("cargo");
@@ -25,6 +26,9 @@ pub(crate) fn bench(smoke: bool) -> Result<()> {
     if smoke {
         run.arg("--smoke");
     }
+    if let Some(only) = only {
+        run.arg("--only").arg(only);
+    }
     eprintln!("$ {run:?}");
     let output = run.output().context("run opcode-bench")?;
     if !output.status.success() {
@@ -33,7 +37,11 @@ pub(crate) fn bench(smoke: bool) -> Result<()> {
     let table = String::from_utf8_lossy(&output.stdout).into_owned();
     println!("{table}");
     if smoke {
-        println!("bench smoke run: every scenario ran (tiny sizes, debug build; figures not meaningful)");
+        println!("bench smoke run: the scenarios ran (tiny sizes, debug build; figures not meaningful)");
+        return Ok(());
+    }
+    if only.is_some() {
+        println!("some scenarios only: docs/benchmarks.md is left as it is");
         return Ok(());
     }
     let uname = Command::new("uname")
