@@ -280,6 +280,15 @@ async fn viewers(server: &Server, count: usize, lines: u64, one_viewer_pace: f64
     let request = serde_json::json!({"command_type":"execute","project_path":"/tmp",
         "prompt":format!("count={lines} size=300 rate=0"),"session_id":id});
     owner.send(Message::Text(request.to_string().into())).await?;
+    // the viewers attach once the run exists (its `start` event came back): an attach that wins the race
+    // with the request would be told "unknown session" and count as a viewer that got nothing
+    loop {
+        match futures::StreamExt::next(&mut owner).await {
+            Some(Ok(Message::Text(_))) => break,
+            Some(Ok(_)) => {}
+            _ => anyhow::bail!("the run ended before its first event"),
+        }
+    }
     let mut tasks = Vec::new();
     for _ in 0..count {
         let (addr, id) = (server.addr.clone(), id.clone());
