@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt};
-use opcode_proc::{ProcessEvent, ProcessHandle, ProcessSpec, ProcessSupervisor, TokioSupervisor};
+use opcode_proc::{ExitStatus, ProcessEvent, ProcessHandle, ProcessSpec, ProcessSupervisor, TokioSupervisor};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -24,13 +24,15 @@ pub(crate) struct Server {
     pub(crate) addr: String,
     pub(crate) pid: u32,
     pub(crate) started_in: Duration,
-    _control: opcode_proc::ProcessControl,
+    control: opcode_proc::ProcessControl,
+    /// The draining task; it ends with the server's exit status.
+    drained: Option<tokio::task::JoinHandle<Option<ExitStatus>>>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         // the draining task holds the handle; stop the server (its whole group) now
-        self._control.kill();
+        self.control.kill();
     }
 }
 
@@ -52,8 +54,27 @@ impl Server {
         };
         let started_in = began.elapsed();
         let (pid, control) = (child.pid(), child.control());
-        tokio::spawn(async move { while child.next_event().await.is_some() {} });
-        Ok(Server { addr, pid, started_in, _control: control })
+        let drained = tokio::spawn(async move {
+            let mut exit = None;
+            while let Some(event) = child.next_event().await {
+                if let ProcessEvent::Exited(status) = event {
+                    exit = Some(status);
+                }
+            }
+            exit
+        });
+        Ok(Server { addr, pid, started_in, control, drained: Some(drained) })
+    }
+
+    /// Stops the server as a service manager does (SIGTERM to its group) and waits for its exit, which
+    /// must be a clean one.
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
+        self.control.cancel(Duration::from_secs(30));
+        let drained = self.drained.take().context("the server was already stopped")?;
+        match tokio::time::timeout(Duration::from_secs(60), drained).await?? {
+            Some(status) if status.success() => Ok(()),
+            other => bail!("the server did not exit cleanly on SIGTERM: {other:?}"),
+        }
     }
 
     /// opcode-web with the emitter as claude.
@@ -116,6 +137,8 @@ pub(crate) struct Seen {
     /// How long the emitter took to write everything (from its `result` line): the run's own pace,
     /// which a relay that cannot keep up slows down through the pipe.
     pub(crate) emitter_ms: Option<f64>,
+    /// The run's `completion` arrived.
+    pub(crate) completed: bool,
 }
 
 /// The emitter's `"t":<ns>` stamp at the end of one of its lines, read without parsing the frame.
@@ -163,6 +186,7 @@ pub(crate) async fn read_run(ws: &mut Ws, began: Instant, session: Option<&str>,
             seen.emitter_ms = digits.parse().ok();
         }
         if text.starts_with("{\"type\":\"completion\"") {
+            seen.completed = true;
             break;
         }
     }
@@ -172,12 +196,17 @@ pub(crate) async fn read_run(ws: &mut Ws, began: Instant, session: Option<&str>,
 
 /// Starts a run on opcode-web over `/ws/claude` and reads it to its completion.
 pub(crate) async fn opcode_run(addr: &str, prompt: &str, timed: bool) -> anyhow::Result<Seen> {
+    Ok(opcode_run_as(addr, uuid::Uuid::new_v4().to_string(), prompt, timed).await?.1)
+}
+
+/// [`opcode_run`] under the session id `id`; returns the id with what was seen.
+pub(crate) async fn opcode_run_as(addr: &str, id: String, prompt: &str, timed: bool) -> anyhow::Result<(String, Seen)> {
     let mut ws = connect(&format!("ws://{addr}/ws/claude"), Some(TOKEN)).await?;
-    let id = uuid::Uuid::new_v4().to_string();
     let request = serde_json::json!({"command_type":"execute","project_path":"/tmp","prompt":prompt,"session_id":id});
     let began = Instant::now();
     ws.send(Message::Text(request.to_string().into())).await?;
-    read_run(&mut ws, began, Some(&id), timed).await
+    let seen = read_run(&mut ws, began, Some(&id), timed).await?;
+    Ok((id, seen))
 }
 
 /// The same through the floor.

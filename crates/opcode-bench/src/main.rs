@@ -5,8 +5,9 @@
 //! in `docs/benchmarks.md`.
 //!
 //! `opcode-bench run --server-bin B --emitter-bin E [--smoke] [--only throughput,latency,sessions,viewers,
-//! replay,files,cancel,startup]` prints a Markdown table; `--smoke` runs every
-//! scenario once with tiny sizes (to prove the bench works; no figure is asserted).
+//! replay,files,cancel,startup,finished]` prints a Markdown table; `--smoke` runs every
+//! scenario once with tiny sizes (to prove the bench works; no figure is asserted). `finished` is the cost
+//! of 1,000 finished runs (fds, RSS) and a restart with them (time until they replay).
 //! `opcode-bench floor --emitter-bin E` is the floor server (started by `run` as its own process).
 
 mod client;

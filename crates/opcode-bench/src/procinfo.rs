@@ -1,4 +1,4 @@
-//! What /proc says about a process: CPU time and resident memory.
+//! What /proc says about a process: CPU time, resident memory and open file descriptors.
 
 /// User + system CPU time of `pid`, in seconds.
 pub(crate) fn cpu_seconds(pid: u32) -> f64 {
@@ -18,4 +18,9 @@ pub(crate) fn rss_mb(pid: u32) -> f64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Open file descriptors of `pid`.
+pub(crate) fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }

@@ -9,8 +9,10 @@
 //! - the child leads its own process group; cancel sends SIGTERM to the whole group, waits the grace
 //!   period, then SIGKILLs the group, so grandchildren die too; dropping every handle kills the group;
 //! - every child is reaped, and nothing of its group survives its exit;
-//! - stdout and stderr are read concurrently into one bounded channel: a slow consumer slows the child
-//!   (pipes fill) instead of growing memory, and neither stream can starve the other;
+//! - stdout and stderr are read concurrently into a bounded flow: stdout by the consumer itself, inside
+//!   [`ProcessHandle::next_event`] (no task between the pipe and the consumer), stderr by a task of its
+//!   own into a bounded channel; a slow consumer slows the child (pipes fill) instead of growing memory,
+//!   and neither stream can starve the other;
 //! - lines are framed up to a maximum length; an over-long line or invalid UTF-8 becomes an event of its
 //!   own and reading goes on; a last line without a newline is delivered;
 //! - [`ProcessEvent::Exited`] is the last event, after every line.

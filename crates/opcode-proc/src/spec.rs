@@ -27,7 +27,8 @@ pub struct ProcessSpec {
     pub stdin: bool,
     /// Longest line delivered; longer lines become [`crate::ProcessEvent::LineTooLong`].
     pub max_line_bytes: usize,
-    /// Events buffered between the readers and the consumer before reading pauses.
+    /// Stderr events buffered between its reader and the consumer before reading pauses (stdout is read
+    /// by the consumer itself, one read of the pipe at a time).
     pub event_buffer: usize,
 }
 
@@ -92,7 +93,7 @@ impl ProcessSpec {
         self
     }
 
-    /// Sets how many events may wait for the consumer before reading pauses.
+    /// Sets how many stderr events may wait for the consumer before reading stderr pauses.
     pub fn event_buffer(mut self, events: usize) -> Self {
         self.event_buffer = events.max(1);
         self

@@ -19,7 +19,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::error::SpawnError;
 use crate::event::{ExitStatus, OutputStream, ProcessEvent};
 use crate::handle::{Control, ProcessControl, ProcessHandle, StdinWriter};
-use crate::lines::read_lines;
+use crate::lines::{read_lines, LineReader};
 use crate::spec::ProcessSpec;
 use crate::ProcessSupervisor;
 
@@ -63,24 +63,27 @@ impl ProcessSupervisor for TokioSupervisor {
         let span = tracing::debug_span!("child", pid);
         tracing::debug!(parent: &span, program = %spec.program.display(), "spawned");
 
-        // the channel carries batches of up to 64 lines; its capacity keeps about `event_buffer` lines
+        // The consumer reads stdout itself (`ProcessHandle::next_event`: no task hop per batch); stderr has a
+        // task of its own, so the two are read concurrently. The channel carries stderr's batches of up to 64
+        // lines, then the exit; its capacity keeps about `event_buffer` lines.
+        let Some(stdout) = child.stdout.take() else {
+            // cannot happen: stdout is piped above; nothing may be left running on error
+            signal_group(pid, Signal::SIGKILL);
+            return Err(SpawnError::Io { program: spec.program, source: std::io::Error::other("no stdout pipe") });
+        };
+        let stdout = LineReader::new(stdout, OutputStream::Stdout, spec.max_line_bytes);
         let (event_tx, event_rx) = mpsc::channel(spec.event_buffer.div_ceil(64).max(2));
-        let mut readers = Vec::with_capacity(2);
-        // Readers opt out of tokio's cooperative budget: they stop when the pipe is empty or the bounded
-        // channel is full, so a turn is bounded anyway, and under many busy tasks (viewers) a reader that
-        // yielded every 128 lines would hold the child back.
-        if let Some(out) = child.stdout.take() {
-            let reader = read_lines(out, OutputStream::Stdout, spec.max_line_bytes, event_tx.clone());
-            readers.push(tokio::spawn(tokio::task::unconstrained(reader)));
-        }
-        if let Some(err) = child.stderr.take() {
+        // The stderr reader opts out of tokio's cooperative budget: it stops when the pipe is empty or the
+        // bounded channel is full, so a turn is bounded anyway, and under many busy tasks (viewers) a reader
+        // that yielded every 128 lines would hold the child back.
+        let stderr = child.stderr.take().map(|err| {
             let reader = read_lines(err, OutputStream::Stderr, spec.max_line_bytes, event_tx.clone());
-            readers.push(tokio::spawn(tokio::task::unconstrained(reader)));
-        }
+            tokio::spawn(tokio::task::unconstrained(reader))
+        });
         let stdin = child.stdin.take().map(StdinWriter::new);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
-        tokio::spawn(tracing::Instrument::instrument(own_child(child, pid, control_rx, event_tx, readers), span));
-        Ok(ProcessHandle::new(ProcessControl::new(pid, control_tx), event_rx, stdin))
+        tokio::spawn(tracing::Instrument::instrument(own_child(child, pid, control_rx, event_tx, stderr), span));
+        Ok(ProcessHandle::new(ProcessControl::new(pid, control_tx), stdout, event_rx, stdin))
     }
 }
 
@@ -118,14 +121,14 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Owns the child until it is reaped; then kills what is left of its group, waits for the readers to
-/// deliver every line, and sends `Exited` last.
+/// Owns the child until it is reaped; then kills what is left of its group, waits for the stderr reader
+/// to deliver every line, and sends `Exited` last (the handle holds it back until stdout has ended too).
 async fn own_child(
     mut child: Child,
     pid: u32,
     mut controls: mpsc::UnboundedReceiver<Control>,
     events: mpsc::Sender<Vec<ProcessEvent>>,
-    readers: Vec<JoinHandle<()>>,
+    stderr: Option<JoinHandle<()>>,
 ) {
     let mut guard = GroupGuard { pgid: pid, armed: true };
     let mut term_sent = false;
@@ -160,8 +163,8 @@ async fn own_child(
     // Nothing of the group may outlive the child: grandchildren still holding a pipe die here.
     signal_group(pid, Signal::SIGKILL);
     guard.armed = false;
-    for reader in readers {
-        let _ = reader.await;
+    if let Some(stderr) = stderr {
+        let _ = stderr.await;
     }
     let status = match status {
         Ok(status) => ExitStatus { code: status.code(), signal: status.signal() },

@@ -205,3 +205,39 @@ fn a_runtime_that_shuts_down_takes_its_children_with_it() {
     }
     drop(handle);
 }
+
+#[tokio::test]
+async fn next_event_is_cancel_safe_no_line_is_lost_when_its_future_is_dropped() {
+    let mut child = spawn(ProcessSpec::new("seq").args(["1", "50000"])).await;
+    let mut lines = Vec::new();
+    let mut last = None;
+    tokio::time::timeout(LIMIT, async {
+        loop {
+            // a future polled once and dropped when not ready, as `select!` and timeouts do
+            match futures::FutureExt::now_or_never(child.next_event()) {
+                Some(Some(ProcessEvent::Line { text, .. })) => lines.push(text),
+                Some(Some(other)) => last = Some(other),
+                Some(None) => break,
+                None => tokio::task::yield_now().await,
+            }
+        }
+    })
+    .await
+    .expect("seq finished in time");
+    assert_eq!(lines.len(), 50_000);
+    assert!(lines.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()), "lines out of order or altered");
+    assert!(matches!(last, Some(ProcessEvent::Exited(s)) if s.success()));
+}
+
+#[tokio::test]
+async fn a_child_kept_by_its_control_has_its_stdout_drained_when_the_handle_is_dropped() {
+    // 2 MB of stdout, far more than a pipe holds: `seq` completes (and the marker appears) only if the
+    // output is still read once the handle is gone, neither blocking on a full pipe nor dying of SIGPIPE
+    let marker = pidfile("drained.marker");
+    let script = format!("seq 1 300000 && touch {}", marker.display());
+    let child = spawn(ProcessSpec::new("sh").arg("-c").arg(script)).await;
+    let (pid, _control) = (child.pid(), child.control());
+    drop(child);
+    assert_all_dead(&[pid]).await;
+    assert!(marker.exists(), "the child's output was not drained to its end");
+}

@@ -63,8 +63,8 @@ pub(crate) const CANCELLED: &str = "the run was cancelled";
 /// Well under the log's in-memory tail, so a viewer that keeps up reads from memory, not from the disk.
 const BATCH: usize = 128;
 
-/// Lines buffered between a child's readers and its run task: when viewers keep the workers busy, the
-/// run task still takes up to this many lines per turn, so viewers do not slow the run.
+/// Stderr lines buffered between a child's stderr reader and its run task (stdout has no buffer but its
+/// pipe: the run task reads it itself, through `ProcessHandle::next_event`).
 pub(crate) const CHILD_EVENT_BUFFER: usize = 1024;
 
 /// Drives the run until the child is reaped, then marks the session finished.
