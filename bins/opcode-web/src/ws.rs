@@ -240,8 +240,9 @@ async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> O
     let asked_id = request.session_id.map(|id| id.to_string());
     match state.registry.start_run(request).await {
         Ok(run) => {
+            // this socket follows the run it started, to its completion (a next run gets its own)
             if let Some(subscription) = state.registry.subscribe(&run.session_id, run.first_seq).await {
-                runs.push(batches(subscription));
+                runs.push(batches(subscription.until_completion()));
             }
             None
         }

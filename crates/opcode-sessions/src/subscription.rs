@@ -14,6 +14,9 @@ use tokio::sync::watch;
 use crate::error::LogError;
 use crate::log::{Batch, EventLog, LogStatus};
 
+/// How every encoded `completion` event begins (the encoder writes `type` first).
+const COMPLETION_PREFIX: &[u8] = b"{\"type\":\"completion\"";
+
 /// Events read per batch at most. Small enough that a hundred viewers catching up take turns quickly (the
 /// run's own reader is polled between them), large enough to write many frames per socket flush.
 const BATCH_MAX: usize = 128;
@@ -24,12 +27,23 @@ pub struct Subscription {
     log: Arc<EventLog>,
     next: Seq,
     status: watch::Receiver<LogStatus>,
+    /// Follow one run only: end after its `completion`.
+    one_run: bool,
+    /// The run followed has ended.
+    done: bool,
 }
 
 impl Subscription {
     pub(crate) fn new(log: Arc<EventLog>, from: Seq) -> Self {
         let status = log.watch();
-        Subscription { log, next: from, status }
+        Subscription { log, next: from, status, one_run: false, done: false }
+    }
+
+    /// This subscription follows one run: it ends after that run's `completion` (the last event of a
+    /// run), even when another run of the session starts right after it.
+    pub fn until_completion(mut self) -> Self {
+        self.one_run = true;
+        self
     }
 
     /// The seq of the next event this subscription will return.
@@ -45,6 +59,9 @@ impl Subscription {
     /// The next events (encoded JSON frames, in seq order, at least one), waiting for them if needed.
     /// `Ok(None)` once every event has been returned and no run of the session is live.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Bytes>>, LogError> {
+        if self.done {
+            return Ok(None);
+        }
         loop {
             let status = *self.status.borrow_and_update();
             if self.next < status.next_seq {
@@ -57,6 +74,13 @@ impl Subscription {
                             .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))?
                     }
                 };
+                let mut events = events;
+                if self.one_run {
+                    if let Some(end) = events.iter().position(|e| e.starts_with(COMPLETION_PREFIX)) {
+                        events.truncate(end + 1);
+                        self.done = true;
+                    }
+                }
                 self.next += events.len() as u64;
                 return Ok(Some(events));
             }

@@ -233,3 +233,18 @@ async fn a_prompt_that_looks_like_a_flag_is_a_prompt() {
         assert_eq!(first_user["message"]["content"], prompt);
     }
 }
+
+#[tokio::test]
+async fn a_subscription_to_one_run_ends_at_its_completion_even_when_the_next_run_starts_at_once() {
+    let f = fixture(|_| {}).await;
+    let first = f.registry.start_run(f.request("execute", "one", None)).await.unwrap();
+    let one_run = f.registry.subscribe(&first.session_id, 0).await.unwrap().until_completion();
+    let mut whole = f.registry.subscribe(&first.session_id, 0).await.unwrap();
+    f.until(&mut whole, EventKind::is_completion).await;
+    // the next run begins before the first run's end has reached every viewer
+    let second = f.registry.start_run(f.request("resume", "two", Some(first.session_id.clone()))).await.unwrap();
+    let events = drain(one_run).await;
+    assert_eq!(events.len() as u64, second.first_seq, "exactly the first run");
+    assert_well_formed(&events, &first.session_id, 0);
+    drain(f.registry.subscribe(&first.session_id, second.first_seq).await.unwrap()).await;
+}
