@@ -90,7 +90,8 @@ async fn main() -> anyhow::Result<()> {
     // stdout, not the log: the token belongs to whoever started the server, never in log files
     println!("opcode-web {} listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("open: {base}/?token={token}");
-    let mut remote: Vec<String> = Vec::new();
+    // (URL, its address when it is one)
+    let mut remote: Vec<(String, Option<std::net::IpAddr>)> = Vec::new();
     if addr.ip().is_unspecified() {
         remote.extend(
             opcode_tls::machine_names()
@@ -99,26 +100,36 @@ async fn main() -> anyhow::Result<()> {
                     opcode_tls::HostName::Ip(ip) if !ip.is_loopback() && (addr.is_ipv6() || ip.is_ipv4()) => Some(ip),
                     _ => None,
                 })
-                .map(|ip| url(scheme, ip, addr.port())),
+                .map(|ip| (url(scheme, ip, addr.port()), Some(ip))),
         );
     } else if !addr.ip().is_loopback() {
-        remote.push(base.clone());
+        remote.push((base.clone(), Some(addr.ip())));
     }
-    remote.extend(args.allowed_hosts.iter().map(|h| format!("{scheme}://{h}:{}", addr.port())));
+    remote.extend(args.allowed_hosts.iter().map(|h| (format!("{scheme}://{h}:{}", addr.port()), None)));
     if let Some(ca) = &state.local_ca {
-        let trust = remote.first().unwrap_or(&base);
-        println!("local CA {} (SHA-256 {})", data_dir.join("tls").join(opcode_tls::CA_CERT_FILE).display(), ca.fingerprint);
-        println!("a phone trusts it once from {}/trust (plain http:// works for that page too)", trust.replace("https://", "http://"));
+        let trust = remote.first().map_or(&base, |(url, _)| url);
+        println!(
+            "local CA {} (SHA-256 {})",
+            data_dir.join("tls").join(opcode_tls::CA_CERT_FILE).display(),
+            ca.fingerprint
+        );
+        println!(
+            "a phone trusts it once from {}/trust (plain http:// works for that page too)",
+            trust.replace("https://", "http://")
+        );
     }
     if remote.is_empty() {
         println!("a phone cannot reach {}: start with --host 0.0.0.0 to get a QR code for it", addr.ip());
     } else {
         println!("from a phone on the same network: open one of these, or point its camera at the code below it");
     }
-    for url in &remote {
+    for (url, ip) in &remote {
         let open = format!("{url}/?token={token}");
         println!("open: {open}");
-        if let Some(code) = opcode_web::qr::render(&open) {
+        let uncovered = ip.is_some_and(|ip| !opcode_tls::LocalCa::vouches_for(&ip.into()));
+        if state.local_ca.is_some() && uncovered {
+            println!("(not in the local CA's certificate, which covers private addresses and local names only: use --tls-cert for it)");
+        } else if let Some(code) = opcode_web::qr::render(&open) {
             println!("{code}");
         }
     }
@@ -143,11 +154,8 @@ fn url(scheme: &str, ip: std::net::IpAddr, port: u16) -> String {
 /// and the TLS configuration serving it. Blocking.
 fn local_ca_config(
     dir: &std::path::Path,
-) -> anyhow::Result<(
-    Arc<opcode_tls::rustls::ServerConfig>,
-    Arc<opcode_web::trust::PublicCa>,
-    Vec<opcode_tls::HostName>,
-)> {
+) -> anyhow::Result<(Arc<opcode_tls::rustls::ServerConfig>, Arc<opcode_web::trust::PublicCa>, Vec<opcode_tls::HostName>)>
+{
     let (ca, created) = opcode_tls::LocalCa::load_or_create(dir)?;
     if created {
         tracing::info!(dir = %dir.display(), "made a local certificate authority: phones trust it once from /trust");

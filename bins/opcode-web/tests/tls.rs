@@ -134,7 +134,10 @@ async fn plain_http_on_the_https_port_is_redirected() {
     let port = https.server.addr.port();
     let answer = https.plain(&format!("GET /sessions?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")).await;
     assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains(&format!("location: https://127.0.0.1:{port}/sessions?x=1\r\n")), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains(&format!("location: https://127.0.0.1:{port}/sessions?x=1\r\n")),
+        "{answer}"
+    );
 
     let answer = https.plain("GET / HTTP/1.0\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.0 400") || answer.starts_with("HTTP/1.1 400"), "{answer}");

@@ -73,7 +73,9 @@ pub enum CaError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A leaf was asked for a name the CA's constraints exclude.
-    #[error("the local CA only vouches for loopback, private addresses and local names, not {name}: use --tls-cert for it")]
+    #[error(
+        "the local CA only vouches for loopback, private addresses and local names, not {name}: use --tls-cert for it"
+    )]
     NotLocal {
         /// The name refused.
         name: HostName,
@@ -158,10 +160,9 @@ impl LocalCa {
         let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
         let now = OffsetDateTime::now_utc();
         params.distinguished_name.push(DnType::OrganizationName, "opcode-web local CA");
-        params.distinguished_name.push(
-            DnType::CommonName,
-            format!("opcode-web CA {host} {}", now.date()).trim().replace("  ", " "),
-        );
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("opcode-web CA {host} {}", now.date()).trim().replace("  ", " "));
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.name_constraints = Some(NameConstraints {
@@ -292,8 +293,9 @@ impl LocalCa {
         .map_err(|e| verify_error(rustls::Error::General(e.to_string())))?;
         let server_name = match name {
             HostName::Ip(ip) => ServerName::IpAddress((*ip).into()),
-            HostName::Dns(dns) => ServerName::try_from(dns.clone())
-                .map_err(|e| verify_error(rustls::Error::General(e.to_string())))?,
+            HostName::Dns(dns) => {
+                ServerName::try_from(dns.clone()).map_err(|e| verify_error(rustls::Error::General(e.to_string())))?
+            }
         };
         use rustls::client::danger::ServerCertVerifier;
         verifier.verify_server_cert(leaf, &[], &server_name, &[], UnixTime::now()).map(|_| ()).map_err(verify_error)
@@ -336,7 +338,8 @@ mod tests {
 
     #[test]
     fn the_constraints_admit_local_names_only() {
-        for local in ["127.0.0.1", "10.1.2.3", "172.20.0.1", "192.168.1.5", "100.101.102.103", "::1", "fd7a:115c:a1e0::1"]
+        for local in
+            ["127.0.0.1", "10.1.2.3", "172.20.0.1", "192.168.1.5", "100.101.102.103", "::1", "fd7a:115c:a1e0::1"]
         {
             assert!(LocalCa::vouches_for(&HostName::Ip(local.parse().unwrap())), "{local}");
         }
