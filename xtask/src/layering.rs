@@ -1,7 +1,8 @@
 //! The crate layering, checked from `cargo metadata`: which crate may depend on what.
 //!
 //! `opcode-proto` does no I/O (no tokio, no HTTP); `opcode-proc` knows neither HTTP nor sessions;
-//! `opcode-sessions` knows nothing of HTTP or WebSockets. Only the binaries may use axum.
+//! `opcode-sessions` knows nothing of HTTP or WebSockets; `opcode-tls` knows no sockets. Only the binaries
+//! may use axum.
 
 use std::path::Path;
 
@@ -24,6 +25,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "opcode-store",
         &["tokio", "axum", "hyper", "opcode-proc", "opcode-sessions"],
         "the store is plain synchronous SQLite, below the sessions",
+    ),
+    (
+        "opcode-tls",
+        &["tokio", "axum", "hyper", "tower", "opcode-proc", "opcode-sessions", "opcode-store"],
+        "certificates are synchronous files and crypto; the binaries own sockets and HTTP",
     ),
 ];
 

@@ -42,9 +42,11 @@ fn presented_token(headers: &HeaderMap) -> Option<&str> {
         .find_map(|pair| pair.trim().strip_prefix(COOKIE_NAME)?.strip_prefix('='))
 }
 
-/// The `Set-Cookie` value that stores the token in the browser.
-pub fn token_cookie(token: &str) -> String {
-    format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=31536000")
+/// The `Set-Cookie` value that stores the token in the browser; `Secure` (sent over HTTPS only) when the
+/// server speaks TLS.
+pub fn token_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=31536000{secure}")
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
@@ -137,12 +139,29 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
 }
 
 /// The host part of a `Host` header value (`[::1]:8080` → `::1`, `example:80` → `example`).
-fn host_name(host: &str) -> &str {
+pub fn host_name(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
     host.rsplit_once(':')
         .map_or(host, |(name, port)| if port.chars().all(|c| c.is_ascii_digit()) { name } else { host })
+}
+
+/// Middleware when the server speaks TLS: `Strict-Transport-Security` on every response, so a browser
+/// that once came over HTTPS never again sends the cookie in the clear. Not for `localhost`: HSTS
+/// holds for a host on every port, and would force HTTPS on every other local development server too
+/// (browsers ignore it for IP addresses anyway).
+pub async fn strict_transport_security(request: Request, next: Next) -> Response {
+    let localhost = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| host_name(h).eq_ignore_ascii_case("localhost"));
+    let mut response = next.run(request).await;
+    if !localhost {
+        response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    response
 }
 
 /// Middleware on every route: IP literals and `localhost` pass; other host names only when configured

@@ -72,6 +72,16 @@ pub struct Args {
     /// Allow sessions to ask for permission_mode bypassPermissions (every tool runs unasked).
     #[arg(long, env = "OPCODE_ALLOW_BYPASS_PERMISSIONS")]
     pub allow_bypass_permissions: bool,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, env = "OPCODE_TLS_CERT", requires = "tls_key", conflicts_with = "tls_local_ca")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "OPCODE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a local certificate authority, made once in the data dir
+    /// (`<data-dir>/tls/`); phones trust it once from `/trust`.
+    #[arg(long, env = "OPCODE_TLS_LOCAL_CA")]
+    pub tls_local_ca: bool,
     /// Log format.
     #[arg(long, env = "OPCODE_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

@@ -5,20 +5,27 @@
 //!
 //! - [`app`] builds the router from an [`AppState`] (the seam the tests use);
 //! - [`serve`] runs it on a listener until a shutdown future resolves, then stops every run and closes
-//!   every socket.
+//!   every socket; [`serve_tls`] does the same over HTTPS ([`tls`]), answering plain HTTP on the same
+//!   port with a redirect.
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod limiter;
+pub mod qr;
 pub mod rules;
 pub mod state;
+pub mod tls;
+pub mod trust;
 pub mod ui;
 pub mod ws;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
+use axum::serve::{Listener, ListenerExt};
 use axum::Router;
 pub use state::AppState;
 
@@ -33,9 +40,11 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(ws)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
-    Router::new()
+    let secure = state.secure;
+    let router = Router::new()
         .route("/api/health", axum::routing::get(api::health))
         .merge(protected)
+        .merge(trust::routes())
         .merge(ui::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check_host))
@@ -43,8 +52,9 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // the path only: a query can carry the token
             tracing::debug_span!("http", method = %request.method(), path = %request.uri().path())
-        }))
-        .with_state(state)
+        }));
+    let router = if secure { router.layer(axum::middleware::from_fn(auth::strict_transport_security)) } else { router };
+    router.with_state(state)
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves; then cancels every run (viewers get
@@ -55,16 +65,42 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let registry = state.registry.clone();
-    let sockets = state.sockets.clone();
-    let closing = state.closing.clone();
     // small event frames must not wait for delayed ACKs
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+    let listener = listener.tap_io(|tcp| {
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+    serve_on(listener, state, shutdown).await
+}
+
+/// [`serve`] over HTTPS with `tls`: the cookie becomes `Secure`, responses carry HSTS, and a plain HTTP
+/// request on the same port gets a redirect to `https://` (or, for `/ca.pem`, `/ca.crt` and `/trust`,
+/// the local CA it needs to trust the certificate first). See [`tls`].
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<opcode_tls::rustls::ServerConfig>,
+    mut state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    state.secure = true;
+    let listener = tls::TlsListener::new(listener, tls, tls::plain_routes(state.clone()))?;
+    serve_on(listener.tap_io(|_| {}), state, shutdown).await
+}
+
+async fn serve_on<L, F>(
+    listener: axum::serve::TapIo<L, F>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+    F: FnMut(&mut L::Io) + Send + 'static,
+{
+    let registry = state.registry.clone();
+    let sockets = state.sockets.clone();
+    let closing = state.closing.clone();
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: cancelling every run");

@@ -56,30 +56,118 @@ async fn main() -> anyhow::Result<()> {
     state.allowed_origins = args.allowed_origins.clone().into();
     state.allowed_hosts = args.allowed_hosts.clone().into();
 
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let (cert, key) = (cert.clone(), key.clone());
+            Some(tokio::task::spawn_blocking(move || opcode_tls::server_config_from_files(&cert, &key)).await??)
+        }
+        _ if args.tls_local_ca => {
+            let (config, ca, names) = tokio::task::spawn_blocking({
+                let dir = data_dir.join("tls");
+                move || local_ca_config(&dir)
+            })
+            .await??;
+            // names in our own certificate are ours: TLS already keeps a rebinding name out
+            let mut hosts = state.allowed_hosts.to_vec();
+            hosts.extend(names.into_iter().filter_map(|n| match n {
+                opcode_tls::HostName::Dns(dns) => Some(dns),
+                opcode_tls::HostName::Ip(_) => None,
+            }));
+            state.allowed_hosts = hosts.into();
+            state.local_ca = Some(ca);
+            Some(config)
+        }
+        _ => None,
+    };
+
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{} (is the port in use? try --port)", args.host, args.port))?;
     let addr = listener.local_addr()?;
-    let shown_host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
-    let base = if addr.is_ipv6() {
-        format!("http://[{shown_host}]:{}", addr.port())
-    } else {
-        format!("http://{shown_host}:{}", addr.port())
-    };
-    tracing::info!(claude = %claude_bin.display(), data_dir = %data_dir.display(), max_sessions = args.max_sessions, "opcode-web ready");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = url(scheme, if addr.ip().is_unspecified() { [127, 0, 0, 1].into() } else { addr.ip() }, addr.port());
+    tracing::info!(claude = %claude_bin.display(), data_dir = %data_dir.display(), max_sessions = args.max_sessions, tls = tls.is_some(), "opcode-web ready");
     // stdout, not the log: the token belongs to whoever started the server, never in log files
     println!("opcode-web {} listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("open: {base}/?token={token}");
+    // (URL, its address when it is one)
+    let mut remote: Vec<(String, Option<std::net::IpAddr>)> = Vec::new();
     if addr.ip().is_unspecified() {
+        remote.extend(
+            opcode_tls::machine_names()
+                .into_iter()
+                .filter_map(|n| match n {
+                    opcode_tls::HostName::Ip(ip) if !ip.is_loopback() && (addr.is_ipv6() || ip.is_ipv4()) => Some(ip),
+                    _ => None,
+                })
+                .map(|ip| (url(scheme, ip, addr.port()), Some(ip))),
+        );
+    } else if !addr.ip().is_loopback() {
+        remote.push((base.clone(), Some(addr.ip())));
+    }
+    remote.extend(args.allowed_hosts.iter().map(|h| (format!("{scheme}://{h}:{}", addr.port()), None)));
+    if let Some(ca) = &state.local_ca {
+        let trust = remote.first().map_or(&base, |(url, _)| url);
         println!(
-            "from a phone on the same network: http://<this machine's LAN address>:{}/?token={token}",
-            addr.port()
+            "local CA {} (SHA-256 {})",
+            data_dir.join("tls").join(opcode_tls::CA_CERT_FILE).display(),
+            ca.fingerprint
+        );
+        println!(
+            "a phone trusts it once from {}/trust (plain http:// works for that page too)",
+            trust.replace("https://", "http://")
         );
     }
+    if remote.is_empty() {
+        println!("a phone cannot reach {}: start with --host 0.0.0.0 to get a QR code for it", addr.ip());
+    } else {
+        println!("from a phone on the same network: open one of these, or point its camera at the code below it");
+    }
+    for (url, ip) in &remote {
+        let open = format!("{url}/?token={token}");
+        println!("open: {open}");
+        let uncovered = ip.is_some_and(|ip| !opcode_tls::LocalCa::vouches_for(&ip.into()));
+        if state.local_ca.is_some() && uncovered {
+            println!("(not in the local CA's certificate, which covers private addresses and local names only: use --tls-cert for it)");
+        } else if let Some(code) = opcode_web::qr::render(&open) {
+            println!("{code}");
+        }
+    }
 
-    opcode_web::serve(listener, state, shutdown_signal()).await?;
+    match tls {
+        Some(config) => opcode_web::serve_tls(listener, config, state, shutdown_signal()).await?,
+        None => opcode_web::serve(listener, state, shutdown_signal()).await?,
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `scheme://ip:port`, with brackets around an IPv6 address.
+fn url(scheme: &str, ip: std::net::IpAddr, port: u16) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}"),
+        std::net::IpAddr::V4(v4) => format!("{scheme}://{v4}:{port}"),
+    }
+}
+
+/// The local CA (made now if the data dir has none), a fresh leaf for every local name of this machine,
+/// and the TLS configuration serving it. Blocking.
+fn local_ca_config(
+    dir: &std::path::Path,
+) -> anyhow::Result<(Arc<opcode_tls::rustls::ServerConfig>, Arc<opcode_web::trust::PublicCa>, Vec<opcode_tls::HostName>)>
+{
+    let (ca, created) = opcode_tls::LocalCa::load_or_create(dir)?;
+    if created {
+        tracing::info!(dir = %dir.display(), "made a local certificate authority: phones trust it once from /trust");
+    }
+    let (names, skipped): (Vec<_>, Vec<_>) =
+        opcode_tls::machine_names().into_iter().partition(opcode_tls::LocalCa::vouches_for);
+    for name in skipped {
+        tracing::info!(%name, "not in the certificate: the local CA vouches for local names and private addresses only");
+    }
+    let leaf = ca.issue(&names)?;
+    let config = opcode_tls::server_config(&leaf.cert_pem, &leaf.key_pem, "the local CA's certificate")?;
+    Ok((config, opcode_web::trust::PublicCa::of(&ca), names))
 }
 
 fn init_logging(format: LogFormat) {

@@ -29,6 +29,10 @@ pub struct AppState {
     pub ping_every: std::time::Duration,
     /// Wrong-token counts per client address.
     pub token_limiter: Arc<crate::limiter::TokenLimiter>,
+    /// The server speaks TLS: the cookie is `Secure` and responses carry HSTS ([`crate::serve_tls`] sets it).
+    pub secure: bool,
+    /// The local CA's public certificate, served at `/ca.pem`, `/ca.crt` and `/trust` (`--tls-local-ca`).
+    pub local_ca: Option<Arc<crate::trust::PublicCa>>,
 }
 
 impl AppState {
@@ -44,6 +48,8 @@ impl AppState {
             sockets: TaskTracker::new(),
             ping_every: std::time::Duration::from_secs(20),
             token_limiter: Arc::default(),
+            secure: false,
+            local_ca: None,
         }
     }
 }

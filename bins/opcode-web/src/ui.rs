@@ -45,7 +45,9 @@ async fn index(State(state): State<AppState>, request: Request) -> Response {
         return file("index.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response());
     };
     match admit(&state, client_ip(&request), &token) {
-        Admission::Accepted => ([(header::SET_COOKIE, token_cookie(&token))], Redirect::to("/")).into_response(),
+        Admission::Accepted => {
+            ([(header::SET_COOKIE, token_cookie(&token, state.secure))], Redirect::to("/")).into_response()
+        }
         Admission::Wrong => (StatusCode::UNAUTHORIZED, Html(WRONG_TOKEN_PAGE)).into_response(),
         Admission::Blocked { retry_after_secs } => too_many_attempts(retry_after_secs),
     }

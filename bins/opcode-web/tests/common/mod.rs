@@ -39,6 +39,22 @@ impl TestServer {
 
     /// A server that pings its WebSockets every `ping_every`.
     pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
+        Self::start_inner(adjust, ping_every, None).await
+    }
+
+    /// A server speaking HTTPS with `tls` (`serve_tls`), serving `local_ca` at `/ca.pem`, `/ca.crt`, `/trust`.
+    pub async fn start_tls(
+        tls: Arc<opcode_tls::rustls::ServerConfig>,
+        local_ca: Option<Arc<opcode_web::trust::PublicCa>>,
+    ) -> Self {
+        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca))).await
+    }
+
+    async fn start_inner(
+        adjust: impl FnOnce(&mut RegistryConfig),
+        ping_every: Duration,
+        tls: Option<(Arc<opcode_tls::rustls::ServerConfig>, Option<Arc<opcode_web::trust::PublicCa>>)>,
+    ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
         let project = tempfile::tempdir().unwrap();
@@ -54,9 +70,16 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(opcode_web::serve(listener, state.clone(), async move {
+        let shutdown = async move {
             let _ = rx.await;
-        }));
+        };
+        let task = match tls {
+            None => tokio::spawn(opcode_web::serve(listener, state.clone(), shutdown)),
+            Some((config, local_ca)) => {
+                state.local_ca = local_ca;
+                tokio::spawn(opcode_web::serve_tls(listener, config, state.clone(), shutdown))
+            }
+        };
         TestServer { addr, state, project, claude_dir, _data: data, shutdown: Some(tx), task: Some(task) }
     }
 
