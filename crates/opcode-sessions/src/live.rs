@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::error::ControlError;
 use crate::log::EventLog;
+use crate::notable::{Announcer, NotableKind};
 
 /// Lines waiting for claude's stdin; when full, commands fail instead of waiting.
 const STDIN_QUEUE: usize = 64;
@@ -88,7 +89,13 @@ fn unix_ms() -> u64 {
 
 /// Starts the actor of a freshly spawned live run: claude's stdin writer, `initialize`, the first prompt
 /// (none when `prompt` is blank: the session is taken up and waits for one).
-pub(crate) fn start(log: Arc<EventLog>, stdin: Option<StdinWriter>, prompt: &str, config: LiveConfig) -> LiveHandle {
+pub(crate) fn start(
+    log: Arc<EventLog>,
+    stdin: Option<StdinWriter>,
+    prompt: &str,
+    config: LiveConfig,
+    announcer: Announcer,
+) -> LiveHandle {
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<String>(STDIN_QUEUE);
     if let Some(mut writer) = stdin {
         tokio::spawn(async move {
@@ -106,6 +113,7 @@ pub(crate) fn start(log: Arc<EventLog>, stdin: Option<StdinWriter>, prompt: &str
     let handle = LiveHandle { session_id: log.session_id().into(), tx, pending: pending.clone() };
     let mut actor = Actor {
         log,
+        announcer,
         config,
         stdin: Some(stdin_tx),
         pending: HashMap::new(),
@@ -189,6 +197,8 @@ struct Pending {
 /// The owning task's state. Only [`Actor::run`] touches it.
 struct Actor {
     log: Arc<EventLog>,
+    /// Permission requests and answers are announced as they are logged.
+    announcer: Announcer,
     config: LiveConfig,
     /// Feeds the stdin writer task; `None` once the input was closed.
     stdin: Option<mpsc::Sender<String>>,
@@ -273,6 +283,7 @@ impl Actor {
             by,
             message: decision.message.clone(),
         });
+        self.announcer.announce(NotableKind::PermissionResolved { request_id: request_id.to_owned() });
         Ok(())
     }
 
@@ -301,6 +312,14 @@ impl Actor {
         let deadline = Instant::now() + timeout;
         self.pending.insert(request.request_id.clone(), Pending { input: request.input.clone(), deadline });
         self.publish_pending();
+        let expires_at = unix_ms() + timeout.as_millis() as u64;
+        let notable = NotableKind::PermissionRequested {
+            request_id: request.request_id.clone(),
+            tool_name: request.tool_name.clone(),
+            input: request.input.clone(),
+            description: request.description.clone(),
+            expires_at,
+        };
         self.log.append(EventKind::PermissionRequest {
             request_id: request.request_id,
             tool_name: request.tool_name,
@@ -308,8 +327,9 @@ impl Actor {
             tool_use_id: request.tool_use_id,
             description: request.description,
             timeout_ms: timeout.as_millis() as u64,
-            expires_at: unix_ms() + timeout.as_millis() as u64,
+            expires_at,
         });
+        self.announcer.announce(notable);
     }
 
     fn publish_pending(&self) {
@@ -352,6 +372,7 @@ impl Actor {
     }
 
     fn log_denied(&self, request_id: String, by: AnsweredBy, message: &str) {
+        self.announcer.announce(NotableKind::PermissionResolved { request_id: request_id.clone() });
         self.log.append(EventKind::PermissionResolved {
             request_id,
             behavior: Behavior::Deny,
