@@ -72,6 +72,10 @@ pub struct Args {
     /// Allow sessions to ask for permission_mode bypassPermissions (every tool runs unasked).
     #[arg(long, env = "OPCODE_ALLOW_BYPASS_PERMISSIONS")]
     pub allow_bypass_permissions: bool,
+    /// The contact push services see in the VAPID token of every Web Push (`mailto:you@example.com` or an
+    /// https URL); some (Apple's) refuse pushes without a real one.
+    #[arg(long, env = "OPCODE_PUSH_CONTACT", default_value = "mailto:opcode-web@example.com")]
+    pub push_contact: String,
     /// Log format.
     #[arg(long, env = "OPCODE_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

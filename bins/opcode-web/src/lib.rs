@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod limiter;
+pub mod push;
 pub mod state;
 pub mod ui;
 pub mod ws;
@@ -26,7 +27,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole router: UI, `/api`, `/ws`, with the security layers.
 pub fn app(state: AppState) -> Router {
-    let api = api::routes();
+    let api = api::routes().merge(push::routes());
     let ws = ws::routes();
     let protected = Router::new()
         .merge(api)

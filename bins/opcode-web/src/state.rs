@@ -1,5 +1,5 @@
-//! The state every handler shares: the session registry, Claude's files, the security settings, and
-//! the means to close every socket at shutdown.
+//! The state every handler shares: the session registry, Claude's files, the security settings, Web
+//! Push, and the means to close every socket at shutdown.
 
 use std::sync::Arc;
 
@@ -29,6 +29,8 @@ pub struct AppState {
     pub ping_every: std::time::Duration,
     /// Wrong-token counts per client address.
     pub token_limiter: Arc<crate::limiter::TokenLimiter>,
+    /// Web Push (`None`: off; its routes answer 503 and visibility reports are only checked).
+    pub push: Option<opcode_push::PushService>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             sockets: TaskTracker::new(),
             ping_every: std::time::Duration::from_secs(20),
             token_limiter: Arc::default(),
+            push: None,
         }
     }
 }

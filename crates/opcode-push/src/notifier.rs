@@ -172,8 +172,9 @@ impl PushService {
     pub async fn test(&self, device_id: &str) -> Result<TestOutcome, PushError> {
         check_device_id(device_id)?;
         let (store, id) = (self.inner.store.clone(), device_id.to_owned());
-        let record =
-            blocking(move || store.push_subscription(&id)).await?.ok_or_else(|| PushError::NotSubscribed(device_id.to_owned()))?;
+        let record = blocking(move || store.push_subscription(&id))
+            .await?
+            .ok_or_else(|| PushError::NotSubscribed(device_id.to_owned()))?;
         let subscription = Subscription::from_record(&record, self.inner.config.allow_http_endpoints)?;
         match self.deliver(&subscription, &payload::test(unix_ms()), Urgency::Normal, TEST_TTL).await? {
             Delivery::Accepted => Ok(TestOutcome::Accepted),
@@ -242,9 +243,10 @@ impl PushService {
             }
         };
         let (urgency, ttl) = match (&payload.kind, &payload.permission) {
-            (PayloadKind::PermissionRequest, Some(p)) => {
-                (Urgency::High, Duration::from_millis(p.expires_at.saturating_sub(unix_ms())).max(Duration::from_secs(60)))
-            }
+            (PayloadKind::PermissionRequest, Some(p)) => (
+                Urgency::High,
+                Duration::from_millis(p.expires_at.saturating_sub(unix_ms())).max(Duration::from_secs(60)),
+            ),
             _ => (Urgency::Normal, RUN_TTL),
         };
         let payload = Arc::new(payload);

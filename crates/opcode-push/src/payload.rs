@@ -114,10 +114,7 @@ pub fn summarize_input(tool_name: &str, input: &str) -> String {
 }
 
 fn project_name(path: &str) -> String {
-    std::path::Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.to_owned())
+    std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.to_owned())
 }
 
 /// The path that opens a session in the UI.
@@ -175,13 +172,19 @@ pub fn for_event(event: &NotableEvent, sent_at: u64) -> Option<Payload> {
                 let why = subtype.clone().unwrap_or_else(|| "an error".to_owned());
                 Some(base(PayloadKind::Failed, format!("{project}: the turn failed"), why, run_tag))
             } else {
-                let body = result.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "Claude is waiting for your next prompt".to_owned());
+                let body = result
+                    .clone()
+                    .filter(|r| !r.trim().is_empty())
+                    .unwrap_or_else(|| "Claude is waiting for your next prompt".to_owned());
                 Some(base(PayloadKind::Finished, format!("{project}: Claude is done"), body, run_tag))
             }
         }
-        NotableKind::RunFinished { status: CompletionStatus::Success, live: false, .. } => {
-            Some(base(PayloadKind::Finished, format!("{project}: run finished"), "The run finished".to_owned(), run_tag))
-        }
+        NotableKind::RunFinished { status: CompletionStatus::Success, live: false, .. } => Some(base(
+            PayloadKind::Finished,
+            format!("{project}: run finished"),
+            "The run finished".to_owned(),
+            run_tag,
+        )),
         NotableKind::RunFinished { status: CompletionStatus::Error, error, .. } => {
             let why = error.clone().unwrap_or_else(|| "The run failed".to_owned());
             Some(base(PayloadKind::Failed, format!("{project}: run failed"), why, run_tag))
@@ -256,7 +259,11 @@ mod tests {
         assert_eq!(for_event(&event(turn("success", false)), 0).unwrap().body, "All tests pass");
         assert_eq!(for_event(&event(turn("error_max_turns", true)), 0).unwrap().kind, PayloadKind::Failed);
         assert!(for_event(&event(turn("error_during_execution", true)), 0).is_none());
-        let run = |status, live| NotableKind::RunFinished { status, live, error: Some("claude ended with exit code 1".into()) };
+        let run = |status, live| NotableKind::RunFinished {
+            status,
+            live,
+            error: Some("claude ended with exit code 1".into()),
+        };
         assert_eq!(for_event(&event(run(CompletionStatus::Success, false)), 0).unwrap().kind, PayloadKind::Finished);
         assert!(for_event(&event(run(CompletionStatus::Success, true)), 0).is_none());
         assert!(for_event(&event(run(CompletionStatus::Cancelled, false)), 0).is_none());

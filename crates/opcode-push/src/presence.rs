@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::watch;
 use tokio::time::{Duration, Instant};
 
 /// How long the moment a device stopped watching is kept (longer than any notifier delay).
@@ -24,12 +25,26 @@ struct DeviceWatch {
 }
 
 /// The watching devices. Cheap to clone; all clones share.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Presence {
     devices: Arc<Mutex<HashMap<String, DeviceWatch>>>,
+    /// Counts changes (a device became or stopped being watched by a socket).
+    changes: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Presence {
+    fn default() -> Self {
+        Presence { devices: Arc::default(), changes: Arc::new(watch::channel(0).0) }
+    }
 }
 
 impl Presence {
+    /// Changes after every report that changed something, and when a visible socket closes (for tests
+    /// and whoever must wait for a closed socket to stop counting).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     fn devices(&self) -> std::sync::MutexGuard<'_, HashMap<String, DeviceWatch>> {
         self.devices.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -41,7 +56,7 @@ impl Presence {
 
     /// Whether `device` had a visible page at `at` (or has one now).
     pub fn watching_at(&self, device: &str, at: Instant) -> bool {
-        self.devices().get(device).is_some_and(|w| w.visible > 0 || w.until.is_some_and(|until| until >= at))
+        self.devices().get(device).is_some_and(|w| w.visible > 0 || w.until.is_some_and(|until| until > at))
     }
 
     fn show(&self, device: &str) {
@@ -49,6 +64,8 @@ impl Presence {
         let now = Instant::now();
         devices.retain(|_, w| w.visible > 0 || w.until.is_some_and(|u| now.duration_since(u) < FORGET_AFTER));
         devices.entry(device.to_owned()).or_default().visible += 1;
+        drop(devices);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     fn hide(&self, device: &str) {
@@ -58,6 +75,7 @@ impl Presence {
                 watch.until = Some(Instant::now());
             }
         }
+        self.changes.send_modify(|n| *n += 1);
     }
 }
 

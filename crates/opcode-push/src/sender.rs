@@ -108,7 +108,8 @@ impl Sender {
             return Err(SendError::TooLarge(json.len()));
         }
         let auth = web_push_native::Auth::clone_from_slice(&to.auth);
-        let body = web_push_native::encrypt(json, &to.public_key, &auth).map_err(|e| SendError::Encrypt(e.to_string()))?;
+        let body =
+            web_push_native::encrypt(json, &to.public_key, &auth).map_err(|e| SendError::Encrypt(e.to_string()))?;
         let authorization = self.keys.authorization(&to.endpoint, &self.contact)?;
         let response = self
             .client

@@ -70,9 +70,7 @@ impl Store {
     /// The subscription of `device_id`, if it has one.
     pub fn push_subscription(&self, device_id: &str) -> Result<Option<PushSubscriptionRecord>, StoreError> {
         let conn = self.conn();
-        Ok(conn
-            .query_row("SELECT * FROM push_subscriptions WHERE device_id = ?1", [device_id], read_row)
-            .optional()?)
+        Ok(conn.query_row("SELECT * FROM push_subscriptions WHERE device_id = ?1", [device_id], read_row).optional()?)
     }
 
     /// Every subscription, by device id.
