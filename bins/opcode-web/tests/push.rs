@@ -239,6 +239,9 @@ async fn a_permission_request_is_pushed_and_allow_through_its_answer_route_resol
     let project = server.project.path().file_name().unwrap().to_str().unwrap();
     assert_eq!(payload["project"], project);
     assert_eq!(payload["title"], format!("{project}: allow Bash?"));
+    // a tap opens the UI on that session
+    let page = server.http().get(server.url(payload["url"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(page.status(), 200);
 
     // the service worker's Allow: POST the answer route (with the cookie; here the bearer)
     let answer_url = permission["answer_url"].as_str().unwrap();
