@@ -77,6 +77,32 @@ pub struct Payload {
     pub sent_at: u64,
 }
 
+impl Payload {
+    /// The payload cut until its JSON fits in [`MAX_PAYLOAD`] bytes (texts of control characters or
+    /// wide characters can be several bytes each): the body, the summary, then the title are halved in
+    /// turn. Ids and URLs are never cut.
+    pub fn fitted(mut self) -> Payload {
+        let size = |p: &Payload| serde_json::to_vec(p).map(|v| v.len()).unwrap_or(usize::MAX);
+        let halve = |text: &mut String| {
+            let chars = text.chars().count();
+            if chars > 1 {
+                *text = one_line(text, chars / 2);
+            }
+        };
+        for _ in 0..32 {
+            if size(&self) <= MAX_PAYLOAD {
+                break;
+            }
+            halve(&mut self.body);
+            if let Some(permission) = &mut self.permission {
+                halve(&mut permission.summary);
+            }
+            halve(&mut self.title);
+        }
+        self
+    }
+}
+
 /// Cuts `text` to one line of at most `max` characters (whitespace runs become one space; `…` marks a cut).
 pub fn one_line(text: &str, max: usize) -> String {
     let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -156,12 +182,12 @@ pub fn for_event(event: &NotableEvent, sent_at: u64) -> Option<Payload> {
             );
             payload.permission = Some(PermissionPayload {
                 request_id: request_id.clone(),
-                tool_name: tool_name.clone(),
+                tool_name: one_line(tool_name, 100),
                 summary,
                 expires_at: *expires_at,
                 answer_url: format!("/api/sessions/{}/permissions/{request_id}", event.session_id),
             });
-            Some(payload)
+            Some(payload.fitted())
         }
         NotableKind::PermissionResolved { .. } => None,
         NotableKind::TurnFinished { subtype, is_error, result } => {
@@ -170,13 +196,13 @@ pub fn for_event(event: &NotableEvent, sent_at: u64) -> Option<Payload> {
             }
             if *is_error {
                 let why = subtype.clone().unwrap_or_else(|| "an error".to_owned());
-                Some(base(PayloadKind::Failed, format!("{project}: the turn failed"), why, run_tag))
+                Some(base(PayloadKind::Failed, format!("{project}: the turn failed"), why, run_tag).fitted())
             } else {
                 let body = result
                     .clone()
                     .filter(|r| !r.trim().is_empty())
                     .unwrap_or_else(|| "Claude is waiting for your next prompt".to_owned());
-                Some(base(PayloadKind::Finished, format!("{project}: Claude is done"), body, run_tag))
+                Some(base(PayloadKind::Finished, format!("{project}: Claude is done"), body, run_tag).fitted())
             }
         }
         NotableKind::RunFinished { status: CompletionStatus::Success, live: false, .. } => Some(base(
@@ -187,7 +213,7 @@ pub fn for_event(event: &NotableEvent, sent_at: u64) -> Option<Payload> {
         )),
         NotableKind::RunFinished { status: CompletionStatus::Error, error, .. } => {
             let why = error.clone().unwrap_or_else(|| "The run failed".to_owned());
-            Some(base(PayloadKind::Failed, format!("{project}: run failed"), why, run_tag))
+            Some(base(PayloadKind::Failed, format!("{project}: run failed"), why, run_tag).fitted())
         }
         NotableKind::RunFinished { .. } => None,
     }
@@ -230,6 +256,24 @@ mod tests {
         let long = summarize_input("Bash", &serde_json::json!({ "command": "é".repeat(500) }).to_string());
         assert_eq!(long.chars().count(), MAX_SUMMARY);
         assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn a_payload_of_control_characters_still_fits() {
+        let nasty = "\u{1}".repeat(5000);
+        let payload = for_event(
+            &event(NotableKind::PermissionRequested {
+                request_id: "r".into(),
+                tool_name: nasty.clone(),
+                input: serde_json::json!({ "command": nasty }).to_string(),
+                description: Some(nasty.clone()),
+                expires_at: 1,
+            }),
+            0,
+        )
+        .unwrap();
+        assert!(serde_json::to_vec(&payload).unwrap().len() <= MAX_PAYLOAD);
+        assert_eq!(payload.permission.unwrap().request_id, "r");
     }
 
     #[test]

@@ -67,7 +67,8 @@ impl VapidKeys {
         }
         std::fs::create_dir_all(dir).map_err(io)?;
         let fresh = ES256KeyPair::generate();
-        let temp = dir.join(format!(".{KEY_FILE}.{}", std::process::id()));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let temp = dir.join(format!(".{KEY_FILE}.{}.{nanos}", std::process::id()));
         {
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
