@@ -1,8 +1,8 @@
 //! The crate layering, checked from `cargo metadata`: which crate may depend on what.
 //!
 //! `opcode-proto` does no I/O (no tokio, no HTTP); `opcode-proc` knows neither HTTP nor sessions;
-//! `opcode-sessions` knows nothing of HTTP or WebSockets; `opcode-tls` knows no sockets. Only the binaries
-//! may use axum.
+//! `opcode-sessions` knows nothing of HTTP, WebSockets or Web Push; `opcode-tls` knows no sockets;
+//! `opcode-push` is only an HTTP client. Only the binaries may use axum.
 
 use std::path::Path;
 
@@ -18,8 +18,13 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     (
         "opcode-sessions",
-        &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite"],
-        "sessions know nothing of HTTP",
+        &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite", "reqwest", "web-push-native", "opcode-push"],
+        "sessions know nothing of HTTP or push; notable events are announced on a channel",
+    ),
+    (
+        "opcode-push",
+        &["axum", "tower", "tower-http", "tokio-tungstenite", "opcode-proc"],
+        "push is a client of push services; its routes and sockets stay in the binary",
     ),
     (
         "opcode-store",

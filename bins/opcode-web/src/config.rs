@@ -82,6 +82,10 @@ pub struct Args {
     /// (`<data-dir>/tls/`); phones trust it once from `/trust`.
     #[arg(long, env = "OPCODE_TLS_LOCAL_CA")]
     pub tls_local_ca: bool,
+    /// The contact push services see in the VAPID token of every Web Push (`mailto:you@example.com` or an
+    /// https URL); some (Apple's) refuse pushes without a real one.
+    #[arg(long, env = "OPCODE_PUSH_CONTACT", default_value = "mailto:opcode-web@example.com")]
+    pub push_contact: String,
     /// Log format.
     #[arg(long, env = "OPCODE_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

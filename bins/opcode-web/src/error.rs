@@ -34,6 +34,14 @@ pub enum ApiError {
     NotFound(String),
     /// 409: not possible in the current state.
     Conflict(String),
+    /// 410: it was there and is gone for good (a push subscription its push service dropped).
+    Gone(String),
+    /// 413: the request body is over the route's limit.
+    TooLarge(String),
+    /// 502: a service the server relies on (a push service) refused or could not be reached.
+    BadGateway(String),
+    /// 503: the feature is off on this server.
+    Unavailable(String),
     /// 500: logged with its detail, sent as a generic message.
     Internal(String),
 }
@@ -45,6 +53,10 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
+            ApiError::Gone(m) => (StatusCode::GONE, m),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, m),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log".to_owned())
@@ -82,6 +94,19 @@ impl From<ControlError> for ApiError {
             ControlError::EmptyPrompt | ControlError::BadClientId(_) => ApiError::BadRequest(err.to_string()),
             ControlError::NotQueued(_) => ApiError::NotFound(err.to_string()),
             other => ApiError::Conflict(other.to_string()),
+        }
+    }
+}
+
+impl From<opcode_push::PushError> for ApiError {
+    fn from(err: opcode_push::PushError) -> Self {
+        use opcode_push::PushError;
+        match err {
+            PushError::Subscription(_) => ApiError::BadRequest(err.to_string()),
+            PushError::NotSubscribed(_) => ApiError::NotFound(err.to_string()),
+            PushError::Gone(_) => ApiError::Gone(err.to_string()),
+            PushError::Send(_) => ApiError::BadGateway(err.to_string()),
+            other => ApiError::Internal(format!("{other}: {:?}", std::error::Error::source(&other))),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod limiter;
+pub mod push;
 pub mod qr;
 pub mod rules;
 pub mod state;
@@ -34,7 +35,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole router: UI, `/api`, `/ws`, with the security layers.
 pub fn app(state: AppState) -> Router {
-    let api = api::routes();
+    let api = api::routes().merge(push::routes());
     let ws = ws::routes();
     let protected = Router::new()
         .merge(api)

@@ -51,10 +51,21 @@ async fn main() -> anyhow::Result<()> {
     config.claude_store = store.clone();
     let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await?;
 
+    let push_config = opcode_push::PushConfig { contact: args.push_contact.clone(), ..Default::default() };
+    let push = match opcode_push::PushService::open(&registry, push_config).await {
+        Ok(push) => Some(push),
+        Err(err) => {
+            // the server is still useful without notifications
+            tracing::warn!("Web Push is off: {err}");
+            None
+        }
+    };
+
     let token = args.token.clone().filter(|t| !t.is_empty()).unwrap_or_else(generate_token);
     let mut state = AppState::new(registry, store, &token);
     state.allowed_origins = args.allowed_origins.clone().into();
     state.allowed_hosts = args.allowed_hosts.clone().into();
+    state.push = push;
 
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {

@@ -1,5 +1,5 @@
-//! The state every handler shares: the session registry, Claude's files, the security settings, and
-//! the means to close every socket at shutdown.
+//! The state every handler shares: the session registry, Claude's files, the security settings, Web
+//! Push, and the means to close every socket at shutdown.
 
 use std::sync::Arc;
 
@@ -33,6 +33,8 @@ pub struct AppState {
     pub secure: bool,
     /// The local CA's public certificate, served at `/ca.pem`, `/ca.crt` and `/trust` (`--tls-local-ca`).
     pub local_ca: Option<Arc<crate::trust::PublicCa>>,
+    /// Web Push (`None`: off; its routes answer 503 and visibility reports are only checked).
+    pub push: Option<opcode_push::PushService>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             token_limiter: Arc::default(),
             secure: false,
             local_ca: None,
+            push: None,
         }
     }
 }

@@ -2,6 +2,10 @@
 //! `/ws/sessions/{id}?since=SEQ` (attach to a run: replay, then live, then close). Both also take the
 //! control messages of live sessions (`prompt`, `permission_response`, `interrupt`, `end`).
 //!
+//! Both also take a page's visibility report (`{"type":"visibility","device":…,"visible":…}`): Web Push
+//! leaves out a device while one of its sockets last said visible (`opcode_push::Presence`); closing the
+//! socket counts as hidden.
+//!
 //! A socket is only a viewer: closing it never stops a run. Every loop also pings every 20 s (dead phones
 //! are noticed after 60 s of silence) and closes with 1001 when the server shuts down.
 
@@ -15,9 +19,10 @@ use axum::Router;
 use bytes::Bytes;
 use futures::stream::{BoxStream, SelectAll};
 use futures::{SinkExt, StreamExt};
-use opcode_proto::control::ControlMessage;
+use opcode_proto::control::{ControlMessage, VisibilityReport};
 use opcode_proto::event::request_error_json;
 use opcode_proto::request::parse_request;
+use opcode_push::Watcher;
 use opcode_sessions::Subscription;
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -156,13 +161,19 @@ async fn do_chore(socket: &mut WebSocket, chore: Chore) -> bool {
 async fn claude_socket(mut socket: WebSocket, state: AppState) {
     let mut runs: SelectAll<Batches> = SelectAll::new();
     let mut heartbeat = Heartbeat::new(state.ping_every);
+    let mut watcher = watcher(&state);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
                 heartbeat.heard();
                 match incoming {
                     Some(Ok(Message::Text(request))) => {
-                        if let Some(reply) = start(&state, &request, &mut runs).await {
+                        let reply = if is_visibility(&request) {
+                            visibility(&mut watcher, &request)
+                        } else {
+                            start(&state, &request, &mut runs).await
+                        };
+                        if let Some(reply) = reply {
                             if socket.send(Message::Text(reply.into())).await.is_err() {
                                 return;
                             }
@@ -217,6 +228,32 @@ async fn control(state: &AppState, text: &str) -> Option<String> {
     result.err().map(|err| request_error_json(&err.to_string(), Some(&session_id)))
 }
 
+/// This socket's visibility reporter (a no-op holder when Web Push is off).
+fn watcher(state: &AppState) -> Option<Watcher> {
+    state.push.as_ref().map(|push| push.presence().watcher())
+}
+
+/// True for a visibility report (`"type":"visibility"`).
+fn is_visibility(text: &str) -> bool {
+    opcode_proto::read_envelope(text).and_then(|e| e.kind).as_deref() == Some("visibility")
+}
+
+/// Applies a page's visibility report to this socket's watcher; returns the request-error frame to send
+/// if it is malformed.
+fn visibility(watcher: &mut Option<Watcher>, text: &str) -> Option<String> {
+    let report: VisibilityReport = match serde_json::from_str(text) {
+        Ok(report) => report,
+        Err(err) => return Some(request_error_json(&format!("invalid visibility report: {err}"), None)),
+    };
+    if let Err(err) = opcode_push::subscription::check_device_id(&report.device) {
+        return Some(request_error_json(&format!("invalid visibility report: {err}"), None));
+    }
+    if let Some(watcher) = watcher {
+        watcher.report(&report.device, report.visible);
+    }
+    None
+}
+
 /// True for a JSON object with a `type`: a control message rather than a run request.
 fn is_control(text: &str) -> bool {
     opcode_proto::read_envelope(text).is_some_and(|e| e.kind.is_some())
@@ -258,6 +295,7 @@ async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: Strin
     };
     let mut events = batches(subscription);
     let mut heartbeat = Heartbeat::new(state.ping_every);
+    let mut watcher = watcher(&state);
     loop {
         tokio::select! {
             batch = events.next() => match batch {
@@ -275,10 +313,12 @@ async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: Strin
                 heartbeat.heard();
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = if is_control(&text) {
+                        let reply = if is_visibility(&text) {
+                            visibility(&mut watcher, &text)
+                        } else if is_control(&text) {
                             control(&state, &text).await
                         } else {
-                            Some(request_error_json("this socket takes control messages only (prompt, permission_response, interrupt, end)", Some(&session_id)))
+                            Some(request_error_json("this socket takes control messages only (prompt, permission_response, interrupt, end, visibility)", Some(&session_id)))
                         };
                         if let Some(reply) = reply {
                             if socket.send(Message::Text(reply.into())).await.is_err() {

@@ -59,6 +59,29 @@ pub enum ControlMessage {
     },
 }
 
+/// The `type` of a [`VisibilityReport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisibilityType {
+    /// `"visibility"`.
+    Visibility,
+}
+
+/// A page's report, on any of its WebSockets, of which device it runs on and whether it is visible:
+/// `{"type":"visibility","device":"<device id>","visible":true}`. Web Push leaves out a device while one
+/// of its sockets last said visible (see `docs/protocol.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisibilityReport {
+    /// Always [`VisibilityType::Visibility`].
+    #[serde(rename = "type")]
+    pub kind: VisibilityType,
+    /// The device id the page subscribed with (client-generated).
+    pub device: String,
+    /// `document.visibilityState == "visible"`.
+    pub visible: bool,
+}
+
 impl ControlMessage {
     /// The session the message is about.
     pub fn session_id(&self) -> &str {

@@ -10,6 +10,8 @@
 //!   permission requests become events any viewer can answer.
 //! - [`claude_store`] reads Claude's own files (`~/.claude/projects`): projects, sessions, history pages;
 //!   [`claude_config`] its settings, `CLAUDE.md` and custom slash commands;
+//! - [`notable`]: a broadcast of the few moments worth telling a person who is away (a permission
+//!   request, the end of a turn or run), for a notifier to listen to;
 //! - [`claude_info`] asks the claude binary about itself (`--version`, through the supervisor) and lists
 //!   the installations found on the machine.
 //!
@@ -26,6 +28,7 @@ mod error;
 mod instance;
 mod live;
 mod log;
+pub mod notable;
 mod registry;
 mod run;
 mod subscription;

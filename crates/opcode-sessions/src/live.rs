@@ -32,6 +32,7 @@ use tokio::time::Instant;
 
 use crate::error::ControlError;
 use crate::log::EventLog;
+use crate::notable::{Announcer, NotableKind};
 
 /// Lines waiting for claude's stdin; when full, commands fail instead of waiting.
 const STDIN_QUEUE: usize = 64;
@@ -153,6 +154,7 @@ pub(crate) fn start(
     prompt: &str,
     config: LiveConfig,
     restored: Restored,
+    announcer: Announcer,
 ) -> LiveHandle {
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<String>(STDIN_QUEUE);
     if let Some(mut writer) = stdin {
@@ -171,6 +173,7 @@ pub(crate) fn start(
     let handle = LiveHandle { session_id: log.session_id().into(), tx, pending: pending.clone() };
     let mut actor = Actor {
         log,
+        announcer,
         config,
         stdin: Some(stdin_tx),
         pending: HashMap::new(),
@@ -275,6 +278,8 @@ struct Pending {
 /// The owning task's state. Only [`Actor::run`] touches it.
 struct Actor {
     log: Arc<EventLog>,
+    /// Permission requests and answers are announced as they are logged.
+    announcer: Announcer,
     config: LiveConfig,
     /// Feeds the stdin writer task; `None` once the input was closed.
     stdin: Option<mpsc::Sender<String>>,
@@ -427,6 +432,7 @@ impl Actor {
             message: decision.message.clone(),
             remembered,
         });
+        self.announcer.announce(NotableKind::PermissionResolved { request_id: request_id.to_owned() });
         Ok(())
     }
 
@@ -459,6 +465,14 @@ impl Actor {
             Pending { input: request.input.clone(), remember: remember.clone(), deadline },
         );
         self.publish_pending();
+        let expires_at = unix_ms() + timeout.as_millis() as u64;
+        let notable = NotableKind::PermissionRequested {
+            request_id: request.request_id.clone(),
+            tool_name: request.tool_name.clone(),
+            input: request.input.clone(),
+            description: request.description.clone(),
+            expires_at,
+        };
         self.log.append(EventKind::PermissionRequest {
             request_id: request.request_id,
             tool_name: request.tool_name,
@@ -466,9 +480,10 @@ impl Actor {
             tool_use_id: request.tool_use_id,
             description: request.description,
             timeout_ms: timeout.as_millis() as u64,
-            expires_at: unix_ms() + timeout.as_millis() as u64,
+            expires_at,
             remember,
         });
+        self.announcer.announce(notable);
     }
 
     fn publish_pending(&self) {
@@ -513,6 +528,7 @@ impl Actor {
     }
 
     fn log_denied(&self, request_id: String, by: AnsweredBy, message: &str) {
+        self.announcer.announce(NotableKind::PermissionResolved { request_id: request_id.clone() });
         self.log.append(EventKind::PermissionResolved {
             request_id,
             behavior: Behavior::Deny,

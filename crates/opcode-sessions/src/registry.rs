@@ -37,6 +37,7 @@ use crate::error::{CancelError, ControlError, LogError, OpenError, StartError};
 use crate::instance::Instance;
 use crate::live::{LiveConfig, LiveHandle, PromptOutcome, Restored};
 use crate::log::{EventLog, LogConfig};
+use crate::notable::{Announcer, NotableEvent, NotableKind, NOTABLE_CAPACITY};
 use crate::subscription::Subscription;
 use crate::writer::Writer;
 
@@ -342,6 +343,8 @@ struct Inner {
     recent_starts: Mutex<VecDeque<Instant>>,
     /// Sessions evicted so far.
     evicted: tokio::sync::watch::Sender<u64>,
+    /// Where notable events are announced.
+    notable: tokio::sync::broadcast::Sender<NotableEvent>,
 }
 
 /// The registry of sessions. Cheap to clone; all clones share the same sessions.
@@ -470,6 +473,7 @@ impl SessionRegistry {
             tasks: TaskTracker::new(),
             recent_starts: Mutex::new(VecDeque::new()),
             evicted: tokio::sync::watch::channel(0).0,
+            notable: tokio::sync::broadcast::channel(NOTABLE_CAPACITY).0,
         });
         let weak = Arc::downgrade(&inner);
         let period = (inner.config.finished_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
@@ -726,7 +730,15 @@ impl SessionRegistry {
                         permission_timeout: self.inner.config.permission_timeout,
                         idle_timeout: self.inner.config.live_idle_timeout,
                     };
-                    crate::live::start(session.log.clone(), child.take_stdin(), &request.prompt, config, restored)
+                    let announcer = self.announcer(&session);
+                    crate::live::start(
+                        session.log.clone(),
+                        child.take_stdin(),
+                        &request.prompt,
+                        config,
+                        restored,
+                        announcer,
+                    )
                 });
                 let cancel_requested = {
                     let mut state = session.state();
@@ -752,7 +764,7 @@ impl SessionRegistry {
                     signal: None,
                     error: Some(err.to_string()),
                 });
-                self.finish_run(&session, CompletionStatus::Error, false).await;
+                self.finish_run(&session, CompletionStatus::Error, false, Some(err.to_string())).await;
             }
         }
         Ok(StartedRun { session_id, first_seq })
@@ -805,10 +817,18 @@ impl SessionRegistry {
         Ok(session)
     }
 
-    /// Called by the run task once the run's last event is in the log: marks it finished, remembers how
-    /// it ended, and lets go of what a finished run does not need (the file, the tail, loaded state
-    /// beyond the cap).
-    pub(crate) async fn finish_run(&self, session: &Arc<Session>, outcome: CompletionStatus, unexpected_exit: bool) {
+    /// Called by the run task once the run's last event is in the log: announces it, marks it finished,
+    /// remembers how it ended, and lets go of what a finished run does not need (the file, the tail,
+    /// loaded state beyond the cap). `error` is the completion's.
+    pub(crate) async fn finish_run(
+        &self,
+        session: &Arc<Session>,
+        outcome: CompletionStatus,
+        unexpected_exit: bool,
+        error: Option<String>,
+    ) {
+        let live = session.state().meta.live;
+        self.announcer(session).announce(NotableKind::RunFinished { status: outcome, live, error });
         let finished_at = unix_now();
         session.state().lifecycle = Lifecycle::Finished { outcome, finished_at, unexpected_exit };
         self.inner.running.fetch_sub(1, Ordering::SeqCst);
@@ -1001,6 +1021,26 @@ impl SessionRegistry {
         })
         .await;
         self.inner.evicted.send_modify(|total| *total += count);
+    }
+
+    /// The announcer of `session`'s notable events.
+    pub(crate) fn announcer(&self, session: &Session) -> Announcer {
+        let project_path = session.state().meta.project_path.clone();
+        Announcer::new(self.inner.notable.clone(), &session.id, &project_path)
+    }
+
+    /// Listens to the notable events of every session from now on (see [`crate::notable`]): permission
+    /// requests and their answers, the ends of live turns, the ends of runs. Receiving is up to the
+    /// listener; a listener more than [`NOTABLE_CAPACITY`] events behind loses the oldest. Nothing about
+    /// a run waits for listeners.
+    pub fn notable_events(&self) -> tokio::sync::broadcast::Receiver<NotableEvent> {
+        self.inner.notable.subscribe()
+    }
+
+    /// Our own database, shared with features that keep state of their own in it (push subscriptions).
+    /// Synchronous: call it from `spawn_blocking`.
+    pub fn store(&self) -> Arc<Store> {
+        self.inner.store.clone()
     }
 
     /// The number of sessions evicted so far (their logs deleted); changes after each eviction.

@@ -96,6 +96,7 @@ pub(crate) async fn drive(
                         handled = true;
                     } else if kind().as_deref() == Some("result") {
                         live.turn_ended();
+                        registry.announcer(&session).announce(crate::notable::turn_finished(text));
                     }
                 }
             }
@@ -123,6 +124,12 @@ pub(crate) async fn drive(
         tokio::task::yield_now().await;
     }
     let cancelled = session.cancel_requested();
+    let error = match exit {
+        _ if cancelled => Some(CANCELLED.to_owned()),
+        None => Some("lost track of the claude process".to_owned()),
+        Some(status) if status.success() => None,
+        Some(status) => Some(format!("claude ended with {status}")),
+    };
     let (outcome, unexpected) = match exit {
         None => {
             // the supervisor's task vanished without an exit (it cannot, short of a panic): still end the run
@@ -140,5 +147,5 @@ pub(crate) async fn drive(
         Some(status) if status.success() => (CompletionStatus::Success, live.is_some() && !input_closed),
         Some(_) => (CompletionStatus::Error, live.is_some() && !input_closed),
     };
-    registry.finish_run(&session, outcome, unexpected).await;
+    registry.finish_run(&session, outcome, unexpected, error).await;
 }

@@ -2,7 +2,8 @@
 //!
 //! What is Claude's (transcripts, settings, CLAUDE.md) stays in Claude's files; what is ours lives here.
 //! Today that is the runs the server remembers across restarts ([`RunRecord`]): which session ran where,
-//! which server instance owns its event log, how it ended.
+//! which server instance owns its event log, how it ended; and the Web Push subscriptions of devices
+//! ([`PushSubscriptionRecord`]).
 //!
 //! The API is synchronous (SQLite is a blocking library): callers on an async runtime call it from
 //! `spawn_blocking` or a thread of their own. One [`Store`] holds one connection behind a mutex; several
@@ -10,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod migrations;
+mod push;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
+pub use push::PushSubscriptionRecord;
 pub use runs::{RunEnd, RunRecord, RunState};
 
 /// Why the store failed. Messages say what to check.

@@ -24,6 +24,17 @@ pub(crate) fn migrations() -> Migrations<'static> {
             ) STRICT;
             CREATE INDEX runs_by_instance ON runs(instance);",
         ),
+        // 2: Web Push subscriptions, one per device (a client-generated id); an endpoint belongs to one device
+        M::up(
+            "CREATE TABLE push_subscriptions (
+                device_id  TEXT PRIMARY KEY NOT NULL,
+                endpoint   TEXT NOT NULL UNIQUE,
+                p256dh     TEXT NOT NULL,
+                auth       TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            ) STRICT;",
+        ),
     ])
 }
 

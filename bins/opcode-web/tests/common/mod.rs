@@ -17,6 +17,8 @@ pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 
 pub const TOKEN: &str = "test-token-0123456789";
 pub const LIMIT: Duration = Duration::from_secs(30);
+/// The VAPID contact of [`TestServer::start_with_push`].
+pub const PUSH_CONTACT: &str = "mailto:push-test@example.com";
 
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
@@ -39,7 +41,7 @@ impl TestServer {
 
     /// A server that pings its WebSockets every `ping_every`.
     pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
-        Self::start_inner(adjust, ping_every, None).await
+        Self::start_inner(adjust, ping_every, None, None).await
     }
 
     /// A server speaking HTTPS with `tls` (`serve_tls`), serving `local_ca` at `/ca.pem`, `/ca.crt`, `/trust`.
@@ -47,13 +49,20 @@ impl TestServer {
         tls: Arc<opcode_tls::rustls::ServerConfig>,
         local_ca: Option<Arc<opcode_web::trust::PublicCa>>,
     ) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca))).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None).await
+    }
+
+    /// A server with Web Push on (http endpoints allowed, for the tests' own push services).
+    pub async fn start_with_push() -> Self {
+        let config = opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true };
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config)).await
     }
 
     async fn start_inner(
         adjust: impl FnOnce(&mut RegistryConfig),
         ping_every: Duration,
         tls: Option<(Arc<opcode_tls::rustls::ServerConfig>, Option<Arc<opcode_web::trust::PublicCa>>)>,
+        push: Option<opcode_push::PushConfig>,
     ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
@@ -65,8 +74,13 @@ impl TestServer {
         config.cancel_grace = Duration::from_secs(5);
         adjust(&mut config);
         let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
+        let push = match push {
+            Some(config) => Some(opcode_push::PushService::open(&registry, config).await.unwrap()),
+            None => None,
+        };
         let mut state = AppState::new(registry, store, TOKEN);
         state.ping_every = ping_every;
+        state.push = push;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
