@@ -264,7 +264,7 @@ async function startSession(page, dir, prompt, { live = false, mode } = {}) {
   return view.getAttribute('data-session-id');
 }
 
-const statusOf = (page) => page.textContent('[data-testid="run-status"]');
+const statusOf = (page) => page.getAttribute('[data-testid="run-status"]', 'data-status');
 const connOf = (page) => page.textContent('[data-testid="conn-state"]');
 const assistantTexts = (page) =>
   page.$$eval('[data-testid="session-view"] [data-testid="message-assistant"]', (els) => els.map((e) => e.textContent.trim()));
@@ -369,7 +369,12 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await startSession(page, projectDir('slow'), 'slow @lines=50 @delay=100');
     await page.waitForSelector('[data-testid="message-assistant"]:has-text("line 1")');
     assert.equal(await statusOf(page), 'running');
+    // Cancel asks first; "Keep" leaves the run alone
     await page.click('[data-testid="cancel-button"]');
+    await page.click('[data-testid="keep-running"]');
+    assert.equal(await statusOf(page), 'running');
+    await page.click('[data-testid="cancel-button"]');
+    await page.click('[data-testid="confirm-cancel"]');
     await eventually(async () => (await statusOf(page)) === 'cancelled', 'run-status cancelled');
     await page.waitForSelector('[data-testid="message-cancelled"]');
     const lines = (await assistantTexts(page)).filter((t) => /^line \d+$/.test(t));
@@ -592,7 +597,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     );
     await eventually(async () => (await statusOf(page)) !== 'running', 'phone run finished');
     assert.ok(await fits(), 'session view fits');
-    for (const id of ['send-button', 'cancel-button', 'prompt-input', 'new-tab']) {
+    for (const id of ['send-button', 'prompt-input', 'new-tab']) {
       const box = await page.locator(`[data-testid="${id}"]`).first().boundingBox();
       assert.ok(box && box.height >= 44, `${id} is at least 44px tall (${box?.height})`);
     }
