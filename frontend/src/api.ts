@@ -19,14 +19,42 @@ export class ApiError extends Error {
   }
 }
 
+/** Whether the server could be reached by the last request (false: no network, or the service worker
+ *  answered with the last copy it kept). */
+export const connectivity = {
+  offline: false,
+  listeners: new Set<() => void>(),
+  set(offline: boolean) {
+    if (this.offline === offline) return;
+    this.offline = offline;
+    for (const l of this.listeners) l();
+  },
+  subscribe(fn: () => void) {
+    connectivity.listeners.add(fn);
+    return () => {
+      connectivity.listeners.delete(fn);
+    };
+  },
+};
+
+/** The header the service worker puts on an answer it serves from its cache because the network failed. */
+export const OFFLINE_HEADER = 'x-opcode-offline';
+
 async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    credentials: 'same-origin',
-    headers:
-      body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers:
+        body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (e) {
+    connectivity.set(true);
+    throw e;
+  }
+  connectivity.set(res.headers?.get?.(OFFLINE_HEADER) === '1' || res.status === 502 || res.status === 503 || res.status === 504);
   if (res.status === 401) throw new UnauthorizedError();
   let env: Envelope<T> | null = null;
   try {

@@ -382,6 +382,17 @@ export class Controller {
     }
   }
 
+  /** Shows the tab of a session when there is one; false otherwise. */
+  activateSession(sessionId: string): boolean {
+    if (!this.store.getState().sessions[sessionId]) return false;
+    this.store.dispatch({ type: 'activate', key: sessionId });
+    return true;
+  }
+
+  showRuns(): void {
+    this.store.dispatch({ type: 'show-runs' });
+  }
+
   /** Opens a tab on a session the server runs (or ran) and follows it live. */
   attach(sessionId: string, projectPath: string, projectId: string | null, activate = true): void {
     this.store.dispatch({ type: 'open', key: sessionId, sessionId, projectPath, projectId, activate });
