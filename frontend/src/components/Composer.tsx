@@ -93,7 +93,16 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
             title={speechError ?? (listening ? 'Stop dictation' : 'Dictate (speech to text)')}
             onClick={toggleDictation}
           >
-            {listening ? '■' : '🎤'}
+            {listening ? (
+              <svg viewBox="0 0 24 24" aria-hidden="true">
+                <rect x="6" y="6" width="12" height="12" rx="2" fill="currentColor" />
+              </svg>
+            ) : (
+              <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round">
+                <rect x="9" y="3" width="6" height="11" rx="3" />
+                <path d="M5 11a7 7 0 0 0 14 0M12 18v3" />
+              </svg>
+            )}
           </button>
         )}
         {extra?.(text.trim(), clear)}
