@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 
-/** Emits `sw.js` (from `sw-template.js`) with this build's version (a hash of every file it emits, and of
+/** Emits `sw.js` (from `src/sw/sw-template.js`) with this build's version (a hash of every file it emits, and of
  *  the worker itself) and the list of the app shell's files, so a new build gets a new cache of its own. */
 function serviceWorker(): Plugin {
   return {
@@ -30,7 +30,7 @@ function serviceWorker(): Plugin {
         hash.update(readFileSync(join(publicDir, name)));
         files.add(`/${name}`);
       }
-      const template = readFileSync(join(__dirname, 'sw-template.js'), 'utf8');
+      const template = readFileSync(join(__dirname, 'src/sw/sw-template.js'), 'utf8');
       hash.update(template);
       const version = hash.digest('hex').slice(0, 16);
       const source = template.replace('__VERSION__', version).replace('__SHELL_FILES__', JSON.stringify([...files], null, 2));
