@@ -903,6 +903,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
       await pp.screenshot({ path: join(SHOT_DIR, 'phone-needs-you.png') });
       await lp.click('[data-testid="new-tab"]');
       await lp.waitForSelector(`${row(asks)}[data-state="waiting"]`);
+      assert.match(await lp.textContent(row(asks)), /may I @tool/, 'a device with the tab knows its first prompt');
       await lp.screenshot({ path: join(SHOT_DIR, 'laptop-needs-you.png') });
 
       // the phone opens it from there; a reload keeps it open, at its address

@@ -37,6 +37,8 @@ export interface Local {
   /** Pending approvals a tab of this page knows of (counted at once, before the next poll). */
   approvals: number;
   running: boolean;
+  /** The tab's title (its first prompt), when this page has one. */
+  title?: string | null;
 }
 
 /** Every session once: runs first (they know the state), transcripts of the same session add the title. */
@@ -60,7 +62,7 @@ export function mergeOverview(
       sessionId: r.session_id,
       projectPath: r.project_path,
       projectId: projectIdFor(r.project_path),
-      title: null,
+      title: mine?.title ?? null,
       state,
       waiting: state === 'waiting' ? waiting : 0,
       live: r.live === true,
@@ -72,7 +74,7 @@ export function mergeOverview(
     const e = byId.get(p.id);
     const title = p.first_message?.trim() || null;
     if (e) {
-      e.title = e.title ?? title;
+      e.title = title ?? e.title;
       e.projectId = e.projectId ?? p.project_id;
       continue;
     }

@@ -353,6 +353,7 @@ describe('the overview', () => {
     expect(waitingSessions(runs, {})).toBe(0);
     expect(waitingSessions(runs, { [A]: { approvals: 1, running: true } })).toBe(1);
     expect(mergeOverview(runs, [], () => null, { [A]: { approvals: 1, running: true } })[0].state).toBe('waiting');
+    expect(mergeOverview(runs, [], () => null, { [A]: { approvals: 0, running: true, title: 'fix the build' } })[0].title).toBe('fix the build');
     expect(titleFor(2)).toBe('(2) opcode');
     expect(titleFor(0)).toBe('opcode');
     const nav = { setAppBadge: vi.fn(async () => {}), clearAppBadge: vi.fn(async () => {}) };

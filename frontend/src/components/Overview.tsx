@@ -6,6 +6,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { api } from '../api';
 import { useApp, useAppState, useRuns } from '../context';
 import type { Project, SessionInfo } from '../events';
+import { sessionTitle } from '../reducer';
 import { mergeOverview, STATE_LABEL, type Local, type OverviewEntry } from '../overview';
 import { formatAgo } from '../runs';
 import { basename } from './ProjectList';
@@ -21,7 +22,9 @@ export function useLocalSessions(): Record<string, Local> {
   return useMemo(() => {
     const out: Record<string, Local> = {};
     for (const s of Object.values(sessions)) {
-      if (s.sessionId) out[s.sessionId] = { approvals: s.approvals.length, running: s.status === 'running' };
+      if (!s.sessionId) continue;
+      const title = sessionTitle(s);
+      out[s.sessionId] = { approvals: s.approvals.length, running: s.status === 'running', title: title === s.sessionId.slice(0, 8) ? null : title };
     }
     return out;
   }, [sessions]);
