@@ -327,6 +327,13 @@ const server = createServer((req, res) => {
     if (!authed(req)) return json(res, 401, null, 'unauthorized');
     let m;
     if (p === '/api/projects') return json(res, 200, projects());
+    if (p === '/api/sessions/new') {
+      const dir = url.searchParams.get('path');
+      if (dir !== null && (!dir.startsWith('/') || !existsSync(dir) || !statSync(dir).isDirectory())) {
+        return json(res, 400, null, `project_path ${dir} is not an existing directory`);
+      }
+      return json(res, 200, crypto.randomUUID());
+    }
     if ((m = p.match(/^\/api\/projects\/([^/]+)\/sessions$/))) {
       const dir = join(CLAUDE_DIR, decodeURIComponent(m[1]));
       if (!existsSync(dir)) return json(res, 200, []);
@@ -374,7 +381,7 @@ const server = createServer((req, res) => {
   }
   const file = join(DIST, p === '/' ? 'index.html' : p);
   if (!file.startsWith(DIST) || !existsSync(file) || statSync(file).isDirectory()) { res.writeHead(404); return res.end('not found'); }
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json' };
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json', '.png': 'image/png' };
   res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
   res.end(readFileSync(file));
 });

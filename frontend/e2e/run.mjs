@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -72,6 +72,7 @@ function startDistProxy(backend = () => server.backend) {
   const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json', '.png': 'image/png' };
   const target = () => new URL(backend());
   const http = createServer((req, res) => {
+    if (http.front?.down) return req.socket.destroy(); // as if the network were gone
     const url = new URL(req.url, 'http://x');
     const file = join(dist, url.pathname === '/' ? 'index.html' : url.pathname);
     const toServer = url.pathname.startsWith('/api/') || url.pathname.startsWith('/ws/') || url.searchParams.has('token');
@@ -88,6 +89,7 @@ function startDistProxy(backend = () => server.backend) {
     req.pipe(up);
   });
   http.on('upgrade', (req, socket, head) => {
+    if (http.front?.down) return socket.destroy();
     const t = target();
     const up = connect(Number(t.port), t.hostname, () => {
       let raw = `${req.method} ${req.url} HTTP/1.1\r\n`;
@@ -103,7 +105,12 @@ function startDistProxy(backend = () => server.backend) {
     up.on('close', end);
     socket.on('close', end);
   });
-  return new Promise((ok) => http.listen(0, '127.0.0.1', () => ok({ http, port: http.address().port })));
+  return new Promise((ok) =>
+    http.listen(0, '127.0.0.1', () => {
+      http.front = { http, port: http.address().port, down: false };
+      ok(http.front);
+    }),
+  );
 }
 
 function stopServer() {
@@ -264,7 +271,13 @@ async function startSession(page, dir, prompt, { live = false, mode } = {}) {
   return view.getAttribute('data-session-id');
 }
 
-const statusOf = (page) => page.textContent('[data-testid="run-status"]');
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+const LAPTOP = { viewport: { width: 1280, height: 800 } };
+const SIZES = [['phone', PHONE], ['laptop', LAPTOP]];
+const fits = (page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+const userBubbles = (page) => page.$$eval('[data-testid="session-view"] [data-testid="message-user"]', (els) => els.map((e) => e.textContent.trim()));
+
+const statusOf = (page) => page.getAttribute('[data-testid="run-status"]', 'data-status');
 const connOf = (page) => page.textContent('[data-testid="conn-state"]');
 const assistantTexts = (page) =>
   page.$$eval('[data-testid="session-view"] [data-testid="message-assistant"]', (els) => els.map((e) => e.textContent.trim()));
@@ -339,16 +352,26 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.close();
   });
 
-  it('shows a refused request (request error frame) in the tab', async () => {
+  it('a project directory that does not exist is refused with a sentence on the home view, and no tab opens', async () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/`);
     await page.click('[data-testid="new-tab"]');
-    await page.fill('[data-testid="project-path-input"]', join(home, 'does', 'not', 'exist'));
+    const tabs = await page.locator('[data-testid="tab"]').count(); // tabs of earlier tests come back
+    const missing = join(home, 'does', 'not', 'exist');
+    await page.fill('[data-testid="project-path-input"]', missing);
+    await page.setChecked('[data-testid="live-toggle"]', false);
     await page.fill('[data-testid="prompt-input"]', 'hello');
     await page.click('[data-testid="send-button"]');
-    await page.waitForSelector('[data-testid="session-view"] [data-testid="message-error"]');
-    await eventually(async () => (await statusOf(page)) === 'error', 'run-status error');
-    await eventually(async () => (await connOf(page)) === 'closed', 'conn closed');
+    const err = await page.waitForSelector('[data-testid="start-error"]');
+    assert.match(await err.textContent(), /Cannot start in .*does\/not\/exist: .*not an existing directory/);
+    assert.equal(await page.locator('[data-testid="tab"]').count(), tabs, 'no dead tab');
+    assert.equal(await page.inputValue('[data-testid="prompt-input"]'), 'hello', 'the prompt is kept to try again');
+    // a directory that exists starts at once
+    await page.fill('[data-testid="project-path-input"]', projectDir('refused-then-ok'));
+    await page.click('[data-testid="send-button"]');
+    await page.waitForSelector('[data-testid="session-view"][data-session-id]:not([data-session-id=""])');
+    assert.equal(await page.locator('[data-testid="start-error"]').count(), 0);
+    await eventually(async () => (await statusOf(page)) === 'success', 'run-status success');
     await page.close();
   });
 
@@ -369,7 +392,12 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await startSession(page, projectDir('slow'), 'slow @lines=50 @delay=100');
     await page.waitForSelector('[data-testid="message-assistant"]:has-text("line 1")');
     assert.equal(await statusOf(page), 'running');
+    // Cancel asks first; "Keep" leaves the run alone
     await page.click('[data-testid="cancel-button"]');
+    await page.click('[data-testid="keep-running"]');
+    assert.equal(await statusOf(page), 'running');
+    await page.click('[data-testid="cancel-button"]');
+    await page.click('[data-testid="confirm-cancel"]');
     await eventually(async () => (await statusOf(page)) === 'cancelled', 'run-status cancelled');
     await page.waitForSelector('[data-testid="message-cancelled"]');
     const lines = (await assistantTexts(page)).filter((t) => /^line \d+$/.test(t));
@@ -554,6 +582,8 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
       const box = await page.locator(`[data-testid="${id}"]`).first().boundingBox();
       assert.ok(box && box.height >= 44, `${id} is at least 44px tall (${box?.height})`);
     }
+    mkdirSync(SHOT_DIR, { recursive: true });
+    await page.screenshot({ path: join(SHOT_DIR, 'phone-approval.png') });
     const card = await page.locator('[data-testid="approval-card"]').boundingBox();
     const prompt = await page.locator('[data-testid="prompt-input"]').boundingBox();
     assert.ok(card.y + card.height <= prompt.y + 1 && card.y >= 0, `card above the prompt box and on screen (${card.y}+${card.height} vs ${prompt.y})`);
@@ -592,7 +622,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     );
     await eventually(async () => (await statusOf(page)) !== 'running', 'phone run finished');
     assert.ok(await fits(), 'session view fits');
-    for (const id of ['send-button', 'cancel-button', 'prompt-input', 'new-tab']) {
+    for (const id of ['send-button', 'prompt-input', 'new-tab']) {
       const box = await page.locator(`[data-testid="${id}"]`).first().boundingBox();
       assert.ok(box && box.height >= 44, `${id} is at least 44px tall (${box?.height})`);
     }
@@ -728,6 +758,389 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
       await noClaudeLeft(dir);
     } finally {
       await phone.close();
+    }
+  });
+  for (const [size, device] of SIZES) {
+    it(`${size}: a prompt and an Allow sent without a connection wait, then go out once when it is back`, async () => {
+      const ctx = await browser.newContext(device);
+      await ctx.addCookies(await context.cookies(server.url));
+      try {
+        const page = await ctx.newPage();
+        await page.goto(`${server.url}/`);
+        const dir = projectDir(`offline-${size}`);
+        const sid = await startSession(page, dir, 'first words', { live: true });
+        await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: first words (turn 1)")');
+        await eventually(async () => (await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode')) === 'follow-up', 'live, between turns');
+
+        // the phone loses the network: the socket drops and cannot come back, REST fails too
+        await ctx.setOffline(true);
+        await page.evaluate(() => window.__opcodeDebug.dropSockets());
+        await eventually(async () => (await connOf(page)) === 'reconnecting', 'reconnecting');
+        await page.fill('[data-testid="prompt-input"]', 'sent while offline');
+        await page.click('[data-testid="send-button"]');
+        const waiting = await page.waitForSelector('[data-testid="queued-prompt"][data-state="waiting"]');
+        assert.match(await waiting.textContent(), /sent while offline/);
+        assert.match(await waiting.textContent(), /Waiting for the connection/);
+        assert.equal(await page.inputValue('[data-testid="prompt-input"]'), '', 'the box is free for the next one');
+        assert.equal(await page.locator('[data-testid="message-error"]').count(), 0, 'no raw error');
+        assert.ok(await fits(page), 'fits');
+        await page.screenshot({ path: join(SHOT_DIR, `${size}-offline-waiting.png`) });
+
+        // back online: it goes out by itself, exactly once
+        await ctx.setOffline(false);
+        await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: sent while offline (turn 2)")');
+        await eventually(async () => (await page.locator('[data-testid="queued-prompt"]').count()) === 0, 'outbox empty');
+        assert.deepEqual(await userBubbles(page), ['first words', 'sent while offline']);
+
+        // an approval answered without a connection
+        await page.fill('[data-testid="prompt-input"]', 'now a tool @tool');
+        await page.click('[data-testid="send-button"]');
+        await page.waitForSelector('[data-testid="approval-card"]');
+        await ctx.setOffline(true);
+        await page.evaluate(() => window.__opcodeDebug.dropSockets());
+        await eventually(async () => (await connOf(page)) === 'reconnecting', 'reconnecting again');
+        await page.click('[data-testid="approve-button"]');
+        await page.waitForSelector('[data-testid="system-note"]:has-text("will be sent when the connection is back")');
+        assert.equal(await page.locator('[data-testid="message-error"]').count(), 0, 'no "Failed to fetch"');
+        await ctx.setOffline(false);
+        await page.waitForSelector('[data-testid="approval-resolved"]:has-text("Allowed")');
+        await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: now a tool (turn 3)")');
+        await eventually(() => existsSync(join(dir, 'tool-ran.txt')), 'the tool ran');
+        assert.equal(await page.getAttribute('[data-testid="session-view"]', 'data-session-id'), sid);
+        await page.click('[data-testid="end-button"]');
+        await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+      } finally {
+        await ctx.close();
+      }
+    });
+
+    it(`${size}: while a turn runs the composer queues prompts (edit, remove); Interrupt reads as an interruption; queued → sent`, async () => {
+      const ctx = await browser.newContext(device);
+      await ctx.addCookies(await context.cookies(server.url));
+      try {
+        const page = await ctx.newPage();
+        await page.goto(`${server.url}/`);
+        await startSession(page, projectDir(`queue-${size}`), 'warm up', { live: true });
+        await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: warm up (turn 1)")');
+        await eventually(async () => (await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode')) === 'follow-up', 'between turns');
+        await page.fill('[data-testid="prompt-input"]', 'slow @lines=600 @delay=15');
+        await page.click('[data-testid="send-button"]');
+        await page.waitForSelector('[data-testid="message-assistant"]:has-text("line 1")');
+        assert.equal(await page.getAttribute('[data-testid="prompt-input"]', 'placeholder'), 'Queue a follow-up…');
+        for (const text of ['queued one', 'queued two']) {
+          await page.fill('[data-testid="prompt-input"]', text);
+          await page.click('[data-testid="send-button"]');
+          await page.waitForSelector(`[data-testid="queued-prompt"][data-state="queued"]:has-text("${text}")`);
+        }
+        const one = page.locator('[data-testid="queued-prompt"]', { hasText: 'queued one' });
+        assert.match(await one.locator('[data-testid="queued-state"]').textContent(), /Queued: goes out when the current turn ends/);
+        await one.locator('[data-testid="queued-edit"]').click();
+        await one.locator('[data-testid="queued-edit-input"]').fill('queued one, edited');
+        await one.locator('[data-testid="queued-save"]').click();
+        await page.waitForSelector('[data-testid="queued-prompt"][data-state="queued"]:has-text("queued one, edited")');
+        await page.locator('[data-testid="queued-prompt"]', { hasText: 'queued two' }).locator('[data-testid="queued-remove"]').click();
+        await eventually(async () => (await page.locator('[data-testid="queued-prompt"]').count()) === 1, 'queued two removed');
+        assert.ok(await fits(page), 'fits');
+        for (const id of ['queued-edit', 'queued-remove']) {
+          const box = await page.locator(`[data-testid="${id}"]`).first().boundingBox();
+          assert.ok(box && box.height >= 44, `${id} is at least 44px tall (${box?.height})`);
+        }
+        await page.screenshot({ path: join(SHOT_DIR, `${size}-queued.png`) });
+
+        // Interrupt: the turn ends as an interruption (not a red error), then the queued prompt goes out
+        await page.click('[data-testid="interrupt-button"]');
+        await page.waitForSelector('[data-testid="result-summary"][data-interrupted="true"]:has-text("Interrupted")');
+        assert.equal(await page.locator('[data-testid="result-summary"].is-error').count(), 0, 'no error result');
+        await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: queued one, edited (turn 3)")');
+        await eventually(async () => (await page.locator('[data-testid="queued-prompt"]').count()) === 0, 'nothing queued');
+        assert.deepEqual(await userBubbles(page), ['warm up', 'slow @lines=600 @delay=15', 'queued one, edited']);
+        const text = await page.textContent('[data-testid="transcript"]');
+        assert.ok(!text.includes('queued two'), 'the removed prompt never went out');
+        assert.equal(await page.locator('[data-testid="system-init"]').count(), 1, 'claude\'s init shown once for three turns');
+        assert.ok(!text.includes('status: requesting'));
+        await page.click('[data-testid="end-button"]');
+        await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+        assert.equal((await page.textContent('[data-testid="run-status"]')).trim(), 'finished');
+        assert.equal(await page.isVisible('[data-testid="conn-state"]'), false, 'no grey "closed" on a finished session');
+      } finally {
+        await ctx.close();
+      }
+    });
+  }
+
+  it('needs you first: a second device sees every session with its state, waiting first, the count in the title; a reload reopens the session', async () => {
+    const dir = ownHome();
+    const srv = await launchServer({ home: dir, token: randomBytes(16).toString('hex') });
+    const laptop = await contextFor(srv, LAPTOP);
+    const phone = await contextFor(srv, PHONE);
+    try {
+      const lp = await laptop.newPage();
+      await lp.goto(`${srv.url}/`);
+      const done = await startSession(lp, projectDir('finished-one', dir), 'an old question');
+      await eventually(async () => (await statusOf(lp)) === 'success', 'one-shot finished');
+      const busy = await startSession(lp, projectDir('busy', dir), 'keep going', { live: true });
+      await lp.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: keep going (turn 1)")');
+      const asks = await startSession(lp, projectDir('asks', dir), 'may I @tool', { live: true });
+      await lp.waitForSelector('[data-testid="approval-card"]');
+      await eventually(async () => (await lp.title()) === '(1) opcode', 'the laptop title counts it');
+
+      // the phone never opened any of them
+      const pp = await phone.newPage();
+      await pp.goto(`${srv.url}/`);
+      const row = (id) => `[data-testid="overview-row"][data-session-id="${id}"]`;
+      await pp.waitForSelector(`${row(asks)}[data-state="waiting"]`);
+      await pp.waitForSelector(`${row(busy)}[data-state="running"]`);
+      await pp.waitForSelector(`${row(done)}[data-state="finished"]`);
+      const order = await pp.$$eval('[data-testid="overview-row"]', (els) => els.map((e) => e.getAttribute('data-session-id')));
+      assert.equal(order[0], asks, 'waiting for you comes first');
+      assert.ok(order.indexOf(busy) < order.indexOf(done), 'running before finished');
+      assert.match(await pp.textContent(row(done)), /an old question/, 'a finished one reads with its first prompt');
+      assert.match(await pp.textContent('[data-testid="overview-summary"]'), /1 waiting for you · 1 running/);
+      await eventually(async () => (await pp.title()) === '(1) opcode', 'the phone title counts it');
+      assert.ok(await fits(pp), 'fits');
+      const box = await pp.locator(row(asks)).boundingBox();
+      assert.ok(box.height >= 44 && box.y < 400, `the waiting one is near the top and tappable (${JSON.stringify(box)})`);
+      await pp.screenshot({ path: join(SHOT_DIR, 'phone-needs-you.png') });
+      await lp.click('[data-testid="new-tab"]');
+      await lp.waitForSelector(`${row(asks)}[data-state="waiting"]`);
+      assert.match(await lp.textContent(row(asks)), /may I @tool/, 'a device with the tab knows its first prompt');
+      await lp.screenshot({ path: join(SHOT_DIR, 'laptop-needs-you.png') });
+
+      // the phone opens it from there; a reload keeps it open, at its address
+      await pp.click(row(asks));
+      await pp.waitForSelector(`[data-testid="session-view"][data-session-id="${asks}"] [data-testid="approval-card"]`);
+      await eventually(async () => new URL(pp.url()).hash === `#session=${asks}`, 'the address names the session');
+      await pp.reload();
+      await pp.waitForSelector(`[data-testid="session-view"][data-session-id="${asks}"] [data-testid="approval-card"]`);
+      // tabs are told apart: project name and first prompt; the bar shows the whole path and id
+      assert.equal((await pp.textContent(`[data-testid="tab"][data-session-id="${asks}"] [data-testid="tab-project"]`)).trim(), 'asks');
+      assert.equal((await pp.textContent(`[data-testid="tab"][data-session-id="${asks}"] [data-testid="tab-title"]`)).trim(), 'may I @tool');
+      assert.equal((await pp.textContent('[data-testid="session-path"]')).trim(), join(dir, 'projects', 'asks'));
+      assert.match(await pp.textContent('[data-testid="session-id"]'), new RegExp(asks));
+      for (const sel of ['[data-testid="session-id"]', '[data-testid="tab-title"]', '[data-testid="run-status"]']) {
+        const px = await pp.$eval(sel, (e) => parseFloat(getComputedStyle(e).fontSize));
+        assert.ok(px >= 14, `${sel} is at least 14px (${px})`);
+      }
+      await pp.click('[data-testid="approve-button"]');
+      await pp.waitForSelector('[data-testid="approval-resolved"]:has-text("Allowed")');
+      await eventually(async () => (await pp.title()) === 'opcode', 'nothing waits any more');
+      await eventually(async () => (await lp.title()) === 'opcode', 'the laptop agrees');
+
+      // a second device opening a session's address (a link from a notification) lands in it
+      const other = await contextFor(srv, PHONE);
+      const op = await other.newPage();
+      await op.goto(`${srv.url}/#session=${busy}`);
+      await op.waitForSelector(`[data-testid="session-view"][data-session-id="${busy}"] [data-testid="message-assistant"]:has-text("Echo: keep going (turn 1)")`);
+      await other.close();
+
+      for (const sid of [busy, asks]) {
+        await openTab(lp, sid);
+        await lp.click('[data-testid="end-button"]');
+        await eventually(async () => (await statusOf(lp)) === 'success', 'ended');
+      }
+      assert.equal((await killServer(srv, 'SIGTERM')).code, 0, 'graceful stop');
+      await noClaudeLeft(dir);
+    } finally {
+      await laptop.close();
+      await phone.close();
+    }
+  });
+
+  it('a live session without a transcript yet is found in its project\'s list from another device', async () => {
+    const dir = ownHome();
+    const srv = await launchServer({ home: dir, token: randomBytes(16).toString('hex') });
+    const laptop = await contextFor(srv, LAPTOP);
+    const phone = await contextFor(srv, PHONE);
+    try {
+      const lp = await laptop.newPage();
+      await lp.goto(`${srv.url}/`);
+      const project = projectDir('listed', dir);
+      const first = await startSession(lp, project, 'a past one');
+      await eventually(async () => (await statusOf(lp)) === 'success', 'past one done');
+      const live = await startSession(lp, project, 'wait for me @tool', { live: true });
+      await lp.waitForSelector('[data-testid="approval-card"]');
+      const pp = await phone.newPage();
+      await pp.goto(`${srv.url}/`);
+      await pp.click(`[data-testid="project-item"][title="${project}"]`);
+      await pp.waitForSelector(`[data-testid="session-item"][data-session-id="${first}"]`);
+      const item = await pp.waitForSelector(`[data-testid="session-item"][data-session-id="${live}"][data-state="waiting"]`);
+      assert.match(await item.textContent(), /waiting for you/);
+      await item.click();
+      await pp.waitForSelector(`[data-testid="session-view"][data-session-id="${live}"] [data-testid="approval-card"]`);
+      await pp.click('[data-testid="deny-button"]');
+      await pp.waitForSelector('[data-testid="approval-resolved"]');
+      await pp.click('[data-testid="end-button"]');
+      await eventually(async () => (await statusOf(pp)) === 'success', 'ended');
+      assert.equal((await killServer(srv, 'SIGTERM')).code, 0);
+      await noClaudeLeft(dir);
+    } finally {
+      await laptop.close();
+      await phone.close();
+    }
+  });
+
+  it('"Load older" adds the earlier messages above and keeps the reader\'s place (phone and laptop)', async () => {
+    const dir = projectDir('long-history');
+    const sid = '0f0f0f0f-1111-4222-8333-444444444444';
+    const folder = join(home, '.claude', 'projects', dir.replace(/[^A-Za-z0-9]/g, '-'));
+    mkdirSync(folder, { recursive: true });
+    const lines = [];
+    for (let i = 0; i < 300; i++) {
+      const ts = new Date(Date.UTC(2026, 10, 1, 0, 0, i)).toISOString();
+      lines.push(JSON.stringify({ type: 'user', message: { role: 'user', content: `question ${i}` }, sessionId: sid, cwd: dir, timestamp: ts, uuid: `u${i}` }));
+      lines.push(JSON.stringify({ type: 'assistant', message: { role: 'assistant', content: [{ type: 'text', text: `answer ${i}` }] }, sessionId: sid, cwd: dir, timestamp: ts, uuid: `a${i}` }));
+    }
+    writeFileSync(join(folder, `${sid}.jsonl`), `${lines.join('\n')}\n`);
+    for (const [size, device] of SIZES) {
+      const ctx = await browser.newContext(device);
+      await ctx.addCookies(await context.cookies(server.url));
+      try {
+        const page = await ctx.newPage();
+        await page.goto(`${server.url}/`);
+        await page.click('button[aria-label="Refresh projects"]');
+        await page.click(`[data-testid="project-item"][title="${dir}"]`);
+        await page.click(`[data-testid="session-item"][data-session-id="${sid}"]`);
+        await page.waitForSelector('[data-testid="message-assistant"]:has-text("answer 299")');
+        await page.waitForSelector('[data-testid="load-older"]');
+        assert.equal(await page.locator('[data-testid="message-user"]:has-text("question 150")').count(), 0, 'the first page is the newest');
+        // read from the top of what is loaded
+        await page.$eval('[data-testid="transcript"]', (el) => {
+          el.scrollTop = 0;
+        });
+        const topText = async () =>
+          page.$eval('[data-testid="transcript"]', (el) => {
+            const top = el.getBoundingClientRect().top;
+            const first = [...el.querySelectorAll('[data-testid="message-user"], [data-testid="message-assistant"]')].find((m) => m.getBoundingClientRect().bottom > top + 60);
+            return { text: first.textContent.trim(), y: first.getBoundingClientRect().top };
+          });
+        const before = await topText();
+        await page.click('[data-testid="load-older"]');
+        await page.waitForSelector('[data-testid="message-user"]:has-text("question 150")', { state: 'attached' });
+        const after = await topText();
+        assert.equal(after.text, before.text, `${size}: the same message stays in view`);
+        assert.ok(Math.abs(after.y - before.y) < 80, `${size}: at about the same place (${before.y} → ${after.y})`);
+        assert.equal(await page.locator('[data-testid="show-earlier"]').count(), 0, `${size}: everything loaded is shown`);
+        await page.screenshot({ path: join(SHOT_DIR, `${size}-load-older.png`) });
+      } finally {
+        await ctx.close();
+      }
+    }
+  });
+
+  it('PWA: installable (PNG icons), the service worker opens the app with no network and shows the last-known sessions, then it reconnects by itself', async () => {
+    const dir = ownHome();
+    const token = randomBytes(16).toString('hex');
+    const first = await launchServer({ home: dir, token });
+    const ctx = await contextFor(first, PHONE);
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${first.url}/`);
+      // the manifest and its icons are real PNGs of the sizes they claim
+      const manifest = await page.evaluate(async () => (await fetch('/manifest.webmanifest')).json());
+      const pngs = manifest.icons.filter((i) => i.type === 'image/png');
+      for (const want of ['192x192', '512x512']) assert.ok(pngs.some((i) => i.sizes === want && i.purpose === 'any'), `a ${want} PNG icon`);
+      assert.ok(pngs.some((i) => i.purpose === 'maskable'), 'a maskable icon');
+      const touch = await page.getAttribute('link[rel="apple-touch-icon"]', 'href');
+      for (const src of [...pngs.map((i) => `${i.src}|${i.sizes}`), `${touch}|180x180`]) {
+        const [path, sizes] = src.split('|');
+        const dims = await page.evaluate(async (p) => {
+          const res = await fetch(p);
+          const b = new DataView(await res.arrayBuffer());
+          return { type: res.headers.get('content-type'), sig: b.getUint32(0), w: b.getUint32(16), h: b.getUint32(20) };
+        }, path);
+        assert.equal(dims.sig, 0x89504e47, `${path} is a PNG`);
+        assert.equal(`${dims.w}x${dims.h}`, sizes, `${path} is ${sizes}`);
+      }
+
+      // the worker takes control and keeps this build's shell in a cache named after the build
+      await page.evaluate(() => navigator.serviceWorker.ready);
+      await page.reload();
+      await eventually(() => page.evaluate(() => navigator.serviceWorker.controller !== null), 'controlled by the service worker');
+      const version = (await page.evaluate(async () => (await fetch('/sw.js')).text())).match(/const VERSION = '([0-9a-f]+)'/)[1];
+      await eventually(async () => (await page.evaluate(() => caches.keys())).includes(`opcode-shell-${version}`), 'the shell cache of this build');
+
+      // something to remember: a session, seen in the overview
+      const sid = await startSession(page, projectDir('pwa', dir), 'remember me offline');
+      await eventually(async () => (await statusOf(page)) === 'success', 'done');
+      await page.click('[data-testid="new-tab"]');
+      await page.waitForSelector(`[data-testid="overview-row"][data-session-id="${sid}"]`);
+
+      // no server at all (and, with E2E_UI=dist, no proxy either): the app still opens from the worker,
+      // with the last-known sessions
+      assert.equal((await killServer(first, 'SIGTERM')).code, 0);
+      if (first.front) first.front.down = true;
+      assert.equal(await page.evaluate(() => fetch('/api/health').then(() => 'online', () => 'offline')), 'offline', 'the network is really gone');
+      const res = await page.reload();
+      assert.ok(res.fromServiceWorker(), 'the page came from the service worker');
+      await page.waitForSelector('[data-testid="new-tab"]');
+      await page.waitForSelector('[data-testid="offline-banner"]');
+      await page.waitForSelector(`[data-testid="overview-row"][data-session-id="${sid}"]`);
+      assert.match(await page.textContent(`[data-testid="overview-row"][data-session-id="${sid}"]`), /remember me offline/);
+      assert.ok(await fits(page), 'fits the phone');
+      await page.screenshot({ path: join(SHOT_DIR, 'phone-offline.png') });
+      await page.setViewportSize(LAPTOP.viewport);
+      await page.waitForSelector(`[data-testid="overview-row"][data-session-id="${sid}"]`);
+      await page.screenshot({ path: join(SHOT_DIR, 'laptop-offline.png') });
+
+      // the server comes back (same port): it reconnects by itself
+      if (first.front) first.front.down = false;
+      const second = await launchServer({ home: dir, token, port: first.port, via: first.front ?? null });
+      assert.equal(second.url, first.url);
+      await page.waitForSelector('[data-testid="offline-banner"]', { state: 'detached' });
+      await page.click(`[data-testid="overview-row"][data-session-id="${sid}"]`);
+      await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: remember me offline")');
+      assert.equal((await killServer(second, 'SIGTERM')).code, 0);
+      await noClaudeLeft(dir);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('dictation: the button shows where the browser has speech recognition and fills the prompt box', async () => {
+    for (const [size, device] of SIZES) {
+      const ctx = await browser.newContext(device);
+      await ctx.addCookies(await context.cookies(server.url));
+      try {
+        // a stand-in for the recogniser (no microphone here), and a page without any
+        await ctx.addInitScript(() => {
+          // Chromium has its own (unprefixed too): replaced or removed
+          delete window.SpeechRecognition;
+          delete window.webkitSpeechRecognition;
+          window.SpeechRecognition = undefined;
+          window.webkitSpeechRecognition = undefined;
+          if (location.hash === '#no-speech') return;
+          window.webkitSpeechRecognition = class {
+            start() {
+              window.__rec = this;
+            }
+            stop() {
+              this.onend?.();
+            }
+          };
+        });
+        const page = await ctx.newPage();
+        await page.goto(`${server.url}/`);
+        await page.fill('[data-testid="prompt-input"]', 'Please');
+        await page.click('[data-testid="dictate-button"]');
+        await eventually(() => page.evaluate(() => !!window.__rec), 'recognition started');
+        await page.evaluate(() => {
+          const r = [[{ transcript: 'run the tests' }]];
+          r[0].isFinal = true;
+          window.__rec.onresult({ resultIndex: 0, results: r });
+        });
+        assert.equal(await page.inputValue('[data-testid="prompt-input"]'), 'Please run the tests');
+        const box = await page.locator('[data-testid="dictate-button"]').boundingBox();
+        assert.ok(box.height >= 44 && box.width >= 44, `${size}: the button is a 44px target`);
+        assert.ok(await fits(page), `${size}: fits`);
+        await page.click('[data-testid="dictate-button"]');
+        assert.equal(await page.getAttribute('[data-testid="dictate-button"]', 'aria-pressed'), 'false');
+        await page.goto('about:blank'); // a fresh document (not a same-document hash change)
+        await page.goto(`${server.url}/#no-speech`);
+        await page.waitForSelector('[data-testid="prompt-input"]');
+        assert.equal(await page.locator('[data-testid="dictate-button"]').count(), 0, `${size}: hidden without speech recognition`);
+      } finally {
+        await ctx.close();
+      }
     }
   });
 });

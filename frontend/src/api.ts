@@ -19,14 +19,42 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    credentials: 'same-origin',
-    headers:
-      body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+/** Whether the server could be reached by the last request (false: no network, or the service worker
+ *  answered with the last copy it kept). */
+export const connectivity = {
+  offline: false,
+  listeners: new Set<() => void>(),
+  set(offline: boolean) {
+    if (this.offline === offline) return;
+    this.offline = offline;
+    for (const l of this.listeners) l();
+  },
+  subscribe(fn: () => void) {
+    connectivity.listeners.add(fn);
+    return () => {
+      connectivity.listeners.delete(fn);
+    };
+  },
+};
+
+/** The header the service worker puts on an answer it serves from its cache because the network failed. */
+export const OFFLINE_HEADER = 'x-opcode-offline';
+
+async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers:
+        body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (e) {
+    connectivity.set(true);
+    throw e;
+  }
+  connectivity.set(res.headers?.get?.(OFFLINE_HEADER) === '1' || res.status === 502 || res.status === 503 || res.status === 504);
   if (res.status === 401) throw new UnauthorizedError();
   let env: Envelope<T> | null = null;
   try {
@@ -55,12 +83,37 @@ export const api = {
   running: () => request<RunningSession[]>('GET', '/api/sessions/running'),
   cancel: (sessionId: string) => request<{ cancelled: boolean }>('POST', `/api/sessions/${enc(sessionId)}/cancel`),
   // live sessions (REST equivalents of the WebSocket control messages)
-  prompt: (sessionId: string, prompt: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/prompt`, { prompt }),
+  prompt: (sessionId: string, prompt: string, clientId?: string) =>
+    request<{ sent: boolean; outcome?: 'sent' | 'queued' | 'duplicate' }>('POST', `/api/sessions/${enc(sessionId)}/prompt`, {
+      prompt,
+      ...(clientId ? { client_id: clientId } : {}),
+    }),
+  editQueued: (sessionId: string, clientId: string, prompt: string) =>
+    request<unknown>('PUT', `/api/sessions/${enc(sessionId)}/queue/${enc(clientId)}`, { prompt }),
+  unqueue: (sessionId: string, clientId: string) => request<unknown>('DELETE', `/api/sessions/${enc(sessionId)}/queue/${enc(clientId)}`),
+  /** Checks a project directory before a run starts (400 / 403 with a sentence when it cannot be used). */
+  checkProject: (path: string) => request<string>('GET', `/api/sessions/new?${new URLSearchParams({ path })}`),
   respond: (sessionId: string, requestId: string, answer: PermissionAnswer) =>
     request<unknown>('POST', `/api/sessions/${enc(sessionId)}/permissions/${enc(requestId)}`, answer),
   interrupt: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/interrupt`, {}),
   end: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/end`, {}),
 };
+
+/** The request never reached the server (no network, the server is down or restarting). */
+export function isNetworkError(e: unknown): boolean {
+  if (e instanceof ApiError) return e.status === 502 || e.status === 503 || e.status === 504;
+  return e instanceof TypeError;
+}
+
+/** An error as a sentence a person can act on ("Failed to fetch" is not one). */
+export function errorSentence(e: unknown): string {
+  if (isNetworkError(e)) return 'The server could not be reached (no connection, or it is restarting).';
+  const text = e instanceof Error ? e.message : String(e);
+  const t = text.trim();
+  if (t === '') return 'Something went wrong.';
+  const first = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
 
 export interface PermissionAnswer {
   behavior: 'allow' | 'deny';

@@ -217,7 +217,8 @@ describe('a live session tab', () => {
 
     await type(q('prompt-input')!, 'second');
     await act(async () => q('send-button')!.closest('form')!.requestSubmit());
-    expect(ws.messages().at(-1)).toEqual({ type: 'prompt', session_id: SID, prompt: 'second' });
+    expect(ws.messages().at(-1)).toMatchObject({ type: 'prompt', session_id: SID, prompt: 'second' });
+    expect((ws.messages().at(-1) as { client_id?: string }).client_id).toMatch(/^[0-9a-f-]{36}$/);
     ws.emit(userPrompt(6, 'second'));
     await flush();
     expect([...container.querySelectorAll('[data-testid="message-user"]')].map((e) => e.textContent)).toEqual(['please @tool', 'second']);
@@ -279,7 +280,7 @@ describe('a live session tab', () => {
     expect(init.method).toBe('POST');
     expect(JSON.parse(init.body as string)).toEqual({ behavior: 'allow' });
     const s = store.getState().sessions[SID];
-    expect(s.items.some((i) => i.kind === 'system-note' && i.text.includes('Already answered'))).toBe(true);
+    expect(s.items.some((i) => i.kind === 'system-note' && i.text.includes('Too late'))).toBe(true);
     expect(s.items.some((i) => i.kind === 'error')).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 // sessions, loads history pages, cancels, closes tabs, and remembers open tabs across reloads.
 // One SessionLink per tab at most.
 
-import { api, ApiError, type PermissionAnswer } from './api';
+import { api, ApiError, errorSentence, isNetworkError, type PermissionAnswer } from './api';
 import type { ClaudeRequest, CommandType, ControlMessage, PermissionMode, RunningSession } from './events';
 import { SessionLink, type SocketFactory } from './connection';
 import type { Action, AppState } from './reducer';
@@ -38,10 +38,28 @@ interface SavedTab {
   sessionId: string;
   projectPath: string;
   projectId: string | null;
+  /** Prompts of ours claude had not confirmed when the page went away: they go out (again) on return; their
+   *  client ids make a second delivery a no-op. */
+  unsent?: { clientId: string; text: string }[];
 }
+
+/** A control message that could not be handed over (no connection): it goes out when the connection is back. */
+interface Waiting {
+  /** client id of a prompt, `perm:<request id>` of a permission answer. */
+  id: string;
+  msg: ControlMessage;
+}
+
+/** How soon an outbox waiting for the network is tried again (then every time a socket connects, the page
+ *  comes back online or becomes visible). */
+const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
 
 export class Controller {
   private readonly links = new Map<string, SessionLink>();
+  /** Per tab: control messages that wait for a connection. */
+  private readonly waiting = new Map<string, Waiting[]>();
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryAttempt = 0;
   private readonly store: Store<AppState, Action>;
   private readonly deps: ControllerDeps;
 
@@ -123,12 +141,182 @@ export class Controller {
     if (projectId) void this.loadHistory(key);
   }
 
-  /** A follow-up turn for a running live session, written to the same claude process. */
-  async prompt(key: string, prompt: string): Promise<SendResult> {
+  /** A follow-up turn for a running live session, written to the same claude process (or queued by the server
+   *  while a turn runs). It carries a client id, so sending it again after a reconnect is never a second turn;
+   *  without a connection it waits in the outbox and goes out when the connection is back. */
+  async prompt(key: string, prompt: string, clientId: string = newUuid()): Promise<SendResult> {
     const s = this.store.getState().sessions[key];
     if (!s?.sessionId) return 'failed';
-    this.store.dispatch({ type: 'follow-up-sent', key, prompt });
-    return this.control(key, { type: 'prompt', session_id: s.sessionId, prompt }, () => api.prompt(s.sessionId as string, prompt));
+    this.store.dispatch({ type: 'follow-up-sent', key, prompt, clientId });
+    return this.deliverPrompt(key, clientId, prompt);
+  }
+
+  private async deliverPrompt(key: string, clientId: string, prompt: string): Promise<SendResult> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return 'failed';
+    const sessionId = s.sessionId;
+    const msg: ControlMessage = { type: 'prompt', session_id: sessionId, prompt, client_id: clientId };
+    if (this.links.get(key)?.send(msg)) {
+      this.store.dispatch({ type: 'outbox-state', key, clientId, state: 'sending' });
+      return 'socket';
+    }
+    try {
+      await api.prompt(sessionId, prompt, clientId);
+      this.store.dispatch({ type: 'outbox-state', key, clientId, state: 'sending' });
+      return 'rest';
+    } catch (e) {
+      if (isNetworkError(e)) {
+        this.wait(key, { id: clientId, msg });
+        this.store.dispatch({ type: 'outbox-state', key, clientId, state: 'waiting' });
+      } else {
+        const why =
+          e instanceof ApiError && e.status === 409
+            ? 'Not sent: this session is no longer running. Send it again to resume the session.'
+            : `Not sent: ${errorSentence(e)}`;
+        this.store.dispatch({ type: 'outbox-state', key, clientId, state: 'failed', error: why });
+      }
+      return 'failed';
+    }
+  }
+
+  /** Changes the text of a prompt the server still holds in its queue. */
+  async editQueued(key: string, clientId: string, prompt: string): Promise<SendResult> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return 'failed';
+    const sid = s.sessionId;
+    const item = s.outbox.find((o) => o.clientId === clientId);
+    if (item && item.state !== 'queued') {
+      // not on the server yet (waiting for a connection, or refused): just change what will be sent
+      this.store.dispatch({ type: 'outbox-edit', key, clientId, text: prompt });
+      const w = this.waiting.get(key)?.find((x) => x.id === clientId);
+      if (w && w.msg.type === 'prompt') w.msg = { ...w.msg, prompt };
+      return 'socket';
+    }
+    return this.control(key, { type: 'edit_queued', session_id: sid, client_id: clientId, prompt }, () => api.editQueued(sid, clientId, prompt), true);
+  }
+
+  /** Takes back a prompt that claude has not received yet. */
+  async unqueue(key: string, clientId: string): Promise<SendResult> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return 'failed';
+    const sid = s.sessionId;
+    const item = s.outbox.find((o) => o.clientId === clientId);
+    if (item && item.state !== 'queued') {
+      this.unwait(key, clientId);
+      this.store.dispatch({ type: 'outbox-remove', key, clientId });
+      // it may have reached the server already: take it out of the queue there too (404 when it was not queued)
+      if (item.state === 'sending') void this.control(key, { type: 'unqueue', session_id: sid, client_id: clientId }, () => api.unqueue(sid, clientId), true, true);
+      return 'socket';
+    }
+    return this.control(key, { type: 'unqueue', session_id: sid, client_id: clientId }, () => api.unqueue(sid, clientId), true);
+  }
+
+  /** Sends a refused prompt again (a new client id: the old one may be known to the server). */
+  retryFailed(key: string, clientId: string): void {
+    const s = this.store.getState().sessions[key];
+    const item = s?.outbox.find((o) => o.clientId === clientId);
+    if (!s || !item) return;
+    this.store.dispatch({ type: 'outbox-remove', key, clientId });
+    if (s.status === 'running' && s.live) void this.prompt(key, item.text);
+    else this.resumeWith(key, item.text);
+  }
+
+  /** A new run of the tab's session with this prompt (live again if it was live). */
+  resumeWith(key: string, prompt: string): void {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return;
+    this.run({
+      commandType: 'resume',
+      projectPath: s.projectPath,
+      prompt,
+      sessionId: s.sessionId,
+      projectId: s.projectId,
+      model: s.model,
+      live: s.live,
+      permissionMode: s.live ? ((s.permissionMode ?? 'default') as PermissionMode) : null,
+    });
+  }
+
+  private wait(key: string, w: Waiting) {
+    const list = this.waiting.get(key) ?? [];
+    if (!list.some((x) => x.id === w.id)) list.push(w);
+    this.waiting.set(key, list);
+    this.scheduleRetry();
+  }
+
+  private unwait(key: string, id: string) {
+    const list = this.waiting.get(key)?.filter((x) => x.id !== id) ?? [];
+    if (list.length) this.waiting.set(key, list);
+    else this.waiting.delete(key);
+  }
+
+  private scheduleRetry() {
+    if (this.retryTimer !== null) return;
+    const ms = RETRY_MS[Math.min(this.retryAttempt, RETRY_MS.length - 1)];
+    this.retryAttempt++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.flushWaiting();
+    }, ms);
+  }
+
+  /** Sends what waits for a connection (all tabs, or one), oldest first. Called when a socket connects, the page
+   *  comes back online or into view, and on a backoff timer. */
+  async flushWaiting(onlyKey?: string): Promise<void> {
+    const keys = onlyKey ? [onlyKey] : [...this.waiting.keys()];
+    for (const key of keys) {
+      const list = this.waiting.get(key);
+      if (!list) continue;
+      this.waiting.delete(key);
+      for (const w of list) {
+        if (w.msg.type === 'prompt') {
+          const s = this.store.getState().sessions[key];
+          if (!s?.outbox.some((o) => o.clientId === w.id)) continue; // taken back meanwhile
+          await this.deliverPrompt(key, w.id, w.msg.prompt);
+        } else {
+          await this.control(key, w.msg, () => this.restFor(w.msg), true);
+        }
+      }
+    }
+    if (this.waiting.size === 0) {
+      this.retryAttempt = 0;
+      if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    } else {
+      this.scheduleRetry();
+    }
+  }
+
+  /** Our prompts the server has not confirmed yet, sent again on a fresh socket (a socket that died with them
+   *  in its buffer lost them; the client id makes a second delivery a no-op). */
+  private resendUnconfirmed(key: string) {
+    const s = this.store.getState().sessions[key];
+    if (!s) return;
+    for (const o of s.outbox) {
+      if (o.state === 'sending' && !this.waiting.get(key)?.some((w) => w.id === o.clientId)) void this.deliverPrompt(key, o.clientId, o.text);
+    }
+    void this.flushWaiting(key);
+  }
+
+  private restFor(msg: ControlMessage): Promise<unknown> {
+    switch (msg.type) {
+      case 'prompt':
+        return api.prompt(msg.session_id, msg.prompt, msg.client_id);
+      case 'permission_response':
+        return api.respond(msg.session_id, msg.request_id, {
+          behavior: msg.behavior,
+          ...(msg.updated_input !== undefined ? { updated_input: msg.updated_input } : {}),
+          ...(msg.message ? { message: msg.message } : {}),
+        });
+      case 'edit_queued':
+        return api.editQueued(msg.session_id, msg.client_id, msg.prompt);
+      case 'unqueue':
+        return api.unqueue(msg.session_id, msg.client_id);
+      case 'interrupt':
+        return api.interrupt(msg.session_id);
+      case 'end':
+        return api.end(msg.session_id);
+    }
   }
 
   /** Answers a permission request. A request already answered elsewhere is not an error: its
@@ -144,13 +332,14 @@ export class Controller {
       ...(answer.updated_input !== undefined ? { updated_input: answer.updated_input } : {}),
       ...(answer.message ? { message: answer.message } : {}),
     };
-    return this.control(key, msg, () => api.respond(s.sessionId as string, requestId, answer), true);
+    return this.control(key, msg, () => api.respond(s.sessionId as string, requestId, answer), true, false, `perm:${requestId}`);
   }
 
   /** Stops the current turn of a live session; the session stays usable. */
   async interrupt(key: string): Promise<SendResult> {
     const s = this.store.getState().sessions[key];
     if (!s?.sessionId) return 'failed';
+    this.store.dispatch({ type: 'interrupt-sent', key });
     return this.control(key, { type: 'interrupt', session_id: s.sessionId }, () => api.interrupt(s.sessionId as string));
   }
 
@@ -161,12 +350,15 @@ export class Controller {
     return this.control(key, { type: 'end', session_id: s.sessionId }, () => api.end(s.sessionId as string));
   }
 
-  /** Sends on the tab's open socket when there is one, else over REST. */
+  /** Sends on the tab's open socket when there is one, else over REST. Without a connection, a message with
+   *  a `waitId` (a permission answer) waits and goes out when the connection is back. */
   private async control(
     key: string,
     msg: ControlMessage,
     rest: () => Promise<unknown>,
     conflictIsFine = false,
+    quiet = false,
+    waitId?: string,
   ): Promise<SendResult> {
     const link = this.links.get(key);
     if (link?.send(msg)) return 'socket';
@@ -174,13 +366,31 @@ export class Controller {
       await rest();
       return 'rest';
     } catch (e) {
-      if (conflictIsFine && e instanceof ApiError && e.status === 409) {
-        this.store.dispatch({ type: 'note', key, text: `Already answered: ${e.message}` });
+      if (waitId && isNetworkError(e)) {
+        const first = !this.waiting.get(key)?.some((w) => w.id === waitId);
+        this.wait(key, { id: waitId, msg });
+        if (first) this.store.dispatch({ type: 'note', key, text: `No connection: your ${ACTION_NAMES[msg.type]} will be sent when the connection is back.` });
+        return 'failed';
+      }
+      if (quiet) return 'failed';
+      if (conflictIsFine && e instanceof ApiError && (e.status === 409 || e.status === 404)) {
+        this.store.dispatch({ type: 'note', key, text: `Too late: ${errorSentence(e)}` });
       } else {
-        this.store.dispatch({ type: 'local-error', key, message: `${msg.type} failed: ${errorText(e)}` });
+        this.store.dispatch({ type: 'local-error', key, message: `Your ${ACTION_NAMES[msg.type]} did not go through. ${errorSentence(e)}` });
       }
       return 'failed';
     }
+  }
+
+  /** Shows the tab of a session when there is one; false otherwise. */
+  activateSession(sessionId: string): boolean {
+    if (!this.store.getState().sessions[sessionId]) return false;
+    this.store.dispatch({ type: 'activate', key: sessionId });
+    return true;
+  }
+
+  showRuns(): void {
+    this.store.dispatch({ type: 'show-runs' });
   }
 
   /** Opens a tab on a session the server runs (or ran) and follows it live. */
@@ -271,7 +481,13 @@ export class Controller {
       return;
     }
     for (const t of Array.isArray(saved) ? saved : []) {
-      if (t && typeof t.sessionId === 'string') this.attach(t.sessionId, t.projectPath ?? '', t.projectId ?? null, false);
+      if (!t || typeof t.sessionId !== 'string') continue;
+      this.attach(t.sessionId, t.projectPath ?? '', t.projectId ?? null, false);
+      for (const u of Array.isArray(t.unsent) ? t.unsent : []) {
+        if (typeof u?.clientId !== 'string' || typeof u.text !== 'string') continue;
+        this.store.dispatch({ type: 'follow-up-sent', key: t.sessionId, prompt: u.text, clientId: u.clientId });
+        this.wait(t.sessionId, { id: u.clientId, msg: { type: 'prompt', session_id: t.sessionId, prompt: u.text, client_id: u.clientId } });
+      }
     }
     const { sessions, active: current, runsView } = this.store.getState();
     if (active && sessions[active] && current === null && !runsView) this.store.dispatch({ type: 'activate', key: active });
@@ -284,7 +500,10 @@ export class Controller {
     const tabs: SavedTab[] = order
       .map((k) => sessions[k])
       .filter((s) => s && s.sessionId)
-      .map((s) => ({ sessionId: s.sessionId as string, projectPath: s.projectPath, projectId: s.projectId }));
+      .map((s) => {
+        const unsent = s.outbox.filter((o) => o.state === 'waiting' || o.state === 'sending').map((o) => ({ clientId: o.clientId, text: o.text }));
+        return { sessionId: s.sessionId as string, projectPath: s.projectPath, projectId: s.projectId, ...(unsent.length ? { unsent } : {}) };
+      });
     const text = JSON.stringify(tabs);
     const active = this.store.getState().active;
     const activeId = active ? (sessions[active]?.sessionId ?? '') : '';
@@ -312,7 +531,10 @@ export class Controller {
       batchMs: 16,
       getLastSeq: (id) => getState().sessions[id]?.lastSeq ?? -1,
       onEvents: (events) => dispatch({ type: 'events', events }),
-      onState: (state) => dispatch({ type: 'conn', key, state }),
+      onState: (state) => {
+        dispatch({ type: 'conn', key, state });
+        if (state === 'connected') this.resendUnconfirmed(key);
+      },
       onRequestError: (message) => dispatch({ type: 'request-error', key, message }),
       onControlError: (message) => dispatch({ type: 'note', key, text: `Server: ${message}` }),
       onBind: (id) => {
@@ -335,8 +557,17 @@ export class Controller {
 }
 
 function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return errorSentence(e);
 }
+
+const ACTION_NAMES: Record<ControlMessage['type'], string> = {
+  prompt: 'prompt',
+  permission_response: 'answer',
+  edit_queued: 'change to the queued prompt',
+  unqueue: 'removal of the queued prompt',
+  interrupt: 'interrupt',
+  end: 'request to end the session',
+};
 
 export function wsBaseUrl(loc: Pick<Location, 'protocol' | 'host'> = window.location): string {
   return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}`;

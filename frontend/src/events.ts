@@ -90,7 +90,9 @@ export type PermissionMode = 'default' | 'acceptEdits' | 'plan' | 'bypassPermiss
 
 /** Control messages of live sessions, sent on an open socket (`/ws/claude` or `/ws/sessions/{id}`). */
 export type ControlMessage =
-  | { type: 'prompt'; session_id: string; prompt: string }
+  | { type: 'prompt'; session_id: string; prompt: string; client_id?: string }
+  | { type: 'edit_queued'; session_id: string; client_id: string; prompt: string }
+  | { type: 'unqueue'; session_id: string; client_id: string }
   | {
       type: 'permission_response';
       session_id: string;

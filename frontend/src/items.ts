@@ -25,9 +25,11 @@ export type ItemBody =
       costUsd: number | null;
       usage: Usage | null;
       text: string | null;
+      /** The turn ended because a viewer interrupted it (not an error). */
+      interrupted?: boolean;
     }
   | { kind: 'raw'; text: string }
-  | { kind: 'error'; message: string }
+  | { kind: 'error'; message: string; hint?: string }
   | { kind: 'run-start'; message: string; commandType: string; model: string | null; live?: boolean }
   | { kind: 'cancelled' }
   | { kind: 'completion'; status: string; exitCode: number | null; signal: number | null }
@@ -60,6 +62,16 @@ export interface PendingApproval {
   /** Unix ms, server clock; null when unknown. */
   expiresAt: number | null;
   seq: number;
+}
+
+/** A prompt of ours (or, once queued, anyone's) that claude has not received yet. */
+export interface Outgoing {
+  clientId: string;
+  text: string;
+  /** waiting: no connection, goes out when it is back; sending: handed over, not confirmed yet; queued: the
+   *  server holds it until the running turn ends; failed: refused (the message says why). */
+  state: 'waiting' | 'sending' | 'queued' | 'failed';
+  error?: string;
 }
 
 export type Item = ItemBody & { key: string };

@@ -6,6 +6,8 @@ import { App } from './components/App';
 import { dropAllSockets, nudgeAllLinks } from './connection';
 import { AppContext } from './context';
 import { Controller, wsBaseUrl } from './controller';
+import { RunsFeed } from './feed';
+import { registerServiceWorker } from './pwa';
 import { initialState, reducer, type Action, type AppState } from './reducer';
 import { createStore } from './store';
 import './styles.css';
@@ -18,6 +20,7 @@ try {
   storage = null;
 }
 const controller = new Controller(store, { baseUrl: wsBaseUrl(), storage });
+const feed = new RunsFeed();
 
 declare global {
   interface Window {
@@ -27,14 +30,22 @@ declare global {
 window.__opcodeDebug = { dropSockets: dropAllSockets, state: store.getState };
 
 // A phone waking up: reconnect at once instead of waiting out the backoff.
-window.addEventListener('online', nudgeAllLinks);
+// What waits for the connection (prompts, answers) goes out as soon as it is back.
+const wake = () => {
+  nudgeAllLinks();
+  void controller.flushWaiting();
+  feed.refresh();
+};
+window.addEventListener('online', wake);
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible') nudgeAllLinks();
+  if (document.visibilityState === 'visible') wake();
 });
+
+registerServiceWorker();
 
 createRoot(document.getElementById('root') as HTMLElement).render(
   <StrictMode>
-    <AppContext.Provider value={{ store, controller }}>
+    <AppContext.Provider value={{ store, controller, feed }}>
       <App />
     </AppContext.Provider>
   </StrictMode>,

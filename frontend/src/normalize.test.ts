@@ -7,9 +7,10 @@ describe('normalizeOutput', () => {
     expect(normalizeOutput(init())).toEqual([{ kind: 'system-init', model: 'claude-test', cwd: '/home/dev/project', tools: 2 }]);
   });
 
-  it('other system subtypes become notes', () => {
-    expect(normalizeOutput({ type: 'system', subtype: 'status', status: 'requesting' })).toEqual([
-      { kind: 'system-note', text: 'status: requesting' },
+  it('other system subtypes become notes; "status: requesting" (every API call) is not shown', () => {
+    expect(normalizeOutput({ type: 'system', subtype: 'status', status: 'requesting' })).toEqual([]);
+    expect(normalizeOutput({ type: 'system', subtype: 'status', status: 'compacting' })).toEqual([
+      { kind: 'system-note', text: 'status: compacting' },
     ]);
     expect(normalizeOutput({ type: 'system', subtype: 'api_retry', attempt: 2, retry_delay_ms: 1200 })).toEqual([
       { kind: 'system-note', text: 'api_retry: attempt 2 in 1200 ms' },

@@ -10,6 +10,8 @@ export function normalizeOutput(content: unknown): ItemBody[] {
   if (!isObject(content)) return [{ kind: 'raw', text: JSON.stringify(content) }];
   switch (content.type) {
     case 'system':
+      // "status: requesting" comes with every API call: noise, the run status already says claude works
+      if (content.subtype === 'status' && (content.status === 'requesting' || content.status === null || content.status === undefined)) return [];
       return [normalizeSystem(content)];
     case 'assistant':
       return normalizeMessageContent(content.message, 'assistant');

@@ -6,7 +6,7 @@
 import type { ConnState } from './connection';
 import type { CommandType, CompletionEvent, CompletionStatus, HistoryPage, PermissionMode, SessionEvent } from './events';
 import { isObject } from './events';
-import type { Item, ItemBody, PendingApproval } from './items';
+import type { Item, ItemBody, Outgoing, PendingApproval } from './items';
 import { normalizeHistoryLine, normalizeOutput } from './normalize';
 
 export type RunStatus = 'idle' | 'running' | 'success' | 'error' | 'cancelled';
@@ -56,6 +56,15 @@ export interface SessionState {
   /** The last run ended without being asked to (the server restarted, or a live claude died); null
    *  otherwise and while a run is in progress. */
   stopped: StoppedRun | null;
+  /** Prompts claude has not received yet: ours not confirmed, and every queued one (in send order). */
+  outbox: Outgoing[];
+  /** An interrupt reached claude during the current turn (its control_response, or we asked): the turn's
+   *  error result is an interruption. */
+  interrupted: boolean;
+  /** model|cwd|tools of the last `system init` shown: the same one again (every turn) is not repeated. */
+  initSig: string | null;
+  /** The run request was refused before anything ran (no event at all): there is no session to continue. */
+  neverStarted: boolean;
 }
 
 /** Why a run ended on its own, from its `completion`. */
@@ -99,7 +108,13 @@ export type Action =
       permissionMode?: PermissionMode | null;
     }
   /** A follow-up written to a running live session: an optimistic bubble its `user_prompt` confirms. */
-  | { type: 'follow-up-sent'; key: string; prompt: string }
+  | { type: 'follow-up-sent'; key: string; prompt: string; clientId?: string }
+  /** What became of a prompt of ours on its way (no connection, handed over, refused). */
+  | { type: 'outbox-state'; key: string; clientId: string; state: Outgoing['state']; error?: string }
+  | { type: 'outbox-remove'; key: string; clientId: string }
+  | { type: 'outbox-edit'; key: string; clientId: string; text: string }
+  /** We asked to interrupt the current turn. */
+  | { type: 'interrupt-sent'; key: string }
   | { type: 'note'; key: string; text: string }
   | { type: 'request-error'; key: string; message: string }
   | { type: 'local-error'; key: string; message: string }
@@ -140,6 +155,10 @@ export function newSession(
     approvals: [],
     starting: false,
     stopped: null,
+    outbox: [],
+    interrupted: false,
+    initSig: null,
+    neverStarted: false,
   };
 }
 
@@ -191,6 +210,7 @@ export function reducer(state: AppState, action: Action): AppState {
           : addLocal(s, action.live ? { kind: 'user-text', text: action.prompt, optimistic: true } : { kind: 'user-text', text: action.prompt })),
         status: 'running',
         starting: action.prompt === '',
+        neverStarted: false,
         stopped: null,
         streaming: null,
         model: action.model ?? s.model,
@@ -198,14 +218,43 @@ export function reducer(state: AppState, action: Action): AppState {
         permissionMode: action.live ? (action.permissionMode ?? null) : null,
       }));
     case 'follow-up-sent':
-      return update(state, action.key, (s) => addLocal(s, { kind: 'user-text', text: action.prompt, optimistic: true }));
+      if (!action.clientId) return update(state, action.key, (s) => addLocal(s, { kind: 'user-text', text: action.prompt, optimistic: true }));
+      return update(state, action.key, (s) =>
+        s.outbox.some((o) => o.clientId === action.clientId)
+          ? s
+          : { ...s, outbox: [...s.outbox, { clientId: action.clientId as string, text: action.prompt, state: 'sending' }] },
+      );
+    case 'outbox-state':
+      return update(state, action.key, (s) => {
+        const i = s.outbox.findIndex((o) => o.clientId === action.clientId);
+        if (i < 0) return s;
+        const cur = s.outbox[i];
+        // the server's word (queued) is not undone by our own bookkeeping of a resend
+        if (cur.state === 'queued' && action.state !== 'failed') return s;
+        const outbox = s.outbox.slice();
+        outbox[i] = { ...cur, state: action.state, ...(action.error ? { error: action.error } : { error: undefined }) };
+        return { ...s, outbox };
+      });
+    case 'outbox-remove':
+      return update(state, action.key, (s) =>
+        s.outbox.some((o) => o.clientId === action.clientId) ? { ...s, outbox: s.outbox.filter((o) => o.clientId !== action.clientId) } : s,
+      );
+    case 'outbox-edit':
+      return update(state, action.key, (s) => ({
+        ...s,
+        outbox: s.outbox.map((o) => (o.clientId === action.clientId ? { ...o, text: action.text } : o)),
+      }));
+    case 'interrupt-sent':
+      return update(state, action.key, (s) => (s.interrupted ? s : { ...s, interrupted: true }));
     case 'note':
       return update(state, action.key, (s) => addLocal(s, { kind: 'system-note', text: action.text }));
     case 'request-error':
       return update(state, action.key, (s) => ({
-        ...addLocal(s, { kind: 'error', message: action.message }),
+        ...addLocal(s, { kind: 'error', message: action.message, ...hintFor(action.message) }),
         status: s.status === 'running' ? 'error' : s.status,
         starting: false,
+        // refused before anything ran: a tab of a session that never existed offers nothing to continue
+        neverStarted: s.lastSeq === -1 && !s.history.loaded,
       }));
     case 'local-error':
       return update(state, action.key, (s) => addLocal(s, { kind: 'error', message: action.message }));
@@ -316,6 +365,8 @@ function applyOne(d: SessionState, ev: SessionEvent) {
       d.status = 'running';
       d.starting = false;
       d.stopped = null;
+      d.interrupted = false;
+      d.neverStarted = false;
       d.projectPath = ev.project_path || d.projectPath;
       d.model = ev.model ?? d.model;
       d.live = ev.live === true;
@@ -325,11 +376,32 @@ function applyOne(d: SessionState, ev: SessionEvent) {
     case 'user_prompt': {
       finalizeStreaming(d, ev.seq);
       d.turnsInFlight++;
-      // our own optimistic bubble for this prompt becomes the confirmed one (no second bubble)
+      d.interrupted = false;
       const text = typeof ev.prompt === 'string' ? ev.prompt : '';
+      const clientId = typeof ev.client_id === 'string' ? ev.client_id : null;
+      if (clientId && d.outbox.some((o) => o.clientId === clientId)) {
+        // a prompt that waited (ours, or queued by anyone) has reached claude: out of the outbox, into the transcript
+        d.outbox = d.outbox.filter((o) => o.clientId !== clientId);
+        push({ kind: 'user-text', text });
+        break;
+      }
+      // our own optimistic bubble for this prompt becomes the confirmed one (no second bubble)
       const mine = d.items.findIndex((it) => it.kind === 'user-text' && it.optimistic && it.text.trim() === text.trim());
       if (mine >= 0) d.items[mine] = { ...d.items[mine], optimistic: false } as Item;
       else push({ kind: 'user-text', text });
+      break;
+    }
+    case 'prompt_queued': {
+      const clientId = String(ev.client_id);
+      const text = typeof ev.prompt === 'string' ? ev.prompt : '';
+      const i = d.outbox.findIndex((o) => o.clientId === clientId);
+      if (i >= 0) d.outbox = d.outbox.map((o, j) => (j === i ? { clientId, text, state: 'queued' } : o));
+      else d.outbox = [...d.outbox, { clientId, text, state: 'queued' }];
+      break;
+    }
+    case 'prompt_unqueued': {
+      const clientId = String(ev.client_id);
+      d.outbox = d.outbox.filter((o) => o.clientId !== clientId);
       break;
     }
     case 'permission_request': {
@@ -387,15 +459,29 @@ function applyOne(d: SessionState, ev: SessionEvent) {
         break;
       }
       if (isObject(c) && c.type === 'assistant') settleStreaming(d, c, ev.seq);
+      if (isObject(c) && c.type === 'control_response' && isInterruptAck(c)) d.interrupted = true;
+      let wasInterrupted = false;
       if (isObject(c) && c.type === 'result') {
         finalizeStreaming(d, ev.seq);
         if (d.turnsInFlight > 0) d.turnsInFlight--;
+        wasInterrupted = d.interrupted;
+        d.interrupted = false;
       }
-      normalizeOutput(c).forEach(push);
+      let i = 0;
+      for (const body of normalizeOutput(c)) {
+        if (body.kind === 'system-init') {
+          // claude repeats its init every turn: show it once per change
+          const sig = `${body.model ?? ''}|${body.cwd ?? ''}|${body.tools}`;
+          if (sig === d.initSig) continue;
+          d.initSig = sig;
+        }
+        if (body.kind === 'result' && wasInterrupted && body.isError) push({ ...body, interrupted: true }, i++);
+        else push(body, i++);
+      }
       break;
     }
     case 'error':
-      push({ kind: 'error', message: ev.message });
+      push({ kind: 'error', message: ev.message, ...hintFor(ev.message) });
       break;
     case 'cancelled':
       finalizeStreaming(d, ev.seq);
@@ -438,6 +524,55 @@ export function canResumeLive(s: SessionState): boolean {
   return s.status !== 'running' && s.live && s.stopped !== null && !!s.sessionId && !!s.projectPath;
 }
 
+/** The CLI as root refuses --dangerously-skip-permissions (the server's one-shot default): say what to do. */
+export const ROOT_REFUSAL_HINT =
+  'Claude refuses to skip permission checks when it runs as root. Start a live session instead (tick "Live session": ' +
+  'you approve tools from here), or restart the server with --permissions default (or IS_SANDBOX=1 in its environment ' +
+  'when it runs in a sandbox).';
+
+export function hintFor(message: string): { hint?: string } {
+  const m = message.toLowerCase();
+  if (m.includes('dangerously-skip-permissions') && (m.includes('root') || m.includes('sudo'))) return { hint: ROOT_REFUSAL_HINT };
+  if (m.includes('is not an existing directory')) {
+    return { hint: 'Check the project directory: it must be an absolute path to a folder that exists on the server.' };
+  }
+  return {};
+}
+
+/** claude's answer to the server's `interrupt` control request (its request ids start with `interrupt-`). */
+function isInterruptAck(c: Record<string, unknown>): boolean {
+  const r = c.response;
+  return isObject(r) && typeof r.request_id === 'string' && r.request_id.startsWith('interrupt-');
+}
+
+/** How a tab reads (project name + first prompt, else the short id), so tabs can be told apart. */
+export function sessionTitle(s: SessionState): string {
+  const first = [...s.history.items, ...s.items].find((it) => it.kind === 'user-text');
+  const text = first && first.kind === 'user-text' ? first.text.replace(/\s+/g, ' ').trim() : '';
+  if (text) return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+  const q = s.outbox[0]?.text.trim();
+  if (q) return q.length > 40 ? `${q.slice(0, 39)}…` : q;
+  return s.sessionId ? s.sessionId.slice(0, 8) : 'starting…';
+}
+
+/** The run's state in words: what a person reads on the status pill. */
+export function statusLabel(s: SessionState): string {
+  switch (s.status) {
+    case 'running':
+      if (s.approvals.length > 0) return 'needs you';
+      if (s.live && s.turnsInFlight === 0 && !s.starting) return 'your turn';
+      return 'running';
+    case 'success':
+      return 'finished';
+    case 'error':
+      return s.neverStarted ? 'not started' : 'failed';
+    case 'cancelled':
+      return 'cancelled';
+    case 'idle':
+      return 'past session';
+  }
+}
+
 function findApproval(d: SessionState, requestId: string): number {
   for (let i = d.items.length - 1; i >= 0; i--) {
     const it = d.items[i];
@@ -469,7 +604,7 @@ export type ComposerMode =
   | 'unavailable';
 
 export function composerMode(s: SessionState): ComposerMode {
-  if (!s.sessionId || !s.projectPath || s.starting) return 'unavailable';
+  if (!s.sessionId || !s.projectPath || s.starting || s.neverStarted) return 'unavailable';
   if (s.status === 'running') return s.live ? 'follow-up' : 'busy';
   return 'resume';
 }

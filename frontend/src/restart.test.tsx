@@ -233,7 +233,7 @@ describe('a tab across a server restart', () => {
     await act(async () => vi.advanceTimersByTime(20));
     vi.useRealTimers();
 
-    expect(q('run-status')?.textContent).toBe('error');
+    expect(q('run-status')?.getAttribute('data-status')).toBe('error');
     expect(q('conn-state')?.textContent).toBe('closed');
     expect(q('run-stopped')?.getAttribute('data-reason')).toBe('server-restart');
     expect(q('run-stopped')?.textContent).toContain('The server restarted during this run');
@@ -260,14 +260,14 @@ describe('a tab across a server restart', () => {
     resume.emit({ ...liveStart(6), command_type: 'resume' });
     await flush();
     expect(q('session-view')?.getAttribute('data-composer-mode')).toBe('follow-up');
-    expect(q('run-status')?.textContent).toBe('running');
+    expect(q('run-status')?.getAttribute('data-status')).toBe('running');
     expect(store.getState().sessions[SID].items.filter((i) => i.kind === 'user-text').map((i) => (i as { text: string }).text)).toEqual(['hello']);
 
     // the next prompt goes to the new process on the same socket
     await act(async () => {
       await controller.prompt(SID, 'again');
     });
-    expect(resume.messages().at(-1)).toEqual({ type: 'prompt', session_id: SID, prompt: 'again' });
+    expect(resume.messages().at(-1)).toMatchObject({ type: 'prompt', session_id: SID, prompt: 'again' });
   });
 
   it('after a reload: the saved tabs reattach and the shown tab is shown again', async () => {

@@ -209,7 +209,9 @@ describe('wire: the server events recorded by the Rust encoder', () => {
 
 type Control<T extends ControlMessage['type']> = Extract<ControlMessage, { type: T }>;
 const CONTROL_SPECS: { [T in ControlMessage['type']]: Spec<Control<T>> } = {
-  prompt: { session_id: 'string', prompt: 'string' },
+  prompt: { session_id: 'string', prompt: 'string', client_id: 'string?' },
+  edit_queued: { session_id: 'string', client_id: 'string', prompt: 'string' },
+  unqueue: { session_id: 'string', client_id: 'string' },
   permission_response: {
     session_id: 'string',
     request_id: 'string',

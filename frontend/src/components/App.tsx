@@ -2,11 +2,15 @@
 // projects, sessions), the tab strip and the active session, the runs view or the home view.
 
 import { useCallback, useEffect, useState } from 'react';
-import { api, UnauthorizedError } from '../api';
-import { useApp, useAppState } from '../context';
+import { api, errorSentence, isNetworkError, UnauthorizedError } from '../api';
+import { useApp, useAppState, useRuns } from '../context';
+import { setBadge, titleFor, waitingSessions } from '../overview';
+import { openFromLocation, syncLocation } from '../route';
 import type { PermissionMode, Project, SessionInfo } from '../events';
 import { HomeView } from './HomeView';
 import { NewSession } from './NewSession';
+import { OfflineBanner } from './OfflineBanner';
+import { Overview, useLocalSessions } from './Overview';
 import { ProjectList } from './ProjectList';
 import { RunsView } from './RunsView';
 import { SessionList } from './SessionList';
@@ -28,7 +32,15 @@ function errorText(e: unknown) {
 }
 
 export function App() {
-  const { controller } = useApp();
+  const { controller, feed, store } = useApp();
+  const runs = useRuns();
+  const local = useLocalSessions();
+  const waiting = waitingSessions(runs, local);
+
+  useEffect(() => {
+    document.title = titleFor(waiting);
+    setBadge(waiting);
+  }, [waiting]);
   const active = useAppState((s) => s.active);
   const runsView = useAppState((s) => s.runsView);
   const [authorised, setAuthorised] = useState<boolean | null>(null);
@@ -41,6 +53,7 @@ export function App() {
   const [model, setModel] = useState('');
   const [live, setLive] = useState(true);
   const [permissionMode, setPermissionMode] = useState<PermissionMode>('default');
+  const [startError, setStartError] = useState<string | null>(null);
 
   const loadProjects = useCallback(async () => {
     setProjectsError(null);
@@ -64,10 +77,25 @@ export function App() {
   }, [loadProjects]);
 
   useEffect(() => {
-    if (authorised) controller.restoreTabs();
-  }, [authorised, controller]);
+    if (!authorised) return;
+    const hash = window.location.hash; // read before anything is shown: showing a tab rewrites it
+    controller.restoreTabs();
+    feed?.start();
+    let unsubscribe: (() => void) | null = null;
+    let gone = false;
+    void openFromLocation(controller, hash).finally(() => {
+      if (gone) return;
+      syncLocation(store.getState());
+      unsubscribe = store.subscribe(() => syncLocation(store.getState()));
+    });
+    return () => {
+      gone = true;
+      unsubscribe?.();
+    };
+  }, [authorised, controller, feed, store]);
 
   const selectProject = useCallback(async (p: Project) => {
+    feed?.refresh();
     setSelected(p);
     setPath(p.path);
     setSessions(null);
@@ -77,14 +105,31 @@ export function App() {
     } catch (e) {
       setSessionsError(`Could not load sessions: ${errorText(e)}`);
     }
-  }, []);
+  }, [feed]);
 
   const projectIdFor = (p: string) => projects?.find((x) => x.path === p)?.id ?? null;
 
-  const start = (prompt: string, commandType: 'execute' | 'continue') => {
+  /** Starts a run once the server says the directory can be used (a directory that does not exist gives a
+   *  sentence here, not a tab of a session that never existed). Without a connection the run starts anyway:
+   *  its request waits for the socket. Returns whether it started (the composer keeps the text otherwise). */
+  const start = async (prompt: string, commandType: 'execute' | 'continue'): Promise<boolean> => {
     const projectPath = path.trim();
+    setStartError(null);
+    try {
+      await api.checkProject(projectPath);
+    } catch (e) {
+      if (e instanceof UnauthorizedError) {
+        setAuthorised(false);
+        return false;
+      }
+      if (!isNetworkError(e)) {
+        setStartError(`Cannot start in ${projectPath}: ${errorSentence(e)}`);
+        return false;
+      }
+    }
     controller.run({ commandType, projectPath, prompt, model, projectId: projectIdFor(projectPath), live, permissionMode });
     window.setTimeout(() => void loadProjects(), 1500);
+    return true;
   };
 
   if (authorised === false) return <Unauthorized />;
@@ -98,6 +143,7 @@ export function App() {
 
   return (
     <div className={`app ${active || runsView ? 'has-active' : 'is-home'}`}>
+      <OfflineBanner />
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
           ◆<span className="brand-text"> opcode</span>
@@ -106,6 +152,7 @@ export function App() {
       </header>
       <div className="body">
         <aside className="sidebar">
+          {!active && !runsView && <Overview projects={projects} projectIdFor={projectIdFor} />}
           <NewSession
             path={path}
             model={model}
@@ -130,6 +177,7 @@ export function App() {
               sessions={sessions}
               error={sessionsError}
               onOpen={(s) => void controller.openPast(s.id, s.project_path || selected.path, s.project_id || selected.id)}
+              onOpenRun={(r) => controller.attach(r.session_id, r.project_path, selected.id)}
             />
           )}
         </aside>
@@ -139,7 +187,12 @@ export function App() {
           ) : active ? (
             <SessionTab key={active} tabKey={active} />
           ) : (
-            <HomeView path={path} onStart={(p) => start(p, 'execute')} onContinue={(p) => start(p, 'continue')} />
+            <HomeView
+              path={path}
+              error={startError}
+              onStart={(p) => start(p, 'execute')}
+              onContinue={(p) => start(p, 'continue')}
+            />
           )}
         </main>
       </div>

@@ -11,7 +11,8 @@ export function connLabel(state: ConnState): 'connected' | 'reconnecting' | 'clo
 export function ConnIndicator({ state }: { state: ConnState }) {
   const label = connLabel(state);
   return (
-    <span className={`conn conn-${label}`} title={state === 'connecting' ? 'connecting' : label}>
+    // nothing to show once the link is closed (a finished run): a grey "closed" read like an error
+    <span className={`conn conn-${label}`} title={state === 'connecting' ? 'connecting' : label} hidden={label === 'closed'}>
       <span className="conn-dot" aria-hidden="true" />
       <span data-testid="conn-state">{label}</span>
     </span>

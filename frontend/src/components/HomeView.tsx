@@ -5,11 +5,13 @@ import { Composer } from './Composer';
 
 interface Props {
   path: string;
-  onStart: (prompt: string) => void;
-  onContinue: (prompt: string) => void;
+  /** Why the last start was refused (a directory that does not exist, …). */
+  error?: string | null;
+  onStart: (prompt: string) => Promise<boolean> | boolean | void;
+  onContinue: (prompt: string) => Promise<boolean> | boolean | void;
 }
 
-export function HomeView({ path, onStart, onContinue }: Props) {
+export function HomeView({ path, error, onStart, onContinue }: Props) {
   const ready = path.trim().startsWith('/');
   return (
     <section className="home">
@@ -20,6 +22,11 @@ export function HomeView({ path, onStart, onContinue }: Props) {
             ? `New session in ${path.trim()}`
             : 'Choose a project (or type an absolute directory path), then write a prompt.'}
         </p>
+        {error && (
+          <p className="msg-error" data-testid="start-error" role="alert">
+            {error}
+          </p>
+        )}
       </div>
       <Composer
         placeholder={ready ? 'What should Claude do?' : 'Pick a project first'}
@@ -34,8 +41,9 @@ export function HomeView({ path, onStart, onContinue }: Props) {
             title="Continue the latest session of this project"
             disabled={!ready || !text}
             onClick={() => {
-              onContinue(text);
-              clear();
+              const r = onContinue(text);
+              if (r instanceof Promise) void r.then((ok) => ok && clear());
+              else if (r !== false) clear();
             }}
           >
             Continue

@@ -95,6 +95,11 @@ export const MessageView = memo(function MessageView({ item }: { item: Item }) {
         <div className="msg msg-error" data-testid="message-error" role="alert">
           <span aria-hidden="true">⚠ </span>
           <span className="pre-wrap">{item.message}</span>
+          {item.hint && (
+            <p className="error-hint" data-testid="error-hint">
+              {item.hint}
+            </p>
+          )}
         </div>
       );
     case 'run-start':
@@ -129,6 +134,7 @@ export const MessageView = memo(function MessageView({ item }: { item: Item }) {
           numTurns={item.numTurns}
           costUsd={item.costUsd}
           usage={item.usage}
+          interrupted={item.interrupted}
         />
       );
     case 'approval':

@@ -29,7 +29,15 @@ export const ResultSummary = memo(function ResultSummary(p: ResultProps) {
     if (u.cache_creation_input_tokens) tok.push(`cache write ${u.cache_creation_input_tokens}`);
     parts.push(`${tok.join(' / ')} tokens`);
   }
-  const outcome = p.isError ? `error${p.subtype && p.subtype !== 'success' ? ` (${p.subtype})` : ''}` : 'success';
+  if (p.interrupted) {
+    return (
+      <div className="result-summary is-interrupted" data-testid="result-summary" data-interrupted="true">
+        <strong>⏸ Interrupted</strong>
+        <span> · you stopped this turn; the session is still open</span>
+      </div>
+    );
+  }
+  const outcome = p.isError ? `error${p.subtype && p.subtype !== 'success' ? ` (${p.subtype})` : ''}` : 'done';
   return (
     <div className={`result-summary ${p.isError ? 'is-error' : ''}`} data-testid="result-summary">
       <strong>{p.isError ? '✗' : '✓'} {outcome}</strong>

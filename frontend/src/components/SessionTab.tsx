@@ -3,13 +3,13 @@
 // approvals pinned above the prompt box, and the prompt box: a follow-up written to the running live
 // process, or a resume of a finished session.
 
-import { useCallback } from 'react';
+import { useCallback, useState } from 'react';
 import { useApp, useAppState } from '../context';
-import type { PermissionMode } from '../events';
-import { canResumeLive, composerMode, turnInProgress, type SessionState } from '../reducer';
+import { canResumeLive, composerMode, statusLabel, turnInProgress, type SessionState } from '../reducer';
 import { ApprovalCard } from './Approval';
 import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
+import { Outbox } from './Outbox';
 import { Transcript } from './Transcript';
 
 export function composerPlaceholder(s: SessionState): string {
@@ -21,6 +21,7 @@ export function composerPlaceholder(s: SessionState): string {
     case 'resume':
       return 'Reply to continue this session';
     case 'unavailable':
+      if (s.neverStarted) return 'This session never started';
       return s.starting ? 'Starting claude…' : 'Starting…';
   }
 }
@@ -66,38 +67,32 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
     >
       <div className="session-bar">
         <div className="session-meta">
-          <span className="session-path" title={s.projectPath}>
+          <span className="session-path" data-testid="session-path" title={s.projectPath}>
             {s.projectPath || '(unknown project)'}
           </span>
-          <span className="session-id">
-            {s.sessionId ? s.sessionId.slice(0, 8) : 'starting…'}
+          <span className="session-id" data-testid="session-id">
+            {s.sessionId ?? 'starting…'}
             {s.live && <span className="live-badge"> · live{s.permissionMode && s.permissionMode !== 'default' ? ` (${s.permissionMode})` : ''}</span>}
           </span>
         </div>
-        <ConnIndicator state={s.conn} />
-        <span className={`run-status status-${s.status}`} data-testid="run-status">
-          {s.status}
-        </span>
-        {s.live && running && (
-          <button
-            className="btn btn-small"
-            data-testid="end-button"
-            title="End the live session (claude finishes)"
-            disabled={!s.sessionId}
-            onClick={() => void controller.end(tabKey)}
-          >
-            End
-          </button>
-        )}
-        <button
-          className="btn btn-danger btn-small"
-          data-testid="cancel-button"
-          title="Kill the run"
-          disabled={!running || !s.sessionId}
-          onClick={() => void controller.cancel(tabKey)}
-        >
-          Cancel
-        </button>
+        <div className="session-controls">
+          <ConnIndicator state={s.conn} />
+          <span className={`run-status status-${s.status}`} data-testid="run-status" data-status={s.status}>
+            {statusLabel(s)}
+          </span>
+          {s.live && running && (
+            <button
+              className="btn btn-small"
+              data-testid="end-button"
+              title="End the live session: claude finishes normally"
+              disabled={!s.sessionId}
+              onClick={() => void controller.end(tabKey)}
+            >
+              End
+            </button>
+          )}
+          {running && <CancelButton disabled={!s.sessionId} onConfirm={() => void controller.cancel(tabKey)} />}
+        </div>
       </div>
       <Transcript
         history={s.history.items}
@@ -107,6 +102,17 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         onLoadOlder={loadOlder}
       />
       {s.stopped && !running && <StoppedBanner s={s} onResume={() => controller.resumeLive(tabKey)} />}
+      {s.neverStarted && (
+        <div className="run-stopped" data-testid="never-started" role="status">
+          <div className="run-stopped-text">
+            <strong>This session never started</strong>
+            <span className="muted small">Nothing ran, so there is nothing to continue. Fix the request above and start a new session.</span>
+          </div>
+          <button className="btn" data-testid="close-dead-tab" onClick={() => controller.close(tabKey)}>
+            Close
+          </button>
+        </div>
+      )}
       {s.approvals.length > 0 && (
         <div className="approvals" data-testid="approvals" aria-live="assertive">
           {s.approvals.map((a) => (
@@ -114,6 +120,13 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
           ))}
         </div>
       )}
+      <Outbox
+        outbox={s.outbox}
+        running={running && s.live}
+        onEdit={(id, text) => void controller.editQueued(tabKey, id, text)}
+        onRemove={(id) => void controller.unqueue(tabKey, id)}
+        onRetry={(id) => controller.retryFailed(tabKey, id)}
+      />
       <Composer
         placeholder={composerPlaceholder(s)}
         disabled={mode === 'busy' || mode === 'unavailable'}
@@ -122,17 +135,8 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
             void controller.prompt(tabKey, prompt);
             return;
           }
-          controller.run({
-            commandType: 'resume',
-            projectPath: s.projectPath,
-            prompt,
-            sessionId: s.sessionId,
-            projectId: s.projectId,
-            model: s.model,
-            // a session that was live resumes live: its tools keep being asked for
-            live: s.live,
-            permissionMode: s.live ? ((s.permissionMode ?? 'default') as PermissionMode) : null,
-          });
+          // a session that was live resumes live: its tools keep being asked for
+          controller.resumeWith(tabKey, prompt);
         }}
         extra={() =>
           turn && (
@@ -149,5 +153,35 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         }
       />
     </section>
+  );
+}
+
+/** Cancel kills claude's whole process group: it asks first, in place (no dialog to miss on a phone). */
+export function CancelButton({ disabled, onConfirm }: { disabled: boolean; onConfirm: () => void }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return (
+      <button className="btn btn-small btn-danger-outline" data-testid="cancel-button" title="Kill claude (asks first)" disabled={disabled} onClick={() => setAsking(true)}>
+        Cancel…
+      </button>
+    );
+  }
+  return (
+    <span className="confirm-cancel" role="group" aria-label="Confirm cancel">
+      <span className="small">Kill claude now?</span>
+      <button
+        className="btn btn-small btn-danger"
+        data-testid="confirm-cancel"
+        onClick={() => {
+          setAsking(false);
+          onConfirm();
+        }}
+      >
+        Kill
+      </button>
+      <button className="btn btn-small" data-testid="keep-running" onClick={() => setAsking(false)}>
+        Keep
+      </button>
+    </span>
   );
 }

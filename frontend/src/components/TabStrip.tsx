@@ -3,6 +3,7 @@
 
 import { memo } from 'react';
 import { useApp, useAppState } from '../context';
+import { sessionTitle } from '../reducer';
 import { basename } from './ProjectList';
 
 const Tab = memo(function Tab({ tabKey, active }: { tabKey: string; active: boolean }) {
@@ -18,8 +19,10 @@ const Tab = memo(function Tab({ tabKey, active }: { tabKey: string; active: bool
         title={`${s.projectPath} · ${s.sessionId ?? 'starting'}`}
       >
         <span className={`tab-dot status-${s.status}`} aria-hidden="true" />
-        <span className="tab-label">{basename(s.projectPath) || 'session'}</span>
-        <span className="tab-id">{s.sessionId ? s.sessionId.slice(0, 4) : '…'}</span>
+        <span className="tab-text">
+          <span className="tab-label" data-testid="tab-project">{basename(s.projectPath) || 'session'}</span>
+          <span className="tab-title" data-testid="tab-title">{sessionTitle(s)}</span>
+        </span>
         {s.approvals.length > 0 && (
           <span
             className="approval-badge"

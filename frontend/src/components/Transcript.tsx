@@ -1,6 +1,8 @@
 // The scrolling list of a session's items: history pages first, then live items, then the streaming
 // bubble. Only the last `window` items are mounted ("show earlier" grows it) so long runs stay smooth;
-// it keeps the view pinned to the bottom while the reader is there.
+// it keeps the view pinned to the bottom while the reader is there. Older items (a history page, or
+// "show earlier") are added above without moving what the reader looks at: the window grows by what a page
+// brought, and the scroll position is kept relative to the bottom.
 
 import { useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { Item } from '../items';
@@ -19,11 +21,32 @@ interface Props {
 
 export function Transcript({ history, items, streaming, canLoadOlder, onLoadOlder }: Props) {
   const [windowSize, setWindowSize] = useState(WINDOW_STEP);
+  const [historySeen, setHistorySeen] = useState(history.length);
+  if (history.length !== historySeen) {
+    // a page of older history arrived: show it (it is what the reader asked for)
+    setHistorySeen(history.length);
+    if (history.length > historySeen && historySeen > 0) setWindowSize((w) => w + (history.length - historySeen));
+  }
   const all = useMemo(() => (history.length ? [...history, ...items] : items), [history, items]);
   const hidden = Math.max(0, all.length - windowSize);
   const shown = hidden > 0 ? all.slice(hidden) : all;
   const scroller = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
+  /** Distance from the bottom to keep while older items are added above (null: nothing to keep). */
+  const anchor = useRef<number | null>(null);
+  const keepPlace = () => {
+    const el = scroller.current;
+    pinned.current = false;
+    if (el) anchor.current = el.scrollHeight - el.scrollTop;
+  };
+  const firstKey = shown[0]?.key;
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el || anchor.current === null) return;
+    el.scrollTop = el.scrollHeight - anchor.current;
+    anchor.current = null;
+  }, [firstKey]);
 
   const onScroll = () => {
     const el = scroller.current;
@@ -42,7 +65,7 @@ export function Transcript({ history, items, streaming, canLoadOlder, onLoadOlde
           className="btn btn-ghost load-more"
           data-testid="show-earlier"
           onClick={() => {
-            pinned.current = false;
+            keepPlace();
             setWindowSize((w) => w + WINDOW_STEP);
           }}
         >
@@ -54,7 +77,7 @@ export function Transcript({ history, items, streaming, canLoadOlder, onLoadOlde
             className="btn btn-ghost load-more"
             data-testid="load-older"
             onClick={() => {
-              pinned.current = false;
+              keepPlace();
               onLoadOlder();
             }}
           >
