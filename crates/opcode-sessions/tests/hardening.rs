@@ -91,7 +91,14 @@ async fn an_answer_dropped_mid_way_is_applied_exactly_once_and_one_never_sent_no
     let run = f.registry.start_run(f.live_request("execute", "use a tool @tool", None)).await.unwrap();
     let mut sub = f.registry.subscribe(&run.session_id, 0).await.unwrap();
     let events = f.until(&mut sub, |k| matches!(k, EventKind::PermissionRequest { .. })).await;
-    let EventKind::PermissionRequest { request_id, .. } = &events.last().unwrap().kind else { unreachable!() };
+    let request_id = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::PermissionRequest { request_id, .. } => Some(request_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let request_id = &request_id;
 
     // never polled: never sent, so it changes nothing
     drop(f.registry.answer_permission(&run.session_id, request_id, allow()));
@@ -102,8 +109,9 @@ async fn an_answer_dropped_mid_way_is_applied_exactly_once_and_one_never_sent_no
     assert!(futures::poll!(answer.as_mut()).is_pending());
     drop(answer);
     let resolved = f.until(&mut sub, |k| matches!(k, EventKind::PermissionResolved { .. })).await;
+    let resolution = resolved.iter().find(|e| matches!(e.kind, EventKind::PermissionResolved { .. })).unwrap();
     assert!(matches!(
-        &resolved.last().unwrap().kind,
+        &resolution.kind,
         EventKind::PermissionResolved { behavior: Behavior::Allow, by: AnsweredBy::Viewer, .. }
     ));
     let again = f.registry.answer_permission(&run.session_id, request_id, allow()).await;
