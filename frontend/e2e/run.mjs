@@ -823,7 +823,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
         await startSession(page, projectDir(`queue-${size}`), 'warm up', { live: true });
         await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: warm up (turn 1)")');
         await eventually(async () => (await page.getAttribute('[data-testid="session-view"]', 'data-composer-mode')) === 'follow-up', 'between turns');
-        await page.fill('[data-testid="prompt-input"]', 'slow @lines=600 @delay=15');
+        await page.fill('[data-testid="prompt-input"]', 'slow @lines=4000 @delay=15');
         await page.click('[data-testid="send-button"]');
         await page.waitForSelector('[data-testid="message-assistant"]:has-text("line 1")');
         assert.equal(await page.getAttribute('[data-testid="prompt-input"]', 'placeholder'), 'Queue a follow-up…');
@@ -853,7 +853,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
         assert.equal(await page.locator('[data-testid="result-summary"].is-error').count(), 0, 'no error result');
         await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: queued one, edited (turn 3)")');
         await eventually(async () => (await page.locator('[data-testid="queued-prompt"]').count()) === 0, 'nothing queued');
-        assert.deepEqual(await userBubbles(page), ['warm up', 'slow @lines=600 @delay=15', 'queued one, edited']);
+        assert.deepEqual(await userBubbles(page), ['warm up', 'slow @lines=4000 @delay=15', 'queued one, edited']);
         const text = await page.textContent('[data-testid="transcript"]');
         assert.ok(!text.includes('queued two'), 'the removed prompt never went out');
         assert.equal(await page.locator('[data-testid="system-init"]').count(), 1, 'claude\'s init shown once for three turns');
