@@ -119,4 +119,6 @@ export interface PermissionAnswer {
   behavior: 'allow' | 'deny';
   updated_input?: unknown;
   message?: string;
+  /** With allow: "always allow", the request's `remember` rules are kept for the project. */
+  remember?: boolean;
 }
