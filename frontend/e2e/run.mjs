@@ -539,6 +539,46 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.close();
   });
 
+  it('live session: "Always allow" keeps the rule, the next @tool runs unasked; removing it on the Rules page asks again', async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    const dir = projectDir('live-remember');
+    await startSession(page, dir, 'please @tool', { live: true });
+    await page.waitForSelector('[data-testid="approval-card"]');
+    assert.match(await page.textContent('[data-testid="always-allow-rules"]'), /Bash\(echo hi \*\)/);
+    await page.click('[data-testid="always-allow-button"]');
+    await page.waitForSelector('[data-testid="approval-resolved"]:has-text("Allowed · remembered")');
+    await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: please (turn 1)")');
+    await eventually(async () => (await page.locator('[data-testid="result-summary"]').count()) === 1, 'turn 1 done');
+    // the second @tool runs with no approval card
+    await page.fill('[data-testid="prompt-input"]', 'again @tool');
+    await page.click('[data-testid="send-button"]');
+    await eventually(async () => (await page.locator('[data-testid="result-summary"]').count()) === 2, 'turn 2 done');
+    assert.equal(await page.locator('[data-testid="approval-card"]').count(), 0, 'no card for the remembered rule');
+    assert.equal(await page.locator('[data-testid="approval-resolved"]').count(), 1, 'only the first request was asked');
+    assert.equal(await page.locator('[data-testid="tool-result"]:not(.is-error)').count(), 2, 'the tool ran twice');
+    // the Rules page lists it (on a phone-sized page too) and removes it
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.click('[data-testid="rules-button"]');
+    const row = '[data-testid="rules-allow"] [data-testid="rule-row"][data-rule="Bash(echo hi *)"]';
+    await page.waitForSelector(row);
+    assert.ok(await fits(page), 'the rules page fits 390 px');
+    await page.screenshot({ path: join(SHOT_DIR, 'rules-phone.png') });
+    await page.click(`${row} [data-testid="rule-remove"]`);
+    await page.waitForSelector('[data-testid="rules-note"]:has-text("Removed")');
+    assert.equal(await page.locator(row).count(), 0, 'the rule is gone');
+    await page.click('[data-testid="rules-close"]');
+    // …and the next @tool asks again
+    await page.fill('[data-testid="prompt-input"]', 'third @tool');
+    await page.click('[data-testid="send-button"]');
+    await page.waitForSelector('[data-testid="approval-card"]');
+    await page.click('[data-testid="deny-button"]');
+    await eventually(async () => (await page.locator('[data-testid="result-summary"]').count()) === 3, 'turn 3 done');
+    await page.click('[data-testid="end-button"]');
+    await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+    await page.close();
+  });
+
   it('live session: a follow-up goes to the same process (turn 2); Interrupt stops a long turn', async () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/`);
