@@ -1136,6 +1136,63 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     }
   });
 
+  it('notifications: enabling subscribes with the server key and saves the subscription; Turn off deletes it; sockets report visibility', async () => {
+    const ctx = await browser.newContext(PHONE);
+    await ctx.addCookies(await context.cookies(server.url));
+    try {
+      // no push service reachable here: a stand-in pushManager whose subscription has a real P-256 key
+      await ctx.addInitScript(() => {
+        let permission = 'default';
+        Object.defineProperty(Notification, 'permission', { get: () => permission, configurable: true });
+        Notification.requestPermission = async () => (permission = 'granted');
+        let current = null;
+        const b64u = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+        PushManager.prototype.getSubscription = async () => current;
+        PushManager.prototype.subscribe = async (opts) => {
+          window.__subscribeKeyLength = new Uint8Array(opts.applicationServerKey).length;
+          const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+          const raw = await crypto.subtle.exportKey('raw', pair.publicKey);
+          const json = { endpoint: 'https://push.example.invalid/sub/1', expirationTime: null, keys: { p256dh: b64u(raw), auth: b64u(crypto.getRandomValues(new Uint8Array(16))) } };
+          current = { toJSON: () => json, unsubscribe: async () => ((current = null), true) };
+          return current;
+        };
+        const OrigWS = window.WebSocket;
+        window.__wsSent = [];
+        window.WebSocket = class extends OrigWS {
+          send(d) {
+            window.__wsSent.push(String(d));
+            return super.send(d);
+          }
+        };
+      });
+      const page = await ctx.newPage();
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('[data-testid="notifications-panel"][data-status="off"]');
+      const saved = page.waitForResponse((r) => r.url().endsWith('/api/push/subscriptions') && r.request().method() === 'POST');
+      await page.click('[data-testid="push-enable"]');
+      const res = await saved;
+      assert.equal(res.status(), 200, `subscription saved: ${await res.text()}`);
+      const device = await page.evaluate(() => localStorage.getItem('opcode-device-id'));
+      assert.match(device, /^[0-9a-f-]{36}$/);
+      assert.equal(JSON.parse(res.request().postData()).device_id, device);
+      assert.equal(await page.evaluate(() => window.__subscribeKeyLength), 65, 'the VAPID key decoded to 65 bytes');
+      await page.waitForSelector('[data-testid="notifications-panel"][data-status="on"]');
+      assert.ok(await fits(page), 'fits 390 px');
+      const off = page.waitForResponse((r) => r.url().endsWith('/api/push/subscriptions') && r.request().method() === 'DELETE');
+      await page.click('[data-testid="push-disable"]');
+      assert.deepEqual((await (await off).json()).data, { deleted: true });
+      await page.waitForSelector('[data-testid="notifications-panel"][data-status="off"]');
+      // a session's socket says this device is watching
+      await startSession(page, projectDir('visibility'), 'hello there');
+      await eventually(async () => (await statusOf(page)) === 'success', 'run done');
+      const reports = (await page.evaluate(() => window.__wsSent)).map((m) => JSON.parse(m)).filter((m) => m.type === 'visibility');
+      assert.ok(reports.length >= 1, 'a visibility report was sent');
+      assert.deepEqual(reports[0], { type: 'visibility', device, visible: true });
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('dictation: the button shows where the browser has speech recognition and fills the prompt box', async () => {
     for (const [size, device] of SIZES) {
       const ctx = await browser.newContext(device);
