@@ -203,6 +203,24 @@ describe('push settings', () => {
     expect(q('notifications-panel')?.getAttribute('data-status')).toBe('off');
   });
 
+  it('a page that starts with a subscription tells the server again', async () => {
+    const subJson = { endpoint: 'https://push.example/abc', expirationTime: null, keys: { p256dh: 'P', auth: 'A' } };
+    const env: PushEnv = {
+      secure: true,
+      notification: { permission: 'granted', requestPermission: async () => 'granted' },
+      registration: async () => ({ pushManager: { getSubscription: async () => ({ toJSON: () => subJson }), subscribe: vi.fn() } }) as unknown as ServiceWorkerRegistration,
+    };
+    const fetchMock = vi.fn(async () => new Response(JSON.stringify({ success: true, data: { device_id: 'x' }, error: null })));
+    vi.stubGlobal('fetch', fetchMock);
+    const id = deviceId(localStorage);
+    await act(async () => root.render(<NotificationsPanel env={env} />));
+    await settle();
+    expect(q('notifications-panel')?.getAttribute('data-status')).toBe('on');
+    const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe('/api/push/subscriptions');
+    expect(JSON.parse(init.body as string)).toEqual({ device_id: id, subscription: subJson });
+  });
+
   it('a refused permission is a sentence, and nothing is subscribed', async () => {
     const subscribe = vi.fn();
     const env: PushEnv = {

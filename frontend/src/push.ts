@@ -76,11 +76,15 @@ export function pushUnavailable(env: PushEnv): string | null {
   return null;
 }
 
-/** Whether this device has a push subscription in this browser. */
-export async function pushSubscribed(env: PushEnv): Promise<boolean> {
+/** Whether this device has a push subscription in this browser (with the permission still granted); when it
+ *  has, the server is told it again (idempotent: the browser may have renewed it). */
+export async function pushSubscribed(env: PushEnv, id = deviceId()): Promise<boolean> {
   const reg = await env.registration();
-  if (!reg?.pushManager) return false;
-  return (await reg.pushManager.getSubscription()) !== null;
+  if (!reg?.pushManager || env.notification?.permission !== 'granted') return false;
+  const sub = await reg.pushManager.getSubscription();
+  if (!sub) return false;
+  await api.subscribePush(id, sub.toJSON()).catch(() => undefined);
+  return true;
 }
 
 /** Turns notifications on for this device: asks the permission, subscribes with the server's key, tells the

@@ -19,7 +19,7 @@ export function NotificationsPanel({ env = browserPushEnv() }: { env?: PushEnv }
     if (unavailable) return;
     let gone = false;
     pushSubscribed(env)
-      .then((on) => !gone && setStatus(on && env.notification?.permission === 'granted' ? 'on' : 'off'))
+      .then((on) => !gone && setStatus(on ? 'on' : 'off'))
       .catch(() => !gone && setStatus('off'));
     return () => {
       gone = true;
