@@ -539,6 +539,46 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.close();
   });
 
+  it('live session: "Always allow" keeps the rule, the next @tool runs unasked; removing it on the Rules page asks again', async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    const dir = projectDir('live-remember');
+    await startSession(page, dir, 'please @tool', { live: true });
+    await page.waitForSelector('[data-testid="approval-card"]');
+    assert.match(await page.textContent('[data-testid="always-allow-rules"]'), /Bash\(echo hi \*\)/);
+    await page.click('[data-testid="always-allow-button"]');
+    await page.waitForSelector('[data-testid="approval-resolved"]:has-text("Allowed · remembered")');
+    await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: please (turn 1)")');
+    await eventually(async () => (await page.locator('[data-testid="result-summary"]').count()) === 1, 'turn 1 done');
+    // the second @tool runs with no approval card
+    await page.fill('[data-testid="prompt-input"]', 'again @tool');
+    await page.click('[data-testid="send-button"]');
+    await eventually(async () => (await page.locator('[data-testid="result-summary"]').count()) === 2, 'turn 2 done');
+    assert.equal(await page.locator('[data-testid="approval-card"]').count(), 0, 'no card for the remembered rule');
+    assert.equal(await page.locator('[data-testid="approval-resolved"]').count(), 1, 'only the first request was asked');
+    assert.equal(await page.locator('[data-testid="tool-result"]:not(.is-error)').count(), 2, 'the tool ran twice');
+    // the Rules page lists it (on a phone-sized page too) and removes it
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.click('[data-testid="rules-button"]');
+    const row = '[data-testid="rules-allow"] [data-testid="rule-row"][data-rule="Bash(echo hi *)"]';
+    await page.waitForSelector(row);
+    assert.ok(await fits(page), 'the rules page fits 390 px');
+    await page.screenshot({ path: join(SHOT_DIR, 'rules-phone.png') });
+    await page.click(`${row} [data-testid="rule-remove"]`);
+    await page.waitForSelector('[data-testid="rules-note"]:has-text("Removed")');
+    assert.equal(await page.locator(row).count(), 0, 'the rule is gone');
+    await page.click('[data-testid="rules-close"]');
+    // …and the next @tool asks again
+    await page.fill('[data-testid="prompt-input"]', 'third @tool');
+    await page.click('[data-testid="send-button"]');
+    await page.waitForSelector('[data-testid="approval-card"]');
+    await page.click('[data-testid="deny-button"]');
+    await eventually(async () => (await page.locator('[data-testid="result-summary"]').count()) === 3, 'turn 3 done');
+    await page.click('[data-testid="end-button"]');
+    await eventually(async () => (await statusOf(page)) === 'success', 'ended');
+    await page.close();
+  });
+
   it('live session: a follow-up goes to the same process (turn 2); Interrupt stops a long turn', async () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/`);
@@ -1091,6 +1131,63 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
       await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: remember me offline")');
       assert.equal((await killServer(second, 'SIGTERM')).code, 0);
       await noClaudeLeft(dir);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('notifications: enabling subscribes with the server key and saves the subscription; Turn off deletes it; sockets report visibility', async () => {
+    const ctx = await browser.newContext(PHONE);
+    await ctx.addCookies(await context.cookies(server.url));
+    try {
+      // no push service reachable here: a stand-in pushManager whose subscription has a real P-256 key
+      await ctx.addInitScript(() => {
+        let permission = 'default';
+        Object.defineProperty(Notification, 'permission', { get: () => permission, configurable: true });
+        Notification.requestPermission = async () => (permission = 'granted');
+        let current = null;
+        const b64u = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+        PushManager.prototype.getSubscription = async () => current;
+        PushManager.prototype.subscribe = async (opts) => {
+          window.__subscribeKeyLength = new Uint8Array(opts.applicationServerKey).length;
+          const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+          const raw = await crypto.subtle.exportKey('raw', pair.publicKey);
+          const json = { endpoint: 'https://push.example.invalid/sub/1', expirationTime: null, keys: { p256dh: b64u(raw), auth: b64u(crypto.getRandomValues(new Uint8Array(16))) } };
+          current = { toJSON: () => json, unsubscribe: async () => ((current = null), true) };
+          return current;
+        };
+        const OrigWS = window.WebSocket;
+        window.__wsSent = [];
+        window.WebSocket = class extends OrigWS {
+          send(d) {
+            window.__wsSent.push(String(d));
+            return super.send(d);
+          }
+        };
+      });
+      const page = await ctx.newPage();
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('[data-testid="notifications-panel"][data-status="off"]');
+      const saved = page.waitForResponse((r) => r.url().endsWith('/api/push/subscriptions') && r.request().method() === 'POST');
+      await page.click('[data-testid="push-enable"]');
+      const res = await saved;
+      assert.equal(res.status(), 200, `subscription saved: ${await res.text()}`);
+      const device = await page.evaluate(() => localStorage.getItem('opcode-device-id'));
+      assert.match(device, /^[0-9a-f-]{36}$/);
+      assert.equal(JSON.parse(res.request().postData()).device_id, device);
+      assert.equal(await page.evaluate(() => window.__subscribeKeyLength), 65, 'the VAPID key decoded to 65 bytes');
+      await page.waitForSelector('[data-testid="notifications-panel"][data-status="on"]');
+      assert.ok(await fits(page), 'fits 390 px');
+      const off = page.waitForResponse((r) => r.url().endsWith('/api/push/subscriptions') && r.request().method() === 'DELETE');
+      await page.click('[data-testid="push-disable"]');
+      assert.deepEqual((await (await off).json()).data, { deleted: true });
+      await page.waitForSelector('[data-testid="notifications-panel"][data-status="off"]');
+      // a session's socket says this device is watching
+      await startSession(page, projectDir('visibility'), 'hello there');
+      await eventually(async () => (await statusOf(page)) === 'success', 'run done');
+      const reports = (await page.evaluate(() => window.__wsSent)).map((m) => JSON.parse(m)).filter((m) => m.type === 'visibility');
+      assert.ok(reports.length >= 1, 'a visibility report was sent');
+      assert.deepEqual(reports[0], { type: 'visibility', device, visible: true });
     } finally {
       await ctx.close();
     }

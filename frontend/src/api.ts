@@ -97,7 +97,31 @@ export const api = {
     request<unknown>('POST', `/api/sessions/${enc(sessionId)}/permissions/${enc(requestId)}`, answer),
   interrupt: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/interrupt`, {}),
   end: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/end`, {}),
+  // remembered permission rules of a project (its `.claude/settings.local.json`)
+  permissionRules: (projectPath: string) =>
+    request<PermissionRules>('GET', `/api/permission-rules?${new URLSearchParams({ project_path: projectPath })}`),
+  putPermissionRules: (projectPath: string, rules: RuleLists & { version: PermissionRules['version'] }) =>
+    request<PermissionRules>('PUT', `/api/permission-rules?${new URLSearchParams({ project_path: projectPath })}`, rules),
+  // Web Push
+  vapidPublicKey: () => request<{ public_key: string }>('GET', '/api/push/vapid-public-key'),
+  subscribePush: (deviceId: string, subscription: unknown) =>
+    request<{ device_id: string }>('POST', '/api/push/subscriptions', { device_id: deviceId, subscription }),
+  unsubscribePush: (deviceId: string) => request<{ deleted: boolean }>('DELETE', '/api/push/subscriptions', { device_id: deviceId }),
+  testPush: (deviceId: string) => request<{ accepted: boolean }>('POST', '/api/push/test', { device_id: deviceId }),
 };
+
+export interface RuleLists {
+  allow: string[];
+  deny: string[];
+  ask: string[];
+}
+
+/** `GET /api/permission-rules`: the rule lists of the project's `.claude/settings.local.json`. */
+export interface PermissionRules extends RuleLists {
+  file: string;
+  /** Opaque: sent back with a PUT (a file changed since is a 409). */
+  version: unknown;
+}
 
 /** The request never reached the server (no network, the server is down or restarting). */
 export function isNetworkError(e: unknown): boolean {
@@ -119,4 +143,6 @@ export interface PermissionAnswer {
   behavior: 'allow' | 'deny';
   updated_input?: unknown;
   message?: string;
+  /** With allow: "always allow", the request's `remember` rules are kept for the project. */
+  remember?: boolean;
 }

@@ -12,7 +12,7 @@ import type { SocketLike } from './connection';
 import { AppContext } from './context';
 import { Controller } from './controller';
 import type { PendingApproval } from './items';
-import { initialState, reducer, type Action, type AppState } from './reducer';
+import { initialState, reducer, rememberRules, type Action, type AppState } from './reducer';
 import { createStore } from './store';
 import { SID, init, liveStart, output, permissionRequest, permissionResolved, resultLine, userPrompt } from './test/fixtures';
 
@@ -98,6 +98,32 @@ describe('ApprovalEntry (transcript)', () => {
     expect(denied).toContain('Denied (by timeout)');
     expect(denied).toContain('timed out');
     expect(renderToStaticMarkup(<ApprovalEntry item={{ ...base, resolution: null, orphaned: true }} />)).toContain('Not answered');
+    const kept = renderToStaticMarkup(<ApprovalEntry item={{ ...base, resolution: { behavior: 'allow', by: 'viewer', message: null, remembered: true } }} />);
+    expect(kept).toContain('Allowed · remembered');
+  });
+});
+
+describe('"Always allow"', () => {
+  it('reads the rules of a request\'s remember: toolName(ruleContent) or toolName alone', () => {
+    expect(
+      rememberRules([
+        { type: 'addRules', rules: [{ toolName: 'Bash', ruleContent: 'npm test:*' }, { toolName: 'WebFetch' }], behavior: 'allow', destination: 'localSettings' },
+        { type: 'addRules', rules: [{ toolName: 'Bash', ruleContent: 'npm test:*' }], behavior: 'allow' },
+        { type: 'setMode', mode: 'acceptEdits' },
+        { type: 'addRules', rules: [{ toolName: 'Read' }], behavior: 'deny' },
+      ]),
+    ).toEqual(['Bash(npm test:*)', 'WebFetch']);
+    expect(rememberRules(undefined)).toEqual([]);
+    expect(rememberRules({ rules: [] })).toEqual([]);
+  });
+
+  it('the card offers it only with rules to keep, and shows them', () => {
+    const a = pending('Bash', { command: 'npm test' });
+    expect(card(a)).not.toContain('always-allow-button');
+    const out = card({ ...a, rememberRules: ['Bash(npm test:*)', 'WebFetch'] });
+    expect(out).toContain('data-testid="always-allow-button"');
+    expect(out).toContain('<code class="rule">Bash(npm test:*)</code>');
+    expect(out).toContain('<code class="rule">WebFetch</code>');
   });
 });
 
@@ -282,5 +308,24 @@ describe('a live session tab', () => {
     const s = store.getState().sessions[SID];
     expect(s.items.some((i) => i.kind === 'system-note' && i.text.includes('Too late'))).toBe(true);
     expect(s.items.some((i) => i.kind === 'error')).toBe(false);
+  });
+
+  it('"Always allow" answers allow with remember: true, names the rule, and the record says remembered', async () => {
+    await act(async () => {
+      controller.run({ commandType: 'execute', projectPath: '/p', prompt: 'please @tool', sessionId: SID, live: true, permissionMode: 'default' });
+    });
+    await render();
+    const ws = FakeSocket.all[0];
+    await act(async () => ws.open());
+    const remember = [{ type: 'addRules', rules: [{ toolName: 'Bash', ruleContent: 'echo hi *' }], behavior: 'allow', destination: 'localSettings' }];
+    for (const ev of [liveStart(0, SID, 'default'), userPrompt(1, 'please @tool'), output(2, init()), { ...permissionRequest(3, 'req-1'), remember }]) ws.emit(ev);
+    await flush();
+    expect(q('always-allow-rules')?.textContent).toBe('Always allow keeps for this project: Bash(echo hi *)');
+    await click(q('always-allow-button'));
+    expect(ws.messages().at(-1)).toEqual({ type: 'permission_response', session_id: SID, request_id: 'req-1', behavior: 'allow', remember: true });
+    ws.emit({ ...permissionResolved(4, 'req-1', 'allow'), remembered: true });
+    await flush();
+    expect(q('approval-card')).toBeNull();
+    expect(q('approval-resolved')?.textContent).toContain('Allowed · remembered');
   });
 });

@@ -71,6 +71,21 @@ export function dropAllSockets(): number {
   return n;
 }
 
+/** What a page reports on each socket right after it opens (`{"type":"visibility",device,visible}`, for Web
+ *  Push); null: nothing is reported. */
+let visibilityReport: (() => object | null) | null = null;
+
+export function setVisibilityReporter(fn: (() => object | null) | null): void {
+  visibilityReport = fn;
+}
+
+/** The page's visibility changed: every open socket says so. Returns how many sockets were told. */
+export function reportVisibilityAll(): number {
+  let n = 0;
+  for (const link of liveLinks) if (link.reportVisibility()) n++;
+  return n;
+}
+
 /** The network came back or the page became visible again: retry waiting links now, not after backoff. */
 export function nudgeAllLinks(): void {
   for (const link of liveLinks) link.nudge();
@@ -151,6 +166,20 @@ export class SessionLink {
     }
   }
 
+  /** Sends the page's visibility report on the open socket (even one whose run finished: the server counts
+   *  its last report until it closes). */
+  reportVisibility(): boolean {
+    const s = this.socket;
+    const report = visibilityReport?.();
+    if (!s || !report || this.stopped || s.readyState !== 1) return false;
+    try {
+      s.send(JSON.stringify(report));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Skips the rest of a pending backoff delay. */
   nudge(): void {
     if (this.retryTimer === null || this.stopped || this.finished) return;
@@ -173,6 +202,7 @@ export class SessionLink {
       s.send(JSON.stringify(request));
       this.awaitingRun = true;
       this.request = undefined; // sent once; a reconnect attaches instead of starting a second run
+      this.reportVisibility();
     };
   }
 
@@ -187,6 +217,7 @@ export class SessionLink {
     s.onopen = () => {
       this.attempt = 0;
       this.setState('connected');
+      this.reportVisibility();
     };
   }
 

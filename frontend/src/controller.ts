@@ -331,6 +331,7 @@ export class Controller {
       behavior: answer.behavior,
       ...(answer.updated_input !== undefined ? { updated_input: answer.updated_input } : {}),
       ...(answer.message ? { message: answer.message } : {}),
+      ...(answer.remember && answer.behavior === 'allow' ? { remember: true } : {}),
     };
     return this.control(key, msg, () => api.respond(s.sessionId as string, requestId, answer), true, false, `perm:${requestId}`);
   }

@@ -100,6 +100,7 @@ export type ControlMessage =
       behavior: 'allow' | 'deny';
       updated_input?: unknown;
       message?: string;
+      remember?: boolean;
     }
   | { type: 'interrupt'; session_id: string }
   | { type: 'end'; session_id: string };

@@ -49,6 +49,8 @@ export interface Resolution {
   behavior: 'allow' | 'deny';
   by: string;
   message: string | null;
+  /** The allow was kept for the project ("always allow"). */
+  remembered?: boolean;
 }
 
 /** A permission request waiting for an answer (pinned above the prompt box). */
@@ -62,6 +64,8 @@ export interface PendingApproval {
   /** Unix ms, server clock; null when unknown. */
   expiresAt: number | null;
   seq: number;
+  /** The rules "always allow" would keep (`Bash(npm test:*)`, `WebFetch`); empty when none. */
+  rememberRules?: string[];
 }
 
 /** A prompt of ours (or, once queued, anyone's) that claude has not received yet. */

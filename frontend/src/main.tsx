@@ -3,11 +3,13 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './components/App';
-import { dropAllSockets, nudgeAllLinks } from './connection';
+import { dropAllSockets, nudgeAllLinks, reportVisibilityAll, setVisibilityReporter } from './connection';
 import { AppContext } from './context';
 import { Controller, wsBaseUrl } from './controller';
 import { RunsFeed } from './feed';
 import { registerServiceWorker } from './pwa';
+import { visibilityMessage } from './push';
+import { openFromLocation } from './route';
 import { initialState, reducer, type Action, type AppState } from './reducer';
 import { createStore } from './store';
 import './styles.css';
@@ -38,8 +40,18 @@ const wake = () => {
 };
 window.addEventListener('online', wake);
 document.addEventListener('visibilitychange', () => {
+  reportVisibilityAll();
   if (document.visibilityState === 'visible') wake();
 });
+// Web Push: each socket says whether this device is watching (no push while a visible page is).
+setVisibilityReporter(() => visibilityMessage());
+// A tapped notification focuses this page and names what to open (`#session=<id>`).
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.addEventListener('message', (e: MessageEvent) => {
+    const d = e.data as { type?: string; hash?: unknown } | null;
+    if (d?.type === 'opcode-open' && typeof d.hash === 'string') void openFromLocation(controller, d.hash);
+  });
+}
 
 registerServiceWorker();
 

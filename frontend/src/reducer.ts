@@ -416,6 +416,7 @@ function applyOne(d: SessionState, ev: SessionEvent) {
         timeoutMs: typeof ev.timeout_ms === 'number' ? ev.timeout_ms : null,
         expiresAt: typeof ev.expires_at === 'number' ? ev.expires_at : null,
         seq: ev.seq,
+        rememberRules: rememberRules(ev.remember),
       };
       d.approvals = [...d.approvals, approval];
       push({
@@ -434,6 +435,7 @@ function applyOne(d: SessionState, ev: SessionEvent) {
         behavior: ev.behavior === 'allow' ? ('allow' as const) : ('deny' as const),
         by: typeof ev.by === 'string' ? ev.by : 'viewer',
         message: typeof ev.message === 'string' ? ev.message : null,
+        ...(ev.remembered === true ? { remembered: true } : {}),
       };
       const pendingOne = d.approvals.find((a) => a.requestId === id);
       d.approvals = d.approvals.filter((a) => a.requestId !== id);
@@ -522,6 +524,23 @@ export function stoppedBy(ev: CompletionEvent, live: boolean): StoppedRun | null
  *  prompt), as the server's `resumable` says for the running list. */
 export function canResumeLive(s: SessionState): boolean {
   return s.status !== 'running' && s.live && s.stopped !== null && !!s.sessionId && !!s.projectPath;
+}
+
+/** The rule texts of a permission request's `remember` (the CLI's permission updates): each `addRules`
+ *  rule as `toolName(ruleContent)`, or `toolName` alone. Anything else is ignored. */
+export function rememberRules(remember: unknown): string[] {
+  if (!Array.isArray(remember)) return [];
+  const out: string[] = [];
+  for (const u of remember) {
+    if (!isObject(u) || u.type !== 'addRules' || !Array.isArray(u.rules)) continue;
+    if (u.behavior !== undefined && u.behavior !== 'allow') continue;
+    for (const r of u.rules) {
+      if (!isObject(r) || typeof r.toolName !== 'string' || r.toolName === '') continue;
+      const text = typeof r.ruleContent === 'string' && r.ruleContent !== '' ? `${r.toolName}(${r.ruleContent})` : r.toolName;
+      if (!out.includes(text)) out.push(text);
+    }
+  }
+  return out;
 }
 
 /** The CLI as root refuses --dangerously-skip-permissions (the server's one-shot default): say what to do. */

@@ -218,6 +218,7 @@ const CONTROL_SPECS: { [T in ControlMessage['type']]: Spec<Control<T>> } = {
     behavior: 'string',
     updated_input: 'unknown?',
     message: 'string?',
+    remember: 'boolean?',
   },
   interrupt: { session_id: 'string' },
   end: { session_id: 'string' },

@@ -9,6 +9,7 @@ import { openFromLocation, syncLocation } from '../route';
 import type { PermissionMode, Project, SessionInfo } from '../events';
 import { HomeView } from './HomeView';
 import { NewSession } from './NewSession';
+import { NotificationsPanel } from './Notifications';
 import { OfflineBanner } from './OfflineBanner';
 import { Overview, useLocalSessions } from './Overview';
 import { ProjectList } from './ProjectList';
@@ -180,6 +181,7 @@ export function App() {
               onOpenRun={(r) => controller.attach(r.session_id, r.project_path, selected.id)}
             />
           )}
+          <NotificationsPanel />
         </aside>
         <main className="main">
           {runsView ? (

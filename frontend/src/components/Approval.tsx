@@ -175,8 +175,11 @@ export const ApprovalCard = memo(function ApprovalCard({ approval, onRespond }: 
     return () => clearTimeout(t);
   }, [busy]);
 
-  const answer = async (behavior: 'allow' | 'deny') => {
+  const rules = approval.rememberRules ?? [];
+
+  const answer = async (behavior: 'allow' | 'deny', remember = false) => {
     const a: PermissionAnswer = { behavior };
+    if (behavior === 'allow' && remember) a.remember = true;
     if (behavior === 'allow' && editing) {
       try {
         a.updated_input = JSON.parse(edited);
@@ -249,10 +252,33 @@ export const ApprovalCard = memo(function ApprovalCard({ approval, onRespond }: 
         <button type="button" className="btn btn-deny" data-testid="deny-button" disabled={busy} onClick={() => void answer('deny')}>
           Deny
         </button>
+        {rules.length > 0 && (
+          <button
+            type="button"
+            className="btn btn-allow-always"
+            data-testid="always-allow-button"
+            disabled={busy}
+            title={`Allow, and keep ${rules.join(', ')} for this project: claude will not ask again`}
+            onClick={() => void answer('allow', true)}
+          >
+            Always allow
+          </button>
+        )}
         <button type="button" className="btn btn-allow" data-testid="approve-button" disabled={busy} onClick={() => void answer('allow')}>
           Allow
         </button>
       </div>
+      {rules.length > 0 && (
+        <div className="approval-remember muted small" data-testid="always-allow-rules">
+          Always allow keeps for this project:{' '}
+          {rules.map((r, i) => (
+            <span key={r}>
+              {i > 0 && ', '}
+              <code className="rule">{r}</code>
+            </span>
+          ))}
+        </div>
+      )}
     </div>
   );
 });
@@ -261,7 +287,10 @@ export const ApprovalCard = memo(function ApprovalCard({ approval, onRespond }: 
 
 export function resolutionLabel(r: Resolution | null, orphaned?: boolean): string {
   if (!r) return orphaned ? 'Not answered (run ended)' : 'Waiting for approval';
-  if (r.behavior === 'allow') return r.by === 'viewer' ? 'Allowed' : `Allowed (by ${r.by})`;
+  if (r.behavior === 'allow') {
+    const base = r.by === 'viewer' ? 'Allowed' : `Allowed (by ${r.by})`;
+    return r.remembered ? `${base} · remembered` : base;
+  }
   return `Denied (by ${r.by})`;
 }
 

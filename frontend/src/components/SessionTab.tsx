@@ -10,6 +10,7 @@ import { ApprovalCard } from './Approval';
 import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Outbox } from './Outbox';
+import { PermissionRulesPage } from './PermissionRules';
 import { Transcript } from './Transcript';
 
 export function composerPlaceholder(s: SessionState): string {
@@ -53,6 +54,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const { controller } = useApp();
   const s = useAppState((st) => st.sessions[tabKey]);
   const loadOlder = useCallback(() => void controller.loadHistory(tabKey), [controller, tabKey]);
+  const [showRules, setShowRules] = useState(false);
   if (!s) return null;
   const running = s.status === 'running';
   const mode = composerMode(s);
@@ -77,6 +79,18 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         </div>
         <div className="session-controls">
           <ConnIndicator state={s.conn} />
+          {s.projectPath && (
+            <button
+              type="button"
+              className="btn btn-small btn-ghost"
+              data-testid="rules-button"
+              aria-pressed={showRules}
+              title="The tool rules kept for this project (what “Always allow” remembered)"
+              onClick={() => setShowRules((v) => !v)}
+            >
+              Rules
+            </button>
+          )}
           <span className={`run-status status-${s.status}`} data-testid="run-status" data-status={s.status}>
             {statusLabel(s)}
           </span>
@@ -94,6 +108,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
           {running && <CancelButton disabled={!s.sessionId} onConfirm={() => void controller.cancel(tabKey)} />}
         </div>
       </div>
+      {showRules && s.projectPath && <PermissionRulesPage projectPath={s.projectPath} onClose={() => setShowRules(false)} />}
       <Transcript
         history={s.history.items}
         items={s.items}

@@ -111,6 +111,116 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(cacheFirst(request));
 });
 
-// ---- Web Push: reserved for the push notifications of issue 13 (another change adds it; the payload format
-// will be in docs/protocol.md). Add the `push` and `notificationclick` listeners here; a click opens
-// `/#session=<id>`, which the page turns into that session's tab (src/route.ts). ----
+// ---- Web Push (docs/protocol.md "Web Push": the payload). A push shows its notification (Allow / Deny
+// actions for a permission request); a tap on an action answers the request from here (same-origin: the
+// token cookie goes along) and closes it; a tap on the body focuses a page of the app and opens the session
+// (`#session=<id>`, which the page turns into that session's tab), or opens a new window on it. ----
+
+/** The app's own address for a payload's `url`: `/?session=<id>` → `/#session=<id>`; other origins → `/`. */
+function appUrl(url) {
+  let u;
+  try {
+    u = new URL(url || '/', self.location.origin);
+  } catch (e) {
+    return '/';
+  }
+  if (u.origin !== self.location.origin) return '/';
+  const session = u.searchParams.get('session');
+  if (session) return `/#session=${encodeURIComponent(session)}`;
+  return `${u.pathname}${u.search}${u.hash}`;
+}
+
+/** What to show for a push payload: [title, options]. */
+function notificationFor(p) {
+  const data = p && typeof p === 'object' ? p : {};
+  const title = typeof data.title === 'string' && data.title ? data.title : 'opcode';
+  const options = {
+    body: typeof data.body === 'string' ? data.body : '',
+    tag: typeof data.tag === 'string' && data.tag ? data.tag : undefined,
+    icon: '/icon-192.png',
+    badge: '/icon-192.png',
+    data: {
+      kind: data.kind,
+      url: appUrl(data.url),
+      session_id: data.session_id,
+      answer_url: data.permission && typeof data.permission.answer_url === 'string' ? data.permission.answer_url : null,
+    },
+  };
+  if (data.v === 1 && data.kind === 'permission_request' && options.data.answer_url) {
+    options.actions = [
+      { action: 'allow', title: 'Allow' },
+      { action: 'deny', title: 'Deny' },
+    ];
+    options.requireInteraction = true;
+    options.renotify = true;
+  }
+  return [title, options];
+}
+
+function pushPayload(event) {
+  if (!event.data) return {};
+  try {
+    return event.data.json();
+  } catch (e) {
+    return { title: 'opcode', body: event.data.text() };
+  }
+}
+
+/** Answers a permission request from a notification's action; returns the HTTP status (0: no network). */
+async function answerFromNotification(data, action) {
+  const body = action === 'allow' ? { behavior: 'allow' } : { behavior: 'deny', message: 'Denied from a notification' };
+  try {
+    const res = await fetch(data.answer_url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return res.status;
+  } catch (e) {
+    return 0;
+  }
+}
+
+/** Focuses a page of the app and has it open `url` (a hash route), or opens a new window on it. */
+async function openApp(url) {
+  const list = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  for (const c of list) {
+    let same = false;
+    try {
+      same = new URL(c.url).origin === self.location.origin;
+    } catch (e) {
+      same = false;
+    }
+    if (!same) continue;
+    const hash = new URL(url, self.location.origin).hash;
+    if (hash) c.postMessage({ type: 'opcode-open', hash });
+    if ('focus' in c) return c.focus();
+    return c;
+  }
+  return self.clients.openWindow ? self.clients.openWindow(url) : null;
+}
+
+async function onNotificationClick(notification, action) {
+  const data = notification.data || {};
+  if ((action === 'allow' || action === 'deny') && data.answer_url) {
+    notification.close();
+    const status = await answerFromNotification(data, action);
+    // 200: claude got it; 409 / 404: answered already or gone. No network or a server error: open the
+    // session so the answer can be given there.
+    if (status === 0 || status >= 500) await openApp(data.url || '/');
+    return status;
+  }
+  notification.close();
+  await openApp(data.url || '/');
+  return null;
+}
+
+self.addEventListener('push', (event) => {
+  const [title, options] = notificationFor(pushPayload(event));
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.waitUntil(onNotificationClick(event.notification, event.action));
+});
