@@ -8,13 +8,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApprovalCard, ApprovalEntry, formatRemaining, lineDiff } from './components/Approval';
 import { SessionTab } from './components/SessionTab';
 import { TabStrip } from './components/TabStrip';
-import type { SocketLike } from './connection';
 import { AppContext } from './context';
 import { Controller } from './controller';
 import type { PendingApproval } from './items';
 import { initialState, reducer, rememberRules, type Action, type AppState } from './reducer';
 import { createStore } from './store';
 import { SID, init, liveStart, output, permissionRequest, permissionResolved, resultLine, userPrompt } from './test/fixtures';
+import { FakeSocket } from './test/fake-socket';
 
 const pending = (toolName: string, input: unknown): PendingApproval => ({
   requestId: 'req-1',
@@ -129,38 +129,6 @@ describe('"Always allow"', () => {
 
 // ---- a live tab against a fake WebSocket ----
 
-class FakeSocket implements SocketLike {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: string[] = [];
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string) {
-    this.sent.push(data);
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  emit(obj: unknown) {
-    this.onmessage?.({ data: JSON.stringify(obj) });
-  }
-  serverClose(code: number) {
-    this.readyState = 3;
-    this.onclose?.({ code });
-  }
-  messages() {
-    return this.sent.map((s) => JSON.parse(s) as Record<string, unknown>);
-  }
-}
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 

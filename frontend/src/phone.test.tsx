@@ -10,7 +10,6 @@ import { errorSentence, isNetworkError, ApiError } from './api';
 import { Composer } from './components/Composer';
 import { MessageView } from './components/MessageView';
 import { SessionTab } from './components/SessionTab';
-import type { SocketLike } from './connection';
 import { AppContext } from './context';
 import { Controller } from './controller';
 import type { RunningSession, SessionEvent, SessionInfo } from './events';
@@ -31,6 +30,7 @@ import { hashFor, sessionFromHash } from './route';
 import { dictatedText, recognitionCtor, type RecognitionLike, type ResultListLike } from './speech';
 import { createStore } from './store';
 import { SID, error, init, liveStart, output, resultLine, userPrompt } from './test/fixtures';
+import { FakeSocket } from './test/fake-socket';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -150,38 +150,6 @@ describe('what a turn and a run read like', () => {
 
 // ---- the controller: client ids, waiting for the connection, resend after a reconnect ----
 
-class FakeSocket implements SocketLike {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: string[] = [];
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string) {
-    this.sent.push(data);
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  emit(obj: unknown) {
-    this.onmessage?.({ data: JSON.stringify(obj) });
-  }
-  serverClose(code: number) {
-    this.readyState = 3;
-    this.onclose?.({ code });
-  }
-  messages() {
-    return this.sent.map((s) => JSON.parse(s) as Record<string, unknown>);
-  }
-}
 
 describe('a live tab without a connection', () => {
   let store: ReturnType<typeof createStore<AppState, Action>>;

@@ -9,13 +9,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RunsView } from './components/RunsView';
 import { SessionTab, StoppedBanner } from './components/SessionTab';
 import { TabStrip } from './components/TabStrip';
-import type { SocketLike } from './connection';
 import { AppContext } from './context';
 import { Controller } from './controller';
 import type { CompletionEvent, RunningSession, SessionEvent } from './events';
 import { canResumeLive, composerMode, initialState, reducer, stoppedBy, type Action, type AppState } from './reducer';
 import { createStore } from './store';
 import { OTHER, SID, completion, error, init, liveStart, output, resultLine, start, userPrompt } from './test/fixtures';
+import { FakeSocket } from './test/fake-socket';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -127,38 +127,6 @@ describe('reducer: a run that ended on its own', () => {
   });
 });
 
-class FakeSocket implements SocketLike {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: string[] = [];
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string) {
-    this.sent.push(data);
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  emit(obj: unknown) {
-    this.onmessage?.({ data: JSON.stringify(obj) });
-  }
-  serverClose(code: number) {
-    this.readyState = 3;
-    this.onclose?.({ code });
-  }
-  messages() {
-    return this.sent.map((s) => JSON.parse(s) as Record<string, unknown>);
-  }
-}
 
 class MemoryStorage {
   data = new Map<string, string>();
