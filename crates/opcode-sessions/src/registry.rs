@@ -263,41 +263,18 @@ impl Session {
 
     /// The summary, with `pid` of a run in progress for the caller to read its health.
     fn summary(&self) -> (RunSummary, Option<(u32, usize)>) {
-        let state = self.state();
-        let meta = &state.meta;
-        let (status, outcome, finished_at, unexpected, probe) = match &state.lifecycle {
-            Lifecycle::Starting { .. } => (RunStatus::Running, None, None, false, None),
-            Lifecycle::Running { control, live, .. } => (
-                RunStatus::Running,
-                None,
-                None,
-                false,
-                Some((control.pid(), live.as_ref().map_or(0, LiveHandle::pending_requests))),
-            ),
-            Lifecycle::Finished { outcome, finished_at, unexpected_exit } => {
-                (RunStatus::Finished, Some(*outcome), Some(*finished_at), *unexpected_exit, None)
+        let probe = match &self.state().lifecycle {
+            Lifecycle::Running { control, live, .. } => {
+                Some((control.pid(), live.as_ref().map_or(0, LiveHandle::pending_requests)))
             }
+            Lifecycle::Starting { .. } | Lifecycle::Finished { .. } => None,
         };
-        let summary = RunSummary {
-            session_id: self.id.clone(),
-            project_path: meta.project_path.clone(),
-            command_type: meta.command_type,
-            model: meta.model.clone(),
-            live: meta.live,
-            permission_mode: meta.permission_mode,
-            started_at: meta.started_at,
-            status,
-            outcome,
-            finished_at,
-            exited_unexpectedly: unexpected,
-            resumable: unexpected && meta.live,
-            events: self.log.len(),
-            health: None,
-        };
-        (summary, probe)
+        // the instance owning the log is not part of a summary
+        (summary_of(&self.record("")), probe)
     }
 }
 
+/// What the running list shows of a run, from what is (or would be) remembered of it.
 fn summary_of(record: &RunRecord) -> RunSummary {
     let outcome = match record.state {
         RunState::Ended(status) => Some(status),
@@ -311,7 +288,7 @@ fn summary_of(record: &RunRecord) -> RunSummary {
         live: record.live,
         permission_mode: record.permission_mode,
         started_at: record.started_at,
-        status: RunStatus::Finished,
+        status: if outcome.is_some() { RunStatus::Finished } else { RunStatus::Running },
         outcome,
         finished_at: record.finished_at,
         exited_unexpectedly: record.unexpected_exit,
