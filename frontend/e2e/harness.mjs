@@ -160,8 +160,10 @@ export async function launchServer({ home: dir, token, port = 0, via = null }) {
   return s;
 }
 
-export function spawnOwnServer({ home: dir, token, port, front }) {
-  const args = ['--port', String(port), '--token', token, '--claude-bin', FAKE_CLAUDE, '--data-dir', join(dir, 'data')];
+/** Spawns the server binary (`args`: more flags, e.g. `--tls-local-ca`); resolves once it listens (`url`:
+ *  its http:// or https:// address). */
+export function spawnOwnServer({ home: dir, token, port, front, args: more = [] }) {
+  const args = ['--port', String(port), '--token', token, '--claude-bin', FAKE_CLAUDE, '--data-dir', join(dir, 'data'), ...more];
   if (front) args.push('--allowed-origin', `http://127.0.0.1:${front.port}`);
   const [cmd, argv] = SERVER_BIN.endsWith('.mjs') ? [process.execPath, [SERVER_BIN, ...args]] : [SERVER_BIN, args];
   const proc = spawn(cmd, argv, { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -179,7 +181,7 @@ export function spawnOwnServer({ home: dir, token, port, front }) {
     });
     proc.stdout.on('data', (d) => {
       s.output += d;
-      const m = !s.url && s.output.match(/listening on (http:\/\/[^\s]+)/);
+      const m = !s.url && s.output.match(/listening on (https?:\/\/[^\s]+)/);
       if (m) {
         clearTimeout(timer);
         s.url = m[1].replace(/\/$/, '');

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { chromium } from 'playwright-core';
 import {
   CHROMIUM, PHONE, TIMEOUT, eventually, killServer, launchServer, noClaudeLeft, ownHome, ownProxies, projectDir, spawnOwnServer, startDistProxy, startSession, startShared, stopShared,
@@ -245,6 +247,56 @@ describe('the phone app in Chromium (390 × 844)', { concurrency: 1 }, () => {
       await ctx.close();
     }
   });
+  it('over HTTPS with the local CA, trusted by Chromium through an NSS database: a secure context, the worker registers, the cookie is Secure, HSTS is sent, plain HTTP on the port is redirected', async () => {
+    const home = ownHome();
+    const token = randomBytes(16).toString('hex');
+    const s = await spawnOwnServer({ home, token, port: 0, args: ['--tls-local-ca'] });
+    assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    // a name of the certificate that is not loopback (so only TLS can make the page a secure context):
+    // `<host name>.local`, resolved to 127.0.0.1 by Chromium's own resolver
+    const sans = await leafNames(s.port);
+    const name = sans.find((n) => n.endsWith('.local'));
+    assert.ok(name, `the certificate names <host>.local: ${sans}`);
+    await killServer(s, 'SIGTERM');
+    const tls = await spawnOwnServer({ home, token, port: 0, args: ['--tls-local-ca', '--allowed-host', name] });
+    const url = `https://${name}:${tls.port}`;
+
+    // Chromium's HOME of its own, whose NSS database trusts the CA (what a user does once per device)
+    const browserHome = join(home, 'browser-home');
+    const nssdb = join(browserHome, '.pki', 'nssdb');
+    mkdirSync(nssdb, { recursive: true });
+    execFileSync('certutil', ['-N', '-d', `sql:${nssdb}`, '--empty-password']);
+    execFileSync('certutil', ['-A', '-d', `sql:${nssdb}`, '-n', 'opcode-web local CA', '-t', 'C,,', '-i', join(home, 'data', 'tls', 'opcode-web-ca.pem')]);
+    const trusting = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      env: { ...process.env, HOME: browserHome },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--host-resolver-rules=MAP ${name} 127.0.0.1`],
+    });
+    try {
+      const ctx = await trusting.newContext({ ...PHONE }); // no ignoreHTTPSErrors: the certificate must verify
+      const page = await ctx.newPage();
+      const res = await page.goto(`${url}/?token=${token}`);
+      await page.waitForSelector('[data-testid="new-tab"]');
+      assert.equal(res.headers()['strict-transport-security'], 'max-age=31536000');
+      assert.equal(await page.evaluate(() => window.isSecureContext && location.protocol), 'https:');
+      const [cookie] = (await ctx.cookies(url)).filter((c) => c.name === 'opcode_token');
+      assert.ok(cookie?.secure, `the cookie is Secure: ${JSON.stringify(cookie)}`);
+      await eventually(() => page.evaluate(async () => !!(await navigator.serviceWorker.ready).active), 'the service worker registered');
+      const sessions = await page.evaluate(async () => (await fetch('/api/sessions/running')).status);
+      assert.equal(sessions, 200, 'the API answers over HTTPS with the Secure cookie');
+      await ctx.close();
+    } finally {
+      await trusting.close();
+    }
+
+    // plain HTTP on the same port: a redirect to the same URL on https
+    const plain = await plainGet(tls.port, name, '/some/path?x=1');
+    assert.equal(plain.status, 308);
+    assert.equal(plain.location, `https://${name}:${tls.port}/some/path?x=1`);
+    await killServer(tls, 'SIGTERM');
+  });
+
 });
 
 /** Downloads the app shell (`/sw.js` and every file of its SHELL_FILES) of the server at `url` into `dir`. */
@@ -297,3 +349,26 @@ const loadedFiles = (page) =>
     for (const e of performance.getEntriesByType('resource')) if (/\.(js|css)$/.test(new URL(e.name).pathname)) urls.add(e.name);
     return [...urls].map((u) => new URL(u)).filter((u) => u.origin === location.origin).map((u) => u.pathname).sort();
   });
+
+/** The DNS names of the certificate the server at 127.0.0.1:`port` presents. */
+function leafNames(port) {
+  return new Promise((ok, fail) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const san = socket.getPeerCertificate().subjectaltname ?? '';
+      socket.end();
+      ok(san.split(', ').filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4)));
+    });
+    socket.on('error', fail);
+  });
+}
+
+/** A plain HTTP GET to 127.0.0.1:`port` with `Host: host:port`; its status and Location. */
+function plainGet(port, host, path) {
+  return new Promise((ok, fail) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, headers: { host: `${host}:${port}` } }, (res) => {
+      res.resume();
+      ok({ status: res.statusCode, location: res.headers.location });
+    });
+    req.on('error', fail);
+  });
+}
