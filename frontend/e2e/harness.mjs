@@ -64,16 +64,17 @@ export function startServer() {
   });
 }
 
-/** Serves dist/ and forwards everything of the server's (REST, WebSockets, the token URL) to it (to
- *  `backend()`, the server's URL, by default the shared server's). */
-export function startDistProxy(backend = () => server.backend) {
-  const dist = resolve(frontend, 'dist');
-  if (!existsSync(join(dist, 'index.html'))) throw new Error('E2E_UI=dist: run `npm run build` first');
+/** Serves dist/ (or `dir`; the proxy's `front.dir` may be changed later to serve another build) and forwards
+ *  everything of the server's (REST, WebSockets, the token URL) to it (to `backend()`, the server's URL, by
+ *  default the shared server's). */
+export function startDistProxy(backend = () => server.backend, dir = resolve(frontend, 'dist')) {
+  if (!existsSync(join(dir, 'index.html'))) throw new Error(`${dir}: no index.html (E2E_UI=dist: run \`npm run build\` first)`);
   const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json', '.png': 'image/png' };
   const target = () => new URL(backend());
   const http = createServer((req, res) => {
     if (http.front?.down) return req.socket.destroy(); // as if the network were gone
     const url = new URL(req.url, 'http://x');
+    const dist = http.front.dir;
     const file = join(dist, url.pathname === '/' ? 'index.html' : url.pathname);
     const toServer = url.pathname.startsWith('/api/') || url.pathname.startsWith('/ws/') || url.searchParams.has('token');
     if (!toServer && file.startsWith(dist) && existsSync(file) && statSync(file).isFile()) {
@@ -107,7 +108,7 @@ export function startDistProxy(backend = () => server.backend) {
   });
   return new Promise((ok) =>
     http.listen(0, '127.0.0.1', () => {
-      http.front = { http, port: http.address().port, down: false };
+      http.front = { http, port: http.address().port, down: false, dir };
       ok(http.front);
     }),
   );
@@ -159,8 +160,10 @@ export async function launchServer({ home: dir, token, port = 0, via = null }) {
   return s;
 }
 
-export function spawnOwnServer({ home: dir, token, port, front }) {
-  const args = ['--port', String(port), '--token', token, '--claude-bin', FAKE_CLAUDE, '--data-dir', join(dir, 'data')];
+/** Spawns the server binary (`args`: more flags, e.g. `--tls-local-ca`); resolves once it listens (`url`:
+ *  its http:// or https:// address). */
+export function spawnOwnServer({ home: dir, token, port, front, args: more = [] }) {
+  const args = ['--port', String(port), '--token', token, '--claude-bin', FAKE_CLAUDE, '--data-dir', join(dir, 'data'), ...more];
   if (front) args.push('--allowed-origin', `http://127.0.0.1:${front.port}`);
   const [cmd, argv] = SERVER_BIN.endsWith('.mjs') ? [process.execPath, [SERVER_BIN, ...args]] : [SERVER_BIN, args];
   const proc = spawn(cmd, argv, { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -178,7 +181,7 @@ export function spawnOwnServer({ home: dir, token, port, front }) {
     });
     proc.stdout.on('data', (d) => {
       s.output += d;
-      const m = !s.url && s.output.match(/listening on (http:\/\/[^\s]+)/);
+      const m = !s.url && s.output.match(/listening on (https?:\/\/[^\s]+)/);
       if (m) {
         clearTimeout(timer);
         s.url = m[1].replace(/\/$/, '');

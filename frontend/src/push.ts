@@ -76,6 +76,18 @@ export function pushUnavailable(env: PushEnv): string | null {
   return null;
 }
 
+/** Keeps this device's id where the service worker reads it (the cache `opcode-device`), so its
+ *  `pushsubscriptionchange` handler saves a renewed subscription under it. Best effort. */
+export async function rememberDeviceForWorker(id = deviceId()): Promise<void> {
+  try {
+    if (typeof caches === 'undefined') return;
+    const cache = await caches.open('opcode-device');
+    await cache.put('/__opcode/device-id', new Response(id, { headers: { 'content-type': 'text/plain' } }));
+  } catch {
+    /* no Cache Storage here: a renewed subscription is saved when the page next starts */
+  }
+}
+
 /** Whether this device has a push subscription in this browser (with the permission still granted); when it
  *  has, the server is told it again (idempotent: the browser may have renewed it). */
 export async function pushSubscribed(env: PushEnv, id = deviceId()): Promise<boolean> {
@@ -83,6 +95,7 @@ export async function pushSubscribed(env: PushEnv, id = deviceId()): Promise<boo
   if (!reg?.pushManager || env.notification?.permission !== 'granted') return false;
   const sub = await reg.pushManager.getSubscription();
   if (!sub) return false;
+  await rememberDeviceForWorker(id);
   await api.subscribePush(id, sub.toJSON()).catch(() => undefined);
   return true;
 }
@@ -99,6 +112,7 @@ export async function enablePush(env: PushEnv, id = deviceId()): Promise<void> {
   const existing = await reg.pushManager.getSubscription();
   const sub = existing ?? (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(public_key) }));
   await api.subscribePush(id, sub.toJSON());
+  await rememberDeviceForWorker(id);
 }
 
 /** Turns notifications off for this device (the browser's subscription too). */
@@ -107,6 +121,7 @@ export async function disablePush(env: PushEnv, id = deviceId()): Promise<void> 
   const sub = reg?.pushManager ? await reg.pushManager.getSubscription() : null;
   await api.unsubscribePush(id);
   if (sub) await sub.unsubscribe().catch(() => false);
+  if (typeof caches !== 'undefined') await caches.delete('opcode-device').catch(() => false);
 }
 
 export async function testPush(id = deviceId()): Promise<void> {

@@ -3,7 +3,7 @@
 //! - `cargo xtask test`: `cargo fmt --check`, `cargo clippy --all-targets -D warnings`, then every test
 //!   there is: the Rust workspace, the frontend's unit tests, the browser end-to-end tests in Debian's
 //!   chromium, and the genuine-CLI tests; installs what they need first (npm packages, the pinned Claude
-//!   Code CLI, Debian's chromium when run as root). Nothing may skip: it runs them with `CI=true`.
+//!   Code CLI, Debian's chromium and libnss3-tools when run as root). Nothing may skip: it runs them with `CI=true`.
 //! - `cargo xtask bench [--smoke] [--only NAMES]`: the benchmarks (see `bench.rs`).
 //! - `cargo xtask dist [--check]`: the release tarball (see `dist.rs`).
 //! - `cargo xtask tidy`: the repository checks (also run by `cargo test`, see `tidy.rs`).
@@ -64,7 +64,7 @@ fn test() -> Result<()> {
     util::run(&mut cargo(&["test", "--workspace", "--doc"]))?;
 
     util::run(util::cmd("npm").args(["test"]).current_dir(&frontend).env("CI", "true"))?;
-    util::ensure_chromium()?;
+    util::ensure_browser_test_packages()?;
     let debug = util::target_dir(&root)?.join("debug");
     util::run(
         util::cmd("npm")

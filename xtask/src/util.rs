@@ -68,18 +68,29 @@ pub(crate) fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|p| p.is_file())
 }
 
-/// Makes sure Debian's chromium is installed (installing it with apt-get when running as root).
-pub(crate) fn ensure_chromium() -> Result<()> {
-    if Path::new("/usr/bin/chromium").exists() {
+/// What the browser tests need from Debian: the program each package installs, and the package.
+const BROWSER_TEST_PACKAGES: [(&str, &str); 2] = [
+    ("/usr/bin/chromium", "chromium"),
+    // `certutil`: the HTTPS browser test trusts the local CA in an NSS database of its own
+    ("/usr/bin/certutil", "libnss3-tools"),
+];
+
+/// Makes sure Debian's chromium and libnss3-tools are installed (installing them with apt-get when running
+/// as root).
+pub(crate) fn ensure_browser_test_packages() -> Result<()> {
+    let missing: Vec<&str> =
+        BROWSER_TEST_PACKAGES.iter().filter(|(path, _)| !Path::new(path).exists()).map(|(_, pkg)| *pkg).collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
     if !is_root {
-        bail!("/usr/bin/chromium is missing: install Debian's chromium (sudo apt-get install chromium)");
+        bail!("missing Debian packages for the browser tests: sudo apt-get install {}", missing.join(" "));
     }
     run(cmd("apt-get").arg("update").arg("-qq"))?;
     run(cmd("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends", "chromium"])
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 

@@ -7,9 +7,11 @@
 // - The last answers of the session lists (/api/sessions/running, /api/projects, /api/projects/*/sessions)
 //   are kept; when the network fails the page gets them with the header `x-opcode-offline: 1`, so it shows
 //   the last-known sessions and says that it is offline.
-// - A new version installs beside the old one and waits; the page tells it to take over when it was loaded
-//   with the new index.html (a reload), and it then deletes the old shell. Old and new files never mix: each
-//   version's files are in its own cache.
+// - A new version installs beside the old one and waits; a page tells it to take over only when that page
+//   runs the new version's own files (it was loaded with the new index.html: a reload), naming its script,
+//   which must be one of the new SHELL_FILES; the new worker then deletes the old shell. A page still on the
+//   old files never makes the new worker take over. Old and new files never mix: each version's files are in
+//   its own cache.
 // - WebSockets and every request that is not a GET pass through untouched.
 
 const VERSION = '__VERSION__';
@@ -42,7 +44,11 @@ self.addEventListener('activate', (event) => {
 });
 
 self.addEventListener('message', (event) => {
-  if (event.data && event.data.type === 'SKIP_WAITING') self.skipWaiting();
+  const d = event.data;
+  if (!d || d.type !== 'SKIP_WAITING') return;
+  // only a page of this very build (its script is one of this shell's files) lets this worker take over
+  if (typeof d.script === 'string' && !SHELL_FILES.includes(d.script)) return;
+  self.skipWaiting();
 });
 
 /** The session lists whose last answers are kept for offline use. */
@@ -222,5 +228,47 @@ self.addEventListener('push', (event) => {
 });
 
 self.addEventListener('notificationclick', (event) => {
+  // the work starts before waitUntil, so it also runs for an event dispatched by a script (tests)
   event.waitUntil(onNotificationClick(event.notification, event.action));
+});
+
+// ---- pushsubscriptionchange: the push service renewed or dropped this worker's subscription. The worker
+// subscribes again with the server's VAPID key and saves the new subscription under this device's id (which
+// the page keeps for it in the cache DEVICE), replacing the old one on the server. ----
+
+const DEVICE = 'opcode-device';
+const DEVICE_KEY = '/__opcode/device-id';
+
+async function storedDeviceId() {
+  const hit = await (await caches.open(DEVICE)).match(DEVICE_KEY);
+  return hit ? (await hit.text()).trim() : null;
+}
+
+function base64UrlToBytes(s) {
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Subscribes again and tells the server; resolves with the server's HTTP status (null: no device id). */
+async function resubscribe() {
+  const device = await storedDeviceId();
+  if (!device) return null; // notifications were never turned on in this browser
+  const keyRes = await fetch('/api/push/vapid-public-key', { credentials: 'same-origin' });
+  if (!keyRes.ok) return keyRes.status;
+  const key = (await keyRes.json()).data.public_key;
+  const sub = await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(key) });
+  const res = await fetch('/api/push/subscriptions', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ device_id: device, subscription: sub.toJSON() }),
+  });
+  return res.status;
+}
+
+self.addEventListener('pushsubscriptionchange', (event) => {
+  event.waitUntil(resubscribe());
 });
