@@ -144,13 +144,13 @@ export function ownHome() {
 /** Starts the server binary on `home`'s data dir (port 0: any) and resolves once it listens. With
  *  E2E_UI=dist the browser talks to it through a proxy serving dist/ (pass the proxy of the server it
  *  replaces to keep the browser's address). */
-export async function launchServer({ home: dir, token, port = 0, via = null }) {
+export async function launchServer({ home: dir, token, port = 0, via = null, args = [] }) {
   let front = via;
   if (SERVE_DIST && !front) {
     front = await startDistProxy(() => front.backend);
     ownProxies.add(front);
   }
-  const s = await spawnOwnServer({ home: dir, token, port, front });
+  const s = await spawnOwnServer({ home: dir, token, port, front, args });
   if (front) {
     front.backend = s.url;
     s.backend = s.url;

@@ -10,6 +10,17 @@ export class UnauthorizedError extends Error {
   }
 }
 
+/** A terminal on the server (`/api/terminals`). */
+export interface TerminalInfo {
+  id: string;
+  project_path: string;
+  shell: string;
+  rows: number;
+  cols: number;
+  viewers: number;
+  created_at: number;
+}
+
 export class ApiError extends Error {
   readonly status: number;
   constructor(status: number, message: string) {
@@ -98,6 +109,13 @@ export const api = {
   interrupt: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/interrupt`, {}),
   end: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/end`, {}),
   // remembered permission rules of a project (its `.claude/settings.local.json`)
+  terminals: (projectPath?: string) =>
+    request<TerminalInfo[]>(
+      'GET',
+      projectPath === undefined ? '/api/terminals' : `/api/terminals?${new URLSearchParams({ project_path: projectPath })}`,
+    ),
+  createTerminal: (projectPath: string) => request<TerminalInfo>('POST', '/api/terminals', { project_path: projectPath }),
+  closeTerminal: (id: string) => request<unknown>('DELETE', `/api/terminals/${encodeURIComponent(id)}`),
   permissionRules: (projectPath: string) =>
     request<PermissionRules>('GET', `/api/permission-rules?${new URLSearchParams({ project_path: projectPath })}`),
   putPermissionRules: (projectPath: string, rules: RuleLists & { version: PermissionRules['version'] }) =>

@@ -2,7 +2,8 @@
 //!
 //! `opcode-proto` does no I/O (no tokio, no HTTP); `opcode-proc` knows neither HTTP nor sessions;
 //! `opcode-sessions` knows nothing of HTTP, WebSockets or Web Push; `opcode-tls` knows no sockets;
-//! `opcode-push` is only an HTTP client. Only the binaries may use axum.
+//! `opcode-push` is only an HTTP client; `opcode-terminals`
+//! knows no HTTP. Only the binaries may use axum.
 
 use std::path::Path;
 
@@ -20,6 +21,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "opcode-sessions",
         &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite", "reqwest", "web-push-native", "opcode-push"],
         "sessions know nothing of HTTP or push; notable events are announced on a channel",
+    ),
+    (
+        "opcode-terminals",
+        &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite", "opcode-sessions", "opcode-proto"],
+        "terminals are PTYs of the supervisor; their routes and sockets stay in the binary",
     ),
     (
         "opcode-push",

@@ -86,6 +86,12 @@ pub struct Args {
     /// https URL); some (Apple's) refuse pushes without a real one.
     #[arg(long, env = "OPCODE_PUSH_CONTACT", default_value = "mailto:opcode-web@example.com")]
     pub push_contact: String,
+    /// Turn the in-browser terminal off (a terminal is a shell on this machine for whoever holds the token).
+    #[arg(long, env = "OPCODE_NO_TERMINAL")]
+    pub no_terminal: bool,
+    /// Terminals that may be open at once.
+    #[arg(long, env = "OPCODE_MAX_TERMINALS", default_value_t = 8)]
+    pub max_terminals: usize,
     /// Log format.
     #[arg(long, env = "OPCODE_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

@@ -17,6 +17,7 @@ pub mod push;
 pub mod qr;
 pub mod rules;
 pub mod state;
+pub mod terminals;
 pub mod tls;
 pub mod trust;
 pub mod ui;
@@ -35,7 +36,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole router: UI, `/api`, `/ws`, with the security layers.
 pub fn app(state: AppState) -> Router {
-    let api = api::routes().merge(push::routes());
+    let api = api::routes().merge(push::routes()).merge(terminals::routes());
     let ws = ws::routes();
     let protected = Router::new()
         .merge(api)
@@ -59,7 +60,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves; then cancels every run (viewers get
-/// `cancelled` + `completion`), waits for their processes to be reaped, and closes every WebSocket with
+/// `cancelled` + `completion`), waits for their processes to be reaped, kills every terminal's session,
+/// and closes every WebSocket with
 /// 1001 (going away). Returns once all of that is done.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -101,11 +103,16 @@ where
     let registry = state.registry.clone();
     let sockets = state.sockets.clone();
     let closing = state.closing.clone();
+    let terminals = state.terminals.clone();
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: cancelling every run");
             registry.shutdown().await;
+            if let Some(terminals) = terminals {
+                // every terminal's whole session, killed and reaped
+                terminals.shutdown().await;
+            }
             closing.cancel();
         })
         .await?;

@@ -49,7 +49,8 @@ async fn main() -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let store = ClaudeStore::from_env();
     config.claude_store = store.clone();
-    let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await?;
+    let supervisor = Arc::new(TokioSupervisor::default());
+    let registry = SessionRegistry::open(config, supervisor.clone()).await?;
 
     let push_config = opcode_push::PushConfig { contact: args.push_contact.clone(), ..Default::default() };
     let push = match opcode_push::PushService::open(&registry, push_config).await {
@@ -66,6 +67,11 @@ async fn main() -> anyhow::Result<()> {
     state.allowed_origins = args.allowed_origins.clone().into();
     state.allowed_hosts = args.allowed_hosts.clone().into();
     state.push = push;
+    if !args.no_terminal {
+        let config =
+            opcode_terminals::TerminalsConfig { max_terminals: args.max_terminals.max(1), ..Default::default() };
+        state.terminals = Some(opcode_terminals::Terminals::new(supervisor, config));
+    }
 
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {

@@ -35,6 +35,8 @@ pub struct AppState {
     pub local_ca: Option<Arc<crate::trust::PublicCa>>,
     /// Web Push (`None`: off; its routes answer 503 and visibility reports are only checked).
     pub push: Option<opcode_push::PushService>,
+    /// Shells in the browser (`None`: `--no-terminal`; their routes answer 403).
+    pub terminals: Option<opcode_terminals::Terminals>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             secure: false,
             local_ca: None,
             push: None,
+            terminals: None,
         }
     }
 }

@@ -99,25 +99,25 @@ async fn send_batch(socket: &mut WebSocket, batch: Vec<Bytes>) -> bool {
     socket.flush().await.is_ok()
 }
 
-fn close(code: u16, reason: &'static str) -> Message {
+pub(crate) fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
 }
 
 /// Liveness of the peer: any frame counts; silence past the limit means a dead phone.
-struct Heartbeat {
+pub(crate) struct Heartbeat {
     last_heard: Instant,
     ticker: tokio::time::Interval,
     silence_limit: Duration,
 }
 
 impl Heartbeat {
-    fn new(every: Duration) -> Self {
+    pub(crate) fn new(every: Duration) -> Self {
         let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Heartbeat { last_heard: Instant::now(), ticker, silence_limit: every * SILENT_INTERVALS }
     }
 
-    fn heard(&mut self) {
+    pub(crate) fn heard(&mut self) {
         self.last_heard = Instant::now();
     }
 
@@ -129,7 +129,7 @@ impl Heartbeat {
 }
 
 /// What a socket loop has to do besides its traffic.
-enum Chore {
+pub(crate) enum Chore {
     /// Ping the peer (it has been heard from recently).
     Ping,
     /// The peer has been silent too long: a dead phone.
@@ -139,7 +139,7 @@ enum Chore {
 }
 
 /// Waits for the next chore of a socket loop (cancel-safe: use it as a `select!` branch).
-async fn chores(heartbeat: &mut Heartbeat, closing: &tokio_util::sync::CancellationToken) -> Chore {
+pub(crate) async fn chores(heartbeat: &mut Heartbeat, closing: &tokio_util::sync::CancellationToken) -> Chore {
     tokio::select! {
         alive = heartbeat.tick() => if alive { Chore::Ping } else { Chore::Dead },
         () = closing.cancelled() => Chore::ShuttingDown,
@@ -147,7 +147,7 @@ async fn chores(heartbeat: &mut Heartbeat, closing: &tokio_util::sync::Cancellat
 }
 
 /// Does a chore; false when the socket loop must end.
-async fn do_chore(socket: &mut WebSocket, chore: Chore) -> bool {
+pub(crate) async fn do_chore(socket: &mut WebSocket, chore: Chore) -> bool {
     match chore {
         Chore::Ping => socket.send(Message::Ping(Bytes::new())).await.is_ok(),
         Chore::Dead => false,

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -190,7 +191,12 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
         rows.push(row("", "idle RSS MB", format!("{rss:.1}"), None, rss, "≤ 6 MB"));
     }
 
-    // 9. finished runs: what they cost, and a restart with them
+    // 9. a terminal: `cat` of a big file reaches a WebSocket client
+    if setup.wants("terminal") {
+        rows.extend(terminal_cat(&server, &work, smoke).await?);
+    }
+
+    // 10. finished runs: what they cost, and a restart with them
     drop(floor);
     if setup.wants("finished") {
         rows.extend(finished_runs(setup, &work).await?);
@@ -544,6 +550,82 @@ async fn finished_runs(setup: &Setup, work: &std::path::Path) -> anyhow::Result<
             random_ms,
             "≤ 1000 ms",
         ),
+    ])
+}
+
+/// `cat` of a file of `MB` megabytes in a terminal, read by one WebSocket client as a browser reads it:
+/// MB/s from the command to the marker printed after it, and the server's peak RSS meanwhile.
+async fn terminal_cat(server: &Server, work: &std::path::Path, smoke: bool) -> anyhow::Result<Vec<Row>> {
+    let mb: usize = if smoke { 2 } else { 100 };
+    let folder = work.join("terminal");
+    std::fs::create_dir_all(&folder)?;
+    let file = folder.join("big.txt");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        let line = format!("{}\n", "0123456789abcdefghijklmnopqrstuvwxyz".repeat(3)); // 109 bytes
+        let mut written = 0;
+        while written < mb * 1_000_000 {
+            out.write_all(line.as_bytes())?;
+            written += line.len();
+        }
+        out.flush()?;
+    }
+    let size = std::fs::metadata(&file)?.len();
+    let http = reqwest::Client::new();
+    let created: serde_json::Value = http
+        .post(format!("http://{}/api/terminals", server.addr))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "project_path": folder, "rows": 40, "cols": 120 }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["data"]["id"].as_str().context("no terminal id")?.to_owned();
+    let mut ws = connect(&format!("ws://{}/ws/terminals/{id}", server.addr), Some(TOKEN)).await?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample_rss(server.pid, stop.clone());
+    let rss_before = rss_mb(server.pid);
+    // the marker is computed by the shell, so the echo of the typed line does not contain it
+    let command = format!("cat {}; echo CAT-DONE-$((40+2))\r", file.display());
+    let began = Instant::now();
+    ws.send(Message::Binary(command.into_bytes().into())).await?;
+    let marker = b"CAT-DONE-42";
+    let (mut received, mut tail) = (0u64, Vec::new());
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(120), futures::StreamExt::next(&mut ws))
+            .await
+            .context("the terminal went quiet before the marker")?;
+        match frame {
+            Some(Ok(Message::Binary(bytes))) => {
+                received += bytes.len() as u64;
+                // the marker comes last (then only the prompt): look at the end of what arrived
+                tail.extend_from_slice(&bytes[bytes.len().saturating_sub(4096)..]);
+                tail.drain(..tail.len().saturating_sub(4096));
+                if tail.windows(marker.len()).any(|w| w == marker) {
+                    break;
+                }
+            }
+            Some(Ok(_)) => {}
+            other => anyhow::bail!("the terminal socket ended: {other:?}"),
+        }
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.await?.max(rss_mb(server.pid));
+    anyhow::ensure!(received >= size, "the client got {received} bytes of a {size}-byte file");
+    let mb_s = size as f64 / 1e6 / elapsed;
+    http.delete(format!("http://{}/api/terminals/{id}", server.addr)).bearer_auth(TOKEN).send().await?;
+    let _ = std::fs::remove_file(&file);
+    Ok(vec![
+        row(
+            &format!("terminal: cat of a {mb} MB file, one WebSocket client"),
+            "MB/s to the client",
+            format!("{mb_s:.1}"),
+            None,
+            mb_s,
+            "≥ 20 MB/s",
+        ),
+        row("", "server RSS MB before → peak during", format!("{rss_before:.1} → {peak:.1}"), None, peak, "bounded"),
     ])
 }
 

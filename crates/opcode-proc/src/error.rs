@@ -32,6 +32,14 @@ pub enum SpawnError {
         /// The directory asked for.
         cwd: PathBuf,
     },
+    /// This supervisor cannot do what was asked (a test double without pseudo-terminals).
+    #[error("cannot start {program}: {what} is not supported by this supervisor")]
+    Unsupported {
+        /// The program asked for.
+        program: PathBuf,
+        /// What is missing.
+        what: &'static str,
+    },
     /// Any other OS failure (out of file descriptors, process limit reached, …).
     #[error("cannot start {program}")]
     Io {
@@ -53,4 +61,16 @@ pub enum StdinError {
     /// The line contains a newline, which would split it into two messages.
     #[error("a line written to the process must not contain a newline")]
     EmbeddedNewline,
+}
+
+/// Why talking to a program on a pseudo-terminal failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PtyError {
+    /// The terminal is gone: the program and everything it started have exited.
+    #[error("the terminal is closed (its program exited)")]
+    Closed(#[source] std::io::Error),
+    /// The window size could not be set.
+    #[error("cannot resize the terminal")]
+    Resize(#[source] std::io::Error),
 }

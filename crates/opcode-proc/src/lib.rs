@@ -43,13 +43,15 @@ mod handle;
 mod lines;
 #[path = "unix.rs"]
 mod os;
+pub mod pty;
 mod spec;
 mod usage;
 
-pub use error::{SpawnError, StdinError};
+pub use error::{PtyError, SpawnError, StdinError};
 pub use event::{ExitStatus, OutputStream, ProcessEvent};
 pub use handle::{ProcessControl, ProcessHandle, StdinWriter};
 pub use os::TokioSupervisor;
+pub use pty::{PtyExit, PtyHandle, PtyInput, PtyOutput, PtySize};
 pub use spec::{ProcessSpec, DEFAULT_GRACE, DEFAULT_MAX_LINE_BYTES};
 pub use usage::{group_usage, GroupUsage};
 
@@ -62,4 +64,16 @@ pub trait ProcessSupervisor: Send + Sync + std::fmt::Debug {
     /// On success the child is running and owned by the returned handle: dropping the handle (and every
     /// [`ProcessControl`] cloned from it) kills the whole group. On error nothing is left running.
     async fn spawn(&self, spec: ProcessSpec) -> Result<ProcessHandle, SpawnError>;
+
+    /// Spawns `spec` on a new pseudo-terminal of `size` (see [`pty`]): the child leads a new session
+    /// with the terminal as its controlling terminal; its stdin, stdout and stderr are the terminal
+    /// (`spec.stdin`, `max_line_bytes` and `event_buffer` do not apply).
+    ///
+    /// Owned like [`ProcessSupervisor::spawn`]'s children, but every stop reaches the child's whole
+    /// session (each job of an interactive shell is a process group of its own). On error nothing is
+    /// left running. The default refuses with [`SpawnError::Unsupported`].
+    async fn spawn_pty(&self, spec: ProcessSpec, size: PtySize) -> Result<PtyHandle, SpawnError> {
+        let _ = size;
+        Err(SpawnError::Unsupported { program: spec.program, what: "a pseudo-terminal" })
+    }
 }

@@ -20,6 +20,7 @@ use crate::error::SpawnError;
 use crate::event::{ExitStatus, OutputStream, ProcessEvent};
 use crate::handle::{Control, ProcessControl, ProcessHandle, StdinWriter};
 use crate::lines::{read_lines, LineReader};
+use crate::pty::{PtyHandle, PtySize};
 use crate::spec::ProcessSpec;
 use crate::ProcessSupervisor;
 
@@ -32,29 +33,13 @@ pub struct TokioSupervisor {
 #[async_trait]
 impl ProcessSupervisor for TokioSupervisor {
     async fn spawn(&self, spec: ProcessSpec) -> Result<ProcessHandle, SpawnError> {
-        if let Some(cwd) = &spec.cwd {
-            if !cwd.is_dir() {
-                return Err(SpawnError::BadWorkingDir { program: spec.program.clone(), cwd: cwd.clone() });
-            }
-        }
-        #[allow(clippy::disallowed_methods)] // the one place that spawns
-        let mut command = tokio::process::Command::new(&spec.program);
+        check_cwd(&spec)?;
+        let mut command = command(&spec);
         command
-            .args(&spec.args)
             .stdin(if spec.stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(false);
-        if let Some(cwd) = &spec.cwd {
-            command.current_dir(cwd);
-        }
-        for key in &spec.env_remove {
-            command.env_remove(key);
-        }
-        for (key, value) in &spec.env {
-            command.env(key, value);
-        }
+            .process_group(0);
         let mut child = command.spawn().map_err(|source| classify(&spec, source))?;
         let Some(pid) = child.id() else {
             // cannot happen for a child that was just spawned and not yet awaited
@@ -82,9 +67,60 @@ impl ProcessSupervisor for TokioSupervisor {
         });
         let stdin = child.stdin.take().map(StdinWriter::new);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
-        tokio::spawn(tracing::Instrument::instrument(own_child(child, pid, control_rx, event_tx, stderr), span));
+        let owner = own_child(child, pid, Reach::Group, control_rx, event_tx, stderr);
+        tokio::spawn(tracing::Instrument::instrument(owner, span));
         Ok(ProcessHandle::new(ProcessControl::new(pid, control_tx), stdout, event_rx, stdin))
     }
+
+    async fn spawn_pty(&self, spec: ProcessSpec, size: PtySize) -> Result<PtyHandle, SpawnError> {
+        check_cwd(&spec)?;
+        let io = |source: std::io::Error| SpawnError::Io { program: spec.program.clone(), source };
+        let (pty, pts) = pty_process::open().map_err(|err| io(crate::pty::io_error(err)))?;
+        pty.resize(pty_process::Size::new(size.rows, size.cols)).map_err(|err| io(crate::pty::io_error(err)))?;
+        // no process_group(0): std applies it before pre_exec, and setsid (pty-process's pre_exec) fails
+        // in a group leader; setsid makes the child its own session and group leader anyway
+        let command = pty_process::Command::from(command(&spec));
+        // `spawn` takes the pts by value and drops our copy of it, so the output ends when the session does
+        let child = command.spawn(pts).map_err(|err| classify(&spec, crate::pty::io_error(err)))?;
+        let Some(pid) = child.id() else {
+            return Err(io(std::io::Error::other("no pid")));
+        };
+        let span = tracing::debug_span!("pty", pid);
+        tracing::debug!(parent: &span, program = %spec.program.display(), rows = size.rows, cols = size.cols, "spawned on a pty");
+        let (event_tx, event_rx) = mpsc::channel(1);
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let owner = own_child(child, pid, Reach::Session, control_rx, event_tx, None);
+        tokio::spawn(tracing::Instrument::instrument(owner, span));
+        let (read, write) = pty.into_split();
+        Ok(PtyHandle::new(ProcessControl::new(pid, control_tx), read, write, event_rx))
+    }
+}
+
+fn check_cwd(spec: &ProcessSpec) -> Result<(), SpawnError> {
+    match &spec.cwd {
+        Some(cwd) if !cwd.is_dir() => {
+            Err(SpawnError::BadWorkingDir { program: spec.program.clone(), cwd: cwd.clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The command of `spec` (program, arguments, folder, environment), not killed on drop: the group or
+/// session kill is the owning task's job.
+fn command(spec: &ProcessSpec) -> tokio::process::Command {
+    #[allow(clippy::disallowed_methods)] // the one place that spawns
+    let mut command = tokio::process::Command::new(&spec.program);
+    command.args(&spec.args).kill_on_drop(false);
+    if let Some(cwd) = &spec.cwd {
+        command.current_dir(cwd);
+    }
+    for key in &spec.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &spec.env {
+        command.env(key, value);
+    }
+    command
 }
 
 fn classify(spec: &ProcessSpec, source: std::io::Error) -> SpawnError {
@@ -106,17 +142,83 @@ fn signal_group(pgid: u32, signal: Signal) {
     }
 }
 
-/// Kills the group if the owning task is dropped before its child was reaped: a runtime that shuts down
-/// drops its tasks without running them to completion, and no child may outlive that.
+/// What a stop reaches: the child's process group, or its whole session (a PTY's child is a session
+/// leader, and an interactive shell puts each job in a group of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Group,
+    Session,
+}
+
+/// Sends `signal` to the group `pid` leads and, for [`Reach::Session`], to every process of the session
+/// it leads (found in `/proc`; blocking but cheap, and only for PTYs). A SIGKILL to a session is repeated
+/// until none of it is left (a process forking while it is killed), a few rounds at most.
+fn signal_reach(pid: u32, reach: Reach, signal: Signal) {
+    signal_group(pid, signal);
+    if reach == Reach::Group {
+        return;
+    }
+    for _ in 0..8 {
+        let members = session_members(pid);
+        if members.is_empty() {
+            return;
+        }
+        for member in members {
+            match nix::sys::signal::kill(member, signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(err) => {
+                    tracing::warn!(sid = pid, pid = member.as_raw(), %err, "could not signal a process of the session")
+                }
+            }
+        }
+        if signal != Signal::SIGKILL {
+            return;
+        }
+    }
+}
+
+/// The live processes of session `sid` (not zombies: those are only waiting for their parent).
+fn session_members(sid: u32) -> Vec<Pid> {
+    let Ok(sid) = i32::try_from(sid) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .map(Pid::from_raw)
+        .filter(|pid| nix::unistd::getsid(Some(*pid)).is_ok_and(|s| s.as_raw() == sid))
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
+}
+
+fn is_zombie(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next().map(|s| s == "Z")))
+        .unwrap_or(false)
+}
+
+/// Signals off the async threads (a session's stop reads `/proc`).
+async fn signal_off_thread(pid: u32, reach: Reach, signal: Signal) {
+    match reach {
+        Reach::Group => signal_group(pid, signal),
+        Reach::Session => {
+            let _ = tokio::task::spawn_blocking(move || signal_reach(pid, reach, signal)).await;
+        }
+    }
+}
+
+/// Kills the group (or session) if the owning task is dropped before its child was reaped: a runtime
+/// that shuts down drops its tasks without running them to completion, and no child may outlive that.
 struct GroupGuard {
     pgid: u32,
+    reach: Reach,
     armed: bool,
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if self.armed {
-            signal_group(self.pgid, Signal::SIGKILL);
+            signal_reach(self.pgid, self.reach, Signal::SIGKILL);
         }
     }
 }
@@ -126,11 +228,12 @@ impl Drop for GroupGuard {
 async fn own_child(
     mut child: Child,
     pid: u32,
+    reach: Reach,
     mut controls: mpsc::UnboundedReceiver<Control>,
     events: mpsc::Sender<Vec<ProcessEvent>>,
     stderr: Option<JoinHandle<()>>,
 ) {
-    let mut guard = GroupGuard { pgid: pid, armed: true };
+    let mut guard = GroupGuard { pgid: pid, reach, armed: true };
     let mut term_sent = false;
     let mut kill_at: Option<Instant> = None;
     let mut controls_open = true;
@@ -139,29 +242,29 @@ async fn own_child(
             status = child.wait() => break status,
             control = controls.recv(), if controls_open => match control {
                 Some(Control::Cancel(grace)) if !term_sent && !grace.is_zero() => {
-                    signal_group(pid, Signal::SIGTERM);
+                    signal_off_thread(pid, reach, Signal::SIGTERM).await;
                     term_sent = true;
                     kill_at = Some(Instant::now() + grace);
                 }
                 Some(Control::Cancel(_)) => {
-                    signal_group(pid, Signal::SIGKILL);
+                    signal_off_thread(pid, reach, Signal::SIGKILL).await;
                     kill_at = None;
                 }
                 None => {
                     // every handle is gone: nobody can stop this child any more, so stop it now
                     controls_open = false;
-                    signal_group(pid, Signal::SIGKILL);
+                    signal_off_thread(pid, reach, Signal::SIGKILL).await;
                 }
             },
             () = sleep_until(kill_at.unwrap_or_else(Instant::now)), if kill_at.is_some() => {
                 tracing::debug!(pid, "grace period over, killing the group");
-                signal_group(pid, Signal::SIGKILL);
+                signal_off_thread(pid, reach, Signal::SIGKILL).await;
                 kill_at = None;
             }
         }
     };
     // Nothing of the group may outlive the child: grandchildren still holding a pipe die here.
-    signal_group(pid, Signal::SIGKILL);
+    signal_off_thread(pid, reach, Signal::SIGKILL).await;
     guard.armed = false;
     if let Some(stderr) = stderr {
         let _ = stderr.await;

@@ -11,6 +11,7 @@ import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Outbox } from './Outbox';
 import { PermissionRulesPage } from './PermissionRules';
+import { TerminalButton, TerminalSlot, useTerminalsAvailable } from './TerminalSlot';
 import { Transcript } from './Transcript';
 
 export function composerPlaceholder(s: SessionState): string {
@@ -55,6 +56,8 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const s = useAppState((st) => st.sessions[tabKey]);
   const loadOlder = useCallback(() => void controller.loadHistory(tabKey), [controller, tabKey]);
   const [showRules, setShowRules] = useState(false);
+  const [showTerminal, setShowTerminal] = useState(false);
+  const terminalsOn = useTerminalsAvailable();
   if (!s) return null;
   const running = s.status === 'running';
   const mode = composerMode(s);
@@ -91,6 +94,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
               Rules
             </button>
           )}
+          {s.projectPath && terminalsOn && <TerminalButton open={showTerminal} onToggle={() => setShowTerminal((v) => !v)} />}
           <span className={`run-status status-${s.status}`} data-testid="run-status" data-status={s.status}>
             {statusLabel(s)}
           </span>
@@ -109,6 +113,9 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         </div>
       </div>
       {showRules && s.projectPath && <PermissionRulesPage projectPath={s.projectPath} onClose={() => setShowRules(false)} />}
+      {showTerminal && terminalsOn && s.projectPath && (
+        <TerminalSlot projectPath={s.projectPath} onClose={() => setShowTerminal(false)} />
+      )}
       <Transcript
         history={s.history.items}
         items={s.items}
