@@ -35,12 +35,20 @@ pub struct AppState {
     pub local_ca: Option<Arc<crate::trust::PublicCa>>,
     /// Web Push (`None`: off; its routes answer 503 and visibility reports are only checked).
     pub push: Option<opcode_push::PushService>,
+    /// git, run through the registry's supervisor.
+    pub git: opcode_git::Git,
+    /// The snapshots around each turn ("what did this turn change").
+    pub turns: crate::turns::TurnTracker,
 }
 
 impl AppState {
     /// State with no extra origins or hosts.
     pub fn new(registry: SessionRegistry, store: ClaudeStore, token: &str) -> Self {
+        let git = opcode_git::Git::new(registry.supervisor());
+        let turns = crate::turns::TurnTracker::new(git.clone(), registry.clone());
         AppState {
+            git,
+            turns,
             registry,
             store,
             token: token.into(),

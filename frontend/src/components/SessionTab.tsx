@@ -10,6 +10,7 @@ import { ApprovalCard } from './Approval';
 import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Outbox } from './Outbox';
+import { GitPane } from './GitPane';
 import { PermissionRulesPage } from './PermissionRules';
 import { Transcript } from './Transcript';
 
@@ -55,6 +56,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const s = useAppState((st) => st.sessions[tabKey]);
   const loadOlder = useCallback(() => void controller.loadHistory(tabKey), [controller, tabKey]);
   const [showRules, setShowRules] = useState(false);
+  const [showGit, setShowGit] = useState(false);
   if (!s) return null;
   const running = s.status === 'running';
   const mode = composerMode(s);
@@ -91,6 +93,18 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
               Rules
             </button>
           )}
+          {s.projectPath && (
+            <button
+              type="button"
+              className="btn btn-small btn-ghost"
+              data-testid="git-button"
+              aria-pressed={showGit}
+              title="The project's git status: changes, diffs, stage, commit, branches"
+              onClick={() => setShowGit((v) => !v)}
+            >
+              Git
+            </button>
+          )}
           <span className={`run-status status-${s.status}`} data-testid="run-status" data-status={s.status}>
             {statusLabel(s)}
           </span>
@@ -109,12 +123,14 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         </div>
       </div>
       {showRules && s.projectPath && <PermissionRulesPage projectPath={s.projectPath} onClose={() => setShowRules(false)} />}
+      {showGit && s.projectPath && <GitPane projectPath={s.projectPath} onClose={() => setShowGit(false)} />}
       <Transcript
         history={s.history.items}
         items={s.items}
         streaming={s.streaming}
         canLoadOlder={s.history.loaded && s.history.nextBefore !== null}
         onLoadOlder={loadOlder}
+        sessionId={s.sessionId}
       />
       {s.stopped && !running && <StoppedBanner s={s} onResume={() => controller.resumeLive(tabKey)} />}
       {s.neverStarted && (
