@@ -80,6 +80,7 @@ async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: strin
 }
 
 const enc = encodeURIComponent;
+const pq = (projectPath: string) => new URLSearchParams({ project_path: projectPath }).toString();
 
 export const api = {
   projects: () => request<Project[]>('GET', '/api/projects'),
@@ -120,6 +121,21 @@ export const api = {
     request<PermissionRules>('GET', `/api/permission-rules?${new URLSearchParams({ project_path: projectPath })}`),
   putPermissionRules: (projectPath: string, rules: RuleLists & { version: PermissionRules['version'] }) =>
     request<PermissionRules>('PUT', `/api/permission-rules?${new URLSearchParams({ project_path: projectPath })}`, rules),
+  // Git (the project's working tree) and what each turn of a session changed
+  gitStatus: (projectPath: string) => request<GitStatus>('GET', `/api/git/status?${pq(projectPath)}`),
+  gitDiff: (projectPath: string, path: string, staged: boolean) =>
+    request<FileDiff>('GET', `/api/git/diff?${new URLSearchParams({ project_path: projectPath, path, staged: String(staged) })}`),
+  gitStage: (projectPath: string, paths: string[]) => request<unknown>('POST', `/api/git/stage?${pq(projectPath)}`, { paths }),
+  gitUnstage: (projectPath: string, paths: string[]) => request<unknown>('POST', `/api/git/unstage?${pq(projectPath)}`, { paths }),
+  gitCommit: (projectPath: string, message: string) =>
+    request<{ commit: string; branch: string | null }>('POST', `/api/git/commit?${pq(projectPath)}`, { message }),
+  gitDiscard: (projectPath: string, path: string) => request<unknown>('POST', `/api/git/discard?${pq(projectPath)}`, { path }),
+  gitBranches: (projectPath: string) => request<GitBranch[]>('GET', `/api/git/branches?${pq(projectPath)}`),
+  gitSwitch: (projectPath: string, branch: string) => request<unknown>('POST', `/api/git/switch?${pq(projectPath)}`, { branch }),
+  gitInit: (projectPath: string) => request<unknown>('POST', `/api/git/init?${pq(projectPath)}`, {}),
+  turns: (sessionId: string) => request<TurnInfo[]>('GET', `/api/sessions/${enc(sessionId)}/turns`),
+  turnDiff: (sessionId: string, turn: number) =>
+    request<TurnDiff>('GET', `/api/sessions/${enc(sessionId)}/turns/${turn}/diff`),
   // Web Push
   vapidPublicKey: () => request<{ public_key: string }>('GET', '/api/push/vapid-public-key'),
   subscribePush: (deviceId: string, subscription: unknown) =>
@@ -163,4 +179,57 @@ export interface PermissionAnswer {
   message?: string;
   /** With allow: "always allow", the request's `remember` rules are kept for the project. */
   remember?: boolean;
+}
+
+export type ChangeKind = 'added' | 'modified' | 'deleted' | 'renamed' | 'copied' | 'type_changed';
+
+export interface FileChange {
+  path: string;
+  orig_path?: string;
+  kind: ChangeKind;
+}
+
+/** `GET /api/git/status`: `{repository: false}` for a folder that is not a repository. */
+export type GitStatus =
+  | { repository: false }
+  | {
+      repository: true;
+      branch: string | null;
+      head: string | null;
+      upstream: string | null;
+      ahead: number;
+      behind: number;
+      staged: FileChange[];
+      unstaged: FileChange[];
+      untracked: string[];
+      conflicted: string[];
+    };
+
+export interface FileDiff {
+  path: string;
+  staged: boolean;
+  diff: string;
+  truncated: boolean;
+}
+
+export interface GitBranch {
+  name: string;
+  current: boolean;
+  upstream: string | null;
+  commit: string;
+}
+
+/** One turn of a session: `files` is null while it runs. */
+export interface TurnInfo {
+  turn: number;
+  started_at: number;
+  finished_at: number | null;
+  files: FileChange[] | null;
+}
+
+export interface TurnDiff {
+  turn: number;
+  files: FileChange[];
+  diff: string;
+  truncated: boolean;
 }

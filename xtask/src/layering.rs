@@ -2,8 +2,8 @@
 //!
 //! `opcode-proto` does no I/O (no tokio, no HTTP); `opcode-proc` knows neither HTTP nor sessions;
 //! `opcode-sessions` knows nothing of HTTP, WebSockets or Web Push; `opcode-tls` knows no sockets;
-//! `opcode-push` is only an HTTP client; `opcode-terminals`
-//! knows no HTTP. Only the binaries may use axum.
+//! `opcode-push` is only an HTTP client; `opcode-terminals` knows no HTTP; `opcode-git` only runs git through
+//! `opcode-proc`. Only the binaries may use axum.
 
 use std::path::Path;
 
@@ -36,6 +36,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "opcode-store",
         &["tokio", "axum", "hyper", "opcode-proc", "opcode-sessions"],
         "the store is plain synchronous SQLite, below the sessions",
+    ),
+    (
+        "opcode-git",
+        &["axum", "hyper", "tower", "tower-http", "opcode-sessions", "opcode-store", "opcode-proto", "opcode-push"],
+        "git is a capability below the sessions and the store: it runs git through the supervisor and knows no HTTP",
     ),
     (
         "opcode-tls",

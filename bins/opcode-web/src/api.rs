@@ -308,7 +308,7 @@ async fn prompt(
     Path(session_id): Path<String>,
     Json(body): Json<PromptBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let outcome = state.registry.send_prompt(&session_id, &body.prompt, body.client_id.as_deref()).await?;
+    let outcome = crate::turns::send_prompt(&state, &session_id, &body.prompt, body.client_id.as_deref()).await?;
     let name = outcome_name(outcome);
     Ok(ok(serde_json::json!({ "sent": outcome == PromptOutcome::Sent, "outcome": name })))
 }

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod git;
 pub mod limiter;
 pub mod push;
 pub mod qr;
@@ -20,6 +21,7 @@ pub mod state;
 pub mod terminals;
 pub mod tls;
 pub mod trust;
+pub mod turns;
 pub mod ui;
 pub mod ws;
 
@@ -36,7 +38,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole router: UI, `/api`, `/ws`, with the security layers.
 pub fn app(state: AppState) -> Router {
-    let api = api::routes().merge(push::routes()).merge(terminals::routes());
+    let api = api::routes().merge(push::routes()).merge(terminals::routes()).merge(git::routes());
     let ws = ws::routes();
     let protected = Router::new()
         .merge(api)
@@ -102,6 +104,7 @@ where
 {
     let registry = state.registry.clone();
     let sockets = state.sockets.clone();
+    let observer = state.turns.watch();
     let closing = state.closing.clone();
     let terminals = state.terminals.clone();
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
@@ -116,6 +119,7 @@ where
             closing.cancel();
         })
         .await?;
+    observer.abort();
     sockets.close();
     sockets.wait().await;
     Ok(())

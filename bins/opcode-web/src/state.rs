@@ -37,12 +37,20 @@ pub struct AppState {
     pub push: Option<opcode_push::PushService>,
     /// Shells in the browser (`None`: `--no-terminal`; their routes answer 403).
     pub terminals: Option<opcode_terminals::Terminals>,
+    /// git, run through the registry's supervisor.
+    pub git: opcode_git::Git,
+    /// The snapshots around each turn ("what did this turn change").
+    pub turns: crate::turns::TurnTracker,
 }
 
 impl AppState {
     /// State with no extra origins or hosts.
     pub fn new(registry: SessionRegistry, store: ClaudeStore, token: &str) -> Self {
+        let git = opcode_git::Git::new(registry.supervisor());
+        let turns = crate::turns::TurnTracker::new(git.clone(), registry.clone());
         AppState {
+            git,
+            turns,
             registry,
             store,
             token: token.into(),

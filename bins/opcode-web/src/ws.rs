@@ -213,7 +213,7 @@ async fn control(state: &AppState, text: &str) -> Option<String> {
     let session_id = message.session_id().to_owned();
     let result = match message {
         ControlMessage::Prompt { prompt, client_id, .. } => {
-            state.registry.send_prompt(&session_id, &prompt, client_id.as_deref()).await.map(|_| ())
+            crate::turns::send_prompt(state, &session_id, &prompt, client_id.as_deref()).await.map(|_| ())
         }
         ControlMessage::EditQueued { client_id, prompt, .. } => {
             state.registry.edit_queued(&session_id, &client_id, &prompt).await
@@ -274,7 +274,16 @@ async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> O
             return Some(request_error_json(&err.to_string(), session_id.as_deref()));
         }
     };
+    let mut request = request;
+    if request.command == opcode_proto::CommandType::Execute && request.session_id.is_none() {
+        // the id is fixed here rather than in the registry, so the turn's snapshot is recorded under it
+        request.session_id = Some(uuid::Uuid::new_v4());
+    }
     let asked_id = request.session_id.map(|id| id.to_string());
+    let turn = match &asked_id {
+        Some(id) => state.turns.begin_in(id, &request.project_path).await,
+        None => None,
+    };
     match state.registry.start_run(request).await {
         Ok(run) => {
             // this socket follows the run it started, to its completion (a next run gets its own)
@@ -283,7 +292,12 @@ async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> O
             }
             None
         }
-        Err(err) => Some(request_error_json(&err.to_string(), asked_id.as_deref())),
+        Err(err) => {
+            if let Some(id) = &asked_id {
+                state.turns.abandon(id, turn).await;
+            }
+            Some(request_error_json(&err.to_string(), asked_id.as_deref()))
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::procinfo::{cpu_seconds, open_fds, rss_mb};
 use crate::Setup;
 
 /// One line of the table.
-struct Row {
+pub(crate) struct Row {
     scenario: String,
     metric: String,
     opcode: String,
@@ -25,7 +25,14 @@ struct Row {
     target: String,
 }
 
-fn row(scenario: &str, metric: &str, opcode: String, floor: Option<f64>, opcode_value: f64, target: &str) -> Row {
+pub(crate) fn row(
+    scenario: &str,
+    metric: &str,
+    opcode: String,
+    floor: Option<f64>,
+    opcode_value: f64,
+    target: &str,
+) -> Row {
     let (floor, ratio) = match floor {
         Some(f) => (format!("{f:.3}"), format!("{:.2}×", opcode_value / f)),
         None => ("—".into(), "—".into()),
@@ -141,6 +148,11 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
     // 6. Claude's files
     if setup.wants("files") {
         rows.extend(claude_files(&server, &home, smoke).await?);
+    }
+
+    // 6b. git status of a big repository
+    if setup.wants("git") {
+        rows.extend(crate::git::scenario(&server, &work, smoke).await?);
     }
 
     // 7. cancel

@@ -37,6 +37,14 @@ pub enum ProcessEvent {
         /// The maximum in force.
         max: usize,
     },
+    /// Raw bytes as they came from the pipe, unframed: only for a child spawned with
+    /// [`crate::ProcessSpec::raw_output`] (which then gets no `Line`, `InvalidUtf8` or `LineTooLong`).
+    Chunk {
+        /// Where they came from.
+        stream: OutputStream,
+        /// The bytes, at most one read of the pipe (16 KiB).
+        bytes: Vec<u8>,
+    },
     /// Reading a stream failed (rare: the pipe broke); that stream ends here.
     ReadFailed {
         /// Which stream.

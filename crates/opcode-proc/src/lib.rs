@@ -15,7 +15,9 @@
 //!   and neither stream can starve the other;
 //! - lines are framed up to a maximum length; an over-long line or invalid UTF-8 becomes an event of its
 //!   own and reading goes on; a last line without a newline is delivered;
-//! - [`ProcessEvent::Exited`] is the last event, after every line.
+//! - [`ProcessEvent::Exited`] is the last event, after every line;
+//! - [`run_to_completion`] runs a short-lived child to its end and returns its raw output (each stream
+//!   capped, the rest drained) and exit status, killing its group if it outlives a timeout.
 //!
 //! ```
 //! use opcode_proc::{OutputStream, ProcessEvent, ProcessSpec, ProcessSupervisor, TokioSupervisor};
@@ -37,6 +39,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod complete;
 mod error;
 mod event;
 mod handle;
@@ -47,6 +50,7 @@ pub mod pty;
 mod spec;
 mod usage;
 
+pub use complete::{run_to_completion, Completed, CompletionError, CompletionLimits};
 pub use error::{PtyError, SpawnError, StdinError};
 pub use event::{ExitStatus, OutputStream, ProcessEvent};
 pub use handle::{ProcessControl, ProcessHandle, StdinWriter};

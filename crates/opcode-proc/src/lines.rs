@@ -37,6 +37,8 @@ pub(crate) struct LineReader<R> {
     skipping: Option<usize>,
     /// The stream ended (end of file or a read error) and its last events were framed.
     done: bool,
+    /// Deliver each read as a [`ProcessEvent::Chunk`] instead of framing lines.
+    raw: bool,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
@@ -48,7 +50,14 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             line: Vec::new(),
             skipping: None,
             done: false,
+            raw: false,
         }
+    }
+
+    /// The same reader delivering raw chunks ([`ProcessEvent::Chunk`]) instead of lines.
+    pub(crate) fn raw(mut self) -> Self {
+        self.raw = true;
+        self
     }
 
     /// Whether the stream has ended and every event of it was framed.
@@ -77,6 +86,17 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 }
                 Poll::Ready(Ok(buf)) => buf,
             };
+            if self.raw {
+                if buf.is_empty() {
+                    self.done = true;
+                    break;
+                }
+                let bytes = buf.to_vec();
+                Pin::new(&mut self.reader).consume(bytes.len());
+                out.extend([ProcessEvent::Chunk { stream, bytes }]);
+                framed += 1;
+                continue;
+            }
             if buf.is_empty() {
                 let last = match self.skipping {
                     Some(len) => Some(ProcessEvent::LineTooLong { stream, len, max }),
@@ -123,11 +143,10 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
 /// Reads `reader` to its end, sending its events to `tx` in batches: one channel message (and at most one
 /// wake-up of the consumer) per read of the pipe rather than per line. When `tx` is closed (nobody
 /// listens) the output is still drained, so the child never blocks on a full pipe.
-pub(crate) async fn read_lines<R>(reader: R, stream: OutputStream, max: usize, tx: mpsc::Sender<Vec<ProcessEvent>>)
+pub(crate) async fn read_lines<R>(mut lines: LineReader<R>, tx: mpsc::Sender<Vec<ProcessEvent>>)
 where
     R: AsyncRead + Unpin,
 {
-    let mut lines = LineReader::new(reader, stream, max);
     let mut listening = true;
     while !lines.is_done() {
         let mut batch = Vec::new();
@@ -163,7 +182,7 @@ mod tests {
 
     async fn frame(input: &[u8], max: usize) -> Vec<ProcessEvent> {
         let (tx, mut rx) = mpsc::channel(64);
-        read_lines(input, OutputStream::Stdout, max, tx).await;
+        read_lines(LineReader::new(input, OutputStream::Stdout, max), tx).await;
         let mut out = Vec::new();
         while let Some(batch) = rx.recv().await {
             out.extend(batch);
@@ -200,6 +219,23 @@ mod tests {
             events,
             vec![ProcessEvent::InvalidUtf8 { stream: OutputStream::Stdout, lossy: "a\u{fffd}b".into() }, line("ok")]
         );
+    }
+
+    #[tokio::test]
+    async fn raw_mode_delivers_the_bytes_unframed() {
+        let input = b"a\0b\r\n\xff";
+        let (tx, mut rx) = mpsc::channel(64);
+        read_lines(LineReader::new(&input[..], OutputStream::Stdout, 1).raw(), tx).await;
+        let mut bytes = Vec::new();
+        while let Some(batch) = rx.recv().await {
+            for event in batch {
+                match event {
+                    ProcessEvent::Chunk { bytes: chunk, .. } => bytes.extend(chunk),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        assert_eq!(bytes, input);
     }
 
     #[tokio::test]

@@ -30,6 +30,9 @@ pub struct ProcessSpec {
     /// Stderr events buffered between its reader and the consumer before reading pauses (stdout is read
     /// by the consumer itself, one read of the pipe at a time).
     pub event_buffer: usize,
+    /// Deliver output as raw [`crate::ProcessEvent::Chunk`]s instead of framing lines (for binary or
+    /// NUL-separated output, where lines, `\r` and UTF-8 mean nothing).
+    pub raw_output: bool,
 }
 
 impl ProcessSpec {
@@ -44,6 +47,7 @@ impl ProcessSpec {
             stdin: false,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             event_buffer: 256,
+            raw_output: false,
         }
     }
 
@@ -90,6 +94,12 @@ impl ProcessSpec {
     /// Sets the longest line delivered.
     pub fn max_line_bytes(mut self, max: usize) -> Self {
         self.max_line_bytes = max.max(1);
+        self
+    }
+
+    /// Delivers stdout and stderr as raw chunks ([`crate::ProcessEvent::Chunk`]), not as lines.
+    pub fn raw_output(mut self) -> Self {
+        self.raw_output = true;
         self
     }
 

@@ -57,12 +57,15 @@ impl ProcessSupervisor for TokioSupervisor {
             return Err(SpawnError::Io { program: spec.program, source: std::io::Error::other("no stdout pipe") });
         };
         let stdout = LineReader::new(stdout, OutputStream::Stdout, spec.max_line_bytes);
+        let stdout = if spec.raw_output { stdout.raw() } else { stdout };
         let (event_tx, event_rx) = mpsc::channel(spec.event_buffer.div_ceil(64).max(2));
         // The stderr reader opts out of tokio's cooperative budget: it stops when the pipe is empty or the
         // bounded channel is full, so a turn is bounded anyway, and under many busy tasks (viewers) a reader
         // that yielded every 128 lines would hold the child back.
         let stderr = child.stderr.take().map(|err| {
-            let reader = read_lines(err, OutputStream::Stderr, spec.max_line_bytes, event_tx.clone());
+            let lines = LineReader::new(err, OutputStream::Stderr, spec.max_line_bytes);
+            let lines = if spec.raw_output { lines.raw() } else { lines };
+            let reader = read_lines(lines, event_tx.clone());
             tokio::spawn(tokio::task::unconstrained(reader))
         });
         let stdin = child.stdin.take().map(StdinWriter::new);

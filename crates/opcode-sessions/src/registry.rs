@@ -1014,6 +1014,12 @@ impl SessionRegistry {
         self.inner.notable.subscribe()
     }
 
+    /// The supervisor every child of this registry is spawned through, for features that run children of
+    /// their own (git) under the same rules.
+    pub fn supervisor(&self) -> Arc<dyn ProcessSupervisor> {
+        self.inner.supervisor.clone()
+    }
+
     /// Our own database, shared with features that keep state of their own in it (push subscriptions).
     /// Synchronous: call it from `spawn_blocking`.
     pub fn store(&self) -> Arc<Store> {

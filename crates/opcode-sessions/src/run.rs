@@ -38,6 +38,10 @@ fn to_event(event: ProcessEvent, cancelled: bool) -> Vec<EventKind> {
                 stream_name(stream)
             ),
         }],
+        // claude is never spawned with raw output; should it be, its bytes are reported, not lost silently
+        ProcessEvent::Chunk { stream, bytes } => vec![EventKind::Error {
+            message: format!("claude's {} sent {} unframed bytes", stream_name(stream), bytes.len()),
+        }],
         ProcessEvent::ReadFailed { stream, message } => {
             vec![EventKind::Error { message: format!("reading claude's {} failed: {message}", stream_name(stream)) }]
         }

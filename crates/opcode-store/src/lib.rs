@@ -3,7 +3,8 @@
 //! What is Claude's (transcripts, settings, CLAUDE.md) stays in Claude's files; what is ours lives here.
 //! Today that is the runs the server remembers across restarts ([`RunRecord`]): which session ran where,
 //! which server instance owns its event log, how it ended; and the Web Push subscriptions of devices
-//! ([`PushSubscriptionRecord`]).
+//! ([`PushSubscriptionRecord`]); and the working-tree snapshots taken around each turn of a session
+//! ([`TurnSnapshot`]: git tree ids, so "what did this turn change" is one `git diff`).
 //!
 //! The API is synchronous (SQLite is a blocking library): callers on an async runtime call it from
 //! `spawn_blocking` or a thread of their own. One [`Store`] holds one connection behind a mutex; several
@@ -13,6 +14,7 @@
 mod migrations;
 mod push;
 mod runs;
+mod turns;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -21,6 +23,7 @@ use rusqlite::Connection;
 
 pub use push::PushSubscriptionRecord;
 pub use runs::{RunEnd, RunRecord, RunState};
+pub use turns::TurnSnapshot;
 
 /// Why the store failed. Messages say what to check.
 #[derive(Debug, thiserror::Error)]

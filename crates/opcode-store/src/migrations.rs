@@ -35,6 +35,19 @@ pub(crate) fn migrations() -> Migrations<'static> {
                 updated_at INTEGER NOT NULL
             ) STRICT;",
         ),
+        // per-turn snapshots of a session's working tree (git tree ids), for "what did this turn change"
+        M::up(
+            "CREATE TABLE turn_snapshots (
+                session_id   TEXT NOT NULL,
+                turn         INTEGER NOT NULL,
+                project_path TEXT NOT NULL,
+                before_tree  TEXT NOT NULL,
+                after_tree   TEXT,
+                started_at   INTEGER NOT NULL,
+                finished_at  INTEGER,
+                PRIMARY KEY (session_id, turn)
+            ) STRICT;",
+        ),
     ])
 }
 

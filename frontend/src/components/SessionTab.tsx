@@ -10,6 +10,7 @@ import { ApprovalCard } from './Approval';
 import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Outbox } from './Outbox';
+import { GitPane } from './GitPane';
 import { PermissionRulesPage } from './PermissionRules';
 import { TerminalButton, TerminalSlot, useTerminalsAvailable } from './TerminalSlot';
 import { Transcript } from './Transcript';
@@ -58,6 +59,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const [showRules, setShowRules] = useState(false);
   const [showTerminal, setShowTerminal] = useState(false);
   const terminalsOn = useTerminalsAvailable();
+  const [showGit, setShowGit] = useState(false);
   if (!s) return null;
   const running = s.status === 'running';
   const mode = composerMode(s);
@@ -95,6 +97,18 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
             </button>
           )}
           {s.projectPath && terminalsOn && <TerminalButton open={showTerminal} onToggle={() => setShowTerminal((v) => !v)} />}
+          {s.projectPath && (
+            <button
+              type="button"
+              className="btn btn-small btn-ghost"
+              data-testid="git-button"
+              aria-pressed={showGit}
+              title="The project's git status: changes, diffs, stage, commit, branches"
+              onClick={() => setShowGit((v) => !v)}
+            >
+              Git
+            </button>
+          )}
           <span className={`run-status status-${s.status}`} data-testid="run-status" data-status={s.status}>
             {statusLabel(s)}
           </span>
@@ -116,12 +130,14 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
       {showTerminal && terminalsOn && s.projectPath && (
         <TerminalSlot projectPath={s.projectPath} onClose={() => setShowTerminal(false)} />
       )}
+      {showGit && s.projectPath && <GitPane projectPath={s.projectPath} onClose={() => setShowGit(false)} />}
       <Transcript
         history={s.history.items}
         items={s.items}
         streaming={s.streaming}
         canLoadOlder={s.history.loaded && s.history.nextBefore !== null}
         onLoadOlder={loadOlder}
+        sessionId={s.sessionId}
       />
       {s.stopped && !running && <StoppedBanner s={s} onResume={() => controller.resumeLive(tabKey)} />}
       {s.neverStarted && (

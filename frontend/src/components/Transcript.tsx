@@ -8,6 +8,7 @@ import { useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { Item } from '../items';
 import type { Streaming } from '../reducer';
 import { MessageView, StreamingView } from './MessageView';
+import { TurnChanges, useTurns } from './TurnChanges';
 
 export const WINDOW_STEP = 200;
 
@@ -17,9 +18,11 @@ interface Props {
   streaming: Streaming | null;
   canLoadOlder: boolean;
   onLoadOlder: () => void;
+  /** The session, for the changes of each turn shown under its result. */
+  sessionId?: string | null;
 }
 
-export function Transcript({ history, items, streaming, canLoadOlder, onLoadOlder }: Props) {
+export function Transcript({ history, items, streaming, canLoadOlder, onLoadOlder, sessionId }: Props) {
   const [windowSize, setWindowSize] = useState(WINDOW_STEP);
   const [historySeen, setHistorySeen] = useState(history.length);
   if (history.length !== historySeen) {
@@ -30,6 +33,14 @@ export function Transcript({ history, items, streaming, canLoadOlder, onLoadOlde
   const all = useMemo(() => (history.length ? [...history, ...items] : items), [history, items]);
   const hidden = Math.max(0, all.length - windowSize);
   const shown = hidden > 0 ? all.slice(hidden) : all;
+  // the n-th result is turn n
+  const turnOf = useMemo(() => {
+    const m = new Map<string, number>();
+    let n = 0;
+    for (const item of all) if (item.kind === 'result') m.set(item.key, ++n);
+    return m;
+  }, [all]);
+  const turns = useTurns(sessionId, turnOf.size);
   const scroller = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
   /** Distance from the bottom to keep while older items are added above (null: nothing to keep). */
@@ -85,9 +96,18 @@ export function Transcript({ history, items, streaming, canLoadOlder, onLoadOlde
           </button>
         )
       )}
-      {shown.map((item) => (
-        <MessageView key={item.key} item={item} />
-      ))}
+      {shown.map((item) => {
+        const turn = turnOf.get(item.key);
+        const info = turn === undefined ? undefined : turns.get(turn);
+        return info && sessionId ? (
+          <div key={item.key} className="turn-end">
+            <MessageView item={item} />
+            <TurnChanges sessionId={sessionId} turn={info} />
+          </div>
+        ) : (
+          <MessageView key={item.key} item={item} />
+        );
+      })}
       {streaming && (streaming.text || streaming.thinking) && (
         <StreamingView text={streaming.text} thinking={streaming.thinking} />
       )}

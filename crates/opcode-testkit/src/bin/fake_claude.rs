@@ -16,7 +16,8 @@
 //! UTF-8, `@no-newline` last line without `\n`, `@exit=CODE`, `@ignore-term` ignore SIGTERM,
 //! `@grandchild` spawn a grandchild that sleeps holding stdout, `@pidfile=PATH` write own (and the
 //! grandchild's) pid there, `@hang` never finish, `@partial` emit `stream_event` deltas, `@tool` a Bash
-//! tool_use and its tool_result.
+//! tool_use and its tool_result, `@write=PATH` write `fake claude wrote PATH` into that file (relative to
+//! the working directory; as an edit would, in either mode).
 //!
 //! `@stall-stdin=PATH` (live mode): stops reading stdin until PATH exists, then sends a control request
 //! opcode-web does not handle, then goes on with the turn (which interrupts do not stop).
@@ -68,7 +69,20 @@ struct Directives {
     hang: bool,
     partial: bool,
     tool: bool,
+    /// Files (relative to the working directory) to write `fake claude wrote <name>` into, as an edit would.
+    write: Vec<PathBuf>,
     text: String,
+}
+
+/// Carries out `@write=PATH` directives: what an Edit tool call of the real CLI does to the project.
+fn write_files(d: &Directives, cwd: &Path) {
+    for path in &d.write {
+        let file = cwd.join(path);
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&file, format!("fake claude wrote {}\n", path.display()));
+    }
 }
 
 fn parse_args() -> Args {
@@ -128,6 +142,7 @@ fn parse_directives(prompt: &str) -> Directives {
             "@partial" => d.partial = true,
             "@tool" => d.tool = true,
             "@stall-stdin" => d.stall_stdin = Some(PathBuf::from(value)),
+            "@write" => d.write.push(PathBuf::from(value)),
             _ => words.push(word),
         }
     }
@@ -268,6 +283,7 @@ fn main() {
         "uuid":uuid::Uuid::new_v4().to_string()}),
     );
     out.delay = Duration::from_millis(d.delay_ms);
+    write_files(&d, &cwd);
 
     let reply = format!("Echo: {} (turn {turn})", d.text);
     if args.partial || d.partial {
@@ -350,7 +366,7 @@ mod live {
 
     use serde_json::{json, Value};
 
-    use super::{assistant, parse_directives, project_folder, Args, Out};
+    use super::{assistant, parse_directives, project_folder, write_files, Args, Out};
 
     fn print(value: &Value) {
         Out { stdout: std::io::stdout(), delay: Duration::ZERO }.line(value);
@@ -401,6 +417,7 @@ mod live {
             out.line(&json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash"],
                 "model":args.model.clone().unwrap_or_else(|| "claude-fake-1".into()),"permissionMode":"default"}));
             out.delay = Duration::from_millis(d.delay_ms);
+            write_files(&d, &cwd);
             if d.exit != 0 {
                 // claude dies in the middle of a live session
                 std::process::exit(d.exit);
