@@ -164,15 +164,38 @@ async fn diff(
     Ok(ok(state.git.diff_file(&dir, &path, q.staged).await?))
 }
 
+/// What a route over a list of paths does.
+#[derive(Debug, Clone, Copy)]
+enum PathsOp {
+    Stage,
+    Unstage,
+}
+
+async fn paths_route(
+    state: AppState,
+    q: Result<Query<ProjectQuery>, QueryRejection>,
+    body: Result<Json<PathsBody>, JsonRejection>,
+    op: PathsOp,
+) -> Result<impl IntoResponse, ApiError> {
+    let dir = project(&state, q).await?;
+    let paths = repo_paths(&body.map_err(bad_body)?.0.paths)?;
+    match op {
+        PathsOp::Stage => state.git.stage(&dir, &paths).await?,
+        PathsOp::Unstage => state.git.unstage(&dir, &paths).await?,
+    }
+    let key = match op {
+        PathsOp::Stage => "staged",
+        PathsOp::Unstage => "unstaged",
+    };
+    Ok(ok(json!({ key: paths.len() })))
+}
+
 async fn stage(
     State(state): State<AppState>,
     q: Result<Query<ProjectQuery>, QueryRejection>,
     body: Result<Json<PathsBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let dir = project(&state, q).await?;
-    let paths = repo_paths(&body.map_err(bad_body)?.0.paths)?;
-    state.git.stage(&dir, &paths).await?;
-    Ok(ok(json!({ "staged": paths.len() })))
+    paths_route(state, q, body, PathsOp::Stage).await
 }
 
 async fn unstage(
@@ -180,10 +203,7 @@ async fn unstage(
     q: Result<Query<ProjectQuery>, QueryRejection>,
     body: Result<Json<PathsBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let dir = project(&state, q).await?;
-    let paths = repo_paths(&body.map_err(bad_body)?.0.paths)?;
-    state.git.unstage(&dir, &paths).await?;
-    Ok(ok(json!({ "unstaged": paths.len() })))
+    paths_route(state, q, body, PathsOp::Unstage).await
 }
 
 async fn commit(
