@@ -67,10 +67,10 @@ async fn type_see_reattach_with_the_screen_and_close_kills_the_session() {
     let pidfile = project.path().join("job.pid");
     let mut viewer = again;
     terminals
-        .input(&info.id, format!("sleep 1002 & echo $! > {}; echo job-started\r", pidfile.display()).as_bytes())
+        .input(&info.id, format!("sleep 1002 & echo $! > {}; echo job-started-$((1+1))\r", pidfile.display()).as_bytes())
         .await
         .unwrap();
-    until(&mut viewer, "job-started\r\n").await;
+    until(&mut viewer, "job-started-2").await;
     let job: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     assert!(opcode_testkit::process_alive(job));
     terminals.close(&info.id).await.unwrap();
@@ -105,7 +105,7 @@ async fn an_exiting_shell_ends_its_terminal_and_limits_hold() {
     let info = terminals.create(project.path(), PtySize::default()).await.unwrap();
     let err = terminals.create(project.path(), PtySize::default()).await.unwrap_err();
     assert!(matches!(err, TerminalError::TooMany(1)), "{err}");
-    let err = terminals.create(project.path(), PtySize::new(0, 80)).await.unwrap_err();
+    let err = terminals.create(project.path(), PtySize { rows: 0, cols: 80 }).await.unwrap_err();
     assert!(matches!(err, TerminalError::BadSize { .. }), "{err}");
     let mut viewer = terminals.attach(&info.id).unwrap();
     terminals.input(&info.id, b"exit\r").await.unwrap();
