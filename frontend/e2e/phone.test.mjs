@@ -14,11 +14,15 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { chromium } from 'playwright-core';
 import {
-  CHROMIUM, PHONE, TIMEOUT, eventually, killServer, launchServer, noClaudeLeft, ownHome, ownProxies, projectDir, spawnOwnServer, startDistProxy, startSession, startShared, stopShared,
+  CHROMIUM, PHONE, SIZES, TIMEOUT, fits, eventually, killServer, launchServer, noClaudeLeft, ownHome, ownProxies, projectDir, spawnOwnServer, startDistProxy, startSession, startShared, stopShared,
 } from './harness.mjs';
 
 let server;
 let browser;
+
+/** A 1×1 PNG and a 1×1 GIF. */
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+const GIF = 'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
 
 /** A phone-sized context on `s` with the notifications permission and the token cookie. */
 async function phoneContext(s, options = {}) {
@@ -296,6 +300,64 @@ describe('the phone app in Chromium (390 × 844)', { concurrency: 1 }, () => {
     assert.equal(plain.location, `https://${name}:${tls.port}/some/path?x=1`);
     await killServer(tls, 'SIGTERM');
   });
+
+
+  for (const [size, viewport] of SIZES) {
+    it(`images in prompts (${size}): picked with the file input, checked, thumbnailed, removable, sent to claude and shown in the user's bubble`, async () => {
+      const ctx = await browser.newContext({ ...viewport });
+      try {
+        const page = await ctx.newPage();
+        await page.goto(`${server.url}/?token=${server.token}`);
+        await page.waitForSelector('[data-testid="new-tab"]');
+        const dir = projectDir(`images-${size}`);
+        await page.click('[data-testid="new-tab"]');
+        await page.fill('[data-testid="project-path-input"]', dir);
+        await page.setChecked('[data-testid="live-toggle"]', size === 'laptop');
+        // a file that is not an image Claude can see is refused with a sentence, and nothing is attached
+        await page.setInputFiles('[data-testid="image-input"]', { name: 'notes.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg/>') });
+        assert.match(await page.textContent('[data-testid="image-error"]'), /notes\.svg is not a PNG, JPEG, GIF or WebP image/);
+        assert.equal(await page.locator('[data-testid="attached-image"]').count(), 0);
+        // two images, one removed again before sending
+        await page.setInputFiles('[data-testid="image-input"]', [
+          { name: 'dot.png', mimeType: 'image/png', buffer: Buffer.from(PNG, 'base64') },
+          { name: 'dot.gif', mimeType: 'image/gif', buffer: Buffer.from(GIF, 'base64') },
+        ]);
+        await eventually(async () => (await page.locator('[data-testid="attached-image"]').count()) === 2, 'two thumbnails');
+        assert.equal(await page.locator('[data-testid="image-error"]').count(), 0, 'the error went with the next good pick');
+        await page.locator('[data-testid="remove-image"]').nth(1).click();
+        assert.equal(await page.locator('[data-testid="attached-image"]').count(), 1);
+        assert.ok(await fits(page), 'no horizontal scroll with a thumbnail');
+        const remove = await page.locator('[data-testid="remove-image"]').boundingBox();
+        assert.ok(remove.width >= 44 && remove.height >= 44, `remove is a 44 px target: ${JSON.stringify(remove)}`);
+        await page.fill('[data-testid="prompt-input"]', 'what is this');
+        await page.click('[data-testid="send-button"]');
+        const view = await page.waitForSelector('[data-testid="session-view"][data-session-id]:not([data-session-id=""])');
+        const sid = await view.getAttribute('data-session-id');
+        // claude got the picture as an image block (the fake says which types it saw)
+        await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: what is this [images: image/png]")');
+        const shown = await page.$$eval('[data-testid="message-user"] [data-testid="message-image"]', (imgs) => imgs.map((i) => ({ src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth === 1 })));
+        assert.deepEqual(shown, [{ src: `data:image/png;base64,${PNG}`, loaded: true }], 'the image is in the user bubble, once');
+        assert.equal(await page.locator('[data-testid="attached-image"]').count(), 0, 'the composer is empty again');
+        if (size === 'laptop') {
+          // a follow-up of the live session with an image, then the session's log shows both on a reload
+          await page.setInputFiles('[data-testid="image-input"]', { name: 'dot.gif', mimeType: 'image/gif', buffer: Buffer.from(GIF, 'base64') });
+          await page.waitForSelector('[data-testid="attached-image"]');
+          await page.fill('[data-testid="prompt-input"]', 'and this');
+          await page.click('[data-testid="send-button"]');
+          await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: and this [images: image/gif] (turn 2)")');
+          await page.reload();
+          await page.waitForSelector(`[data-testid="session-view"][data-session-id="${sid}"] [data-testid="message-assistant"]:has-text("(turn 2)")`);
+          const types = await page.$$eval('[data-testid="message-user"] [data-testid="message-image"]', (imgs) => imgs.map((i) => i.dataset.mediaType));
+          assert.deepEqual(types, ['image/png', 'image/gif'], 'both images in their bubbles after a reload');
+          await page.click('[data-testid="end-button"]');
+        }
+        await eventually(async () => (await page.getAttribute('[data-testid="run-status"]', 'data-status')) === 'success', 'the run ended');
+        await noClaudeLeft(dir);
+      } finally {
+        await ctx.close();
+      }
+    });
+  }
 
 });
 

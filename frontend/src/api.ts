@@ -1,7 +1,7 @@
 // REST client for opcode-web: unwraps the `{ success, data, error }` envelope, sends the auth cookie
 // (same-origin), and raises UnauthorizedError on 401 so the app can show the "open the printed URL" page.
 
-import type { Envelope, HistoryPage, Project, RunningSession, SessionInfo } from './events';
+import type { Envelope, HistoryPage, ImageAttachment, Project, RunningSession, SessionInfo } from './events';
 
 export class UnauthorizedError extends Error {
   constructor() {
@@ -95,10 +95,11 @@ export const api = {
   running: () => request<RunningSession[]>('GET', '/api/sessions/running'),
   cancel: (sessionId: string) => request<{ cancelled: boolean }>('POST', `/api/sessions/${enc(sessionId)}/cancel`),
   // live sessions (REST equivalents of the WebSocket control messages)
-  prompt: (sessionId: string, prompt: string, clientId?: string) =>
+  prompt: (sessionId: string, prompt: string, clientId?: string, images: ImageAttachment[] = []) =>
     request<{ sent: boolean; outcome?: 'sent' | 'queued' | 'duplicate' }>('POST', `/api/sessions/${enc(sessionId)}/prompt`, {
       prompt,
       ...(clientId ? { client_id: clientId } : {}),
+      ...(images.length ? { images } : {}),
     }),
   editQueued: (sessionId: string, clientId: string, prompt: string) =>
     request<unknown>('PUT', `/api/sessions/${enc(sessionId)}/queue/${enc(clientId)}`, { prompt }),

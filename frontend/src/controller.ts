@@ -3,7 +3,7 @@
 // One SessionLink per tab at most.
 
 import { api, ApiError, errorSentence, isNetworkError, type PermissionAnswer } from './api';
-import type { ClaudeRequest, CommandType, ControlMessage, PermissionMode, RunningSession } from './events';
+import type { ClaudeRequest, CommandType, ControlMessage, ImageAttachment, PermissionMode, RunningSession } from './events';
 import { SessionLink, type SocketFactory } from './connection';
 import type { Action, AppState } from './reducer';
 import type { Store } from './store';
@@ -20,6 +20,8 @@ export interface RunOptions {
   /** Start a live session (one process across turns, tools approved from here). */
   live?: boolean;
   permissionMode?: PermissionMode | null;
+  /** Images for claude to see with the prompt. */
+  images?: ImageAttachment[];
 }
 
 /** How a control message went out: on the tab's open socket, over REST, or not at all. */
@@ -86,7 +88,8 @@ export class Controller {
     const live = opts.live === true;
     const permissionMode = live ? (opts.permissionMode ?? 'default') : null;
     dispatch({ type: 'open', key, sessionId, projectPath: opts.projectPath, projectId: opts.projectId, model });
-    dispatch({ type: 'prompt-sent', key, prompt: opts.prompt, commandType: opts.commandType, model, live, permissionMode });
+    const images = opts.images ?? [];
+    dispatch({ type: 'prompt-sent', key, prompt: opts.prompt, commandType: opts.commandType, model, live, permissionMode, images });
     this.links.get(key)?.stop();
     this.connect(key, sessionId, {
       command_type: opts.commandType,
@@ -96,6 +99,7 @@ export class Controller {
       ...(sessionId ? { session_id: sessionId } : {}),
       include_partial_messages: true,
       ...(live ? { live: true, permission_mode: permissionMode ?? 'default' } : {}),
+      ...(images.length ? { images } : {}),
     });
     return key;
   }
@@ -144,24 +148,24 @@ export class Controller {
   /** A follow-up turn for a running live session, written to the same claude process (or queued by the server
    *  while a turn runs). It carries a client id, so sending it again after a reconnect is never a second turn;
    *  without a connection it waits in the outbox and goes out when the connection is back. */
-  async prompt(key: string, prompt: string, clientId: string = newUuid()): Promise<SendResult> {
+  async prompt(key: string, prompt: string, clientId: string = newUuid(), images: ImageAttachment[] = []): Promise<SendResult> {
     const s = this.store.getState().sessions[key];
     if (!s?.sessionId) return 'failed';
     this.store.dispatch({ type: 'follow-up-sent', key, prompt, clientId });
-    return this.deliverPrompt(key, clientId, prompt);
+    return this.deliverPrompt(key, clientId, prompt, images);
   }
 
-  private async deliverPrompt(key: string, clientId: string, prompt: string): Promise<SendResult> {
+  private async deliverPrompt(key: string, clientId: string, prompt: string, images: ImageAttachment[] = []): Promise<SendResult> {
     const s = this.store.getState().sessions[key];
     if (!s?.sessionId) return 'failed';
     const sessionId = s.sessionId;
-    const msg: ControlMessage = { type: 'prompt', session_id: sessionId, prompt, client_id: clientId };
+    const msg: ControlMessage = { type: 'prompt', session_id: sessionId, prompt, client_id: clientId, ...(images.length ? { images } : {}) };
     if (this.links.get(key)?.send(msg)) {
       this.store.dispatch({ type: 'outbox-state', key, clientId, state: 'sending' });
       return 'socket';
     }
     try {
-      await api.prompt(sessionId, prompt, clientId);
+      await api.prompt(sessionId, prompt, clientId, images);
       this.store.dispatch({ type: 'outbox-state', key, clientId, state: 'sending' });
       return 'rest';
     } catch (e) {
@@ -222,13 +226,14 @@ export class Controller {
   }
 
   /** A new run of the tab's session with this prompt (live again if it was live). */
-  resumeWith(key: string, prompt: string): void {
+  resumeWith(key: string, prompt: string, images: ImageAttachment[] = []): void {
     const s = this.store.getState().sessions[key];
     if (!s?.sessionId) return;
     this.run({
       commandType: 'resume',
       projectPath: s.projectPath,
       prompt,
+      images,
       sessionId: s.sessionId,
       projectId: s.projectId,
       model: s.model,
@@ -272,7 +277,7 @@ export class Controller {
         if (w.msg.type === 'prompt') {
           const s = this.store.getState().sessions[key];
           if (!s?.outbox.some((o) => o.clientId === w.id)) continue; // taken back meanwhile
-          await this.deliverPrompt(key, w.id, w.msg.prompt);
+          await this.deliverPrompt(key, w.id, w.msg.prompt, w.msg.images);
         } else {
           await this.control(key, w.msg, () => this.restFor(w.msg), true);
         }
@@ -301,7 +306,7 @@ export class Controller {
   private restFor(msg: ControlMessage): Promise<unknown> {
     switch (msg.type) {
       case 'prompt':
-        return api.prompt(msg.session_id, msg.prompt, msg.client_id);
+        return api.prompt(msg.session_id, msg.prompt, msg.client_id, msg.images);
       case 'permission_response':
         return api.respond(msg.session_id, msg.request_id, {
           behavior: msg.behavior,

@@ -72,6 +72,12 @@ export interface RunningSession {
   run_id?: number;
 }
 
+/** An image sent with a prompt: one of the four types, standard base64 without a `data:` prefix. */
+export interface ImageAttachment {
+  media_type: 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
+  data: string;
+}
+
 /** One request sent on `/ws/claude`. */
 export interface ClaudeRequest {
   command_type: CommandType;
@@ -84,13 +90,15 @@ export interface ClaudeRequest {
   /** A live session: one claude process across turns, tools approved by viewers. */
   live?: boolean;
   permission_mode?: PermissionMode;
+  /** Images for claude to see with the prompt (at most 4, 5 MiB each). */
+  images?: ImageAttachment[];
 }
 
 export type PermissionMode = 'default' | 'acceptEdits' | 'plan' | 'bypassPermissions';
 
 /** Control messages of live sessions, sent on an open socket (`/ws/claude` or `/ws/sessions/{id}`). */
 export type ControlMessage =
-  | { type: 'prompt'; session_id: string; prompt: string; client_id?: string }
+  | { type: 'prompt'; session_id: string; prompt: string; client_id?: string; images?: ImageAttachment[] }
   | { type: 'edit_queued'; session_id: string; client_id: string; prompt: string }
   | { type: 'unqueue'; session_id: string; client_id: string }
   | {
@@ -151,6 +159,8 @@ export interface UserPromptEvent extends EventBase {
   prompt: string;
   /** The client's id for the prompt, when it gave one (a queued prompt's when it goes out). */
   client_id?: string | null;
+  /** The images sent with it (absent when none). */
+  images?: ImageAttachment[];
 }
 
 /** A prompt sent while a turn ran waits on the server; logged again with new text when edited. */
@@ -158,6 +168,7 @@ export interface PromptQueuedEvent extends EventBase {
   type: 'prompt_queued';
   client_id: string;
   prompt: string;
+  images?: ImageAttachment[];
 }
 
 /** A queued prompt was removed before it went out. */

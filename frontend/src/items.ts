@@ -1,6 +1,8 @@
 // Display items: what a transcript is made of once stream-json lines, session events and history lines
 // have been normalised (see normalize.ts). Each item has a stable `key` so React can memoise it.
 
+import type { ImageAttachment } from './events';
+
 export interface Usage {
   input_tokens?: number;
   output_tokens?: number;
@@ -9,7 +11,7 @@ export interface Usage {
 }
 
 export type ItemBody =
-  | { kind: 'user-text'; text: string; optimistic?: boolean }
+  | { kind: 'user-text'; text: string; optimistic?: boolean; images?: ImageAttachment[] }
   | { kind: 'assistant-text'; text: string; partial?: boolean }
   | { kind: 'thinking'; text: string }
   | { kind: 'tool-use'; id: string; name: string; input: unknown }

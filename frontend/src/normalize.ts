@@ -3,6 +3,7 @@
 
 import { isObject } from './events';
 import type { ItemBody, Usage } from './items';
+import { imagesOf } from './images';
 
 /** Items for one stdout line of claude (the `content` of an `output` event). */
 export function normalizeOutput(content: unknown): ItemBody[] {
@@ -118,8 +119,12 @@ function normalizeBlock(block: unknown, role: 'user' | 'assistant'): ItemBody | 
         content: toolResultText(block.content),
         isError: block.is_error === true,
       };
-    case 'image':
-      return { kind: 'system-note', text: '(image)' };
+    case 'image': {
+      // a picture the user sent (base64 source): shown in the user's bubble
+      const source = isObject(block.source) ? block.source : null;
+      const images = role === 'user' && source?.type === 'base64' ? imagesOf([{ media_type: source.media_type, data: source.data }]) : [];
+      return images.length ? { kind: 'user-text', text: '', images } : { kind: 'system-note', text: '(image)' };
+    }
     default:
       return { kind: 'raw', text: safeStringify(block) };
   }

@@ -4,10 +4,11 @@
 // Token deltas (`stream_event`) build a transient streaming bubble that the whole `assistant` replaces.
 
 import type { ConnState } from './connection';
-import type { CommandType, CompletionEvent, CompletionStatus, HistoryPage, PermissionMode, SessionEvent } from './events';
+import type { CommandType, CompletionEvent, CompletionStatus, HistoryPage, ImageAttachment, PermissionMode, SessionEvent } from './events';
 import { isObject } from './events';
 import type { Item, ItemBody, Outgoing, PendingApproval } from './items';
 import { normalizeHistoryLine, normalizeOutput } from './normalize';
+import { imagesOf } from './images';
 
 export type RunStatus = 'idle' | 'running' | 'success' | 'error' | 'cancelled';
 
@@ -106,6 +107,7 @@ export type Action =
       model?: string | null;
       live?: boolean;
       permissionMode?: PermissionMode | null;
+      images?: ImageAttachment[];
     }
   /** A follow-up written to a running live session: an optimistic bubble its `user_prompt` confirms. */
   | { type: 'follow-up-sent'; key: string; prompt: string; clientId?: string }
@@ -205,9 +207,15 @@ export function reducer(state: AppState, action: Action): AppState {
     case 'prompt-sent':
       return update(state, action.key, (s) => ({
         // no prompt: a live session taken up again (claude waits for the next prompt), no bubble
-        ...(action.prompt === ''
+        // (a one-shot run with images gets a `user_prompt` too, which confirms its bubble)
+        ...(action.prompt === '' && !action.images?.length
           ? s
-          : addLocal(s, action.live ? { kind: 'user-text', text: action.prompt, optimistic: true } : { kind: 'user-text', text: action.prompt })),
+          : addLocal(s, {
+              kind: 'user-text',
+              text: action.prompt,
+              ...(action.live || action.images?.length ? { optimistic: true } : {}),
+              ...(action.images?.length ? { images: action.images } : {}),
+            })),
         status: 'running',
         starting: action.prompt === '',
         neverStarted: false,
@@ -379,16 +387,18 @@ function applyOne(d: SessionState, ev: SessionEvent) {
       d.interrupted = false;
       const text = typeof ev.prompt === 'string' ? ev.prompt : '';
       const clientId = typeof ev.client_id === 'string' ? ev.client_id : null;
+      const images = imagesOf(ev.images);
+      const bubble: ItemBody = { kind: 'user-text', text, ...(images.length ? { images } : {}) };
       if (clientId && d.outbox.some((o) => o.clientId === clientId)) {
         // a prompt that waited (ours, or queued by anyone) has reached claude: out of the outbox, into the transcript
         d.outbox = d.outbox.filter((o) => o.clientId !== clientId);
-        push({ kind: 'user-text', text });
+        push(bubble);
         break;
       }
       // our own optimistic bubble for this prompt becomes the confirmed one (no second bubble)
       const mine = d.items.findIndex((it) => it.kind === 'user-text' && it.optimistic && it.text.trim() === text.trim());
-      if (mine >= 0) d.items[mine] = { ...d.items[mine], optimistic: false } as Item;
-      else push({ kind: 'user-text', text });
+      if (mine >= 0) d.items[mine] = { ...d.items[mine], ...bubble, optimistic: false } as Item;
+      else push(bubble);
       break;
     }
     case 'prompt_queued': {

@@ -13,6 +13,7 @@ import type {
   CommandType,
   CompletionStatus,
   ControlMessage,
+  ImageAttachment,
   PermissionResolvedEvent,
   SessionEvent,
 } from './events';
@@ -49,7 +50,9 @@ type Check<V> = unknown extends V
           ? 'string|null'
           : [V] extends [number | null]
             ? 'number|null'
-            : never;
+            : [V] extends [ImageAttachment[]]
+              ? 'images'
+              : never;
 type Field<E, K extends keyof E> = {} extends Pick<E, K> ? `${Check<Exclude<E[K], undefined>>}?` : Check<E[K]>;
 /** Every field of `E` but `type`, each with its check; an object literal of this type names exactly E's fields. */
 type Spec<E> = { [K in Exclude<keyof E, 'type'>]-?: Field<E, K> };
@@ -67,8 +70,8 @@ const EVENT_SPECS: { [T in Known]: Spec<EventOf<T>> } = {
     live: 'boolean?',
     permission_mode: 'string|null?',
   },
-  user_prompt: { ...base, prompt: 'string', client_id: 'string|null?' },
-  prompt_queued: { ...base, client_id: 'string', prompt: 'string' },
+  user_prompt: { ...base, prompt: 'string', client_id: 'string|null?', images: 'images?' },
+  prompt_queued: { ...base, client_id: 'string', prompt: 'string', images: 'images?' },
   prompt_unqueued: { ...base, client_id: 'string' },
   permission_request: {
     ...base,
@@ -103,6 +106,14 @@ const BEHAVIORS: Record<PermissionResolvedEvent['behavior'], true> = { allow: tr
 function matches(value: unknown, check: string): boolean {
   const type = check.replace(/\?$/, '');
   if (type === 'unknown') return value !== undefined;
+  if (type === 'images') {
+    const types = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+    return (
+      Array.isArray(value) &&
+      value.length > 0 &&
+      value.every((i) => isObject(i) && types.includes(i.media_type as string) && typeof i.data === 'string' && Object.keys(i).length === 2)
+    );
+  }
   return type.split('|').some((t) => (t === 'null' ? value === null : typeof value === t));
 }
 
@@ -193,6 +204,8 @@ describe('wire: the server events recorded by the Rust encoder', () => {
     expect(s.approvals).toEqual([]);
     const byKind = <K extends string>(kind: K) => s.items.find((i) => i.kind === kind) as Extract<typeof s.items[number], { kind: K }>;
     expect(byKind('user-text').text).toBe('list the files\nall of them');
+    // the image sent with the prompt is in its bubble
+    expect(byKind('user-text').images).toEqual([{ media_type: 'image/png', data: expect.stringMatching(/^iVBORw0KGgo/) }]);
     expect(byKind('tool-use')).toMatchObject({ id: 'toolu_01', name: 'Bash', input: { command: 'ls -a' } });
     expect(byKind('approval')).toMatchObject({
       requestId: 'req-1',
@@ -209,7 +222,7 @@ describe('wire: the server events recorded by the Rust encoder', () => {
 
 type Control<T extends ControlMessage['type']> = Extract<ControlMessage, { type: T }>;
 const CONTROL_SPECS: { [T in ControlMessage['type']]: Spec<Control<T>> } = {
-  prompt: { session_id: 'string', prompt: 'string', client_id: 'string?' },
+  prompt: { session_id: 'string', prompt: 'string', client_id: 'string?', images: 'images?' },
   edit_queued: { session_id: 'string', client_id: 'string', prompt: 'string' },
   unqueue: { session_id: 'string', client_id: 'string' },
   permission_response: {
@@ -232,6 +245,7 @@ const REQUEST_SPEC: Spec<ClaudeRequest> = {
   include_partial_messages: 'boolean?',
   live: 'boolean?',
   permission_mode: 'string?',
+  images: 'images?',
 };
 
 describe('wire: the requests the Rust server reads as meant', () => {

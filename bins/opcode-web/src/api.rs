@@ -33,7 +33,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sessions/{session_id}/history/{project_id}", get(history))
         .route("/api/sessions/{session_id}/output", get(output))
         .route("/api/sessions/{session_id}/cancel", get(cancel).post(cancel))
-        .route("/api/sessions/{session_id}/prompt", post(prompt))
+        .route(
+            "/api/sessions/{session_id}/prompt",
+            post(prompt)
+                .layer(axum::extract::DefaultBodyLimit::max(opcode_proto::image::MAX_MESSAGE_WITH_IMAGES_BYTES)),
+        )
         .route("/api/sessions/{session_id}/queue/{client_id}", axum::routing::put(edit_queued).delete(unqueue))
         .route("/api/sessions/{session_id}/permissions/{request_id}", post(permission))
         .route("/api/sessions/{session_id}/interrupt", post(interrupt))
@@ -285,6 +289,9 @@ pub struct PromptBody {
     prompt: String,
     #[serde(default)]
     client_id: Option<String>,
+    /// Images for claude to see with it (checked before anything is sent or queued).
+    #[serde(default)]
+    images: Vec<opcode_proto::ImageAttachment>,
 }
 
 /// The body of `PUT /api/sessions/{id}/queue/{client_id}`.
@@ -306,9 +313,12 @@ fn outcome_name(outcome: PromptOutcome) -> &'static str {
 async fn prompt(
     State(state): State<AppState>,
     Path(session_id): Path<String>,
-    Json(body): Json<PromptBody>,
+    body: Result<Json<PromptBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let outcome = crate::turns::send_prompt(&state, &session_id, &body.prompt, body.client_id.as_deref()).await?;
+    let Json(body) =
+        body.map_err(|r| crate::error::json_rejected(&r, opcode_proto::image::MAX_MESSAGE_WITH_IMAGES_BYTES))?;
+    let outcome =
+        crate::turns::send_prompt(&state, &session_id, &body.prompt, body.client_id.as_deref(), body.images).await?;
     let name = outcome_name(outcome);
     Ok(ok(serde_json::json!({ "sent": outcome == PromptOutcome::Sent, "outcome": name })))
 }

@@ -91,7 +91,9 @@ impl From<ControlError> for ApiError {
     fn from(err: ControlError) -> Self {
         match err {
             ControlError::NotFound(_) => ApiError::NotFound(err.to_string()),
-            ControlError::EmptyPrompt | ControlError::BadClientId(_) => ApiError::BadRequest(err.to_string()),
+            ControlError::EmptyPrompt | ControlError::BadClientId(_) | ControlError::BadImage(_) => {
+                ApiError::BadRequest(err.to_string())
+            }
             ControlError::NotQueued(_) => ApiError::NotFound(err.to_string()),
             other => ApiError::Conflict(other.to_string()),
         }
@@ -108,5 +110,19 @@ impl From<opcode_push::PushError> for ApiError {
             PushError::Send(_) => ApiError::BadGateway(err.to_string()),
             other => ApiError::Internal(format!("{other}: {:?}", std::error::Error::source(&other))),
         }
+    }
+}
+
+/// A JSON body that could not be read: `413` over the route's `limit` (bytes), else `400` with what was
+/// wrong (syntax, a missing or unknown field, a value of the wrong type).
+pub fn json_rejected(rejection: &axum::extract::rejection::JsonRejection, limit: usize) -> ApiError {
+    match rejection.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge(format!("the body is over the {limit}-byte limit of this route"))
+        }
+        _ => ApiError::BadRequest(format!(
+            "send a JSON object (Content-Type: application/json): {}",
+            rejection.body_text()
+        )),
     }
 }

@@ -29,8 +29,9 @@ use tokio::time::Instant;
 
 use crate::state::AppState;
 
-/// Largest message a client may send (a prompt is at most 128 KiB).
-pub const MAX_MESSAGE_BYTES: usize = 512 * 1024;
+/// Largest message a client may send: a prompt (at most 128 KiB) with its images (at most 4 of 5 MiB,
+/// in base64). Only a message that large holds that much memory.
+pub const MAX_MESSAGE_BYTES: usize = opcode_proto::image::MAX_MESSAGE_WITH_IMAGES_BYTES;
 /// How many ping intervals of silence mean a dead peer.
 const SILENT_INTERVALS: u32 = 3;
 /// Close code for an unknown session.
@@ -212,8 +213,8 @@ async fn control(state: &AppState, text: &str) -> Option<String> {
     };
     let session_id = message.session_id().to_owned();
     let result = match message {
-        ControlMessage::Prompt { prompt, client_id, .. } => {
-            crate::turns::send_prompt(state, &session_id, &prompt, client_id.as_deref()).await.map(|_| ())
+        ControlMessage::Prompt { prompt, client_id, images, .. } => {
+            crate::turns::send_prompt(state, &session_id, &prompt, client_id.as_deref(), images).await.map(|_| ())
         }
         ControlMessage::EditQueued { client_id, prompt, .. } => {
             state.registry.edit_queued(&session_id, &client_id, &prompt).await

@@ -408,3 +408,68 @@ async fn always_allow_is_kept_by_the_genuine_cli_in_the_projects_settings() {
     until_completion(&mut ws).await;
     server.stop().await;
 }
+
+/// A 1×1 PNG, base64.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+/// The image blocks (`media_type`, `data`) of the user messages of one Messages API request.
+fn image_blocks(request: &Value) -> Vec<(String, String)> {
+    let messages = request["messages"].as_array().cloned().unwrap_or_default();
+    messages
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_array().cloned())
+        .flatten()
+        .filter(|b| b["type"] == "image" && b["source"]["type"] == "base64")
+        .map(|b| {
+            let source = &b["source"];
+            (
+                source["media_type"].as_str().unwrap_or_default().to_owned(),
+                source["data"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_image_reaches_the_messages_api_from_a_live_session_and_from_a_one_shot_run() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let image = serde_json::json!([{"media_type":"image/png","data":PNG}]);
+
+    // a one-shot run: the prompt and the image go to claude as one stream-json user message on stdin
+    let mut ws = server.ws("/ws/claude").await;
+    let mut request: Value = serde_json::from_str(&server.request("execute", "what is in picture one", None)).unwrap();
+    request["images"] = image.clone();
+    send(&mut ws, request.to_string()).await;
+    let run = until_completion(&mut ws).await;
+    assert_eq!(run.last().unwrap()["status"], "success", "{run:#?}");
+    let shown = run.iter().find(|e| e["type"] == "user_prompt").expect("the run's prompt is in its log");
+    assert_eq!(shown["images"], image, "the transcript has the image");
+    let sent = mock.requests().into_iter().find(|r| r.to_string().contains("what is in picture one")).unwrap();
+    assert_eq!(image_blocks(&sent), [("image/png".to_owned(), PNG.to_owned())], "{sent:#}");
+    assert!(texts(&run).contains("Mock reply to: what is in picture one"), "{run:#?}");
+
+    // a live session: its first prompt and a follow-up with an image
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut request: Value = serde_json::from_str(&server.live_request("what is in picture two", &id)).unwrap();
+    request["images"] = image.clone();
+    send(&mut ws, request.to_string()).await;
+    until(&mut ws, is_result).await;
+    let sent = mock.requests().into_iter().find(|r| r.to_string().contains("what is in picture two")).unwrap();
+    assert_eq!(image_blocks(&sent), [("image/png".to_owned(), PNG.to_owned())], "{sent:#}");
+    let follow_up = serde_json::json!({"type":"prompt","session_id":id,"prompt":"and picture three",
+        "images":[{"media_type":"image/png","data":PNG}]});
+    send(&mut ws, follow_up.to_string()).await;
+    let turn = until(&mut ws, is_result).await;
+    let prompt = turn.iter().find(|e| e["type"] == "user_prompt").unwrap();
+    assert_eq!(prompt["images"], image);
+    let sent = mock.requests().into_iter().rev().find(|r| r.to_string().contains("and picture three")).unwrap();
+    assert_eq!(image_blocks(&sent).len(), 2, "both images of the conversation went to the API: {sent:#}");
+    send(&mut ws, serde_json::json!({"type":"end","session_id":id}).to_string()).await;
+    let end = until_completion(&mut ws).await;
+    assert_eq!(end.last().unwrap()["status"], "success", "{end:#?}");
+    server.stop().await;
+}

@@ -20,8 +20,12 @@ pub enum ControlMessage {
         /// session has seen is not delivered again.
         #[serde(default)]
         client_id: Option<String>,
+        /// Images for claude to see with it (checked by [`crate::image::check_images`] before anything
+        /// is sent or queued).
+        #[serde(default)]
+        images: Vec<crate::image::ImageAttachment>,
     },
-    /// Replace the text of a queued prompt.
+    /// Replace the text of a queued prompt (its images stay).
     EditQueued {
         /// The live session.
         session_id: String,
@@ -224,9 +228,9 @@ pub fn parse_claude_control_request(line: &str) -> Option<ClaudeControlRequest> 
     }))
 }
 
-/// A user turn for claude's stdin.
-pub fn user_turn(prompt: &str) -> String {
-    json!({"type":"user","message":{"role":"user","content":prompt}}).to_string()
+/// A user turn for claude's stdin: the prompt, and its images as content blocks when it has any.
+pub fn user_turn(prompt: &str, images: &[crate::image::ImageAttachment]) -> String {
+    crate::image::user_message(prompt, images)
 }
 
 /// A control request (`initialize`, `interrupt`) for claude's stdin.

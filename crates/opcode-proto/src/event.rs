@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::control::Behavior;
 use crate::envelope::read_envelope;
+use crate::image::ImageAttachment;
 use crate::modes::{AnsweredBy, PermissionMode};
 use crate::request::CommandType;
 
@@ -51,12 +52,15 @@ pub enum EventKind {
         /// The permission mode asked for, if any.
         permission_mode: Option<PermissionMode>,
     },
-    /// A prompt written to a live session's process (a new turn).
+    /// A prompt written to a live session's process (a new turn), or, with images, the prompt of a
+    /// one-shot run that took its prompt on stdin.
     UserPrompt {
         /// The prompt.
         prompt: String,
         /// The client's id for the prompt, if it gave one (a queued prompt's, when it goes out).
         client_id: Option<String>,
+        /// The images sent with it (`images` on the wire, absent when none).
+        images: Vec<ImageAttachment>,
     },
     /// A prompt sent while a turn was running waits in the session's queue; it goes out (as a
     /// `user_prompt` with the same `client_id`) when the turn ends. Logged again with new text when edited.
@@ -65,6 +69,8 @@ pub enum EventKind {
         client_id: String,
         /// The prompt.
         prompt: String,
+        /// The images that go with it (`images` on the wire, absent when none).
+        images: Vec<ImageAttachment>,
     },
     /// A queued prompt was removed before it went out.
     PromptUnqueued {
@@ -191,6 +197,14 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
+/// `,"images":[…]` when there are images (absent otherwise, so prompts without images read as before).
+fn push_images(out: &mut String, images: &[ImageAttachment]) {
+    if !images.is_empty() {
+        out.push_str(",\"images\":");
+        out.push_str(&serde_json::to_string(images).expect("images always serialise"));
+    }
+}
+
 fn push_field_str(out: &mut String, name: &str, value: Option<&str>) {
     let _ = write!(out, ",\"{name}\":");
     match value {
@@ -236,13 +250,15 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
                 let _ = write!(out, ",\"live\":{live}");
                 push_field_str(&mut out, "permission_mode", permission_mode.map(PermissionMode::as_str));
             }
-            EventKind::UserPrompt { prompt, client_id } => {
+            EventKind::UserPrompt { prompt, client_id, images } => {
                 push_field_str(&mut out, "prompt", Some(prompt));
                 push_field_str(&mut out, "client_id", client_id.as_deref());
+                push_images(&mut out, images);
             }
-            EventKind::PromptQueued { client_id, prompt } => {
+            EventKind::PromptQueued { client_id, prompt, images } => {
                 push_field_str(&mut out, "client_id", Some(client_id));
                 push_field_str(&mut out, "prompt", Some(prompt));
+                push_images(&mut out, images);
             }
             EventKind::PromptUnqueued { client_id } => push_field_str(&mut out, "client_id", Some(client_id)),
             EventKind::PermissionRequest {
@@ -329,12 +345,15 @@ impl SessionEvent {
                 live: wire.live.unwrap_or(false),
                 permission_mode: wire.permission_mode,
             },
-            "user_prompt" => {
-                EventKind::UserPrompt { prompt: wire.prompt.unwrap_or_default(), client_id: wire.client_id }
-            }
+            "user_prompt" => EventKind::UserPrompt {
+                prompt: wire.prompt.unwrap_or_default(),
+                client_id: wire.client_id,
+                images: wire.images.unwrap_or_default(),
+            },
             "prompt_queued" => EventKind::PromptQueued {
                 client_id: wire.client_id.unwrap_or_default(),
                 prompt: wire.prompt.unwrap_or_default(),
+                images: wire.images.unwrap_or_default(),
             },
             "prompt_unqueued" => EventKind::PromptUnqueued { client_id: wire.client_id.unwrap_or_default() },
             "permission_request" => EventKind::PermissionRequest {
@@ -396,6 +415,7 @@ struct WireEvent {
     permission_mode: Option<PermissionMode>,
     prompt: Option<String>,
     client_id: Option<String>,
+    images: Option<Vec<ImageAttachment>>,
     request_id: Option<String>,
     tool_name: Option<String>,
     input: Option<serde_json::Value>,
@@ -448,8 +468,8 @@ mod tests {
                 live: true,
                 permission_mode: Some(PermissionMode::Plan),
             },
-            EventKind::UserPrompt { prompt: "again".into(), client_id: Some("c-1".into()) },
-            EventKind::PromptQueued { client_id: "c-2".into(), prompt: "next".into() },
+            EventKind::UserPrompt { prompt: "again".into(), client_id: Some("c-1".into()), images: vec![] },
+            EventKind::PromptQueued { client_id: "c-2".into(), prompt: "next".into(), images: vec![] },
             EventKind::PromptUnqueued { client_id: "c-2".into() },
             EventKind::PermissionRequest {
                 request_id: "r1".into(),

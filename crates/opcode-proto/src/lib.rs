@@ -13,11 +13,13 @@
 pub mod control;
 pub mod envelope;
 pub mod event;
+pub mod image;
 pub mod modes;
 pub mod request;
 pub mod stream_json;
 
 pub use envelope::{read_envelope, Envelope};
 pub use event::{CompletionStatus, EventKind, Seq, SessionEvent};
+pub use image::{ImageAttachment, ImageError};
 pub use modes::{AnsweredBy, PermissionMode};
 pub use request::{ClaudeRequest, CommandType, RequestError, ValidRequest};

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::image::{check_images, ImageAttachment, ImageError};
 use crate::modes::PermissionMode;
 
 /// Largest prompt accepted, in bytes. Prompts travel as one argv entry; Linux caps one entry at 128 KiB.
@@ -59,6 +60,9 @@ pub struct ClaudeRequest {
     /// `default`, `acceptEdits`, `plan` or `bypassPermissions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission_mode: Option<String>,
+    /// Images for claude to see with the prompt (see [`crate::image`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageAttachment>,
 }
 
 /// A request that passed validation.
@@ -80,6 +84,8 @@ pub struct ValidRequest {
     pub live: bool,
     /// The permission mode, if asked for.
     pub permission_mode: Option<PermissionMode>,
+    /// Checked images (see [`crate::image::check_images`]); empty for most prompts.
+    pub images: Vec<ImageAttachment>,
 }
 
 /// Why a request was refused. Each message says what to change.
@@ -124,6 +130,9 @@ pub enum RequestError {
     /// `model` is present but empty or contains characters no model name has.
     #[error("model {0:?} is not a model name or alias")]
     BadModel(String),
+    /// An attached image does not check.
+    #[error(transparent)]
+    BadImage(#[from] ImageError),
 }
 
 impl ClaudeRequest {
@@ -136,7 +145,8 @@ impl ClaudeRequest {
             other => return Err(RequestError::UnknownCommand(other.to_owned())),
         };
         let take_up_live_session = command == CommandType::Resume && self.live;
-        if self.prompt.trim().is_empty() && !take_up_live_session {
+        check_images(&self.images)?;
+        if self.prompt.trim().is_empty() && !take_up_live_session && self.images.is_empty() {
             return Err(RequestError::EmptyPrompt);
         }
         if self.prompt.len() > MAX_PROMPT_BYTES {
@@ -172,6 +182,7 @@ impl ClaudeRequest {
             include_partial_messages: self.include_partial_messages,
             live: self.live,
             permission_mode,
+            images: self.images,
         })
     }
 }
@@ -266,6 +277,7 @@ mod tests {
             include_partial_messages: false,
             live: false,
             permission_mode: None,
+            images: Vec::new(),
         };
         assert!(matches!(req.validate(), Err(RequestError::PromptTooLong { .. })));
     }

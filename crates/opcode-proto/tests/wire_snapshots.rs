@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use opcode_proto::control::{Behavior, ControlMessage};
 use opcode_proto::event::{request_error_json, OutputContent};
 use opcode_proto::request::parse_request;
-use opcode_proto::{CommandType, CompletionStatus, EventKind, SessionEvent};
+use opcode_proto::{CommandType, CompletionStatus, EventKind, ImageAttachment, SessionEvent};
 
 const SESSION: &str = "11111111-2222-4333-8444-555555555555";
+/// A 1×1 PNG, base64.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 fn snapshots(kind: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(kind)
@@ -57,8 +59,12 @@ fn session() -> Vec<SessionEvent> {
             live: true,
             permission_mode: Some(opcode_proto::PermissionMode::Default),
         },
-        EventKind::UserPrompt { prompt: "list the files\nall of them".into(), client_id: Some("c-1".into()) },
-        EventKind::PromptQueued { client_id: "c-2".into(), prompt: "and then the tests".into() },
+        EventKind::UserPrompt {
+            prompt: "list the files\nall of them".into(),
+            client_id: Some("c-1".into()),
+            images: vec![ImageAttachment { media_type: "image/png".into(), data: PNG.into() }],
+        },
+        EventKind::PromptQueued { client_id: "c-2".into(), prompt: "and then the tests".into(), images: vec![] },
         EventKind::PromptUnqueued { client_id: "c-2".into() },
         EventKind::Output { content: OutputContent::from_line(assistant.into()) },
         EventKind::PermissionRequest {
@@ -172,8 +178,27 @@ fn every_request_the_ui_sends_is_read_as_meant() {
 
     assert_eq!(
         control("prompt.json"),
-        ControlMessage::Prompt { session_id: SESSION.into(), prompt: "and now the tests".into(), client_id: None }
+        ControlMessage::Prompt {
+            session_id: SESSION.into(),
+            prompt: "and now the tests".into(),
+            client_id: None,
+            images: vec![]
+        }
     );
+    // images: checked when the request is validated (a control message's when the registry gets it)
+    let with_image = parse_request(&read("execute_images.json")).expect("execute_images.json is a valid request");
+    assert_eq!(with_image.images, [ImageAttachment { media_type: "image/png".into(), data: PNG.into() }]);
+    match control("prompt_images.json") {
+        ControlMessage::Prompt { client_id, images, .. } => {
+            assert_eq!(client_id.as_deref(), Some("c-3"));
+            assert_eq!(
+                images,
+                [ImageAttachment { media_type: "image/jpeg".into(), data: "/9j/4AAQSkZJRgABAQ==".into() }]
+            );
+            opcode_proto::image::check_images(&images).expect("a JPEG's bytes");
+        }
+        other => panic!("prompt_images.json read as {other:?}"),
+    }
     match control("permission_allow.json") {
         ControlMessage::PermissionResponse { session_id, request_id, decision } => {
             assert_eq!((session_id.as_str(), request_id.as_str()), (SESSION, "req-1"));
@@ -194,9 +219,11 @@ fn every_request_the_ui_sends_is_read_as_meant() {
 
     let names = [
         "execute.json",
+        "execute_images.json",
         "live.json",
         "resume.json",
         "prompt.json",
+        "prompt_images.json",
         "permission_allow.json",
         "permission_deny.json",
         "interrupt.json",

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use opcode_proc::ProcessSpec;
-use opcode_proto::PermissionMode;
+use opcode_proto::{ImageAttachment, PermissionMode};
 
 use crate::error::DiscoveryError;
 
@@ -75,8 +75,12 @@ impl std::str::FromStr for PermissionPolicy {
 pub struct ClaudeInvocation {
     /// The conversation to work on.
     pub conversation: Conversation,
-    /// The prompt (one argv entry, the last, after `--`); unused for live runs, whose prompts go to stdin.
+    /// The prompt (one argv entry, the last, after `--`); unused for live runs, whose prompts go to stdin,
+    /// and for a one-shot run with images, which reads its one user message on stdin.
     pub prompt: String,
+    /// A one-shot run's images: when there are any, the run takes `--input-format stream-json` and its
+    /// prompt and images arrive as one user message on stdin ([`ClaudeInvocation::stdin_message`]).
+    pub images: Vec<ImageAttachment>,
     /// A live run: one process across turns, driven through stdin.
     pub live: bool,
     /// `--model`, if any.
@@ -92,8 +96,10 @@ impl ClaudeInvocation {
     pub fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = if self.live {
             vec!["--input-format".into(), "stream-json".into(), "--permission-prompt-tool".into(), "stdio".into()]
-        } else {
+        } else if self.images.is_empty() {
             vec!["-p".into()]
+        } else {
+            vec!["-p".into(), "--input-format".into(), "stream-json".into()]
         };
         match &self.conversation {
             Conversation::New { session_id } => args.extend(["--session-id".into(), session_id.into()]),
@@ -112,17 +118,23 @@ impl ClaudeInvocation {
             PermissionPolicy::Mode(mode) => args.extend(["--permission-mode".into(), mode.as_str().into()]),
             PermissionPolicy::ClaudeDefault => {}
         }
-        if !self.live {
+        if !self.live && self.images.is_empty() {
             args.extend(["--".into(), self.prompt.clone().into()]);
         }
         args
+    }
+
+    /// What a one-shot run with images reads on stdin (one stream-json user message: the images as
+    /// content blocks, then the prompt) before its stdin is closed; `None` for every other run.
+    pub fn stdin_message(&self) -> Option<String> {
+        (!self.live && !self.images.is_empty()).then(|| opcode_proto::image::user_message(&self.prompt, &self.images))
     }
 
     /// The process spec: `binary` with [`ClaudeInvocation::args`], run in `project_dir`, with
     /// [`ENV_REMOVED`] taken out of the environment, and a stdin pipe for live runs.
     pub fn spec(&self, binary: &Path, project_dir: &Path) -> ProcessSpec {
         let spec = ProcessSpec::new(binary).args(self.args()).cwd(project_dir);
-        let spec = if self.live { spec.with_stdin() } else { spec };
+        let spec = if self.live || self.stdin_message().is_some() { spec.with_stdin() } else { spec };
         ENV_REMOVED.iter().fold(spec, |spec, key| spec.env_remove(key))
     }
 }
@@ -205,6 +217,7 @@ mod tests {
             model: Some("opus".into()),
             include_partial_messages: true,
             permissions: PermissionPolicy::SkipPermissions,
+            images: Vec::new(),
         }
     }
 
@@ -265,6 +278,26 @@ mod tests {
         assert!(!args.contains(&"-p".to_owned()) && !args.contains(&"--".to_owned()));
         assert_eq!(args[..4], ["--input-format", "stream-json", "--permission-prompt-tool", "stdio"]);
         assert!(live.spec(Path::new("/bin/claude"), Path::new("/tmp")).stdin);
+    }
+
+    #[test]
+    fn a_one_shot_run_with_images_reads_one_user_message_on_stdin_and_without_keeps_its_argv() {
+        let plain = inv(Conversation::New { session_id: "id-4".into() });
+        assert_eq!(plain.stdin_message(), None);
+        assert!(!plain.spec(Path::new("/bin/claude"), Path::new("/tmp")).stdin);
+        let mut with_image = plain.clone();
+        with_image.images = vec![ImageAttachment { media_type: "image/png".into(), data: "iVBORw0KGgo=".into() }];
+        let args = strings(with_image.args());
+        assert_eq!(args[..3], ["-p", "--input-format", "stream-json"]);
+        assert!(!args.contains(&"--".to_owned()) && !args.contains(&plain.prompt), "no prompt in argv: {args:?}");
+        let mut expected = strings(plain.args());
+        expected.truncate(expected.len() - 2);
+        expected.splice(1..1, ["--input-format".to_owned(), "stream-json".to_owned()]);
+        assert_eq!(args, expected, "the same argv, with stream-json input instead of the prompt");
+        let line: serde_json::Value = serde_json::from_str(&with_image.stdin_message().unwrap()).unwrap();
+        assert_eq!(line["message"]["content"][0]["source"]["media_type"], "image/png");
+        assert_eq!(line["message"]["content"][1]["text"], plain.prompt);
+        assert!(with_image.spec(Path::new("/bin/claude"), Path::new("/tmp")).stdin);
     }
 
     #[test]

@@ -141,6 +141,9 @@ pub enum ControlError {
     /// Claude has stopped reading its input and its queue is full; nothing was sent.
     #[error("session {0}: claude is not reading its input (it may be stuck); nothing was sent: try again later or cancel the run")]
     InputStalled(String),
+    /// An image sent with the prompt does not check; nothing was sent or queued.
+    #[error(transparent)]
+    BadImage(#[from] opcode_proto::ImageError),
 }
 
 /// Why the registry could not be opened.

@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opcode_proc::StdinWriter;
 use opcode_proto::control::{self, Behavior, ClaudeControlRequest, PermissionDecision, ToolPermissionRequest};
+use opcode_proto::ImageAttachment;
 use opcode_proto::{AnsweredBy, EventKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -45,6 +46,7 @@ enum LiveMsg {
     Prompt {
         prompt: String,
         client_id: Option<String>,
+        images: Vec<ImageAttachment>,
         reply: oneshot::Sender<Result<PromptOutcome, ControlError>>,
     },
     EditQueued {
@@ -86,31 +88,39 @@ pub enum PromptOutcome {
     Duplicate,
 }
 
+/// A prompt waiting for the turn to end.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    client_id: String,
+    prompt: String,
+    images: Vec<ImageAttachment>,
+}
+
 /// What a live session taken up again inherits from its log: the prompts still queued and every client id
 /// seen, so that nothing queued is lost and nothing is delivered twice.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Restored {
-    pub(crate) queue: Vec<(String, String)>,
+    pub(crate) queue: Vec<Queued>,
     pub(crate) seen: HashSet<String>,
 }
 
 impl Restored {
     /// Reads them from a session's earlier events.
     pub(crate) fn from_events(events: impl IntoIterator<Item = EventKind>) -> Restored {
-        let mut queue: Vec<(String, String)> = Vec::new();
+        let mut queue: Vec<Queued> = Vec::new();
         let mut seen = HashSet::new();
         for kind in events {
             match kind {
-                EventKind::PromptQueued { client_id, prompt } => {
-                    match queue.iter_mut().find(|(id, _)| *id == client_id) {
-                        Some(queued) => queued.1 = prompt,
-                        None => queue.push((client_id.clone(), prompt)),
+                EventKind::PromptQueued { client_id, prompt, images } => {
+                    match queue.iter_mut().find(|q| q.client_id == client_id) {
+                        Some(queued) => queued.prompt = prompt,
+                        None => queue.push(Queued { client_id: client_id.clone(), prompt, images }),
                     }
                     seen.insert(client_id);
                 }
-                EventKind::PromptUnqueued { client_id } => queue.retain(|(id, _)| *id != client_id),
+                EventKind::PromptUnqueued { client_id } => queue.retain(|q| q.client_id != client_id),
                 EventKind::UserPrompt { client_id: Some(client_id), .. } => {
-                    queue.retain(|(id, _)| *id != client_id);
+                    queue.retain(|q| q.client_id != client_id);
                     seen.insert(client_id);
                 }
                 _ => {}
@@ -152,6 +162,7 @@ pub(crate) fn start(
     log: Arc<EventLog>,
     stdin: Option<StdinWriter>,
     prompt: &str,
+    images: Vec<ImageAttachment>,
     config: LiveConfig,
     restored: Restored,
     announcer: Announcer,
@@ -186,8 +197,8 @@ pub(crate) fn start(
     };
     let init = control::control_request(&format!("init-{}", uuid::Uuid::new_v4()), "initialize");
     let _ = actor.write(init);
-    if !prompt.trim().is_empty() {
-        let _ = actor.send_turn(prompt, None);
+    if !prompt.trim().is_empty() || !images.is_empty() {
+        let _ = actor.send_turn(prompt, None, images);
     }
     actor.send_next_queued();
     tokio::spawn(actor.run(rx));
@@ -212,9 +223,10 @@ impl LiveHandle {
         &self,
         prompt: String,
         client_id: Option<String>,
+        images: Vec<ImageAttachment>,
     ) -> Result<PromptOutcome, ControlError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(LiveMsg::Prompt { prompt, client_id, reply }).map_err(|_| self.not_live())?;
+        self.tx.send(LiveMsg::Prompt { prompt, client_id, images, reply }).map_err(|_| self.not_live())?;
         answer.await.unwrap_or_else(|_| Err(self.not_live()))
     }
 
@@ -289,8 +301,8 @@ struct Actor {
     turn_active: bool,
     last_activity: Instant,
     input_closed: bool,
-    /// Prompts waiting for the turn to end: (client id, text), oldest first.
-    queue: VecDeque<(String, String)>,
+    /// Prompts waiting for the turn to end, oldest first.
+    queue: VecDeque<Queued>,
     /// Client ids queued or sent in this session.
     seen: HashSet<String>,
 }
@@ -316,14 +328,15 @@ impl Actor {
 
     fn handle(&mut self, msg: LiveMsg) {
         match msg {
-            LiveMsg::Prompt { prompt, client_id, reply } => {
-                let _ = reply.send(self.prompt(prompt, client_id));
+            LiveMsg::Prompt { prompt, client_id, images, reply } => {
+                let _ = reply.send(self.prompt(prompt, client_id, images));
             }
             LiveMsg::EditQueued { client_id, prompt, reply } => {
-                let edited = match self.queue.iter_mut().find(|(id, _)| *id == client_id) {
+                let edited = match self.queue.iter_mut().find(|q| q.client_id == client_id) {
                     Some(queued) => {
-                        queued.1.clone_from(&prompt);
-                        self.log.append(EventKind::PromptQueued { client_id, prompt });
+                        queued.prompt.clone_from(&prompt);
+                        let images = queued.images.clone();
+                        self.log.append(EventKind::PromptQueued { client_id, prompt, images });
                         Ok(())
                     }
                     None => Err(ControlError::NotQueued(client_id)),
@@ -331,7 +344,7 @@ impl Actor {
                 let _ = reply.send(edited);
             }
             LiveMsg::Unqueue { client_id, reply } => {
-                let removed = match self.queue.iter().position(|(id, _)| *id == client_id) {
+                let removed = match self.queue.iter().position(|q| q.client_id == client_id) {
                     Some(at) => {
                         self.queue.remove(at);
                         self.log.append(EventKind::PromptUnqueued { client_id });
@@ -372,7 +385,12 @@ impl Actor {
     }
 
     /// A viewer's prompt: sent now when claude is between turns, else queued; a seen client id is a no-op.
-    fn prompt(&mut self, prompt: String, client_id: Option<String>) -> Result<PromptOutcome, ControlError> {
+    fn prompt(
+        &mut self,
+        prompt: String,
+        client_id: Option<String>,
+        images: Vec<ImageAttachment>,
+    ) -> Result<PromptOutcome, ControlError> {
         if self.stdin.is_none() {
             return Err(ControlError::NotLive(self.log.session_id().to_owned()));
         }
@@ -384,22 +402,31 @@ impl Actor {
         if self.turn_active || !self.queue.is_empty() {
             let client_id = client_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             self.seen.insert(client_id.clone());
-            self.queue.push_back((client_id.clone(), prompt.clone()));
-            self.log.append(EventKind::PromptQueued { client_id, prompt });
+            self.queue.push_back(Queued {
+                client_id: client_id.clone(),
+                prompt: prompt.clone(),
+                images: images.clone(),
+            });
+            self.log.append(EventKind::PromptQueued { client_id, prompt, images });
             return Ok(PromptOutcome::Queued);
         }
-        self.send_turn(&prompt, client_id)?;
+        self.send_turn(&prompt, client_id, images)?;
         Ok(PromptOutcome::Sent)
     }
 
     /// Writes a prompt to claude as a new turn and logs it.
-    fn send_turn(&mut self, prompt: &str, client_id: Option<String>) -> Result<(), ControlError> {
-        self.write(control::user_turn(prompt))?;
+    fn send_turn(
+        &mut self,
+        prompt: &str,
+        client_id: Option<String>,
+        images: Vec<ImageAttachment>,
+    ) -> Result<(), ControlError> {
+        self.write(control::user_turn(prompt, &images))?;
         self.turn_active = true;
         if let Some(id) = &client_id {
             self.seen.insert(id.clone());
         }
-        self.log.append(EventKind::UserPrompt { prompt: prompt.to_owned(), client_id });
+        self.log.append(EventKind::UserPrompt { prompt: prompt.to_owned(), client_id, images });
         Ok(())
     }
 
@@ -408,10 +435,10 @@ impl Actor {
         if self.turn_active || self.stdin.is_none() {
             return;
         }
-        let Some((client_id, prompt)) = self.queue.pop_front() else { return };
-        if let Err(err) = self.send_turn(&prompt, Some(client_id.clone())) {
+        let Some(next) = self.queue.pop_front() else { return };
+        if let Err(err) = self.send_turn(&next.prompt, Some(next.client_id.clone()), next.images.clone()) {
             tracing::warn!(%err, "a queued prompt could not go out; it stays queued");
-            self.queue.push_front((client_id, prompt));
+            self.queue.push_front(next);
         }
     }
 

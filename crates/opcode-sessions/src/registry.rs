@@ -688,8 +688,17 @@ impl SessionRegistry {
             live: request.live,
             permission_mode: request.permission_mode,
         });
+        if !request.live && !request.images.is_empty() {
+            // a one-shot run with images takes its prompt on stdin: the transcript shows what it was sent
+            session.log.append(EventKind::UserPrompt {
+                prompt: request.prompt.clone(),
+                client_id: None,
+                images: request.images.clone(),
+            });
+        }
         let invocation = ClaudeInvocation {
             conversation,
+            images: if request.live { Vec::new() } else { request.images.clone() },
             prompt: request.prompt.clone(),
             live: request.live,
             model: request.model,
@@ -702,6 +711,14 @@ impl SessionRegistry {
         match self.inner.supervisor.spawn(spec).instrument(span.clone()).await {
             Ok(mut child) => {
                 let control = child.control();
+                if let (Some(message), Some(mut stdin)) = (invocation.stdin_message(), child.take_stdin()) {
+                    // one line, then stdin closes (the writer is dropped): claude answers it and exits
+                    self.inner.tasks.spawn(async move {
+                        if let Err(err) = stdin.write_line(&message).await {
+                            tracing::warn!(%err, "could not give claude its prompt on stdin");
+                        }
+                    });
+                }
                 let live = request.live.then(|| {
                     let config = LiveConfig {
                         permission_timeout: self.inner.config.permission_timeout,
@@ -712,6 +729,7 @@ impl SessionRegistry {
                         session.log.clone(),
                         child.take_stdin(),
                         &request.prompt,
+                        request.images.clone(),
                         config,
                         restored,
                         announcer,
@@ -857,13 +875,26 @@ impl SessionRegistry {
         prompt: &str,
         client_id: Option<&str>,
     ) -> Result<PromptOutcome, ControlError> {
-        if prompt.trim().is_empty() {
+        self.send_prompt_with_images(session_id, prompt, client_id, Vec::new()).await
+    }
+
+    /// [`SessionRegistry::send_prompt`] with images for claude to see (checked first: a bad one is a
+    /// [`ControlError::BadImage`] and nothing is sent or queued); with images the prompt may be empty.
+    pub async fn send_prompt_with_images(
+        &self,
+        session_id: &str,
+        prompt: &str,
+        client_id: Option<&str>,
+        images: Vec<opcode_proto::ImageAttachment>,
+    ) -> Result<PromptOutcome, ControlError> {
+        if prompt.trim().is_empty() && images.is_empty() {
             return Err(ControlError::EmptyPrompt);
         }
+        opcode_proto::image::check_images(&images)?;
         if let Some(id) = client_id.filter(|id| !opcode_proto::control::valid_client_id(id)) {
             return Err(ControlError::BadClientId(id.to_owned()));
         }
-        self.live_handle(session_id).await?.prompt(prompt.to_owned(), client_id.map(str::to_owned)).await
+        self.live_handle(session_id).await?.prompt(prompt.to_owned(), client_id.map(str::to_owned), images).await
     }
 
     /// Replaces the text of a prompt still queued in the live session.

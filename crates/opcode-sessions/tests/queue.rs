@@ -20,7 +20,7 @@ fn sent_prompts(events: &[SessionEvent]) -> Vec<(String, Option<String>)> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::UserPrompt { prompt, client_id } => Some((prompt.clone(), client_id.clone())),
+            EventKind::UserPrompt { prompt, client_id, .. } => Some((prompt.clone(), client_id.clone())),
             _ => None,
         })
         .collect()

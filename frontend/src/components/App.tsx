@@ -6,7 +6,7 @@ import { api, errorSentence, isNetworkError, UnauthorizedError } from '../api';
 import { useApp, useAppState, useRuns } from '../context';
 import { setBadge, titleFor, waitingSessions } from '../overview';
 import { openFromLocation, syncLocation } from '../route';
-import type { PermissionMode, Project, SessionInfo } from '../events';
+import type { ImageAttachment, PermissionMode, Project, SessionInfo } from '../events';
 import { HomeView } from './HomeView';
 import { NewSession } from './NewSession';
 import { NotificationsPanel } from './Notifications';
@@ -113,7 +113,7 @@ export function App() {
   /** Starts a run once the server says the directory can be used (a directory that does not exist gives a
    *  sentence here, not a tab of a session that never existed). Without a connection the run starts anyway:
    *  its request waits for the socket. Returns whether it started (the composer keeps the text otherwise). */
-  const start = async (prompt: string, commandType: 'execute' | 'continue'): Promise<boolean> => {
+  const start = async (prompt: string, commandType: 'execute' | 'continue', images: ImageAttachment[] = []): Promise<boolean> => {
     const projectPath = path.trim();
     setStartError(null);
     try {
@@ -128,7 +128,7 @@ export function App() {
         return false;
       }
     }
-    controller.run({ commandType, projectPath, prompt, model, projectId: projectIdFor(projectPath), live, permissionMode });
+    controller.run({ commandType, projectPath, prompt, model, projectId: projectIdFor(projectPath), live, permissionMode, images });
     window.setTimeout(() => void loadProjects(), 1500);
     return true;
   };
@@ -192,7 +192,7 @@ export function App() {
             <HomeView
               path={path}
               error={startError}
-              onStart={(p) => start(p, 'execute')}
+              onStart={(p, images) => start(p, 'execute', images)}
               onContinue={(p) => start(p, 'continue')}
             />
           )}

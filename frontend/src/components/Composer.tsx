@@ -1,16 +1,21 @@
-// The prompt box pinned to the bottom of the view: a growing textarea, a dictation button where the
-// browser has speech recognition, and a send button. Enter sends on desktop, Shift+Enter (and Enter on
-// touch keyboards) adds a line.
+// The prompt box pinned to the bottom of the view: a growing textarea, images attached to the prompt
+// (picked from the files or camera roll, taken with the camera, pasted or dropped; thumbnails with a remove
+// button; type, size and count checked at once), a dictation button where the browser has speech
+// recognition, and a send button. Enter sends on desktop, Shift+Enter (and Enter on touch keyboards) adds a
+// line.
 
 import { useEffect, useRef, useState, type ReactNode } from 'react';
+import type { ImageAttachment } from '../events';
+import { imageProblem, imageSrc, readImage } from '../images';
 import { Dictation, recognitionCtor } from '../speech';
 
 interface Props {
   placeholder: string;
   disabled?: boolean;
   sendLabel?: string;
-  /** Returns false (or a promise of false) when the text was not taken: it stays in the box. */
-  onSend: (text: string) => void | boolean | Promise<boolean>;
+  /** Returns false (or a promise of false) when the text was not taken: it stays in the box (and the images
+   *  with it). */
+  onSend: (text: string, images: ImageAttachment[]) => void | boolean | Promise<boolean>;
   /** Extra buttons next to send (e.g. "Continue latest"); they receive the current text. */
   extra?: (text: string, clear: () => void) => ReactNode;
 }
@@ -21,20 +26,54 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
   const [text, setText] = useState('');
   const [listening, setListening] = useState(false);
   const [speechError, setSpeechError] = useState<string | null>(null);
+  const [images, setImages] = useState<ImageAttachment[]>([]);
+  const [imageError, setImageError] = useState<string | null>(null);
   const dictation = useRef<Dictation | null>(null);
+  const picker = useRef<HTMLInputElement | null>(null);
+  const camera = useRef<HTMLInputElement | null>(null);
   const Recognition = recognitionCtor();
-  const clear = () => setText('');
+  const clear = () => {
+    setText('');
+    setImages([]);
+    setImageError(null);
+  };
+
+  /** Checks and reads files (picked, pasted or dropped); the first problem is said, the good ones are kept. */
+  const attach = async (files: File[]) => {
+    let count = images.length;
+    const taken: ImageAttachment[] = [];
+    let problem: string | null = null;
+    for (const file of files) {
+      const why = imageProblem(file, count);
+      if (why) {
+        problem ??= why;
+        continue;
+      }
+      try {
+        taken.push(await readImage(file));
+        count++;
+      } catch {
+        problem ??= `${file.name || 'The image'} could not be read.`;
+      }
+    }
+    setImageError(problem);
+    if (taken.length) setImages((cur) => [...cur, ...taken]);
+  };
 
   useEffect(() => () => dictation.current?.stop(), []);
 
   const send = () => {
     const t = text.trim();
-    if (!t || disabled) return;
+    if ((!t && images.length === 0) || disabled) return;
     dictation.current?.stop();
-    const taken = onSend(t);
+    const sent = images;
+    const taken = onSend(t, sent);
     if (taken instanceof Promise) {
       void taken.then((ok) => {
-        if (ok) setText((cur) => (cur.trim() === t ? '' : cur));
+        if (!ok) return;
+        setText((cur) => (cur.trim() === t ? '' : cur));
+        setImages((cur) => (cur === sent ? [] : cur));
+        setImageError(null);
       });
     } else if (taken !== false) {
       clear();
@@ -63,11 +102,44 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
   return (
     <form
       className="composer"
+      data-testid="composer"
       onSubmit={(e) => {
         e.preventDefault();
         send();
       }}
+      onDragOver={(e) => {
+        if (e.dataTransfer.types.includes('Files')) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        const files = [...e.dataTransfer.files];
+        if (!files.length) return;
+        e.preventDefault();
+        void attach(files);
+      }}
     >
+      {images.length > 0 && (
+        <ul className="composer-images" data-testid="attached-images">
+          {images.map((image, i) => (
+            <li key={i} data-testid="attached-image">
+              <img src={imageSrc(image)} alt={`Attached image ${i + 1}`} />
+              <button
+                type="button"
+                className="btn btn-small remove-image"
+                data-testid="remove-image"
+                aria-label={`Remove image ${i + 1}`}
+                onClick={() => setImages((cur) => cur.filter((_, j) => j !== i))}
+              >
+                <span aria-hidden="true">×</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {imageError && (
+        <div className="msg-error small image-error" data-testid="image-error" role="alert">
+          {imageError}
+        </div>
+      )}
       <textarea
         data-testid="prompt-input"
         aria-label="Prompt"
@@ -75,6 +147,12 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
         rows={Math.min(6, Math.max(1, text.split('\n').length))}
         placeholder={listening ? 'Listening…' : placeholder}
         onChange={(e) => setText(e.target.value)}
+        onPaste={(e) => {
+          const files = [...e.clipboardData.files];
+          if (!files.length) return;
+          e.preventDefault();
+          void attach(files);
+        }}
         onKeyDown={(e) => {
           if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing && !coarsePointer()) {
             e.preventDefault();
@@ -83,6 +161,63 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
         }}
       />
       <div className="composer-actions">
+        <input
+          ref={picker}
+          type="file"
+          accept="image/*"
+          multiple
+          hidden
+          data-testid="image-input"
+          onChange={(e) => {
+            const files = [...(e.target.files ?? [])];
+            e.target.value = '';
+            void attach(files);
+          }}
+        />
+        <input
+          ref={camera}
+          type="file"
+          accept="image/*"
+          capture="environment"
+          hidden
+          data-testid="camera-input"
+          onChange={(e) => {
+            const files = [...(e.target.files ?? [])];
+            e.target.value = '';
+            void attach(files);
+          }}
+        />
+        <button
+          type="button"
+          className="btn attach"
+          data-testid="attach-button"
+          aria-label="Attach images"
+          title="Attach images (or paste or drop them)"
+          disabled={disabled}
+          onClick={() => picker.current?.click()}
+        >
+          <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+            <rect x="3" y="4" width="18" height="16" rx="2" />
+            <circle cx="9" cy="10" r="2" />
+            <path d="M21 17l-5-5-9 8" />
+          </svg>
+        </button>
+        {coarsePointer() && (
+          <button
+            type="button"
+            className="btn attach"
+            data-testid="camera-button"
+            aria-label="Take a photo"
+            title="Take a photo"
+            disabled={disabled}
+            onClick={() => camera.current?.click()}
+          >
+            <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+              <path d="M4 8h3l2-3h6l2 3h3v11H4z" />
+              <circle cx="12" cy="13" r="3.5" />
+            </svg>
+          </button>
+        )}
         {Recognition && (
           <button
             type="button"
@@ -106,7 +241,7 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
           </button>
         )}
         {extra?.(text.trim(), clear)}
-        <button type="submit" className="btn btn-primary" data-testid="send-button" disabled={disabled || !text.trim()}>
+        <button type="submit" className="btn btn-primary" data-testid="send-button" disabled={disabled || (!text.trim() && images.length === 0)}>
           {sendLabel}
         </button>
       </div>

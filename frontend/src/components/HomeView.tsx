@@ -1,13 +1,14 @@
 // The view when no tab is selected: a short guide and the composer that starts a new session or
 // continues the latest one in the chosen project directory.
 
+import type { ImageAttachment } from '../events';
 import { Composer } from './Composer';
 
 interface Props {
   path: string;
   /** Why the last start was refused (a directory that does not exist, …). */
   error?: string | null;
-  onStart: (prompt: string) => Promise<boolean> | boolean | void;
+  onStart: (prompt: string, images: ImageAttachment[]) => Promise<boolean> | boolean | void;
   onContinue: (prompt: string) => Promise<boolean> | boolean | void;
 }
 

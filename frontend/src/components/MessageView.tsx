@@ -7,6 +7,7 @@ import { renderMarkdown } from '../markdown';
 import { safeStringify } from '../normalize';
 import { ApprovalEntry } from './Approval';
 import { ResultSummary } from './ResultSummary';
+import { imageSrc } from '../images';
 
 export const Markdown = memo(function Markdown({ text }: { text: string }) {
   const html = useMemo(() => renderMarkdown(text), [text]);
@@ -27,7 +28,16 @@ export const MessageView = memo(function MessageView({ item }: { item: Item }) {
     case 'user-text':
       return (
         <div className={`msg msg-user ${item.optimistic ? 'is-sending' : ''}`} data-testid="message-user">
-          <div className="bubble">{item.text}</div>
+          <div className="bubble">
+            {item.images?.length ? (
+              <div className="bubble-images">
+                {item.images.map((image, i) => (
+                  <img key={i} src={imageSrc(image)} alt={`Image ${i + 1} sent with the prompt`} data-testid="message-image" data-media-type={image.media_type} />
+                ))}
+              </div>
+            ) : null}
+            {item.text}
+          </div>
         </div>
       );
     case 'assistant-text':

@@ -168,13 +168,13 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
       <Composer
         placeholder={composerPlaceholder(s)}
         disabled={mode === 'busy' || mode === 'unavailable'}
-        onSend={(prompt) => {
+        onSend={(prompt, images) => {
           if (mode === 'follow-up') {
-            void controller.prompt(tabKey, prompt);
+            void controller.prompt(tabKey, prompt, undefined, images);
             return;
           }
           // a session that was live resumes live: its tools keep being asked for
-          controller.resumeWith(tabKey, prompt);
+          controller.resumeWith(tabKey, prompt, images);
         }}
         extra={() =>
           turn && (

@@ -101,6 +101,7 @@ impl Fixture {
             include_partial_messages: false,
             live,
             permission_mode: None,
+            images: Vec::new(),
         }
         .validate()
         .unwrap()

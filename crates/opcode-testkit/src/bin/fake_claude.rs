@@ -27,6 +27,8 @@
 //! directives); `@tool` then asks `can_use_tool` for a Bash call and waits for the `control_response`:
 //! allow runs it (creates `tool-ran.txt` in the working directory), deny reports the message as an error
 //! tool_result. An interrupt stops the turn's remaining lines. Closing stdin ends the process (exit 0).
+//! A user message whose content is blocks (a prompt with images) is read as its text blocks; the reply
+//! names the images' media types (`Echo: look [images: image/png] (turn 1)`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -393,7 +395,7 @@ mod live {
                         "request_id":msg["request_id"],"response":{}}}));
                     continue;
                 }
-                let stall = parse_directives(msg["message"]["content"].as_str().unwrap_or_default()).stall_stdin;
+                let stall = parse_directives(&content_text(&msg["message"]["content"]).0).stall_stdin;
                 if tx.send(msg).is_err() {
                     break;
                 }
@@ -411,7 +413,7 @@ mod live {
             }
             turn += 1;
             interrupted.store(false, Ordering::SeqCst);
-            let prompt = msg["message"]["content"].as_str().unwrap_or_default().to_owned();
+            let (prompt, images) = content_text(&msg["message"]["content"]);
             let d = parse_directives(&prompt);
             let mut out = Out { stdout: std::io::stdout(), delay: Duration::ZERO };
             out.line(&json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash"],
@@ -440,7 +442,8 @@ mod live {
                 }
                 out.line(&assistant(&session_id, json!([{"type":"text","text":format!("line {i}")}])));
             }
-            let reply = format!("Echo: {} (turn {turn})", d.text);
+            let seen = if images.is_empty() { String::new() } else { format!(" [images: {}]", images.join(", ")) };
+            let reply = format!("Echo: {}{seen} (turn {turn})", d.text);
             if !stopped {
                 out.line(&assistant(&session_id, json!([{"type":"text","text":reply}])));
             }
@@ -448,6 +451,23 @@ mod live {
             out.line(&json!({"type":"result","subtype": if stopped {"error_during_execution"} else {"success"},
                 "is_error": stopped,"duration_ms":5,"num_turns":1,"result":reply,"session_id":session_id,
                 "total_cost_usd":0.0001,"usage":{"input_tokens":10,"output_tokens":5}}));
+        }
+    }
+
+    /// A user message's text (a string, or its `text` blocks joined) and the media types of its `image`
+    /// blocks (content blocks, as opcode-web sends a prompt with images).
+    fn content_text(content: &Value) -> (String, Vec<String>) {
+        match content {
+            Value::Array(blocks) => {
+                let text = blocks.iter().filter(|b| b["type"] == "text").filter_map(|b| b["text"].as_str()).collect();
+                let images = blocks
+                    .iter()
+                    .filter(|b| b["type"] == "image")
+                    .map(|b| b["source"]["media_type"].as_str().unwrap_or("?").to_owned())
+                    .collect();
+                (text, images)
+            }
+            other => (other.as_str().unwrap_or_default().to_owned(), Vec::new()),
         }
     }
 
