@@ -86,6 +86,9 @@ pub struct Args {
     /// https URL); some (Apple's) refuse pushes without a real one.
     #[arg(long, env = "OPCODE_PUSH_CONTACT", default_value = "mailto:opcode-web@example.com")]
     pub push_contact: String,
+    /// Largest upload to the Files pane, in MiB (all files of one upload together).
+    #[arg(long, env = "OPCODE_MAX_UPLOAD_MB", default_value_t = 256)]
+    pub max_upload_mb: usize,
     /// Log format.
     #[arg(long, env = "OPCODE_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

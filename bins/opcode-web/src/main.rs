@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     state.allowed_origins = args.allowed_origins.clone().into();
     state.allowed_hosts = args.allowed_hosts.clone().into();
     state.push = push;
+    state.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
 
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {

@@ -35,6 +35,8 @@ pub struct AppState {
     pub local_ca: Option<Arc<crate::trust::PublicCa>>,
     /// Web Push (`None`: off; its routes answer 503 and visibility reports are only checked).
     pub push: Option<opcode_push::PushService>,
+    /// Largest upload to the Files pane (`--max-upload-mb`), all its files together.
+    pub max_upload_bytes: usize,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             secure: false,
             local_ca: None,
             push: None,
+            max_upload_bytes: crate::files::MAX_UPLOAD_BYTES,
         }
     }
 }

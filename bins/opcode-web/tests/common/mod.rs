@@ -41,7 +41,7 @@ impl TestServer {
 
     /// A server that pings its WebSockets every `ping_every`.
     pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
-        Self::start_inner(adjust, ping_every, None, None).await
+        Self::start_inner(adjust, ping_every, None, None, |_| {}).await
     }
 
     /// A server speaking HTTPS with `tls` (`serve_tls`), serving `local_ca` at `/ca.pem`, `/ca.crt`, `/trust`.
@@ -49,13 +49,18 @@ impl TestServer {
         tls: Arc<opcode_tls::rustls::ServerConfig>,
         local_ca: Option<Arc<opcode_web::trust::PublicCa>>,
     ) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None, |_| {}).await
     }
 
     /// A server with Web Push on (http endpoints allowed, for the tests' own push services).
     pub async fn start_with_push() -> Self {
         let config = opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true };
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config)).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config), |_| {}).await
+    }
+
+    /// A server whose state `adjust` changes before it starts (e.g. `max_upload_bytes`).
+    pub async fn start_with_state(adjust: impl FnOnce(&mut AppState)) -> Self {
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, adjust).await
     }
 
     async fn start_inner(
@@ -63,6 +68,7 @@ impl TestServer {
         ping_every: Duration,
         tls: Option<(Arc<opcode_tls::rustls::ServerConfig>, Option<Arc<opcode_web::trust::PublicCa>>)>,
         push: Option<opcode_push::PushConfig>,
+        adjust_state: impl FnOnce(&mut AppState),
     ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
@@ -81,6 +87,7 @@ impl TestServer {
         let mut state = AppState::new(registry, store, TOKEN);
         state.ping_every = ping_every;
         state.push = push;
+        adjust_state(&mut state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
