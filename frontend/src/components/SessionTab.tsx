@@ -10,6 +10,7 @@ import { ApprovalCard } from './Approval';
 import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Outbox } from './Outbox';
+import { FilesPane } from './FilesPane';
 import { PermissionRulesPage } from './PermissionRules';
 import { Transcript } from './Transcript';
 
@@ -55,6 +56,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const s = useAppState((st) => st.sessions[tabKey]);
   const loadOlder = useCallback(() => void controller.loadHistory(tabKey), [controller, tabKey]);
   const [showRules, setShowRules] = useState(false);
+  const [showFiles, setShowFiles] = useState(false);
   if (!s) return null;
   const running = s.status === 'running';
   const mode = composerMode(s);
@@ -79,6 +81,18 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         </div>
         <div className="session-controls">
           <ConnIndicator state={s.conn} />
+          {s.projectPath && (
+            <button
+              type="button"
+              className="btn btn-small btn-ghost"
+              data-testid="files-button"
+              aria-pressed={showFiles}
+              title="Browse, edit, upload and download the project's files"
+              onClick={() => setShowFiles((v) => !v)}
+            >
+              Files
+            </button>
+          )}
           {s.projectPath && (
             <button
               type="button"
@@ -109,6 +123,9 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         </div>
       </div>
       {showRules && s.projectPath && <PermissionRulesPage projectPath={s.projectPath} onClose={() => setShowRules(false)} />}
+      {showFiles && s.projectPath && <FilesPane projectPath={s.projectPath} onClose={() => setShowFiles(false)} />}
+      {!showFiles && (
+      <>
       <Transcript
         history={s.history.items}
         items={s.items}
@@ -167,6 +184,8 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
           )
         }
       />
+      </>
+      )}
     </section>
   );
 }
