@@ -51,15 +51,21 @@ export const connectivity = {
 /** The header the service worker puts on an answer it serves from its cache because the network failed. */
 export const OFFLINE_HEADER = 'x-opcode-offline';
 
+/** A body sent as it is (a file's content, a multipart form) instead of as JSON. */
+class RawBody {
+  constructor(readonly body: BodyInit) {}
+}
+
 async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
+    const raw = body instanceof RawBody;
     res = await fetch(path, {
       method,
       credentials: 'same-origin',
       headers:
-        body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        body === undefined || raw ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: raw ? body.body : JSON.stringify(body) }),
     });
   } catch (e) {
     connectivity.set(true);
@@ -143,7 +149,60 @@ export const api = {
     request<{ device_id: string }>('POST', '/api/push/subscriptions', { device_id: deviceId, subscription }),
   unsubscribePush: (deviceId: string) => request<{ deleted: boolean }>('DELETE', '/api/push/subscriptions', { device_id: deviceId }),
   testPush: (deviceId: string) => request<{ accepted: boolean }>('POST', '/api/push/test', { device_id: deviceId }),
+  listFolder: (project: string, path: string, ignored: boolean) =>
+    request<FolderListing>('GET', filesUrl('list', project, { path, ignored: String(ignored) })),
+  searchFiles: (project: string, q: string, ignored: boolean) =>
+    request<FileSearch>('GET', filesUrl('search', project, { q, ignored: String(ignored) })),
+  readFile: (project: string, path: string) => request<FileContent>('GET', filesUrl('read', project, { path })),
+  saveFile: (project: string, path: string, version: string, text: string) =>
+    request<{ path: string; size: number; version: string }>('PUT', filesUrl('save', project, { path, version }), new RawBody(text)),
+  createEntry: (project: string, path: string, kind: 'file' | 'folder') =>
+    request<{ path: string }>('POST', filesUrl('create', project), { path, kind }),
+  renameEntry: (project: string, from: string, to: string) => request<{ path: string }>('POST', filesUrl('rename', project), { from, to }),
+  deleteEntry: (project: string, path: string) => request<{ deleted: string }>('POST', filesUrl('delete', project), { path }),
+  uploadFiles: (project: string, folder: string, files: File[]) => {
+    const form = new FormData();
+    for (const f of files) form.append('file', f, f.name);
+    return request<{ written: string[] }>('POST', filesUrl('upload', project, { path: folder }), new RawBody(form));
+  },
 };
+
+/** The address of a files route (`/api/files/<route>?project_path=…&…`); also the link of a download. */
+export function filesUrl(route: string, project: string, params: Record<string, string> = {}): string {
+  return `/api/files/${route}?${new URLSearchParams({ project_path: project, ...params })}`;
+}
+
+export type EntryKind = 'file' | 'folder' | 'broken_link' | 'other';
+
+export interface FileEntry {
+  name: string;
+  path: string;
+  kind: EntryKind;
+  symlink: boolean;
+  size: number | null;
+  ignored: boolean;
+}
+
+export interface FolderListing {
+  path: string;
+  entries: FileEntry[];
+  truncated: number;
+  hidden_ignored: number;
+}
+
+export interface FileSearch {
+  hits: { path: string; score: number }[];
+  scanned: number;
+  truncated: boolean;
+}
+
+export interface FileContent {
+  path: string;
+  size: number;
+  version: string;
+  binary: boolean;
+  text: string | null;
+}
 
 export interface RuleLists {
   allow: string[];

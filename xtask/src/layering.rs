@@ -3,7 +3,7 @@
 //! `opcode-proto` does no I/O (no tokio, no HTTP); `opcode-proc` knows neither HTTP nor sessions;
 //! `opcode-sessions` knows nothing of HTTP, WebSockets or Web Push; `opcode-tls` knows no sockets;
 //! `opcode-push` is only an HTTP client; `opcode-terminals` knows no HTTP; `opcode-git` only runs git through
-//! `opcode-proc`. Only the binaries may use axum.
+//! `opcode-proc`; `opcode-files` is synchronous file work below HTTP. Only the binaries may use axum.
 
 use std::path::Path;
 
@@ -46,6 +46,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "opcode-tls",
         &["tokio", "axum", "hyper", "tower", "opcode-proc", "opcode-sessions", "opcode-store"],
         "certificates are synchronous files and crypto; the binaries own sockets and HTTP",
+    ),
+    (
+        "opcode-files",
+        &["tokio", "axum", "hyper", "tower", "tower-http", "opcode-proc", "opcode-sessions", "opcode-store"],
+        "a project's files are synchronous, confined file work; the binary owns HTTP and runs it on the blocking pool",
     ),
 ];
 

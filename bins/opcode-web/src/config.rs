@@ -92,6 +92,9 @@ pub struct Args {
     /// Terminals that may be open at once.
     #[arg(long, env = "OPCODE_MAX_TERMINALS", default_value_t = 8)]
     pub max_terminals: usize,
+    /// Largest upload to the Files pane, in MiB (all files of one upload together).
+    #[arg(long, env = "OPCODE_MAX_UPLOAD_MB", default_value_t = 256)]
+    pub max_upload_mb: usize,
     /// Log format.
     #[arg(long, env = "OPCODE_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

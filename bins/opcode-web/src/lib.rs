@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod git;
+pub mod files;
 pub mod limiter;
 pub mod push;
 pub mod qr;
@@ -38,7 +39,11 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole router: UI, `/api`, `/ws`, with the security layers.
 pub fn app(state: AppState) -> Router {
-    let api = api::routes().merge(push::routes()).merge(terminals::routes()).merge(git::routes());
+    let api = api::routes()
+        .merge(push::routes())
+        .merge(terminals::routes())
+        .merge(git::routes())
+        .merge(files::routes(state.max_upload_bytes));
     let ws = ws::routes();
     let protected = Router::new()
         .merge(api)

@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             opcode_terminals::TerminalsConfig { max_terminals: args.max_terminals.max(1), ..Default::default() };
         state.terminals = Some(opcode_terminals::Terminals::new(supervisor, config));
     }
+    state.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
 
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {

@@ -41,6 +41,8 @@ pub struct AppState {
     pub git: opcode_git::Git,
     /// The snapshots around each turn ("what did this turn change").
     pub turns: crate::turns::TurnTracker,
+    /// Largest upload to the Files pane (`--max-upload-mb`), all its files together.
+    pub max_upload_bytes: usize,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             local_ca: None,
             push: None,
             terminals: None,
+            max_upload_bytes: crate::files::MAX_UPLOAD_BYTES,
         }
     }
 }

@@ -7,6 +7,7 @@ import { useApp, useAppState, useRuns } from '../context';
 import { setBadge, titleFor, waitingSessions } from '../overview';
 import { openFromLocation, syncLocation } from '../route';
 import type { ImageAttachment, PermissionMode, Project, SessionInfo } from '../events';
+import { FilesPane } from './FilesPane';
 import { HomeView } from './HomeView';
 import { NewSession } from './NewSession';
 import { NotificationsPanel } from './Notifications';
@@ -55,6 +56,10 @@ export function App() {
   const [live, setLive] = useState(true);
   const [permissionMode, setPermissionMode] = useState<PermissionMode>('default');
   const [startError, setStartError] = useState<string | null>(null);
+  /** The project whose Files pane fills the main area (opened from the project's session list). */
+  const [filesFor, setFilesFor] = useState<string | null>(null);
+  // a tab or the runs view shown from anywhere takes the main area back
+  useEffect(() => setFilesFor(null), [active, runsView]);
 
   const loadProjects = useCallback(async () => {
     setProjectsError(null);
@@ -143,7 +148,7 @@ export function App() {
   }
 
   return (
-    <div className={`app ${active || runsView ? 'has-active' : 'is-home'}`}>
+    <div className={`app ${active || runsView || filesFor ? 'has-active' : 'is-home'}`}>
       <OfflineBanner />
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
@@ -179,12 +184,15 @@ export function App() {
               error={sessionsError}
               onOpen={(s) => void controller.openPast(s.id, s.project_path || selected.path, s.project_id || selected.id)}
               onOpenRun={(r) => controller.attach(r.session_id, r.project_path, selected.id)}
+              onFiles={() => setFilesFor(selected.path)}
             />
           )}
           <NotificationsPanel />
         </aside>
         <main className="main">
-          {runsView ? (
+          {filesFor ? (
+            <FilesPane key={filesFor} projectPath={filesFor} onClose={() => setFilesFor(null)} />
+          ) : runsView ? (
             <RunsView projectIdFor={projectIdFor} />
           ) : active ? (
             <SessionTab key={active} tabKey={active} />

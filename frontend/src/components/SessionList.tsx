@@ -14,9 +14,11 @@ interface Props {
   error: string | null;
   onOpen: (s: SessionInfo) => void;
   onOpenRun: (r: RunningSession) => void;
+  /** Opens the project's Files pane. */
+  onFiles?: () => void;
 }
 
-export function SessionList({ project, sessions, error, onOpen, onOpenRun }: Props) {
+export function SessionList({ project, sessions, error, onOpen, onOpenRun, onFiles }: Props) {
   const runs = useRuns();
   const mine = (runs ?? []).filter((r) => r.project_path === project.path);
   const byId = new Map(mine.map((r) => [r.session_id, r]));
@@ -28,6 +30,11 @@ export function SessionList({ project, sessions, error, onOpen, onOpenRun }: Pro
     <section className="panel" aria-label="Sessions of the project">
       <div className="panel-head">
         <h2>Sessions</h2>
+        {onFiles && (
+          <button type="button" className="btn btn-small" data-testid="project-files-button" title="Browse the project's files" onClick={onFiles}>
+            Files
+          </button>
+        )}
       </div>
       <div className="list-sub">{project.path}</div>
       {error && <div className="msg-error">{error}</div>}

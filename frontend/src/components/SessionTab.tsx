@@ -11,6 +11,7 @@ import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Outbox } from './Outbox';
 import { GitPane } from './GitPane';
+import { FilesPane } from './FilesPane';
 import { PermissionRulesPage } from './PermissionRules';
 import { TerminalButton, TerminalSlot, useTerminalsAvailable } from './TerminalSlot';
 import { Transcript } from './Transcript';
@@ -60,6 +61,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const [showTerminal, setShowTerminal] = useState(false);
   const terminalsOn = useTerminalsAvailable();
   const [showGit, setShowGit] = useState(false);
+  const [showFiles, setShowFiles] = useState(false);
   if (!s) return null;
   const running = s.status === 'running';
   const mode = composerMode(s);
@@ -84,6 +86,18 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         </div>
         <div className="session-controls">
           <ConnIndicator state={s.conn} />
+          {s.projectPath && (
+            <button
+              type="button"
+              className="btn btn-small btn-ghost"
+              data-testid="files-button"
+              aria-pressed={showFiles}
+              title="Browse, edit, upload and download the project's files"
+              onClick={() => setShowFiles((v) => !v)}
+            >
+              Files
+            </button>
+          )}
           {s.projectPath && (
             <button
               type="button"
@@ -131,6 +145,9 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         <TerminalSlot projectPath={s.projectPath} onClose={() => setShowTerminal(false)} />
       )}
       {showGit && s.projectPath && <GitPane projectPath={s.projectPath} onClose={() => setShowGit(false)} />}
+      {showFiles && s.projectPath && <FilesPane projectPath={s.projectPath} onClose={() => setShowFiles(false)} />}
+      {!showFiles && (
+      <>
       <Transcript
         history={s.history.items}
         items={s.items}
@@ -190,6 +207,8 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
           )
         }
       />
+      </>
+      )}
     </section>
   );
 }

@@ -41,7 +41,7 @@ impl TestServer {
 
     /// A server that pings its WebSockets every `ping_every`.
     pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
-        Self::start_inner(adjust, ping_every, None, None, None).await
+        Self::start_inner(adjust, ping_every, None, None, None, |_| {}).await
     }
 
     /// A server speaking HTTPS with `tls` (`serve_tls`), serving `local_ca` at `/ca.pem`, `/ca.crt`, `/trust`.
@@ -49,13 +49,13 @@ impl TestServer {
         tls: Arc<opcode_tls::rustls::ServerConfig>,
         local_ca: Option<Arc<opcode_web::trust::PublicCa>>,
     ) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None, None).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None, None, |_| {}).await
     }
 
     /// A server with Web Push on (http endpoints allowed, for the tests' own push services).
     pub async fn start_with_push() -> Self {
         let config = opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true };
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config), None).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config), None, |_| {}).await
     }
 
     /// A server with terminals on (`config`), or off (`None`: `--no-terminal`).
@@ -63,7 +63,12 @@ impl TestServer {
         adjust: impl FnOnce(&mut RegistryConfig),
         config: Option<opcode_terminals::TerminalsConfig>,
     ) -> Self {
-        Self::start_inner(adjust, Duration::from_secs(20), None, None, config).await
+        Self::start_inner(adjust, Duration::from_secs(20), None, None, config, |_| {}).await
+    }
+
+    /// A server whose state `adjust` changes before it starts (e.g. `max_upload_bytes`).
+    pub async fn start_with_state(adjust: impl FnOnce(&mut AppState)) -> Self {
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, adjust).await
     }
 
     async fn start_inner(
@@ -72,6 +77,7 @@ impl TestServer {
         tls: Option<(Arc<opcode_tls::rustls::ServerConfig>, Option<Arc<opcode_web::trust::PublicCa>>)>,
         push: Option<opcode_push::PushConfig>,
         terminals: Option<opcode_terminals::TerminalsConfig>,
+        adjust_state: impl FnOnce(&mut AppState),
     ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
@@ -92,6 +98,7 @@ impl TestServer {
         state.push = push;
         state.terminals =
             terminals.map(|config| opcode_terminals::Terminals::new(Arc::new(TokioSupervisor::default()), config));
+        adjust_state(&mut state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
