@@ -158,7 +158,7 @@ async fn diff(
     State(state): State<AppState>,
     q: Result<Query<DiffQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let q = q.map_err(|r| bad_query(r, "project_path=<dir>, path=<file> and staged=true|false"))?;
+    let Query(q) = q.map_err(|r| bad_query(r, "project_path=<dir>, path=<file> and staged=true|false"))?;
     let path = RepoPath::parse(&q.path)?;
     let dir = checked_project(&state, q.project_path).await?;
     Ok(ok(state.git.diff_file(&dir, &path, q.staged).await?))
