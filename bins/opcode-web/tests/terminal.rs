@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
 
 use common::*;
 use futures::{SinkExt, StreamExt};
