@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use common::*;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};

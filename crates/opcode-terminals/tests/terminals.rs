@@ -67,7 +67,10 @@ async fn type_see_reattach_with_the_screen_and_close_kills_the_session() {
     let pidfile = project.path().join("job.pid");
     let mut viewer = again;
     terminals
-        .input(&info.id, format!("sleep 1002 & echo $! > {}; echo job-started-$((1+1))\r", pidfile.display()).as_bytes())
+        .input(
+            &info.id,
+            format!("sleep 1002 & echo $! > {}; echo job-started-$((1+1))\r", pidfile.display()).as_bytes(),
+        )
         .await
         .unwrap();
     until(&mut viewer, "job-started-2").await;
