@@ -711,7 +711,9 @@ impl SessionRegistry {
         match self.inner.supervisor.spawn(spec).instrument(span.clone()).await {
             Ok(mut child) => {
                 let control = child.control();
-                if let (Some(message), Some(mut stdin)) = (invocation.stdin_message(), child.take_stdin()) {
+                // only a one-shot run with images gives up its stdin here (a live run's actor owns it)
+                let one_shot_stdin = invocation.stdin_message().and_then(|m| Some((m, child.take_stdin()?)));
+                if let Some((message, mut stdin)) = one_shot_stdin {
                     // one line, then stdin closes (the writer is dropped): claude answers it and exits
                     self.inner.tasks.spawn(async move {
                         if let Err(err) = stdin.write_line(&message).await {
