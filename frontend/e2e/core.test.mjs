@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import {
-  SERVER_BIN, FAKE_CLAUDE, CHROMIUM, SHOT_DIR, TIMEOUT, SERVE_DIST, startServer, startDistProxy, stopServer, ownServers, ownDirs, ownProxies, ownHome, launchServer, spawnOwnServer, killServer, fakeClaudesIn, noClaudeLeft, contextFor, eventually, projectDir, startSession, PHONE, LAPTOP, SIZES, fits, userBubbles, statusOf, connOf, assistantTexts, openTab, startShared, stopShared,
+  SERVER_BIN, FAKE_CLAUDE, CHROMIUM, SHOT_DIR, TIMEOUT, SERVE_DIST, startServer, startDistProxy, stopServer, ownServers, ownDirs, ownProxies, ownHome, launchServer, spawnOwnServer, killServer, fakeClaudesIn, noClaudeLeft, contextFor, eventually, projectDir, startSession, PHONE, LAPTOP, SIZES, fits, userBubbles, statusOf, connOf, assistantTexts, openTab, startShared, stopShared, waitOrExplain,
 } from './harness.mjs';
 
 let server; // { proc, url, token, output }
@@ -605,7 +605,7 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
 
         // Interrupt: the turn ends as an interruption (not a red error), then the queued prompt goes out
         await page.click('[data-testid="interrupt-button"]');
-        await page.waitForSelector('[data-testid="result-summary"][data-interrupted="true"]:has-text("Interrupted")');
+        await waitOrExplain(page, '[data-testid="result-summary"][data-interrupted="true"]:has-text("Interrupted")', server.url);
         assert.equal(await page.locator('[data-testid="result-summary"].is-error').count(), 0, 'no error result');
         await page.waitForSelector('[data-testid="message-assistant"]:has-text("Echo: queued one, edited (turn 3)")');
         await eventually(async () => (await page.locator('[data-testid="queued-prompt"]').count()) === 0, 'nothing queued');

@@ -259,6 +259,28 @@ export async function eventually(fn, what, timeout = TIMEOUT) {
   }
 }
 
+/**
+ * Waits for `selector` like `page.waitForSelector`; when it does not come, the error also carries what the
+ * session view shows (its transcript, errors and notes) and the session's event log from the server, so a
+ * failure in CI says what happened instead of only what did not.
+ */
+export async function waitOrExplain(page, selector, serverUrl) {
+  try {
+    return await page.waitForSelector(selector);
+  } catch (e) {
+    const view = await page.textContent('[data-testid="session-view"]').catch(() => '(no session view)');
+    const sid = await page.getAttribute('[data-testid="session-view"]', 'data-session-id').catch(() => null);
+    let log = '(no session id)';
+    if (sid && serverUrl) {
+      log = await page
+        .evaluate(async (u) => (await fetch(u)).text(), `${serverUrl}/api/sessions/${sid}/output`)
+        .catch((err) => `(events unreadable: ${err})`);
+    }
+    const tail = (t) => (t && t.length > 4000 ? `…${t.slice(-4000)}` : t);
+    throw new Error(`${e.message}\n--- the session view shows:\n${tail(view)}\n--- the server's events:\n${tail(log)}`);
+  }
+}
+
 export function projectDir(name, under = home) {
   const dir = join(under, 'projects', name);
   mkdirSync(dir, { recursive: true });

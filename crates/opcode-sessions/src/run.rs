@@ -88,19 +88,21 @@ pub(crate) async fn drive(
         while let Some(event) = next.take() {
             taken += 1;
             let mut handled = false;
+            let mut turn_ended = None;
             if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = &event {
                 saw_output = true;
-                if let Some(live) = &live {
-                    // a cheap test first: control requests are rare, every line passes here
-                    let kind = || opcode_proto::read_envelope(text).and_then(|e| e.kind);
-                    if text.contains("\"control_request\"") && kind().as_deref() == Some("control_request") {
-                        // what came before is logged first; the actor logs the request (never waits)
-                        session.log.append_batch(std::mem::take(&mut pending));
-                        live.control_request(text.clone());
-                        handled = true;
-                    } else if kind().as_deref() == Some("result") {
-                        live.turn_ended();
-                        registry.announcer(&session).announce(crate::notable::turn_finished(text));
+                if live.is_some() {
+                    match opcode_proto::read_envelope(text).and_then(|e| e.kind).as_deref() {
+                        Some("control_request") => {
+                            // what came before is logged first; the actor logs the request (never waits)
+                            session.log.append_batch(std::mem::take(&mut pending));
+                            if let Some(live) = &live {
+                                live.control_request(text.clone());
+                            }
+                            handled = true;
+                        }
+                        Some("result") => turn_ended = Some(crate::notable::turn_finished(text)),
+                        _ => {}
                     }
                 }
             }
@@ -114,6 +116,13 @@ pub(crate) async fn drive(
             }
             if !handled {
                 pending.extend(to_event(event, session.cancel_requested()));
+            }
+            if let (Some(notable), Some(live)) = (turn_ended, &live) {
+                // the result is in the log before the actor hears the turn ended, so a queued prompt it
+                // sends next (its `user_prompt`) comes after the result every viewer reads
+                session.log.append_batch(std::mem::take(&mut pending));
+                live.turn_ended();
+                registry.announcer(&session).announce(notable);
             }
             if taken < BATCH {
                 next = child.next_event().now_or_never().flatten();

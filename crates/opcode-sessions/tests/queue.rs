@@ -106,3 +106,39 @@ async fn a_prompt_queued_when_the_server_restarts_goes_out_when_the_session_is_t
     let sent: Vec<_> = sent_prompts(&all).into_iter().filter(|(_, c)| c.as_deref() == Some("q-1")).collect();
     assert_eq!(sent.len(), 1);
 }
+
+// several worker threads, as in the server: the session's actor runs beside the run task
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_queued_prompt_goes_out_after_the_result_of_the_turn_before_it_in_the_log() {
+    // viewers read a turn's end from its `result`: a queued prompt's `user_prompt` logged before that result
+    // would make the old turn's result look like the new turn's (an interruption read as an error)
+    let f = fixture(|_| {}).await;
+    let run = f.registry.start_run(f.live_request("execute", "slow @lines=20 @delay=5", None)).await.unwrap();
+    let id = run.session_id.as_str();
+    let mut sub = f.registry.subscribe(id, 0).await.unwrap();
+    let first = f
+        .until(&mut sub, |k| matches!(k, EventKind::Output { content } if format!("{content:?}").contains("line 0")))
+        .await;
+    let clients: Vec<String> = (0..12).map(|i| format!("q{i}")).collect();
+    for client in &clients {
+        let outcome = f.registry.send_prompt(id, &format!("queued {client}"), Some(client)).await.unwrap();
+        assert_eq!(outcome, PromptOutcome::Queued);
+    }
+    let events = f.until(&mut sub, echoed("queued q11")).await;
+    let events = [first, events].concat();
+    f.registry.end_live(id).await.unwrap();
+    let all = [events, drain(sub).await].concat();
+    assert_well_formed(&all, id, 0);
+    let mut open_turn = false;
+    for event in &all {
+        match &event.kind {
+            EventKind::UserPrompt { prompt, .. } => {
+                assert!(!open_turn, "`{prompt}` went out (seq {}) before the turn before it ended", event.seq);
+                open_turn = true;
+            }
+            kind if turn_ended(kind) => open_turn = false,
+            _ => {}
+        }
+    }
+    assert_eq!(sent_prompts(&all).len(), 13);
+}

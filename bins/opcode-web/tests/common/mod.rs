@@ -187,8 +187,10 @@ pub async fn send(ws: &mut Ws, text: String) {
 
 /// The next JSON text frame; `None` when the socket closed.
 pub async fn next_json(ws: &mut Ws) -> Option<Value> {
+    // one deadline for the whole wait: pings and other control frames must not extend it
+    let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
-        match tokio::time::timeout(LIMIT, ws.next()).await.expect("a frame in time") {
+        match tokio::time::timeout_at(deadline, ws.next()).await.expect("a JSON frame in time") {
             Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
             Some(Ok(_)) => continue,
@@ -198,22 +200,34 @@ pub async fn next_json(ws: &mut Ws) -> Option<Value> {
 
 /// Session events until (and including) the run's completion.
 pub async fn until_completion(ws: &mut Ws) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + LIMIT;
     let mut events = Vec::new();
-    while let Some(event) = next_json(ws).await {
-        let done = event["type"] == "completion";
-        events.push(event);
-        if done {
-            break;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(frame) => frame,
+            Err(_) => panic!("no completion within {LIMIT:?}; events so far: {events:?}"),
+        };
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                let done = event["type"] == "completion";
+                events.push(event);
+                if done {
+                    return events;
+                }
+            }
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return events,
+            Some(Ok(_)) => {}
         }
     }
-    events
 }
 
 /// Every frame until the server closes the socket; and the close code.
 pub async fn until_close(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
     let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
-        match tokio::time::timeout(LIMIT, ws.next()).await.expect("a frame in time") {
+        match tokio::time::timeout_at(deadline, ws.next()).await.expect("the close in time") {
             Some(Ok(Message::Text(text))) => events.push(serde_json::from_str(&text).unwrap()),
             Some(Ok(Message::Close(frame))) => return (events, frame.map(|f| u16::from(f.code))),
             None | Some(Err(_)) => return (events, None),
