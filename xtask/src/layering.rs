@@ -32,6 +32,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "the store is plain synchronous SQLite, below the sessions",
     ),
     (
+        "opcode-access",
+        &["tokio", "axum", "hyper", "tower", "tower-http", "opcode-proc", "opcode-sessions", "opcode-push"],
+        "who may come in is decided without HTTP or sessions; the binary adapts it to requests and sockets",
+    ),
+    (
         "opcode-tls",
         &["tokio", "axum", "hyper", "tower", "opcode-proc", "opcode-sessions", "opcode-store"],
         "certificates are synchronous files and crypto; the binaries own sockets and HTTP",

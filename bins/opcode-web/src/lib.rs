@@ -11,8 +11,11 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod devices;
 pub mod error;
+pub mod headers;
 pub mod limiter;
+pub mod page;
 pub mod push;
 pub mod qr;
 pub mod rules;
@@ -35,7 +38,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole router: UI, `/api`, `/ws`, with the security layers.
 pub fn app(state: AppState) -> Router {
-    let api = api::routes().merge(push::routes());
+    let api = api::routes().merge(push::routes()).merge(devices::routes());
     let ws = ws::routes();
     let protected = Router::new()
         .merge(api)
@@ -45,6 +48,7 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .route("/api/health", axum::routing::get(api::health))
         .merge(protected)
+        .merge(devices::pairing_routes())
         .merge(trust::routes())
         .merge(ui::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -53,7 +57,9 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // the path only: a query can carry the token
             tracing::debug_span!("http", method = %request.method(), path = %request.uri().path())
-        }));
+        }))
+        .layer(axum::middleware::from_fn(headers::limit_header_size))
+        .layer(axum::middleware::from_fn(headers::security_headers));
     let router = if secure { router.layer(axum::middleware::from_fn(auth::strict_transport_security)) } else { router };
     router.with_state(state)
 }

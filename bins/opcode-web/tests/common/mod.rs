@@ -39,6 +39,11 @@ impl TestServer {
         Self::start_full(adjust, Duration::from_secs(20)).await
     }
 
+    /// A server whose state `configure` adjusts before it serves (allowed origins, …).
+    pub async fn start_configured(configure: impl FnOnce(&mut AppState)) -> Self {
+        Self::start_inner_with(|_| {}, Duration::from_secs(20), None, None, configure).await
+    }
+
     /// A server that pings its WebSockets every `ping_every`.
     pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
         Self::start_inner(adjust, ping_every, None, None).await
@@ -64,6 +69,16 @@ impl TestServer {
         tls: Option<(Arc<opcode_tls::rustls::ServerConfig>, Option<Arc<opcode_web::trust::PublicCa>>)>,
         push: Option<opcode_push::PushConfig>,
     ) -> Self {
+        Self::start_inner_with(adjust, ping_every, tls, push, |_| {}).await
+    }
+
+    async fn start_inner_with(
+        adjust: impl FnOnce(&mut RegistryConfig),
+        ping_every: Duration,
+        tls: Option<(Arc<opcode_tls::rustls::ServerConfig>, Option<Arc<opcode_web::trust::PublicCa>>)>,
+        push: Option<opcode_push::PushConfig>,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
         let project = tempfile::tempdir().unwrap();
@@ -78,9 +93,10 @@ impl TestServer {
             Some(config) => Some(opcode_push::PushService::open(&registry, config).await.unwrap()),
             None => None,
         };
-        let mut state = AppState::new(registry, store, TOKEN);
+        let mut state = AppState::open(registry, store, TOKEN).await.unwrap();
         state.ping_every = ping_every;
         state.push = push;
+        configure(&mut state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
