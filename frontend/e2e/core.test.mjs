@@ -38,7 +38,8 @@ describe('opcode-web in Chromium', { concurrency: 1 }, () => {
     await page.waitForSelector('[data-testid="project-path-input"]');
     assert.ok(!page.url().includes('token'), `address bar still has the token: ${page.url()}`);
     const cookies = await context.cookies(server.url);
-    assert.ok(cookies.some((c) => c.name === 'opcode_token'), 'opcode_token cookie set');
+    assert.ok(cookies.some((c) => c.name === 'opcode_device'), 'opcode_device cookie set (the device credential)');
+    assert.ok(!cookies.some((c) => c.value.includes(server.token)), 'the cookie does not carry the token');
     await page.close();
   });
 

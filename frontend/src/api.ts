@@ -48,6 +48,24 @@ export const connectivity = {
   },
 };
 
+/** Whether the server still accepts this browser: a 401 on any request, or a socket closed with 4401 (this
+ *  device was revoked), turns it off, and the app shows the "not authorised" page. */
+export const authorisation = {
+  lost: false,
+  listeners: new Set<() => void>(),
+  lose() {
+    if (this.lost) return;
+    this.lost = true;
+    for (const l of this.listeners) l();
+  },
+  subscribe(fn: () => void) {
+    authorisation.listeners.add(fn);
+    return () => {
+      authorisation.listeners.delete(fn);
+    };
+  },
+};
+
 /** The header the service worker puts on an answer it serves from its cache because the network failed. */
 export const OFFLINE_HEADER = 'x-opcode-offline';
 
@@ -56,7 +74,7 @@ class RawBody {
   constructor(readonly body: BodyInit) {}
 }
 
-async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     const raw = body instanceof RawBody;
@@ -72,7 +90,10 @@ async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: strin
     throw e;
   }
   connectivity.set(res.headers?.get?.(OFFLINE_HEADER) === '1' || res.status === 502 || res.status === 503 || res.status === 504);
-  if (res.status === 401) throw new UnauthorizedError();
+  if (res.status === 401) {
+    authorisation.lose();
+    throw new UnauthorizedError();
+  }
   let env: Envelope<T> | null = null;
   try {
     env = (await res.json()) as Envelope<T>;
@@ -202,6 +223,43 @@ export interface FileContent {
   version: string;
   binary: boolean;
   text: string | null;
+  // paired devices, pairing links, the token, the audit trail
+  devices: () => request<{ devices: Device[]; current: string | null }>('GET', '/api/devices'),
+  renameDevice: (id: string, name: string) => request<{ id: string; name: string }>('PATCH', `/api/devices/${enc(id)}`, { name }),
+  revokeDevice: (id: string) => request<{ revoked: boolean }>('DELETE', `/api/devices/${enc(id)}`),
+  pairingLink: () => request<PairingLink>('POST', '/api/pairing-links'),
+  rotateToken: () => request<{ token: string; url: string; qr_svg: string | null }>('POST', '/api/token/rotate'),
+  audit: (limit = 100) => request<AuditEntry[]>('GET', `/api/audit?limit=${limit}`),
+};
+
+/** A paired device (`GET /api/devices`). Times are unix seconds. */
+export interface Device {
+  id: string;
+  name: string;
+  paired_at: number;
+  paired_addr: string;
+  last_seen_at: number;
+  last_seen_addr: string;
+  current: boolean;
+}
+
+/** A one-time pairing link (`POST /api/pairing-links`). */
+export interface PairingLink {
+  url: string;
+  expires_at: number;
+  qr_svg: string | null;
+}
+
+/** One entry of the audit trail (`GET /api/audit`). */
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  actor_kind: 'token' | 'device';
+  actor_id: string | null;
+  action: string;
+  target: string;
+  addr: string;
 }
 
 export interface RuleLists {

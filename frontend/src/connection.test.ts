@@ -3,6 +3,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SessionLink, backoffDelay, dropAllSockets, type ConnState, type SocketLike, type Timers } from './connection';
 import type { SessionEvent } from './events';
+import { authorisation } from './api';
 import { SID, OTHER, completion, output, start, assistantText } from './test/fixtures';
 
 class FakeSocket implements SocketLike {
@@ -185,6 +186,18 @@ describe('SessionLink', () => {
     h.last().serverClose(4404);
     expect(h.link.state).toBe('closed');
     expect(h.fatal).toHaveLength(1);
+    expect(h.timers.pending()).toEqual([]);
+  });
+
+  it('4401 (this device was revoked) stops for good and says the browser is no longer authorised', () => {
+    let lost = 0;
+    const off = authorisation.subscribe(() => lost++);
+    h.last().open();
+    h.last().serverClose(4401);
+    off();
+    expect(h.link.state).toBe('closed');
+    expect(lost).toBe(1);
+    expect(authorisation.lost).toBe(true);
     expect(h.timers.pending()).toEqual([]);
   });
 

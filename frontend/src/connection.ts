@@ -6,6 +6,7 @@
 
 import type { ClaudeRequest, SessionEvent } from './events';
 import { parseFrame } from './events';
+import { authorisation } from './api';
 
 export type ConnState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -61,6 +62,8 @@ export interface LinkOptions {
 
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_UNKNOWN_SESSION = 4404;
+/** The server closed the socket because this device's credential no longer works (revoked). */
+export const CLOSE_UNAUTHORISED = 4401;
 
 const liveLinks = new Set<SessionLink>();
 
@@ -299,6 +302,11 @@ export class SessionLink {
   private onSocketClosed(code: number) {
     this.flush();
     if (this.stopped || this.finished) return;
+    if (code === CLOSE_UNAUTHORISED) {
+      this.finish();
+      authorisation.lose();
+      return;
+    }
     if (code === CLOSE_UNKNOWN_SESSION) {
       this.finish();
       this.opts.onFatal?.('The server does not know this session (it may have restarted).');

@@ -43,6 +43,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "git is a capability below the sessions and the store: it runs git through the supervisor and knows no HTTP",
     ),
     (
+        "opcode-access",
+        &["tokio", "axum", "hyper", "tower", "tower-http", "opcode-proc", "opcode-sessions", "opcode-push"],
+        "who may come in is decided without HTTP or sessions; the binary adapts it to requests and sockets",
+    ),
+    (
         "opcode-tls",
         &["tokio", "axum", "hyper", "tower", "opcode-proc", "opcode-sessions", "opcode-store"],
         "certificates are synchronous files and crypto; the binaries own sockets and HTTP",

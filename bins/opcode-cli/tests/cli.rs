@@ -142,11 +142,13 @@ async fn attach_follows_a_run_on_a_server() {
     let project = tempfile::tempdir().unwrap();
     let config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
     let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
-    let state = opcode_web::AppState::new(
+    let state = opcode_web::AppState::open(
         registry.clone(),
         opcode_sessions::claude_store::ClaudeStore::new(claude.path()),
         "tok",
-    );
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -7,7 +7,7 @@
 //! pass for a write that succeeded.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{ok, ApiError};
-use crate::state::AppState;
+use opcode_access::AuditAction;
+
+use crate::state::{AppState, Caller};
 
 /// Largest history page.
 const MAX_PAGE: usize = 1000;
@@ -278,8 +280,13 @@ async fn output(State(state): State<AppState>, Path(session_id): Path<String>) -
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn cancel(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn cancel(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(session_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     state.registry.cancel(&session_id)?;
+    state.audit(&caller, AuditAction::SessionCancelled, &session_id).await;
     Ok(ok(serde_json::json!({ "cancelled": true })))
 }
 
@@ -342,22 +349,31 @@ async fn unqueue(
 
 async fn permission(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((session_id, request_id)): Path<(String, String)>,
     Json(decision): Json<PermissionDecision>,
 ) -> Result<impl IntoResponse, ApiError> {
     state.registry.answer_permission(&session_id, &request_id, decision).await?;
+    state.audit(&caller, AuditAction::ApprovalAnswered, &session_id).await;
     Ok(ok(serde_json::json!({ "answered": true })))
 }
 
 async fn interrupt(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(session_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     state.registry.interrupt(&session_id).await?;
+    state.audit(&caller, AuditAction::SessionInterrupted, &session_id).await;
     Ok(ok(serde_json::json!({ "interrupted": true })))
 }
 
-async fn end(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn end(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(session_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     state.registry.end_live(&session_id).await?;
+    state.audit(&caller, AuditAction::SessionEnded, &session_id).await;
     Ok(ok(serde_json::json!({ "ended": true })))
 }

@@ -1,10 +1,14 @@
-//! Security by default: the token on every `/api` and `/ws` route, the `Origin` of WebSocket upgrades,
-//! the `Host` of every request (DNS rebinding), and CORS for allowed origins only.
+//! Security by default: a credential on every `/api` and `/ws` route, the cross-origin rule for the
+//! cookie, the `Origin` of WebSocket upgrades, the `Host` of every request (DNS rebinding), and CORS for
+//! allowed origins only.
 //!
-//! The token is accepted as `Authorization: Bearer T` or as the `opcode_token` cookie (`HttpOnly;
-//! SameSite=Strict`) that `/?token=T` sets. Comparison is constant-time. SameSite does not protect
-//! WebSockets (other localhost ports are same-site), hence the explicit `Origin` check. Wrong tokens
-//! are limited per client address with back-off ([`crate::limiter`]): `429` with `Retry-After`.
+//! Two credentials: the token as `Authorization: Bearer T` (the CLI, scripts), and a paired device's own
+//! credential in the `opcode_device` cookie (`HttpOnly; SameSite=Strict`) that opening `/?token=T` or a
+//! one-time pairing link sets ([`opcode_access`]). The token in a cookie (`opcode_token`, from before
+//! devices) is no longer accepted: such a browser opens the token URL again. Comparisons are
+//! constant-time. A cookie is sent whatever page asks, and SameSite does not stop pages on other ports of
+//! the same host, hence [`same_origin`] for every cookie request. Wrong credentials are limited per client
+//! address with back-off ([`crate::limiter`]): `429` with `Retry-After`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
@@ -13,40 +17,63 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use subtle::ConstantTimeEq;
+use opcode_access::{Actor, DeviceCheck};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::limiter::Verdict;
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
 
-/// The cookie that carries the token for the browser UI.
-pub const COOKIE_NAME: &str = "opcode_token";
+/// The cookie that carries a paired device's credential.
+pub const COOKIE_NAME: &str = "opcode_device";
+/// The cookie that carried the token before devices had credentials of their own (no longer accepted).
+pub const LEGACY_COOKIE_NAME: &str = "opcode_token";
+/// WebSocket close code when the credential of a socket stops working (device revoked, token rotated).
+pub const CLOSE_UNAUTHORISED: u16 = 4401;
 
-/// Whether `presented` equals the server's token, in time independent of where they differ.
-pub fn token_matches(state: &AppState, presented: &str) -> bool {
-    bool::from(presented.as_bytes().ct_eq(state.token.as_bytes()))
+/// What a request presents to prove who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a str),
+    /// The device cookie.
+    Device(&'a str),
+    /// Only the token cookie of before devices.
+    LegacyCookie,
 }
 
-/// The token a request presents, from `Authorization: Bearer` or the cookie.
-fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(bearer) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return Some(bearer.trim());
-    }
+/// The value of cookie `name`.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(COOKIE_NAME)?.strip_prefix('='))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
-/// The `Set-Cookie` value that stores the token in the browser; `Secure` (sent over HTTPS only) when the
-/// server speaks TLS.
-pub fn token_cookie(token: &str, secure: bool) -> String {
+/// What a request presents: the bearer token first, then the device cookie.
+pub fn presented(headers: &HeaderMap) -> Option<Presented<'_>> {
+    if let Some(bearer) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(Presented::Bearer(bearer.trim()));
+    }
+    if let Some(device) = cookie(headers, COOKIE_NAME) {
+        return Some(Presented::Device(device));
+    }
+    cookie(headers, LEGACY_COOKIE_NAME).map(|_| Presented::LegacyCookie)
+}
+
+/// The `Set-Cookie` value that stores a device's credential in its browser; `Secure` (sent over HTTPS
+/// only) when the server speaks TLS.
+pub fn device_cookie(credential: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=31536000{secure}")
+    format!("{COOKIE_NAME}={credential}; HttpOnly; SameSite=Strict; Path=/; Max-Age=31536000{secure}")
+}
+
+/// The `Set-Cookie` value that removes the token cookie of before devices.
+pub fn clear_legacy_cookie() -> String {
+    format!("{LEGACY_COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
@@ -83,7 +110,7 @@ pub fn admit(state: &AppState, ip: IpAddr, presented: &str) -> Admission {
     if let Verdict::Blocked { retry_after_secs } = state.token_limiter.check(ip, now) {
         return Admission::Blocked { retry_after_secs };
     }
-    if token_matches(state, presented) {
+    if state.access.token_matches(presented) {
         state.token_limiter.succeeded(ip);
         return Admission::Accepted;
     }
@@ -102,21 +129,79 @@ pub fn too_many_attempts(retry_after_secs: u64) -> Response {
     response
 }
 
-/// Middleware on `/api` and `/ws`: 401 without the right token, 429 while the address is blocked after
-/// too many wrong ones; 403 for a WebSocket upgrade from a foreign origin.
-pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let unauthorised = || {
-        refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong token: open the URL opcode-web printed at start-up, or send Authorization: Bearer <token>",
-        )
-    };
-    let Some(presented) = presented_token(request.headers()) else { return unauthorised() };
-    match admit(&state, client_ip(&request), presented) {
-        Admission::Accepted => {}
-        Admission::Wrong => return unauthorised(),
-        Admission::Blocked { retry_after_secs } => return too_many_attempts(retry_after_secs),
+/// Checks a device credential from client `ip`, with the same per-address back-off as the token.
+fn admit_device(state: &AppState, ip: IpAddr, presented: &str) -> Result<Actor, Admission> {
+    let now = Instant::now();
+    if let Verdict::Blocked { retry_after_secs } = state.token_limiter.check(ip, now) {
+        return Err(Admission::Blocked { retry_after_secs });
     }
+    match state.access.check_device(presented) {
+        DeviceCheck::Paired(actor) => {
+            state.token_limiter.succeeded(ip);
+            return Ok(actor);
+        }
+        // a revoked browser keeps asking for a while: not a guess
+        DeviceCheck::Revoked => return Err(Admission::Wrong),
+        DeviceCheck::Unknown => {}
+    }
+    match state.token_limiter.failed(ip, now) {
+        Some(block) => {
+            tracing::warn!(client = %ip, block_secs = block.as_secs(), "unknown device credential: client blocked")
+        }
+        None => tracing::warn!(client = %ip, "unknown or revoked device credential"),
+    }
+    Err(Admission::Wrong)
+}
+
+/// Notes that a device was seen (and writes it to the store now and then, off the async threads).
+fn note_seen(state: &AppState, actor: &Actor, ip: IpAddr) {
+    let Some(id) = actor.device_id() else { return };
+    if state.access.seen(id, &ip.to_string(), Instant::now()) {
+        let (access, id) = (state.access.clone(), id.to_owned());
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = access.write_seen(&id) {
+                tracing::warn!(%err, "could not note when a device was last seen");
+            }
+        });
+    }
+}
+
+/// Middleware on `/api` and `/ws`: 401 without a credential that works, 429 while the address is blocked
+/// after too many wrong ones; 403 for a WebSocket upgrade from a foreign origin and for a cookie request
+/// that breaks [`same_origin`]. Puts the [`Caller`] in the request's extensions.
+pub async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let ip = client_ip(&request);
+    let (actor, by_cookie) = match presented(request.headers()) {
+        None => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "not authorised: open the URL opcode-web printed at start-up (or a pairing link) in this browser, or send Authorization: Bearer <token>",
+            )
+        }
+        Some(Presented::LegacyCookie) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "this browser's cookie is from before per-device credentials: open the URL opcode-web printed (…/?token=…) once more",
+            )
+        }
+        Some(Presented::Bearer(token)) => match admit(&state, ip, token) {
+            Admission::Accepted => (Actor::Token, false),
+            Admission::Wrong => {
+                return refuse(StatusCode::UNAUTHORIZED, "wrong token: send the token opcode-web printed or keeps in its data dir")
+            }
+            Admission::Blocked { retry_after_secs } => return too_many_attempts(retry_after_secs),
+        },
+        Some(Presented::Device(credential)) => match admit_device(&state, ip, credential) {
+            Ok(actor) => (actor, true),
+            Err(Admission::Blocked { retry_after_secs }) => return too_many_attempts(retry_after_secs),
+            Err(_) => {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "this device is no longer authorised (revoked, or unknown to this server): pair it again with a pairing link or the token URL",
+                )
+            }
+        },
+    };
     let is_upgrade = request.headers().contains_key(header::UPGRADE);
     if is_upgrade {
         if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
@@ -126,11 +211,63 @@ pub async fn require_token(State(state): State<AppState>, request: Request, next
             }
         }
     }
+    if by_cookie {
+        if let Err(why) = same_origin(&state, &request, is_upgrade) {
+            tracing::warn!(path = request.uri().path(), method = %request.method(), why, "cross-origin request with the cookie refused");
+            return refuse(StatusCode::FORBIDDEN, &format!("cross-origin request refused: {why}. Use this server's own page, or send Authorization: Bearer <token> from scripts"));
+        }
+    }
+    note_seen(&state, &actor, ip);
+    request.extensions_mut().insert(Caller { actor, addr: ip });
     next.run(request).await
 }
 
+/// Whether a request changes state: any method but `GET`/`HEAD`/`OPTIONS`, and the seed-compatible GETs
+/// that act (`/api/sessions/{id}/cancel`, `/api/sessions/new`).
+pub fn changes_state(method: &Method, path: &str) -> bool {
+    if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    let cancel = path
+        .strip_prefix("/api/sessions/")
+        .and_then(|rest| rest.strip_suffix("/cancel"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    cancel || path == "/api/sessions/new"
+}
+
+/// The cross-origin rule for requests authenticated by the cookie (a browser sends it whatever page
+/// asked): they must come from the server's own origin (or an `--allowed-origin`).
+///
+/// - `Sec-Fetch-Site` other than `same-origin`/`none` is refused on every route (unless the `Origin` is
+///   an allowed one);
+/// - an `Origin` must be the server's own or an allowed one;
+/// - without either header, a request that changes state ([`changes_state`]) or opens a WebSocket is
+///   refused (every browser sends one of them there); a read passes.
+///
+/// Returns why a request is refused.
+pub fn same_origin(state: &AppState, request: &Request, is_upgrade: bool) -> Result<(), &'static str> {
+    let headers = request.headers();
+    let origin = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("?"));
+    let listed = origin.is_some_and(|o| state.allowed_origins.iter().any(|a| a == o));
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("?");
+        if !matches!(site, "same-origin" | "none") && !listed {
+            return Err("the page that sent it is not this server's (Sec-Fetch-Site)");
+        }
+    }
+    match origin {
+        Some(origin) if !origin_allowed(state, headers, origin) => Err("its Origin is not this server's"),
+        Some(_) => Ok(()),
+        None if headers.contains_key("sec-fetch-site") => Ok(()),
+        None if is_upgrade || changes_state(request.method(), request.uri().path()) => {
+            Err("it carries neither Origin nor Sec-Fetch-Site")
+        }
+        None => Ok(()),
+    }
+}
+
 /// The server's own origin (`http(s)://<Host>`) or a configured one.
-fn origin_allowed(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
+pub fn origin_allowed(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
     let own = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -208,11 +345,21 @@ mod tests {
     }
 
     #[test]
-    fn the_token_comes_from_bearer_or_cookie() {
+    fn the_credential_comes_from_bearer_or_the_device_cookie() {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, "a=b; opcode_token=tok; c=d".parse().unwrap());
-        assert_eq!(presented_token(&headers), Some("tok"));
+        assert_eq!(presented(&headers), Some(Presented::LegacyCookie));
+        headers.insert(header::COOKIE, "opcode_token=tok; opcode_device=dev".parse().unwrap());
+        assert_eq!(presented(&headers), Some(Presented::Device("dev")));
         headers.insert(header::AUTHORIZATION, "Bearer other".parse().unwrap());
-        assert_eq!(presented_token(&headers), Some("other"));
+        assert_eq!(presented(&headers), Some(Presented::Bearer("other")));
+    }
+
+    #[test]
+    fn state_changing_requests_include_the_seed_gets() {
+        assert!(changes_state(&Method::POST, "/api/projects"));
+        assert!(changes_state(&Method::GET, "/api/sessions/abc/cancel"));
+        assert!(changes_state(&Method::GET, "/api/sessions/new"));
+        assert!(!changes_state(&Method::GET, "/api/sessions/running"));
     }
 }

@@ -25,9 +25,14 @@ pub struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "OPCODE_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// Access token. Without it a strong one is generated and printed in the URL to open.
+    /// Access token (for pairing browsers, the CLI and scripts). Without it the token kept in
+    /// `<data-dir>/token` is used (made on the first start); it is printed in the URL to open.
     #[arg(long, env = "OPCODE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Replace the token kept in `<data-dir>/token` with a fresh one before starting (the old one stops
+    /// working; paired devices stay paired). Not with --token.
+    #[arg(long, conflicts_with = "token")]
+    pub rotate_token: bool,
     /// The claude binary. Default: next to this executable, then PATH, then the usual install folders.
     #[arg(long, env = "OPCODE_CLAUDE_BIN")]
     pub claude_bin: Option<PathBuf>,

@@ -11,10 +11,13 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod devices;
 pub mod error;
 pub mod files;
 pub mod git;
+pub mod headers;
 pub mod limiter;
+pub mod page;
 pub mod push;
 pub mod qr;
 pub mod rules;
@@ -41,6 +44,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn app(state: AppState) -> Router {
     let api = api::routes()
         .merge(push::routes())
+        .merge(devices::routes())
         .merge(terminals::routes())
         .merge(git::routes())
         .merge(files::routes(state.max_upload_bytes));
@@ -53,6 +57,7 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .route("/api/health", axum::routing::get(api::health))
         .merge(protected)
+        .merge(devices::pairing_routes())
         .merge(trust::routes())
         .merge(ui::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -61,7 +66,9 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // the path only: a query can carry the token
             tracing::debug_span!("http", method = %request.method(), path = %request.uri().path())
-        }));
+        }))
+        .layer(axum::middleware::from_fn(headers::limit_header_size))
+        .layer(axum::middleware::from_fn(headers::security_headers));
     let router = if secure { router.layer(axum::middleware::from_fn(auth::strict_transport_security)) } else { router };
     router.with_state(state)
 }

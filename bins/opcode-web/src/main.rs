@@ -9,7 +9,7 @@ use opcode_sessions::claude_cli::find_claude_binary;
 use opcode_sessions::claude_store::ClaudeStore;
 use opcode_sessions::{RegistryConfig, SessionRegistry};
 use opcode_web::config::{Args, LogFormat};
-use opcode_web::state::{generate_token, AppState};
+use opcode_web::state::AppState;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -62,8 +62,23 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
-    let token = args.token.clone().filter(|t| !t.is_empty()).unwrap_or_else(generate_token);
-    let mut state = AppState::new(registry, store, &token);
+    let (token, token_file) = match args.token.clone().filter(|t| !t.is_empty()) {
+        Some(token) => (token, None),
+        None => {
+            let (file, rotate) = (data_dir.join("token"), args.rotate_token);
+            let token = tokio::task::spawn_blocking({
+                let file = file.clone();
+                move || opcode_access::token_file::load_or_create(&file, rotate)
+            })
+            .await??;
+            if rotate {
+                println!("token rotated: the old one no longer works (paired devices stay paired)");
+            }
+            (token, Some(file))
+        }
+    };
+    let mut state = AppState::open(registry, store, &token).await?;
+    state.token_file = token_file;
     state.allowed_origins = args.allowed_origins.clone().into();
     state.allowed_hosts = args.allowed_hosts.clone().into();
     state.push = push;

@@ -1,8 +1,10 @@
-//! The state every handler shares: the session registry, Claude's files, the security settings, Web
-//! Push, and the means to close every socket at shutdown.
+//! The state every handler shares: the session registry, Claude's files, who may come in (the token,
+//! paired devices: [`opcode_access::Access`]), the security settings, Web Push, the means to close every
+//! socket at shutdown, and [`AppState::audit`], the one call that records who did what.
 
 use std::sync::Arc;
 
+use opcode_access::{AccessError, Actor, AuditAction};
 use opcode_sessions::claude_store::ClaudeStore;
 use opcode_sessions::SessionRegistry;
 use tokio_util::sync::CancellationToken;
@@ -15,8 +17,11 @@ pub struct AppState {
     pub registry: SessionRegistry,
     /// Claude's own project/session files.
     pub store: ClaudeStore,
-    /// What a request must present (never logged).
-    pub token: Arc<str>,
+    /// The token and the paired devices (credentials never logged), pairing links, the audit trail.
+    pub access: opcode_access::Access,
+    /// Where a rotated token is kept (`<data_dir>/token`); `None`: the token was given with `--token` and
+    /// cannot be rotated from the UI.
+    pub token_file: Option<std::path::PathBuf>,
     /// Browser origins allowed besides the server's own.
     pub allowed_origins: Arc<[String]>,
     /// Host names allowed besides IP literals and `localhost`.
@@ -33,6 +38,8 @@ pub struct AppState {
     pub secure: bool,
     /// The local CA's public certificate, served at `/ca.pem`, `/ca.crt` and `/trust` (`--tls-local-ca`).
     pub local_ca: Option<Arc<crate::trust::PublicCa>>,
+    /// How long a pairing link is valid.
+    pub pairing_ttl: std::time::Duration,
     /// Web Push (`None`: off; its routes answer 503 and visibility reports are only checked).
     pub push: Option<opcode_push::PushService>,
     /// Shells in the browser (`None`: `--no-terminal`; their routes answer 403).
@@ -46,16 +53,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State with no extra origins or hosts.
-    pub fn new(registry: SessionRegistry, store: ClaudeStore, token: &str) -> Self {
+    /// State with no extra origins or hosts; loads the paired devices from the registry's store.
+    pub async fn open(registry: SessionRegistry, store: ClaudeStore, token: &str) -> Result<Self, AccessError> {
+        let (db, token_owned) = (registry.store(), token.to_owned());
+        let access = tokio::task::spawn_blocking(move || opcode_access::Access::open(db, &token_owned))
+            .await
+            .map_err(|e| AccessError::Store(opcode_store::StoreError::BadRow(format!("loading devices: {e}"))))??;
         let git = opcode_git::Git::new(registry.supervisor());
         let turns = crate::turns::TurnTracker::new(git.clone(), registry.clone());
-        AppState {
+        Ok(AppState {
             git,
             turns,
             registry,
             store,
-            token: token.into(),
+            access,
+            token_file: None,
+            pairing_ttl: opcode_access::PAIRING_TTL,
             allowed_origins: Arc::new([]),
             allowed_hosts: Arc::new([]),
             closing: CancellationToken::new(),
@@ -67,11 +80,29 @@ impl AppState {
             push: None,
             terminals: None,
             max_upload_bytes: crate::files::MAX_UPLOAD_BYTES,
+        })
+    }
+
+    /// Records in the audit trail that `caller` did `action` to `target` (a session or device id; never
+    /// content). Failures are logged, never the caller's problem. Adding an action is one line in
+    /// `opcode_access::audit`.
+    pub async fn audit(&self, caller: &Caller, action: AuditAction, target: &str) {
+        let (access, actor, addr, target) =
+            (self.access.clone(), caller.actor.clone(), caller.addr.to_string(), target.to_owned());
+        let written = tokio::task::spawn_blocking(move || access.record(&actor, action, &target, &addr)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(%err, action = action.name(), "audit entry not written"),
+            Err(err) => tracing::warn!(%err, action = action.name(), "audit entry not written"),
         }
     }
 }
 
-/// A fresh random token: 64 hex characters from the OS random source.
-pub fn generate_token() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+/// Who made a request and from where; the auth middleware puts it in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token or a paired device.
+    pub actor: Actor,
+    /// The client address.
+    pub addr: std::net::IpAddr,
 }

@@ -129,20 +129,28 @@ enum TerminalControl {
 async fn socket(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::state::Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let revoked = crate::ws::revocation(&state, &caller);
     // an unknown id is a 404 before the upgrade: the client sees a clear answer, not a closed socket
     let viewer = terminals(&state)?.attach(&id)?;
     let sockets = state.sockets.clone();
     let ws = ws.max_message_size(MAX_INPUT_BYTES).max_frame_size(MAX_INPUT_BYTES).write_buffer_size(64 * 1024);
-    Ok(ws.on_upgrade(move |socket| sockets.track_future(terminal_socket(socket, state, id, viewer))))
+    Ok(ws.on_upgrade(move |socket| sockets.track_future(terminal_socket(socket, state, id, viewer, revoked))))
 }
 
 fn error_frame(message: &str) -> Message {
     Message::Text(serde_json::json!({ "type": "error", "message": message }).to_string().into())
 }
 
-async fn terminal_socket(mut socket: WebSocket, state: AppState, id: String, mut viewer: opcode_terminals::Viewer) {
+async fn terminal_socket(
+    mut socket: WebSocket,
+    state: AppState,
+    id: String,
+    mut viewer: opcode_terminals::Viewer,
+    revoked: tokio_util::sync::CancellationToken,
+) {
     let Some(terminals) = state.terminals.clone() else { return };
     if socket.send(Message::Binary(viewer.snapshot())).await.is_err() {
         return;
@@ -180,7 +188,7 @@ async fn terminal_socket(mut socket: WebSocket, state: AppState, id: String, mut
                     }
                 }
             }
-            chore = chores(&mut heartbeat, &state.closing) => {
+            chore = chores(&mut heartbeat, &state.closing, &revoked) => {
                 if !do_chore(&mut socket, chore).await {
                     return;
                 }

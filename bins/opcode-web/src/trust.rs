@@ -78,20 +78,17 @@ async fn ca_crt(State(state): State<AppState>) -> Response {
 
 async fn trust_page(State(state): State<AppState>) -> Response {
     let Some(ca) = &state.local_ca else { return no_local_ca() };
-    Html(TRUST_PAGE.replace("{fingerprint}", &ca.fingerprint)).into_response()
+    Html(crate::page::html("trust this server", &TRUST_BODY.replace("{fingerprint}", &ca.fingerprint))).into_response()
 }
 
-const TRUST_PAGE: &str = r#"<!doctype html><html lang="en"><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>opcode-web: trust this server</title>
-<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5">
-<h1>Trust this opcode-web server</h1>
+const TRUST_BODY: &str = r#"<h1>Trust this opcode-web server</h1>
 <p>This server's HTTPS certificate comes from a certificate authority it made itself. Install that
 authority once on this device; from then on the browser trusts the server (a secure context: the app can
 be installed, notify you, and use the microphone).</p>
-<p><a href="/ca.crt" style="display:inline-block;padding:.6rem 1rem;background:#2563eb;color:#fff;border-radius:.4rem;text-decoration:none">Download the certificate</a>
+<p><a class="button" href="/ca.crt">Download the certificate</a>
 &nbsp;(<a href="/ca.pem">PEM</a>)</p>
 <p>Check that its SHA-256 fingerprint is the one opcode-web printed in its terminal:<br>
-<code style="word-break:break-all">{fingerprint}</code></p>
+<code class="long">{fingerprint}</code></p>
 <h2>Android</h2>
 <ol><li>Download the certificate above.</li>
 <li>Settings → Security (or "Security &amp; privacy") → More security settings → Encryption &amp; credentials →
@@ -104,5 +101,4 @@ Install a certificate → <b>CA certificate</b> → Install anyway → pick <cod
 <li>Open the link (or scan the QR code) that opcode-web printed: <code>https://…/?token=…</code>.</li></ol>
 <p>The authority can only vouch for local names and private addresses (<code>localhost</code>,
 <code>*.local</code>, <code>10.*</code>, <code>192.168.*</code>, …), never for a public site. To stop trusting
-it, remove it in the same settings.</p>
-</body></html>"#;
+it, remove it in the same settings.</p>"#;

@@ -1,8 +1,9 @@
 //! The embedded browser UI (built from `frontend/` by `build.rs`), and the `/?token=` entry.
 //!
-//! `/?token=T` with the right token sets the cookie and redirects to `/`, so the address bar no longer
-//! shows it; with a wrong token it answers a 401 page that says what to do. Unknown paths without a file
-//! extension get `index.html` (client-side routes).
+//! `/?token=T` with the right token pairs the browser (a device credential of its own in its cookie, see
+//! [`crate::devices`]) and redirects to `/`, so the address bar no longer shows the token; a browser
+//! that is already paired keeps its credential. With a wrong token it answers a 401 page that says what to
+//! do. Unknown paths without a file extension get `index.html` (client-side routes).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -14,7 +15,7 @@ use serde::Deserialize;
 
 use axum::extract::Request;
 
-use crate::auth::{admit, client_ip, token_cookie, too_many_attempts, Admission};
+use crate::auth::{admit, client_ip, presented, too_many_attempts, Admission, Presented};
 use crate::state::AppState;
 
 static UI: Dir<'static> = include_dir!("$OUT_DIR/ui");
@@ -30,12 +31,10 @@ pub struct EntryQuery {
     token: Option<String>,
 }
 
-const WRONG_TOKEN_PAGE: &str = r#"<!doctype html><html lang="en"><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>opcode-web: wrong token</title>
-<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5">
-<h1>Wrong token</h1><p>The link you opened carries a token this server does not accept.</p>
+const WRONG_TOKEN_BODY: &str = r#"<h1>Wrong token</h1><p>The link you opened carries a token this server does not accept.</p>
 <p>Open the exact URL that <code>opcode-web</code> printed when it started (it ends in <code>/?token=…</code>).
-If the server was restarted without <code>--token</code>, it printed a new one.</p></body></html>"#;
+If the token was rotated, the new one is in <code>&lt;data dir&gt;/token</code>; or ask a paired device for a
+pairing link (Devices → Pair a device).</p>"#;
 
 async fn index(State(state): State<AppState>, request: Request) -> Response {
     let Ok(Query(query)) = Query::<EntryQuery>::try_from_uri(request.uri()) else {
@@ -44,11 +43,23 @@ async fn index(State(state): State<AppState>, request: Request) -> Response {
     let Some(token) = query.token else {
         return file("index.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response());
     };
-    match admit(&state, client_ip(&request), &token) {
+    let ip = client_ip(&request);
+    match admit(&state, ip, &token) {
         Admission::Accepted => {
-            ([(header::SET_COOKIE, token_cookie(&token, state.secure))], Redirect::to("/")).into_response()
+            let already = match presented(request.headers()) {
+                Some(Presented::Device(credential)) => state.access.device_for(credential).is_some(),
+                _ => false,
+            };
+            if already {
+                return Redirect::to("/").into_response();
+            }
+            let user_agent =
+                request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            crate::devices::pair_browser(&state, ip, user_agent, "token URL").await
         }
-        Admission::Wrong => (StatusCode::UNAUTHORIZED, Html(WRONG_TOKEN_PAGE)).into_response(),
+        Admission::Wrong => {
+            (StatusCode::UNAUTHORIZED, Html(crate::page::html("wrong token", WRONG_TOKEN_BODY))).into_response()
+        }
         Admission::Blocked { retry_after_secs } => too_many_attempts(retry_after_secs),
     }
 }

@@ -7,12 +7,14 @@
 //! socket counts as hidden.
 //!
 //! A socket is only a viewer: closing it never stops a run. Every loop also pings every 20 s (dead phones
-//! are noticed after 60 s of silence) and closes with 1001 when the server shuts down.
+//! are noticed after 60 s of silence), closes with 1001 when the server shuts down, and with 4401 at once
+//! when the device that opened it is revoked. What a socket starts, answers or ends goes into the audit
+//! trail under its caller.
 
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -27,7 +29,11 @@ use opcode_sessions::Subscription;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::state::AppState;
+use opcode_access::AuditAction;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::CLOSE_UNAUTHORISED;
+use crate::state::{AppState, Caller};
 
 /// Largest message a client may send: a prompt (at most 128 KiB) with its images (at most 4 of 5 MiB,
 /// in base64). Only a message that large holds that much memory.
@@ -42,9 +48,27 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/ws/claude", get(claude)).route("/ws/sessions/{session_id}", get(attach))
 }
 
-async fn claude(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+async fn claude(ws: WebSocketUpgrade, State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
     let sockets = state.sockets.clone();
-    sized(ws).on_upgrade(move |socket| sockets.track_future(claude_socket(socket, state)))
+    let revoked = revocation(&state, &caller);
+    let socket = Socket { state, caller, revoked };
+    sized(ws).on_upgrade(move |ws| sockets.track_future(claude_socket(ws, socket)))
+}
+
+/// What every socket loop carries: the state, who opened it, and what is cancelled when that caller's
+/// credential stops working.
+struct Socket {
+    state: AppState,
+    caller: Caller,
+    revoked: CancellationToken,
+}
+
+/// Cancelled when the caller's device is revoked (never for the token).
+pub(crate) fn revocation(state: &AppState, caller: &Caller) -> CancellationToken {
+    match caller.actor.device_id() {
+        Some(id) => state.access.revocation(id),
+        None => CancellationToken::new(),
+    }
 }
 
 /// Message limit and buffer sizes: clients send little; a thousand sockets must not hold 256 KiB each.
@@ -61,11 +85,14 @@ pub struct AttachQuery {
 async fn attach(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(session_id): Path<String>,
     Query(query): Query<AttachQuery>,
 ) -> Response {
     let sockets = state.sockets.clone();
-    sized(ws).on_upgrade(move |socket| sockets.track_future(attach_socket(socket, state, session_id, query.since)))
+    let revoked = revocation(&state, &caller);
+    let socket = Socket { state, caller, revoked };
+    sized(ws).on_upgrade(move |ws| sockets.track_future(attach_socket(ws, socket, session_id, query.since)))
 }
 
 type Batches = BoxStream<'static, Vec<Bytes>>;
@@ -137,13 +164,16 @@ pub(crate) enum Chore {
     Dead,
     /// The server is shutting down.
     ShuttingDown,
+    /// The credential that opened the socket no longer works (the device was revoked).
+    Revoked,
 }
 
 /// Waits for the next chore of a socket loop (cancel-safe: use it as a `select!` branch).
-pub(crate) async fn chores(heartbeat: &mut Heartbeat, closing: &tokio_util::sync::CancellationToken) -> Chore {
+pub(crate) async fn chores(heartbeat: &mut Heartbeat, closing: &CancellationToken, revoked: &CancellationToken) -> Chore {
     tokio::select! {
         alive = heartbeat.tick() => if alive { Chore::Ping } else { Chore::Dead },
         () = closing.cancelled() => Chore::ShuttingDown,
+        () = revoked.cancelled() => Chore::Revoked,
     }
 }
 
@@ -156,13 +186,18 @@ pub(crate) async fn do_chore(socket: &mut WebSocket, chore: Chore) -> bool {
             let _ = socket.send(close(1001, "server shutting down")).await;
             false
         }
+        Chore::Revoked => {
+            let _ = socket.send(close(CLOSE_UNAUTHORISED, "this device is no longer authorised")).await;
+            false
+        }
     }
 }
 
-async fn claude_socket(mut socket: WebSocket, state: AppState) {
+async fn claude_socket(mut socket: WebSocket, ctx: Socket) {
+    let state = &ctx.state;
     let mut runs: SelectAll<Batches> = SelectAll::new();
     let mut heartbeat = Heartbeat::new(state.ping_every);
-    let mut watcher = watcher(&state);
+    let mut watcher = watcher(state);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -172,7 +207,7 @@ async fn claude_socket(mut socket: WebSocket, state: AppState) {
                         let reply = if is_visibility(&request) {
                             visibility(&mut watcher, &request)
                         } else {
-                            start(&state, &request, &mut runs).await
+                            start(&ctx, &request, &mut runs).await
                         };
                         if let Some(reply) = reply {
                             if socket.send(Message::Text(reply.into())).await.is_err() {
@@ -195,7 +230,7 @@ async fn claude_socket(mut socket: WebSocket, state: AppState) {
                     return;
                 }
             }
-            chore = chores(&mut heartbeat, &state.closing) => {
+            chore = chores(&mut heartbeat, &state.closing, &ctx.revoked) => {
                 if !do_chore(&mut socket, chore).await {
                     return;
                 }
@@ -206,12 +241,19 @@ async fn claude_socket(mut socket: WebSocket, state: AppState) {
 
 /// Carries out a control message (`prompt`, `permission_response`, `interrupt`, `end`); returns the
 /// request-error frame to send if it failed.
-async fn control(state: &AppState, text: &str) -> Option<String> {
+async fn control(ctx: &Socket, text: &str) -> Option<String> {
+    let state = &ctx.state;
     let message: ControlMessage = match serde_json::from_str(text) {
         Ok(message) => message,
         Err(err) => return Some(request_error_json(&format!("invalid control message: {err}"), None)),
     };
     let session_id = message.session_id().to_owned();
+    let audited = match &message {
+        ControlMessage::PermissionResponse { .. } => Some(AuditAction::ApprovalAnswered),
+        ControlMessage::Interrupt { .. } => Some(AuditAction::SessionInterrupted),
+        ControlMessage::End { .. } => Some(AuditAction::SessionEnded),
+        _ => None,
+    };
     let result = match message {
         ControlMessage::Prompt { prompt, client_id, images, .. } => {
             crate::turns::send_prompt(state, &session_id, &prompt, client_id.as_deref(), images).await.map(|_| ())
@@ -226,6 +268,9 @@ async fn control(state: &AppState, text: &str) -> Option<String> {
         ControlMessage::Interrupt { .. } => state.registry.interrupt(&session_id).await,
         ControlMessage::End { .. } => state.registry.end_live(&session_id).await,
     };
+    if let (Ok(()), Some(action)) = (&result, audited) {
+        state.audit(&ctx.caller, action, &session_id).await;
+    }
     result.err().map(|err| request_error_json(&err.to_string(), Some(&session_id)))
 }
 
@@ -262,9 +307,10 @@ fn is_control(text: &str) -> bool {
 
 /// Starts the run a client asked for (or carries out a control message); returns the request-error
 /// frame to send if it was refused.
-async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> Option<String> {
+async fn start(ctx: &Socket, text: &str, runs: &mut SelectAll<Batches>) -> Option<String> {
+    let state = &ctx.state;
     if is_control(text) {
-        return control(state, text).await;
+        return control(ctx, text).await;
     }
     let request = match parse_request(text) {
         Ok(request) => request,
@@ -287,6 +333,7 @@ async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> O
     };
     match state.registry.start_run(request).await {
         Ok(run) => {
+            state.audit(&ctx.caller, AuditAction::RunStarted, &run.session_id).await;
             // this socket follows the run it started, to its completion (a next run gets its own)
             if let Some(subscription) = state.registry.subscribe(&run.session_id, run.first_seq).await {
                 runs.push(batches(subscription.until_completion()));
@@ -302,7 +349,8 @@ async fn start(state: &AppState, text: &str, runs: &mut SelectAll<Batches>) -> O
     }
 }
 
-async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: String, since: Option<u64>) {
+async fn attach_socket(mut socket: WebSocket, ctx: Socket, session_id: String, since: Option<u64>) {
+    let state = &ctx.state;
     let from = since.map_or(0, |s| s.saturating_add(1));
     let Some(subscription) = state.registry.subscribe(&session_id, from).await else {
         let _ = socket.send(close(CLOSE_UNKNOWN_SESSION, "unknown session")).await;
@@ -310,7 +358,7 @@ async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: Strin
     };
     let mut events = batches(subscription);
     let mut heartbeat = Heartbeat::new(state.ping_every);
-    let mut watcher = watcher(&state);
+    let mut watcher = watcher(state);
     loop {
         tokio::select! {
             batch = events.next() => match batch {
@@ -331,7 +379,7 @@ async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: Strin
                         let reply = if is_visibility(&text) {
                             visibility(&mut watcher, &text)
                         } else if is_control(&text) {
-                            control(&state, &text).await
+                            control(&ctx, &text).await
                         } else {
                             Some(request_error_json("this socket takes control messages only (prompt, permission_response, interrupt, end, visibility)", Some(&session_id)))
                         };
@@ -345,7 +393,7 @@ async fn attach_socket(mut socket: WebSocket, state: AppState, session_id: Strin
                     Some(Ok(_)) => {}
                 }
             }
-            chore = chores(&mut heartbeat, &state.closing) => {
+            chore = chores(&mut heartbeat, &state.closing, &ctx.revoked) => {
                 if !do_chore(&mut socket, chore).await {
                     return;
                 }

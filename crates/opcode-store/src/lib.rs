@@ -3,14 +3,17 @@
 //! What is Claude's (transcripts, settings, CLAUDE.md) stays in Claude's files; what is ours lives here.
 //! Today that is the runs the server remembers across restarts ([`RunRecord`]): which session ran where,
 //! which server instance owns its event log, how it ended; and the Web Push subscriptions of devices
-//! ([`PushSubscriptionRecord`]); and the working-tree snapshots taken around each turn of a session
-//! ([`TurnSnapshot`]: git tree ids, so "what did this turn change" is one `git diff`).
+//! ([`PushSubscriptionRecord`]); the working-tree snapshots taken around each turn of a session
+//! ([`TurnSnapshot`]: git tree ids, so "what did this turn change" is one `git diff`); the paired devices,
+//! by the hash of their credentials ([`DeviceRecord`]); and the audit trail of who did what ([`AuditRecord`]).
 //!
 //! The API is synchronous (SQLite is a blocking library): callers on an async runtime call it from
 //! `spawn_blocking` or a thread of their own. One [`Store`] holds one connection behind a mutex; several
 //! processes may open the same file (WAL mode, a busy timeout), e.g. servers sharing a data dir.
 #![warn(missing_docs)]
 
+mod audit;
+mod devices;
 mod migrations;
 mod push;
 mod runs;
@@ -21,6 +24,8 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
+pub use audit::AuditRecord;
+pub use devices::DeviceRecord;
 pub use push::PushSubscriptionRecord;
 pub use runs::{RunEnd, RunRecord, RunState};
 pub use turns::TurnSnapshot;

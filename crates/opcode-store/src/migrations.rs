@@ -48,6 +48,32 @@ pub(crate) fn migrations() -> Migrations<'static> {
                 PRIMARY KEY (session_id, turn)
             ) STRICT;",
         ),
+        // paired devices: each browser's own credential, stored only as its SHA-256
+        M::up(
+            "CREATE TABLE devices (
+                id             TEXT PRIMARY KEY NOT NULL,
+                secret_hash    TEXT NOT NULL UNIQUE,
+                name           TEXT NOT NULL,
+                user_agent     TEXT NOT NULL,
+                paired_at      INTEGER NOT NULL,
+                paired_addr    TEXT NOT NULL,
+                last_seen_at   INTEGER NOT NULL,
+                last_seen_addr TEXT NOT NULL
+            ) STRICT;",
+        ),
+        // the audit trail: who did what to which session, when, from where (never a prompt)
+        M::up(
+            "CREATE TABLE audit (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                at         INTEGER NOT NULL,
+                actor_kind TEXT NOT NULL,
+                actor_id   TEXT,
+                actor_name TEXT NOT NULL,
+                action     TEXT NOT NULL,
+                target     TEXT NOT NULL,
+                addr       TEXT NOT NULL
+            ) STRICT;",
+        ),
     ])
 }
 

@@ -2,7 +2,8 @@
 // projects, sessions), the tab strip and the active session, the runs view or the home view.
 
 import { useCallback, useEffect, useState } from 'react';
-import { api, errorSentence, isNetworkError, UnauthorizedError } from '../api';
+import { api, authorisation, errorSentence, isNetworkError, UnauthorizedError } from '../api';
+import { AuditPage, DevicesPage } from './Devices';
 import { useApp, useAppState, useRuns } from '../context';
 import { setBadge, titleFor, waitingSessions } from '../overview';
 import { openFromLocation, syncLocation } from '../route';
@@ -23,8 +24,12 @@ export function Unauthorized() {
   return (
     <main className="full-page" data-testid="unauthorized">
       <h1>Not authorised</h1>
-      <p>Open the URL printed by opcode-web (it contains ?token=…).</p>
-      <p className="muted">The token is stored in a cookie for this browser; the address bar then drops it.</p>
+      <p>This browser is not (or no longer) a paired device of this server.</p>
+      <p>Open the URL printed by opcode-web (it contains ?token=…), or a pairing link from a paired device (Devices → Pair a device).</p>
+      <p className="muted">
+        The browser then keeps a credential of its own in a cookie, which can be revoked on the Devices page. A browser paired before
+        devices existed opens the URL once more.
+      </p>
     </main>
   );
 }
@@ -60,6 +65,12 @@ export function App() {
   const [filesFor, setFilesFor] = useState<string | null>(null);
   // a tab or the runs view shown from anywhere takes the main area back
   useEffect(() => setFilesFor(null), [active, runsView]);
+  const [page, setPage] = useState<'devices' | 'audit' | null>(null);
+
+  useEffect(() => authorisation.subscribe(() => setAuthorised(false)), []);
+  useEffect(() => {
+    setPage(null); // a tab or the runs view was chosen
+  }, [active, runsView]);
 
   const loadProjects = useCallback(async () => {
     setProjectsError(null);
@@ -148,13 +159,23 @@ export function App() {
   }
 
   return (
-    <div className={`app ${active || runsView || filesFor ? 'has-active' : 'is-home'}`}>
+    <div className={`app ${active || runsView || filesFor || page ? 'has-active' : 'is-home'}`}>
       <OfflineBanner />
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
           ◆<span className="brand-text"> opcode</span>
         </span>
         <TabStrip />
+        <button
+          type="button"
+          className={`tab-new security-button ${page ? 'active' : ''}`}
+          data-testid="devices-open"
+          aria-current={page ? 'page' : undefined}
+          title="Devices, pairing, the token and the activity log"
+          onClick={() => setPage(page === 'devices' ? null : 'devices')}
+        >
+          Devices
+        </button>
       </header>
       <div className="body">
         <aside className="sidebar">
@@ -192,6 +213,10 @@ export function App() {
         <main className="main">
           {filesFor ? (
             <FilesPane key={filesFor} projectPath={filesFor} onClose={() => setFilesFor(null)} />
+          ) : page === 'devices' ? (
+            <DevicesPage onClose={() => setPage(null)} onActivity={() => setPage('audit')} />
+          ) : page === 'audit' ? (
+            <AuditPage onClose={() => setPage(null)} onDevices={() => setPage('devices')} />
           ) : runsView ? (
             <RunsView projectIdFor={projectIdFor} />
           ) : active ? (

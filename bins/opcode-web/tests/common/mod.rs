@@ -39,6 +39,11 @@ impl TestServer {
         Self::start_full(adjust, Duration::from_secs(20)).await
     }
 
+    /// A server whose state `configure` adjusts before it serves (allowed origins, …).
+    pub async fn start_configured(configure: impl FnOnce(&mut AppState)) -> Self {
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, configure).await
+    }
+
     /// A server that pings its WebSockets every `ping_every`.
     pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
         Self::start_inner(adjust, ping_every, None, None, None, |_| {}).await
@@ -93,7 +98,7 @@ impl TestServer {
             Some(config) => Some(opcode_push::PushService::open(&registry, config).await.unwrap()),
             None => None,
         };
-        let mut state = AppState::new(registry, store, TOKEN);
+        let mut state = AppState::open(registry, store, TOKEN).await.unwrap();
         state.ping_every = ping_every;
         state.push = push;
         state.terminals =
