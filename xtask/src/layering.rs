@@ -2,7 +2,7 @@
 //!
 //! `opcode-proto` does no I/O (no tokio, no HTTP); `opcode-proc` knows neither HTTP nor sessions;
 //! `opcode-sessions` knows nothing of HTTP, WebSockets or Web Push; `opcode-tls` knows no sockets;
-//! `opcode-push` is only an HTTP client. Only the binaries may use axum.
+//! `opcode-push` is only an HTTP client; `opcode-usage` is synchronous files and SQLite. Only the binaries may use axum.
 
 use std::path::Path;
 
@@ -30,6 +30,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "opcode-store",
         &["tokio", "axum", "hyper", "opcode-proc", "opcode-sessions"],
         "the store is plain synchronous SQLite, below the sessions",
+    ),
+    (
+        "opcode-usage",
+        &["tokio", "axum", "hyper", "tower", "opcode-proc", "opcode-sessions"],
+        "usage analytics read transcripts and the store synchronously; the binary owns threads and HTTP",
     ),
     (
         "opcode-tls",

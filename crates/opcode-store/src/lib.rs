@@ -2,8 +2,9 @@
 //!
 //! What is Claude's (transcripts, settings, CLAUDE.md) stays in Claude's files; what is ours lives here.
 //! Today that is the runs the server remembers across restarts ([`RunRecord`]): which session ran where,
-//! which server instance owns its event log, how it ended; and the Web Push subscriptions of devices
-//! ([`PushSubscriptionRecord`]).
+//! which server instance owns its event log, how it ended; the Web Push subscriptions of devices
+//! ([`PushSubscriptionRecord`]); and the usage index of Claude's transcripts ([`UsageFile`],
+//! [`UsageMessage`], [`UsageDay`]), which is rebuildable from those transcripts at any time.
 //!
 //! The API is synchronous (SQLite is a blocking library): callers on an async runtime call it from
 //! `spawn_blocking` or a thread of their own. One [`Store`] holds one connection behind a mutex; several
@@ -13,6 +14,7 @@
 mod migrations;
 mod push;
 mod runs;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -21,6 +23,7 @@ use rusqlite::Connection;
 
 pub use push::PushSubscriptionRecord;
 pub use runs::{RunEnd, RunRecord, RunState};
+pub use usage::{UsageBatch, UsageDay, UsageFile, UsageMessage, UsageSessionInfo};
 
 /// Why the store failed. Messages say what to check.
 #[derive(Debug, thiserror::Error)]
