@@ -2,6 +2,7 @@
 // (same-origin), and raises UnauthorizedError on 401 so the app can show the "open the printed URL" page.
 
 import type { Envelope, HistoryPage, Project, RunningSession, SessionInfo } from './events';
+import type { UsageReport } from './usage';
 
 export class UnauthorizedError extends Error {
   constructor() {
@@ -102,6 +103,8 @@ export const api = {
     request<PermissionRules>('GET', `/api/permission-rules?${new URLSearchParams({ project_path: projectPath })}`),
   putPermissionRules: (projectPath: string, rules: RuleLists & { version: PermissionRules['version'] }) =>
     request<PermissionRules>('PUT', `/api/permission-rules?${new URLSearchParams({ project_path: projectPath })}`, rules),
+  // usage analytics: `query` is a period's query string (`periodQuery`); the server refreshes its index first
+  usageReport: (query: string) => request<UsageReport>('GET', `/api/usage/report?${query}`),
   // Web Push
   vapidPublicKey: () => request<{ public_key: string }>('GET', '/api/push/vapid-public-key'),
   subscribePush: (deviceId: string, subscription: unknown) =>

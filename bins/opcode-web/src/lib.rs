@@ -20,6 +20,7 @@ pub mod state;
 pub mod tls;
 pub mod trust;
 pub mod ui;
+pub mod usage;
 pub mod ws;
 
 use std::future::Future;

@@ -1,5 +1,5 @@
-//! The state every handler shares: the session registry, Claude's files, the security settings, Web
-//! Push, and the means to close every socket at shutdown.
+//! The state every handler shares: the session registry, Claude's files, the usage index, the security
+//! settings, Web Push, and the means to close every socket at shutdown.
 
 use std::sync::Arc;
 
@@ -35,12 +35,16 @@ pub struct AppState {
     pub local_ca: Option<Arc<crate::trust::PublicCa>>,
     /// Web Push (`None`: off; its routes answer 503 and visibility reports are only checked).
     pub push: Option<opcode_push::PushService>,
+    /// The usage index of Claude's transcripts (in the registry's store).
+    pub usage: opcode_usage::UsageIndex,
 }
 
 impl AppState {
     /// State with no extra origins or hosts.
     pub fn new(registry: SessionRegistry, store: ClaudeStore, token: &str) -> Self {
+        let usage = opcode_usage::UsageIndex::new(registry.store(), store.root());
         AppState {
+            usage,
             registry,
             store,
             token: token.into(),

@@ -5,15 +5,17 @@
 //! in `docs/benchmarks.md`.
 //!
 //! `opcode-bench run --server-bin B --emitter-bin E [--smoke] [--only throughput,latency,sessions,viewers,
-//! replay,files,cancel,startup,finished]` prints a Markdown table; `--smoke` runs every
+//! replay,files,cancel,startup,finished,usage]` prints a Markdown table; `--smoke` runs every
 //! scenario once with tiny sizes (to prove the bench works; no figure is asserted). `finished` is the cost
-//! of 1,000 finished runs (fds, RSS) and a restart with them (time until they replay).
+//! of 1,000 finished runs (fds, RSS) and a restart with them (time until they replay). `usage` indexes
+//! generated transcripts (1 GB) and times the usage reports.
 //! `opcode-bench floor --emitter-bin E` is the floor server (started by `run` as its own process).
 
 mod client;
 mod floor;
 mod procinfo;
 mod scenarios;
+mod usage;
 
 use std::path::PathBuf;
 

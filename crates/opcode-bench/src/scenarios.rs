@@ -15,7 +15,7 @@ use crate::procinfo::{cpu_seconds, open_fds, rss_mb};
 use crate::Setup;
 
 /// One line of the table.
-struct Row {
+pub(crate) struct Row {
     scenario: String,
     metric: String,
     opcode: String,
@@ -24,7 +24,14 @@ struct Row {
     target: String,
 }
 
-fn row(scenario: &str, metric: &str, opcode: String, floor: Option<f64>, opcode_value: f64, target: &str) -> Row {
+pub(crate) fn row(
+    scenario: &str,
+    metric: &str,
+    opcode: String,
+    floor: Option<f64>,
+    opcode_value: f64,
+    target: &str,
+) -> Row {
     let (floor, ratio) = match floor {
         Some(f) => (format!("{f:.3}"), format!("{:.2}×", opcode_value / f)),
         None => ("—".into(), "—".into()),
@@ -194,6 +201,11 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
     drop(floor);
     if setup.wants("finished") {
         rows.extend(finished_runs(setup, &work).await?);
+    }
+
+    // 10. usage analytics over generated transcripts
+    if setup.wants("usage") {
+        rows.extend(crate::usage::usage(setup, &work).await?);
     }
 
     drop(server);

@@ -131,12 +131,16 @@ fn refresh_file(
     stats: &mut RefreshStats,
     line: &mut Vec<u8>,
 ) -> Result<(), UsageError> {
-    let mut file = File::open(path).map_err(io(path))?;
-    let meta = file.metadata().map_err(io(path))?;
+    // an unchanged file is not even opened
+    let meta = std::fs::metadata(path).map_err(io(path))?;
     let (size, mtime, inode) = (meta.len(), mtime_ns(&meta), meta.ino());
+    if previous.as_ref().is_some_and(|known| known.size == size && known.mtime_ns == mtime && known.inode == inode) {
+        return Ok(());
+    }
+    let mut file = File::open(path).map_err(io(path))?;
+    let inode = file.metadata().map_err(io(path))?.ino(); // the file opened, should it have been replaced since
     let mut reset = false;
     let mut state = match previous {
-        Some(known) if known.size == size && known.mtime_ns == mtime && known.inode == inode => return Ok(()),
         Some(known)
             if known.inode == inode
                 && size >= known.indexed_bytes

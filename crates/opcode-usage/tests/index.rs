@@ -5,44 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use opcode_store::Store;
+use opcode_testkit::transcripts;
 use opcode_usage::{Period, UsageIndex, UsageReport};
-use serde_json::Value;
 
-const GENUINE: &str = "tests/fixtures/claude/projects/-home-dev-project/11111111-2222-4333-8444-555555555555.jsonl";
-
-/// The genuine CLI's assistant line, to derive others from.
-fn template() -> Value {
-    let text = std::fs::read_to_string(GENUINE).expect("the genuine transcript fixture");
-    text.lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|v| v["type"] == "assistant")
-        .expect("an assistant line in the fixture")
-}
-
-/// An assistant line like the CLI's: message `id`, request `req`, at `ts`, on `model`, with tokens.
 fn assistant(session: &str, id: &str, req: &str, ts: &str, model: &str, tokens: [u64; 4]) -> String {
-    let mut v = template();
-    v["sessionId"] = session.into();
-    v.as_object_mut().unwrap().remove("cwd"); // the project directory comes from the tests' user lines
-    v["timestamp"] = ts.into();
-    v["requestRef"] = req.into();
-    v["uuid"] = format!("{id}-{req}-{ts}").into();
-    v["message"]["id"] = id.into();
-    v["message"]["model"] = model.into();
-    let usage = &mut v["message"]["usage"];
-    usage["input_tokens"] = tokens[0].into();
-    usage["output_tokens"] = tokens[1].into();
-    usage["cache_creation_input_tokens"] = tokens[2].into();
-    usage["cache_read_input_tokens"] = tokens[3].into();
-    format!("{v}\n")
+    transcripts::assistant_line(session, id, req, ts, model, tokens)
 }
 
 fn user(session: &str, cwd: &str) -> String {
-    format!(
-        "{}\n",
-        serde_json::json!({"type":"user","sessionId":session,"cwd":cwd,"message":{"role":"user","content":"hi"},
-            "timestamp":"2026-03-01T10:00:00.000Z"})
-    )
+    transcripts::user_line(session, cwd, "2026-03-01T10:00:00.000Z")
 }
 
 struct Fixture {
@@ -85,7 +56,7 @@ const SONNET: &str = "claude-sonnet-4-5-20250929";
 fn the_genuine_transcript_counts_three_answers_and_the_clis_own_cost() {
     let f = Fixture::new();
     let path = f.path("-home-dev-project", "11111111-2222-4333-8444-555555555555");
-    std::fs::copy(GENUINE, &path).unwrap();
+    std::fs::copy(transcripts::genuine_transcript(), &path).unwrap();
     let r = f.report();
     let t = &r.totals;
     // msg_mock1 three times, each answering another request: three messages
@@ -232,11 +203,12 @@ fn a_file_that_shrank_or_was_rewritten_or_replaced_is_read_again_from_the_start(
 fn a_line_longer_than_the_buffer_is_read_whole_and_lines_that_are_not_json_are_skipped() {
     let f = Fixture::new();
     let a = f.path("-p", S1);
-    let mut big = template();
-    big["message"]["content"][0]["text"] = "x".repeat(3 * 256 * 1024).into();
-    big["message"]["usage"]["output_tokens"] = 5.into();
+    let big = transcripts::with_text(
+        &assistant(S1, "m1", "r1", "2026-03-01T10:00:00.000Z", SONNET, [0, 5, 0, 0]),
+        3 * 256 * 1024,
+    );
     f.append(&a, "not json at all\n\n");
-    f.append(&a, &format!("{big}\n"));
+    f.append(&a, &big);
     let r = f.report();
     assert_eq!((r.totals.sums.messages, r.totals.sums.output_tokens), (1, 5));
 }
