@@ -2,6 +2,7 @@
 // (same-origin), and raises UnauthorizedError on 401 so the app can show the "open the printed URL" page.
 
 import type { Envelope, HistoryPage, ImageAttachment, Project, RunningSession, SessionInfo } from './events';
+import type { UsageReport } from './usage';
 
 export class UnauthorizedError extends Error {
   constructor() {
@@ -164,6 +165,8 @@ export const api = {
   turns: (sessionId: string) => request<TurnInfo[]>('GET', `/api/sessions/${enc(sessionId)}/turns`),
   turnDiff: (sessionId: string, turn: number) =>
     request<TurnDiff>('GET', `/api/sessions/${enc(sessionId)}/turns/${turn}/diff`),
+  // usage analytics: `query` is a period's query string (`periodQuery`); the server refreshes its index first
+  usageReport: (query: string) => request<UsageReport>('GET', `/api/usage/report?${query}`),
   // Web Push
   vapidPublicKey: () => request<{ public_key: string }>('GET', '/api/push/vapid-public-key'),
   subscribePush: (deviceId: string, subscription: unknown) =>

@@ -395,6 +395,10 @@ export class Controller {
     return true;
   }
 
+  showUsage(): void {
+    this.store.dispatch({ type: 'show-usage' });
+  }
+
   showRuns(): void {
     this.store.dispatch({ type: 'show-runs' });
   }

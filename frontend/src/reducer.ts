@@ -81,6 +81,8 @@ export interface AppState {
   active: string | null;
   /** The running-sessions view is shown (instead of the active tab or the home view). */
   runsView: boolean;
+  /** The usage view is shown (instead of the active tab, the runs view or the home view). */
+  usageView?: boolean;
 }
 
 export type Action =
@@ -97,6 +99,8 @@ export type Action =
   | { type: 'activate'; key: string | null }
   /** Shows the running-sessions view (activating a tab or the home view leaves it). */
   | { type: 'show-runs' }
+  /** Shows the usage view (activating a tab, the home view or the runs view leaves it). */
+  | { type: 'show-usage' }
   | { type: 'events'; events: SessionEvent[] }
   | { type: 'bind'; key: string; sessionId: string }
   | {
@@ -176,6 +180,7 @@ export function reducer(state: AppState, action: Action): AppState {
           sessions: patched === existing ? state.sessions : { ...state.sessions, [action.key]: patched },
           active: action.activate === false ? state.active : action.key,
           runsView: action.activate === false ? state.runsView : false,
+          usageView: action.activate === false ? state.usageView : false,
         };
       }
       const s = newSession(action.key, action.sessionId, action.projectPath, action.projectId ?? null, action.model ?? null);
@@ -184,6 +189,7 @@ export function reducer(state: AppState, action: Action): AppState {
         order: [...state.order, action.key],
         active: action.activate === false ? state.active : action.key,
         runsView: action.activate === false ? state.runsView : false,
+        usageView: action.activate === false ? state.usageView : false,
       };
     }
     case 'close': {
@@ -197,9 +203,13 @@ export function reducer(state: AppState, action: Action): AppState {
     }
     case 'activate':
       if (action.key !== null && !state.sessions[action.key]) return state;
-      return state.active === action.key && !state.runsView ? state : { ...state, active: action.key, runsView: false };
+      return state.active === action.key && !state.runsView && !state.usageView
+        ? state
+        : { ...state, active: action.key, runsView: false, usageView: false };
     case 'show-runs':
-      return state.runsView ? state : { ...state, runsView: true };
+      return state.runsView ? state : { ...state, runsView: true, usageView: false };
+    case 'show-usage':
+      return state.usageView ? state : { ...state, usageView: true, runsView: false };
     case 'events':
       return applyEventsToState(state, action.events);
     case 'bind':

@@ -1,12 +1,13 @@
-// The address of what is shown: `#session=<id>` for a session's tab, `#runs` for the Runs view, nothing for
-// home. A reload, a bookmark or a notification's link (`/#session=<id>`) opens that session again.
+// The address of what is shown: `#session=<id>` for a session's tab, `#runs` for the Runs view, `#usage` for
+// the Usage view, nothing for home. A reload, a bookmark or a notification's link (`/#session=<id>`) opens that session again.
 
 import { api } from './api';
 import type { Controller } from './controller';
 import type { AppState } from './reducer';
 
-export function hashFor(state: Pick<AppState, 'active' | 'runsView' | 'sessions'>): string {
+export function hashFor(state: Pick<AppState, 'active' | 'runsView' | 'usageView' | 'sessions'>): string {
   if (state.runsView) return '#runs';
+  if (state.usageView) return '#usage';
   const id = state.active ? state.sessions[state.active]?.sessionId : null;
   return id ? `#session=${encodeURIComponent(id)}` : '';
 }
@@ -33,6 +34,10 @@ export function syncLocation(state: AppState, loc: Pick<Location, 'hash' | 'path
 export async function openFromLocation(controller: Controller, hash: string = window.location.hash): Promise<void> {
   if (hash === '#runs') {
     controller.showRuns();
+    return;
+  }
+  if (hash === '#usage') {
+    controller.showUsage();
     return;
   }
   const id = sessionFromHash(hash);

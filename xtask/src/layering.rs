@@ -3,7 +3,8 @@
 //! `opcode-proto` does no I/O (no tokio, no HTTP); `opcode-proc` knows neither HTTP nor sessions;
 //! `opcode-sessions` knows nothing of HTTP, WebSockets or Web Push; `opcode-tls` knows no sockets;
 //! `opcode-push` is only an HTTP client; `opcode-terminals` knows no HTTP; `opcode-git` only runs git through
-//! `opcode-proc`; `opcode-files` is synchronous file work below HTTP. Only the binaries may use axum.
+//! `opcode-proc`; `opcode-files` is synchronous file work below HTTP; `opcode-usage` is synchronous files
+//! and SQLite. Only the binaries may use axum.
 
 use std::path::Path;
 
@@ -46,6 +47,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "opcode-access",
         &["tokio", "axum", "hyper", "tower", "tower-http", "opcode-proc", "opcode-sessions", "opcode-push"],
         "who may come in is decided without HTTP or sessions; the binary adapts it to requests and sockets",
+    ),
+    (
+        "opcode-usage",
+        &["tokio", "axum", "hyper", "tower", "opcode-proc", "opcode-sessions"],
+        "usage analytics read transcripts and the store synchronously; the binary owns threads and HTTP",
     ),
     (
         "opcode-tls",

@@ -46,7 +46,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sessions/{session_id}/end", post(end))
         .route("/api/sessions/new", get(new_session))
         .route("/api/agents", get(agents))
-        .route("/api/usage", get(usage))
         .route("/api/settings/claude", get(claude_settings))
         .route("/api/settings/claude/version", get(claude_version))
         .route("/api/settings/claude/installations", get(claude_installations))
@@ -54,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/slash-commands", get(slash_commands))
         .route("/api/mcp/servers", get(mcp_servers))
         .merge(crate::rules::routes())
+        .merge(crate::usage::routes())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -99,7 +99,7 @@ pub struct HistoryQuery {
 pub struct NoQuery {}
 
 /// The query, or a 400 saying what is wrong with it and what the route takes.
-fn query<T>(query: Result<Query<T>, QueryRejection>, takes: &str) -> Result<T, ApiError> {
+pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>, takes: &str) -> Result<T, ApiError> {
     query.map(|Query(q)| q).map_err(|rejection| {
         ApiError::BadRequest(format!(
             "{}; this route takes {takes} (opcode-web reads Claude's files here and never writes them)",
@@ -186,17 +186,6 @@ async fn agents(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoRe
 async fn mcp_servers(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
     query(q, "no parameters")?;
     Ok(ok(Vec::<Value>::new()))
-}
-
-/// `GET /api/usage`: no usage accounting (yet): the `UsageStats` the seed's client reads, all zero and
-/// empty (the seed's web server answered `[]`, which its usage page cannot show).
-async fn usage(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
-    query(q, "no parameters")?;
-    Ok(ok(json!({
-        "total_cost": 0.0, "total_tokens": 0, "total_input_tokens": 0, "total_output_tokens": 0,
-        "total_cache_creation_tokens": 0, "total_cache_read_tokens": 0, "total_sessions": 0,
-        "by_model": [], "by_date": [], "by_project": [],
-    })))
 }
 
 /// `GET /api/settings/claude`: Claude's `settings.json` as `{ "data": settings }` (the seed's shape).

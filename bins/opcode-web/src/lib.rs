@@ -27,6 +27,7 @@ pub mod tls;
 pub mod trust;
 pub mod turns;
 pub mod ui;
+pub mod usage;
 pub mod ws;
 
 use std::future::Future;

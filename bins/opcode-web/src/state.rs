@@ -1,4 +1,4 @@
-//! The state every handler shares: the session registry, Claude's files, who may come in (the token,
+//! The state every handler shares: the session registry, Claude's files, the usage index, who may come in (the token,
 //! paired devices: [`opcode_access::Access`]), the security settings, Web Push, the means to close every
 //! socket at shutdown, and [`AppState::audit`], the one call that records who did what.
 
@@ -50,6 +50,8 @@ pub struct AppState {
     pub turns: crate::turns::TurnTracker,
     /// Largest upload to the Files pane (`--max-upload-mb`), all its files together.
     pub max_upload_bytes: usize,
+    /// The usage index of Claude's transcripts (in the registry's store).
+    pub usage: opcode_usage::UsageIndex,
 }
 
 impl AppState {
@@ -61,7 +63,9 @@ impl AppState {
             .map_err(|e| AccessError::Store(opcode_store::StoreError::BadRow(format!("loading devices: {e}"))))??;
         let git = opcode_git::Git::new(registry.supervisor());
         let turns = crate::turns::TurnTracker::new(git.clone(), registry.clone());
+        let usage = opcode_usage::UsageIndex::new(registry.store(), store.root());
         Ok(AppState {
+            usage,
             git,
             turns,
             registry,

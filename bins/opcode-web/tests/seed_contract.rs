@@ -108,7 +108,9 @@ fn write_transcript(server: &TestServer, session_id: &str) -> (String, Vec<Value
     std::fs::create_dir_all(&folder).unwrap();
     let lines = vec![
         json!({"type":"user","message":{"role":"user","content":"hi"},"cwd":project,"sessionId":session_id}),
-        json!({"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"hello"}]}}),
+        json!({"type":"assistant","sessionId":session_id,"requestId":"req_1","timestamp":"2026-03-01T10:00:00.000Z",
+            "message":{"id":"msg_1","model":"claude-sonnet-4-5-20250929","role":"assistant",
+                "content":[{"type":"text","text":"hello"}],"usage":{"input_tokens":10,"output_tokens":6}}}),
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(folder.join(format!("{session_id}.jsonl")), text).unwrap();
@@ -187,7 +189,11 @@ async fn every_seed_route_answers_in_the_shape_its_client_reads() {
                 assert_eq!(entry["session_id"], session_id);
                 assert_eq!(entry["status"], "running");
             }
-            "get_usage_stats" => assert_eq!(data["total_sessions"], 0),
+            "get_usage_stats" => {
+                assert_eq!((data["total_sessions"].as_u64(), data["total_input_tokens"].as_u64()), (Some(1), Some(10)));
+                assert_eq!(data["by_date"][0]["date"], "2026-03-01", "{data}");
+                assert_eq!(data["by_model"][0]["model"], "claude-sonnet-4-5-20250929", "{data}");
+            }
             "list_projects" => assert!(data.as_array().unwrap().iter().any(|p| p["id"] == project_id.as_str())),
             _ => {}
         }

@@ -5,11 +5,12 @@
 //! in `docs/benchmarks.md`.
 //!
 //! `opcode-bench run --server-bin B --emitter-bin E [--smoke] [--only throughput,latency,sessions,viewers,
-//! replay,files,git,cancel,startup,terminal,finished]` prints a Markdown table; `--smoke` runs every
+//! replay,files,git,cancel,startup,terminal,finished,usage]` prints a Markdown table; `--smoke` runs every
 //! scenario once with tiny sizes (to prove the bench works; no figure is asserted). `finished` is the cost
 //! of 1,000 finished runs (fds, RSS) and a restart with them (time until they replay); `terminal` is `cat`
 //! of a 100 MB file in a terminal, read over its WebSocket; `git` is `/api/git/status` and a turn snapshot
 //! on a generated repository of 100,000 files.
+//! `usage` indexes generated transcripts (1 GB) and times the usage reports.
 //! `opcode-bench floor --emitter-bin E` is the floor server (started by `run` as its own process).
 
 mod client;
@@ -17,6 +18,7 @@ mod floor;
 mod git;
 mod procinfo;
 mod scenarios;
+mod usage;
 
 use std::path::PathBuf;
 

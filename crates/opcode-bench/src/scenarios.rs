@@ -214,6 +214,11 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
         rows.extend(finished_runs(setup, &work).await?);
     }
 
+    // 10. usage analytics over generated transcripts
+    if setup.wants("usage") {
+        rows.extend(crate::usage::usage(setup, &work).await?);
+    }
+
     drop(server);
     let _ = std::fs::remove_dir_all(&work);
     let mut table =

@@ -5,7 +5,9 @@
 //! which server instance owns its event log, how it ended; and the Web Push subscriptions of devices
 //! ([`PushSubscriptionRecord`]); the working-tree snapshots taken around each turn of a session
 //! ([`TurnSnapshot`]: git tree ids, so "what did this turn change" is one `git diff`); the paired devices,
-//! by the hash of their credentials ([`DeviceRecord`]); and the audit trail of who did what ([`AuditRecord`]).
+//! by the hash of their credentials ([`DeviceRecord`]); the audit trail of who did what ([`AuditRecord`]);
+//! and the usage index of Claude's transcripts ([`UsageFile`], [`UsageMessage`], [`UsageDay`]), which is
+//! rebuildable from those transcripts at any time.
 //!
 //! The API is synchronous (SQLite is a blocking library): callers on an async runtime call it from
 //! `spawn_blocking` or a thread of their own. One [`Store`] holds one connection behind a mutex; several
@@ -18,6 +20,7 @@ mod migrations;
 mod push;
 mod runs;
 mod turns;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -29,6 +32,7 @@ pub use devices::DeviceRecord;
 pub use push::PushSubscriptionRecord;
 pub use runs::{RunEnd, RunRecord, RunState};
 pub use turns::TurnSnapshot;
+pub use usage::{UsageBatch, UsageDay, UsageFile, UsageMessage, UsageSessionInfo};
 
 /// Why the store failed. Messages say what to check.
 #[derive(Debug, thiserror::Error)]

@@ -73,6 +73,58 @@ pub(crate) fn migrations() -> Migrations<'static> {
                 target     TEXT NOT NULL,
                 addr       TEXT NOT NULL
             ) STRICT;",
+        // usage index: a rebuildable index of Claude's transcripts (per file: how far it was read; per
+        // assistant message: its tokens and cost), with a daily rollup the dashboard reads
+        M::up(
+            "CREATE TABLE usage_files (
+                id            INTEGER PRIMARY KEY,
+                path          TEXT NOT NULL UNIQUE,
+                project_id    TEXT NOT NULL,
+                project_path  TEXT,
+                session_id    TEXT NOT NULL,
+                size          INTEGER NOT NULL,
+                mtime_ns      INTEGER NOT NULL,
+                inode         INTEGER NOT NULL,
+                indexed_bytes INTEGER NOT NULL,
+                head          BLOB NOT NULL,
+                tail          BLOB NOT NULL,
+                cli_cost      REAL
+            ) STRICT;
+            CREATE TABLE usage_messages (
+                file_id               INTEGER NOT NULL,
+                message_id            TEXT NOT NULL,
+                request_id            TEXT NOT NULL,
+                session_id            TEXT NOT NULL,
+                model                 TEXT NOT NULL,
+                ts                    INTEGER NOT NULL,
+                day                   TEXT NOT NULL,
+                input_tokens          INTEGER NOT NULL,
+                output_tokens         INTEGER NOT NULL,
+                cache_creation_tokens INTEGER NOT NULL,
+                cache_read_tokens     INTEGER NOT NULL,
+                cost                  REAL NOT NULL,
+                counted               INTEGER NOT NULL,
+                PRIMARY KEY (file_id, message_id, request_id)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX usage_messages_by_key ON usage_messages(message_id, request_id);
+            CREATE INDEX usage_messages_by_session ON usage_messages(session_id);
+            CREATE TABLE usage_dirty (session_id TEXT PRIMARY KEY NOT NULL) STRICT, WITHOUT ROWID;
+            CREATE TABLE usage_daily (
+                day                   TEXT NOT NULL,
+                session_id            TEXT NOT NULL,
+                model                 TEXT NOT NULL,
+                project_id            TEXT NOT NULL,
+                messages              INTEGER NOT NULL,
+                input_tokens          INTEGER NOT NULL,
+                output_tokens         INTEGER NOT NULL,
+                cache_creation_tokens INTEGER NOT NULL,
+                cache_read_tokens     INTEGER NOT NULL,
+                cost                  REAL NOT NULL,
+                first_ts              INTEGER NOT NULL,
+                last_ts               INTEGER NOT NULL,
+                PRIMARY KEY (day, session_id, model, project_id)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX usage_daily_by_session ON usage_daily(session_id);",
         ),
     ])
 }

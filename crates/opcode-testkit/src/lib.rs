@@ -5,10 +5,12 @@
 //!   directives in the prompt (documented in `src/bin/fake_claude.rs`), so tests that go through the web
 //!   server can choose it per run.
 //! - [`mock_api`]: a mock of the Anthropic Messages API for running the genuine CLI offline.
+//! - [`transcripts`]: Claude transcript lines derived from one the genuine CLI wrote.
 //! - [`project_dir_name`]: how Claude names a project's folder under `~/.claude/projects`.
 #![allow(missing_docs)]
 
 pub mod mock_api;
+pub mod transcripts;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -19,6 +19,7 @@ import { RunsView } from './RunsView';
 import { SessionList } from './SessionList';
 import { SessionTab } from './SessionTab';
 import { TabStrip } from './TabStrip';
+import { UsageView } from './UsageView';
 
 export function Unauthorized() {
   return (
@@ -50,6 +51,7 @@ export function App() {
   }, [waiting]);
   const active = useAppState((s) => s.active);
   const runsView = useAppState((s) => s.runsView);
+  const usageView = useAppState((s) => s.usageView ?? false);
   const [authorised, setAuthorised] = useState<boolean | null>(null);
   const [projects, setProjects] = useState<Project[] | null>(null);
   const [projectsError, setProjectsError] = useState<string | null>(null);
@@ -125,6 +127,9 @@ export function App() {
   }, [feed]);
 
   const projectIdFor = (p: string) => projects?.find((x) => x.path === p)?.id ?? null;
+  /** A session of the usage view: its transcript in a tab. */
+  const openUsageSession = (sessionId: string, projectPath: string, projectId: string) =>
+    void controller.openPast(sessionId, projectPath, projectId);
 
   /** Starts a run once the server says the directory can be used (a directory that does not exist gives a
    *  sentence here, not a tab of a session that never existed). Without a connection the run starts anyway:
@@ -159,7 +164,7 @@ export function App() {
   }
 
   return (
-    <div className={`app ${active || runsView || filesFor || page ? 'has-active' : 'is-home'}`}>
+    <div className={`app ${active || runsView || usageView || filesFor || page ? 'has-active' : 'is-home'}`}>
       <OfflineBanner />
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
@@ -179,7 +184,7 @@ export function App() {
       </header>
       <div className="body">
         <aside className="sidebar">
-          {!active && !runsView && <Overview projects={projects} projectIdFor={projectIdFor} />}
+          {!active && !runsView && !usageView && <Overview projects={projects} projectIdFor={projectIdFor} />}
           <NewSession
             path={path}
             model={model}
@@ -219,6 +224,8 @@ export function App() {
             <AuditPage onClose={() => setPage(null)} onDevices={() => setPage('devices')} />
           ) : runsView ? (
             <RunsView projectIdFor={projectIdFor} />
+          ) : usageView ? (
+            <UsageView onOpenSession={openUsageSession} />
           ) : active ? (
             <SessionTab key={active} tabKey={active} />
           ) : (

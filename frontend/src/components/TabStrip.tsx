@@ -1,5 +1,5 @@
-// The strip of open sessions (one tab each, keyed by session id) plus "+ New" for the home view and "Runs"
-// for the running-sessions view.
+// The strip of open sessions (one tab each, keyed by session id) plus "+ New" for the home view, "Runs"
+// for the running-sessions view and "Usage" for the usage analytics.
 
 import { memo } from 'react';
 import { useApp, useAppState } from '../context';
@@ -46,10 +46,11 @@ export function TabStrip() {
   const order = useAppState((st) => st.order);
   const active = useAppState((st) => st.active);
   const runsView = useAppState((st) => st.runsView);
+  const usageView = useAppState((st) => st.usageView ?? false);
   return (
     <nav className="tabs" aria-label="Open sessions">
       <button
-        className={`tab-new ${active === null && !runsView ? 'active' : ''}`}
+        className={`tab-new ${active === null && !runsView && !usageView ? 'active' : ''}`}
         data-testid="new-tab"
         onClick={() => store.dispatch({ type: 'activate', key: null })}
       >
@@ -64,8 +65,17 @@ export function TabStrip() {
       >
         Runs
       </button>
+      <button
+        className={`tab-new ${usageView ? 'active' : ''}`}
+        data-testid="usage-tab"
+        aria-current={usageView ? 'page' : undefined}
+        title="Usage: cost and tokens by day, project, model and session"
+        onClick={() => store.dispatch({ type: 'show-usage' })}
+      >
+        Usage
+      </button>
       {order.map((k) => (
-        <Tab key={k} tabKey={k} active={k === active && !runsView} />
+        <Tab key={k} tabKey={k} active={k === active && !runsView && !usageView} />
       ))}
     </nav>
   );
