@@ -189,7 +189,15 @@ export const api = {
     for (const f of files) form.append('file', f, f.name);
     return request<{ written: string[] }>('POST', filesUrl('upload', project, { path: folder }), new RawBody(form));
   },
+  // paired devices, pairing links, the token, the audit trail
+  devices: () => request<{ devices: Device[]; current: string | null }>('GET', '/api/devices'),
+  renameDevice: (id: string, name: string) => request<{ id: string; name: string }>('PATCH', `/api/devices/${enc(id)}`, { name }),
+  revokeDevice: (id: string) => request<{ revoked: boolean }>('DELETE', `/api/devices/${enc(id)}`),
+  pairingLink: () => request<PairingLink>('POST', '/api/pairing-links'),
+  rotateToken: () => request<{ token: string; url: string; qr_svg: string | null }>('POST', '/api/token/rotate'),
+  audit: (limit = 100) => request<AuditEntry[]>('GET', `/api/audit?limit=${limit}`),
 };
+
 
 /** The address of a files route (`/api/files/<route>?project_path=…&…`); also the link of a download. */
 export function filesUrl(route: string, project: string, params: Record<string, string> = {}): string {
@@ -226,14 +234,7 @@ export interface FileContent {
   version: string;
   binary: boolean;
   text: string | null;
-  // paired devices, pairing links, the token, the audit trail
-  devices: () => request<{ devices: Device[]; current: string | null }>('GET', '/api/devices'),
-  renameDevice: (id: string, name: string) => request<{ id: string; name: string }>('PATCH', `/api/devices/${enc(id)}`, { name }),
-  revokeDevice: (id: string) => request<{ revoked: boolean }>('DELETE', `/api/devices/${enc(id)}`),
-  pairingLink: () => request<PairingLink>('POST', '/api/pairing-links'),
-  rotateToken: () => request<{ token: string; url: string; qr_svg: string | null }>('POST', '/api/token/rotate'),
-  audit: (limit = 100) => request<AuditEntry[]>('GET', `/api/audit?limit=${limit}`),
-};
+}
 
 /** A paired device (`GET /api/devices`). Times are unix seconds. */
 export interface Device {

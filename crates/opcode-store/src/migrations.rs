@@ -73,6 +73,7 @@ pub(crate) fn migrations() -> Migrations<'static> {
                 target     TEXT NOT NULL,
                 addr       TEXT NOT NULL
             ) STRICT;",
+        ),
         // usage index: a rebuildable index of Claude's transcripts (per file: how far it was read; per
         // assistant message: its tokens and cost), with a daily rollup the dashboard reads
         M::up(
