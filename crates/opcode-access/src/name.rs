@@ -31,7 +31,10 @@ mod tests {
         assert_eq!(device_name(android), "Chrome on Android");
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
         assert_eq!(device_name(iphone), "Safari on iPhone");
-        assert_eq!(device_name("curl/8.0"), "Unknown browser");
+        // a tool is named by woothee's kind for it; nothing recognisable reads as such
+        assert_eq!(device_name("curl/8.0"), "HTTP Library");
+        assert_eq!(device_name(""), "Unknown browser");
+        assert_eq!(device_name("xyzzy"), "Unknown browser");
         assert_eq!(checked_name("  my phone "), Some("my phone".into()));
         assert_eq!(checked_name(""), None);
         assert_eq!(checked_name("a\nb"), None);
