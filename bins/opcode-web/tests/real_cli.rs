@@ -449,7 +449,8 @@ async fn an_image_reaches_the_messages_api_from_a_live_session_and_from_a_one_sh
     assert_eq!(shown["images"], image, "the transcript has the image");
     let sent = mock.requests().into_iter().find(|r| r.to_string().contains("what is in picture one")).unwrap();
     assert_eq!(image_blocks(&sent), [("image/png".to_owned(), PNG.to_owned())], "{sent:#}");
-    assert!(texts(&run).contains("Mock reply to: what is in picture one"), "{run:#?}");
+    // the mock answers the request's last text block: the CLI may add one of its own naming the image file
+    assert!(texts(&run).contains("Mock reply to:"), "the mock's answer reached the browser: {run:#?}");
 
     // a live session: its first prompt and a follow-up with an image
     let mut ws = server.ws("/ws/claude").await;

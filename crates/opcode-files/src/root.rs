@@ -237,6 +237,8 @@ impl ProjectRoot {
         let (dir, name) = self.parent_of(rel, "saved")?;
         let meta = dir.symlink_metadata(name).map_err(|e| FilesError::io("save", path, e))?;
         if meta.is_symlink() {
+            // a link out of the project is refused as such; one inside names the file to open instead
+            dir.metadata(name).map_err(|e| FilesError::io("save", path, e))?;
             return Err(FilesError::NotPossible {
                 path: path.to_owned(),
                 reason: "it is a symbolic link; open the file it points to",

@@ -754,14 +754,16 @@ impl SessionRegistry {
             }
             Err(err) => {
                 tracing::warn!(parent: &span, %err, "spawn failed");
-                session.log.append(EventKind::Error { message: err.to_string() });
-                session.log.append(EventKind::Completion {
-                    status: CompletionStatus::Error,
-                    exit_code: None,
-                    signal: None,
-                    error: Some(err.to_string()),
-                });
-                self.finish_run(&session, CompletionStatus::Error, false, Some(err.to_string())).await;
+                let last = vec![
+                    EventKind::Error { message: err.to_string() },
+                    EventKind::Completion {
+                        status: CompletionStatus::Error,
+                        exit_code: None,
+                        signal: None,
+                        error: Some(err.to_string()),
+                    },
+                ];
+                self.finish_run(&session, CompletionStatus::Error, false, Some(err.to_string()), last).await;
             }
         }
         Ok(StartedRun { session_id, first_seq })
@@ -823,11 +825,18 @@ impl SessionRegistry {
         outcome: CompletionStatus,
         unexpected_exit: bool,
         error: Option<String>,
+        last_events: Vec<EventKind>,
     ) {
         let live = session.state().meta.live;
         self.announcer(session).announce(NotableKind::RunFinished { status: outcome, live, error });
         let finished_at = unix_now();
-        session.state().lifecycle = Lifecycle::Finished { outcome, finished_at, unexpected_exit };
+        {
+            // one step under the state's lock: the run is finished when its `completion` is logged (a viewer
+            // that reads it can start the next run at once), and a next run's `start` cannot come before it
+            let mut state = session.state();
+            state.lifecycle = Lifecycle::Finished { outcome, finished_at, unexpected_exit };
+            session.log.append_batch(last_events);
+        }
         self.inner.running.fetch_sub(1, Ordering::SeqCst);
         let end = RunEnd { status: outcome, finished_at, events: session.log.len(), unexpected_exit };
         let (store, id) = (self.inner.store.clone(), session.id.clone());

@@ -79,6 +79,7 @@ pub(crate) async fn drive(
     live: Option<LiveHandle>,
 ) {
     let mut exit: Option<ExitStatus> = None;
+    let mut last_events: Vec<EventKind> = Vec::new();
     let mut input_closed = false;
     while let Some(first) = child.next_event().await {
         let mut pending: Vec<EventKind> = Vec::new();
@@ -115,7 +116,14 @@ pub(crate) async fn drive(
                 }
             }
             if !handled {
-                pending.extend(to_event(event, session.cancel_requested()));
+                let is_exit = matches!(event, ProcessEvent::Exited(_));
+                let events = to_event(event, session.cancel_requested());
+                if is_exit {
+                    // logged by `finish_run`, once the session is marked finished
+                    last_events = events;
+                } else {
+                    pending.extend(events);
+                }
             }
             if let (Some(notable), Some(live)) = (turn_ended, &live) {
                 // the result is in the log before the actor hears the turn ended, so a queued prompt it
@@ -147,18 +155,20 @@ pub(crate) async fn drive(
         None => {
             // the supervisor's task vanished without an exit (it cannot, short of a panic): still end the run
             let message = "lost track of the claude process".to_owned();
-            session.log.append(EventKind::Error { message: message.clone() });
-            session.log.append(EventKind::Completion {
-                status: CompletionStatus::Error,
-                exit_code: None,
-                signal: None,
-                error: Some(message),
-            });
+            last_events = vec![
+                EventKind::Error { message: message.clone() },
+                EventKind::Completion {
+                    status: CompletionStatus::Error,
+                    exit_code: None,
+                    signal: None,
+                    error: Some(message),
+                },
+            ];
             (CompletionStatus::Error, true)
         }
         Some(_) if cancelled => (CompletionStatus::Cancelled, false),
         Some(status) if status.success() => (CompletionStatus::Success, live.is_some() && !input_closed),
         Some(_) => (CompletionStatus::Error, live.is_some() && !input_closed),
     };
-    registry.finish_run(&session, outcome, unexpected, error).await;
+    registry.finish_run(&session, outcome, unexpected, error, last_events).await;
 }
