@@ -238,7 +238,8 @@ impl ProjectRoot {
         let meta = dir.symlink_metadata(name).map_err(|e| FilesError::io("save", path, e))?;
         if meta.is_symlink() {
             // a link out of the project is refused as such; one inside names the file to open instead
-            dir.metadata(name).map_err(|e| FilesError::io("save", path, e))?;
+            // (opening resolves the link beneath the project, as reading does; metadata may not)
+            dir.open(name).map_err(|e| FilesError::io("save", path, e))?;
             return Err(FilesError::NotPossible {
                 path: path.to_owned(),
                 reason: "it is a symbolic link; open the file it points to",
