@@ -75,6 +75,8 @@ describe('the Files pane in Chromium', { concurrency: 1 }, () => {
 
       // the file changes on disk: the next save is refused and the disk keeps the other version
       writeFileSync(main, 'changed by claude\n');
+      await page.click('[data-testid="files-editor"] .cm-content'); // Save has the focus: back to the editor
+      await page.keyboard.press('Control+End');
       await page.keyboard.type('// mine\n');
       await page.click('[data-testid="files-save"]');
       const conflict = await page.waitForSelector('[data-testid="files-conflict"]');

@@ -284,7 +284,7 @@ describe('the phone app in Chromium (390 × 844)', { concurrency: 1 }, () => {
       await page.waitForSelector('[data-testid="new-tab"]');
       assert.equal(res.headers()['strict-transport-security'], 'max-age=31536000');
       assert.equal(await page.evaluate(() => window.isSecureContext && location.protocol), 'https:');
-      const [cookie] = (await ctx.cookies(url)).filter((c) => c.name === 'opcode_token');
+      const [cookie] = (await ctx.cookies(url)).filter((c) => c.name === 'opcode_device');
       assert.ok(cookie?.secure, `the cookie is Secure: ${JSON.stringify(cookie)}`);
       await eventually(() => page.evaluate(async () => !!(await navigator.serviceWorker.ready).active), 'the service worker registered');
       const sessions = await page.evaluate(async () => (await fetch('/api/sessions/running')).status);

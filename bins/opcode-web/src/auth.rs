@@ -256,6 +256,9 @@ pub fn same_origin(state: &AppState, request: &Request, is_upgrade: bool) -> Res
         }
     }
     match origin {
+        // a form posted by our own page sends `Origin: null` under `Referrer-Policy: no-referrer`; the
+        // browser's own `Sec-Fetch-Site` then says where it came from (a sandboxed frame says cross-site)
+        Some("null") if same_origin_fetch(headers) => Ok(()),
         Some(origin) if !origin_allowed(state, headers, origin) => Err("its Origin is not this server's"),
         Some(_) => Ok(()),
         None if headers.contains_key("sec-fetch-site") => Ok(()),
@@ -264,6 +267,11 @@ pub fn same_origin(state: &AppState, request: &Request, is_upgrade: bool) -> Res
         }
         None => Ok(()),
     }
+}
+
+/// The browser says the request comes from a page of this very origin (`Sec-Fetch-Site: same-origin`).
+pub fn same_origin_fetch(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"same-origin")
 }
 
 /// The server's own origin (`http(s)://<Host>`) or a configured one.

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Multipart, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -18,7 +18,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::api::{blocking, checked_project};
 use crate::error::{ok, ApiError};
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
+use opcode_access::AuditAction;
 
 /// Largest upload request by default (all its files together; `--max-upload-mb`).
 pub const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
@@ -94,6 +95,11 @@ async fn open(
     Ok((root, rel, q))
 }
 
+/// An audit target: a path in a project (never the file's content).
+fn in_project(project_path: &str, path: &str) -> String {
+    format!("{project_path}: {path}")
+}
+
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b)
         .map_err(|rejection| ApiError::BadRequest(format!("{}; see docs/protocol.md", rejection.body_text())))
@@ -131,6 +137,7 @@ async fn read(
 /// `PUT /api/files/save?…&path=F&version=V`: the body is the file's new content, raw.
 async fn save(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<FilesQuery>, QueryRejection>,
     content: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -150,6 +157,7 @@ async fn save(
     })?;
     let saved = blocking(move || Ok(root.save(&rel, &content, &version, MAX_EDIT_BYTES)?)).await?;
     tracing::info!(path = %saved.path, size = saved.size, "file saved");
+    state.audit(&caller, AuditAction::FileWritten, &in_project(&q.project_path, &saved.path)).await;
     Ok(ok(saved))
 }
 
@@ -173,11 +181,12 @@ pub struct CreateBody {
 
 async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<FilesQuery>, QueryRejection>,
     b: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let b = body(b)?;
-    let (root, _, _) = open(&state, q).await?;
+    let (root, _, q) = open(&state, q).await?;
     let rel = RelPath::new(&b.path)?;
     let path = rel.as_str().to_owned();
     blocking(move || match b.kind {
@@ -185,6 +194,7 @@ async fn create(
         NewKind::Folder => Ok(root.create_folder(&rel)?),
     })
     .await?;
+    state.audit(&caller, AuditAction::FileWritten, &in_project(&q.project_path, &path)).await;
     Ok(ok(serde_json::json!({ "path": path })))
 }
 
@@ -198,14 +208,16 @@ pub struct RenameBody {
 
 async fn rename(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<FilesQuery>, QueryRejection>,
     b: Result<Json<RenameBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let b = body(b)?;
-    let (root, _, _) = open(&state, q).await?;
+    let (root, _, q) = open(&state, q).await?;
     let (from, to) = (RelPath::new(&b.from)?, RelPath::new(&b.to)?);
-    let path = to.as_str().to_owned();
+    let (path, moved) = (to.as_str().to_owned(), format!("{} → {}", from.as_str(), to.as_str()));
     blocking(move || Ok(root.rename(&from, &to)?)).await?;
+    state.audit(&caller, AuditAction::FileRenamed, &in_project(&q.project_path, &moved)).await;
     Ok(ok(serde_json::json!({ "path": path })))
 }
 
@@ -218,15 +230,17 @@ pub struct DeleteBody {
 
 async fn delete(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<FilesQuery>, QueryRejection>,
     b: Result<Json<DeleteBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let b = body(b)?;
-    let (root, _, _) = open(&state, q).await?;
+    let (root, _, q) = open(&state, q).await?;
     let rel = RelPath::new(&b.path)?;
     let path = rel.as_str().to_owned();
     blocking(move || Ok(root.delete(&rel)?)).await?;
     tracing::info!(%path, "deleted");
+    state.audit(&caller, AuditAction::FileDeleted, &in_project(&q.project_path, &path)).await;
     Ok(ok(serde_json::json!({ "deleted": path })))
 }
 
@@ -244,12 +258,13 @@ fn multipart_error(err: axum::extract::multipart::MultipartError) -> ApiError {
 /// broken upload writes nothing.
 async fn upload(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<FilesQuery>, QueryRejection>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut multipart =
         multipart.map_err(|r| ApiError::BadRequest(format!("{}; send multipart/form-data", r.body_text())))?;
-    let (root, folder, _) = open(&state, q).await?;
+    let (root, folder, q) = open(&state, q).await?;
     let mut upload = blocking(move || Ok(root.upload_into(&folder)?)).await?;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let Some(name) = field.file_name().map(str::to_owned) else { continue };
@@ -271,6 +286,9 @@ async fn upload(
         return Err(ApiError::BadRequest("the upload had no file parts (parts need a file name)".into()));
     }
     tracing::info!(files = written.len(), "uploaded");
+    for path in &written {
+        state.audit(&caller, AuditAction::FileWritten, &in_project(&q.project_path, path)).await;
+    }
     Ok(ok(serde_json::json!({ "written": written })))
 }
 

@@ -4,7 +4,7 @@
 //! [`RepoPath`] before git sees it. Bad input is a 4xx with nothing written.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -15,7 +15,8 @@ use serde_json::json;
 
 use crate::api::{blocking, checked_project};
 use crate::error::{ok, ApiError};
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
+use opcode_access::AuditAction;
 
 /// Largest body of a git route (a commit message is the biggest thing sent).
 pub const MAX_GIT_BODY: usize = 256 * 1024;
@@ -208,22 +209,28 @@ async fn unstage(
 
 async fn commit(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ProjectQuery>, QueryRejection>,
     body: Result<Json<CommitBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let dir = project(&state, q).await?;
     let message = body.map_err(bad_body)?.0.message;
-    Ok(ok(state.git.commit(&dir, &message).await?))
+    let committed = state.git.commit(&dir, &message).await?;
+    let target = format!("{}: {}", dir.display(), committed.commit);
+    state.audit(&caller, AuditAction::GitCommitted, &target).await;
+    Ok(ok(committed))
 }
 
 async fn discard(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ProjectQuery>, QueryRejection>,
     body: Result<Json<PathBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let dir = project(&state, q).await?;
     let path = RepoPath::parse(&body.map_err(bad_body)?.0.path)?;
     state.git.discard(&dir, &path).await?;
+    state.audit(&caller, AuditAction::GitDiscarded, &format!("{}: {}", dir.display(), path.as_str())).await;
     Ok(ok(json!({ "discarded": path })))
 }
 
@@ -237,21 +244,25 @@ async fn branches(
 
 async fn switch(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ProjectQuery>, QueryRejection>,
     body: Result<Json<SwitchBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let dir = project(&state, q).await?;
     let branch = body.map_err(bad_body)?.0.branch;
     state.git.switch(&dir, &branch).await?;
+    state.audit(&caller, AuditAction::GitSwitched, &format!("{}: {branch}", dir.display())).await;
     Ok(ok(json!({ "branch": branch })))
 }
 
 async fn init(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ProjectQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let dir = project(&state, q).await?;
     state.git.init(&dir).await?;
+    state.audit(&caller, AuditAction::GitSwitched, &format!("{}: git init", dir.display())).await;
     Ok(ok(json!({ "initialized": true })))
 }
 

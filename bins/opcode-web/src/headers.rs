@@ -10,17 +10,16 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::page::CSS_SOURCE;
-
-/// The Content-Security-Policy of every response. `style-src` allows this origin's stylesheets and the
-/// one `<style>` of the server-made pages (by hash); `img-src data:` is for the QR codes the UI shows.
+/// The Content-Security-Policy of every response. Scripts: this origin's files only, never inline.
+/// Styles: this origin's stylesheets and inline styles, because the editor and the terminal (CodeMirror,
+/// xterm.js) write their own `<style>` elements and `style` attributes at run time (CSS cannot run
+/// script; a per-page nonce handed to CodeMirror's `cspNonce` would narrow this). `img-src data:` is for
+/// the QR codes the UI shows.
 pub fn content_security_policy() -> String {
-    format!(
-        "default-src 'none'; script-src 'self'; style-src 'self' {}; img-src 'self' data:; font-src 'self'; \
-         connect-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'self'; \
-         frame-ancestors 'none'",
-        &*CSS_SOURCE
-    )
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+     font-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'"
+        .to_owned()
 }
 
 static CSP: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {

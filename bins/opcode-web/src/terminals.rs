@@ -8,7 +8,7 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -20,8 +20,9 @@ use serde::Deserialize;
 
 use crate::api::checked_project;
 use crate::error::{ok, ApiError};
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
 use crate::ws::{chores, close, do_chore, Heartbeat};
+use opcode_access::AuditAction;
 
 /// Largest frame a terminal socket takes (keystrokes and pastes).
 pub const MAX_INPUT_BYTES: usize = 64 * 1024;
@@ -69,6 +70,7 @@ pub struct CreateBody {
 
 async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let terminals = terminals(&state)?;
@@ -80,7 +82,9 @@ async fn create(
     })?;
     let project = checked_project(&state, body.project_path).await?;
     let size = PtySize { rows: body.rows.unwrap_or(24), cols: body.cols.unwrap_or(80) };
+    let target = project.display().to_string();
     let info = terminals.create(&project, size).await?;
+    state.audit(&caller, AuditAction::TerminalOpened, &target).await;
     Ok((StatusCode::CREATED, ok(info)).into_response())
 }
 

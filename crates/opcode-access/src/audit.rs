@@ -86,6 +86,20 @@ actions! {
     PairingLinkCreated => "pairing_link_created",
     /// The token was rotated.
     TokenRotated => "token_rotated",
+    /// A file was saved, created or uploaded in the Files pane (its target: project and path; never content).
+    FileWritten => "file_written",
+    /// A file or folder was renamed or moved (its target: project, old and new path).
+    FileRenamed => "file_renamed",
+    /// A file or folder was deleted.
+    FileDeleted => "file_deleted",
+    /// A git commit was made (its target: the project and the new commit).
+    GitCommitted => "git_committed",
+    /// A file's uncommitted changes were discarded.
+    GitDiscarded => "git_discarded",
+    /// Another branch was checked out, or a repository created.
+    GitSwitched => "git_switched",
+    /// A terminal (a shell on the machine) was opened (its target: the project and the terminal id).
+    TerminalOpened => "terminal_opened",
 }
 
 #[cfg(test)]

@@ -211,6 +211,13 @@ const ACTIONS: Record<string, string> = {
   device_revoked: 'revoked a device',
   pairing_link_created: 'made a pairing link',
   token_rotated: 'rotated the token',
+  file_written: 'wrote a file',
+  file_renamed: 'renamed a file',
+  file_deleted: 'deleted a file',
+  git_committed: 'committed',
+  git_discarded: 'discarded changes',
+  git_switched: 'switched branch',
+  terminal_opened: 'opened a terminal',
 };
 
 export function AuditPage({ onClose, onDevices }: { onClose: () => void; onDevices: () => void }) {
