@@ -345,3 +345,49 @@ async fn project_roots_confine_the_files_routes_and_a_token_is_needed() {
     assert_eq!(response.status(), 401);
     server.stop().await;
 }
+
+/// The audit trail, newest first: `(action, target)`.
+async fn audit_entries(server: &TestServer) -> Vec<(String, String)> {
+    let (status, body) = server.get_json("/api/audit").await;
+    assert_eq!(status, 200, "{body}");
+    let entries = body["data"].as_array().unwrap();
+    entries
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["target"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn writes_are_in_the_audit_trail_by_path_never_by_content() {
+    let server = TestServer::start().await;
+    let _outside = populate(&server);
+    let project = server.project_path();
+    let (_, opened) = call(&server, "GET", "read", &q(&server, &[("path", "src/main.rs")]), None).await;
+    let version = opened["data"]["version"].as_str().unwrap().to_owned();
+    let (status, _) =
+        save(&server, &q(&server, &[("path", "src/main.rs"), ("version", &version)]), "secret-body").await;
+    assert_eq!(status, 200);
+    // a refused save is not a write
+    let (status, _) = save(&server, &q(&server, &[("path", "src/main.rs"), ("version", &version)]), "again").await;
+    assert_eq!(status, 409);
+    let create = json!({"path": "notes.txt", "kind": "file"});
+    assert_eq!(call(&server, "POST", "create", &q(&server, &[]), Some(create)).await.0, 200);
+    let rename = json!({"from": "notes.txt", "to": "todo.txt"});
+    assert_eq!(call(&server, "POST", "rename", &q(&server, &[]), Some(rename)).await.0, 200);
+    assert_eq!(upload(&server, &q(&server, &[("path", "src")]), &[("up.txt", b"uploaded-body".to_vec())]).await.0, 200);
+    assert_eq!(call(&server, "POST", "delete", &q(&server, &[]), Some(json!({"path": "todo.txt"}))).await.0, 200);
+
+    let mut entries = audit_entries(&server).await;
+    entries.reverse();
+    let expected = [
+        ("file_written", format!("{project}: src/main.rs")),
+        ("file_written", format!("{project}: notes.txt")),
+        ("file_renamed", format!("{project}: notes.txt → todo.txt")),
+        ("file_written", format!("{project}: src/up.txt")),
+        ("file_deleted", format!("{project}: todo.txt")),
+    ];
+    let expected: Vec<(String, String)> = expected.into_iter().map(|(a, t)| (a.to_owned(), t)).collect();
+    assert_eq!(entries, expected);
+    assert!(!format!("{entries:?}").contains("-body"), "no content in the trail: {entries:?}");
+    server.stop().await;
+}
