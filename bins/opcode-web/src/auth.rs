@@ -256,10 +256,7 @@ pub fn same_origin(state: &AppState, request: &Request, is_upgrade: bool) -> Res
         }
     }
     match origin {
-        // a form posted by our own page sends `Origin: null` under `Referrer-Policy: no-referrer`; the
-        // browser's own `Sec-Fetch-Site` then says where it came from (a sandboxed frame says cross-site)
-        Some("null") if same_origin_fetch(headers) => Ok(()),
-        Some(origin) if !origin_allowed(state, headers, origin) => Err("its Origin is not this server's"),
+        Some(origin) if !origin_accepted(state, headers, origin) => Err("its Origin is not this server's"),
         Some(_) => Ok(()),
         None if headers.contains_key("sec-fetch-site") => Ok(()),
         None if is_upgrade || changes_state(request.method(), request.uri().path()) => {
@@ -269,9 +266,12 @@ pub fn same_origin(state: &AppState, request: &Request, is_upgrade: bool) -> Res
     }
 }
 
-/// The browser says the request comes from a page of this very origin (`Sec-Fetch-Site: same-origin`).
-pub fn same_origin_fetch(headers: &HeaderMap) -> bool {
-    headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"same-origin")
+/// Whether a request's `Origin` is acceptable: the server's own or an allowed one, or `null` from a form
+/// posted by our own page (under `Referrer-Policy: no-referrer` a browser sends `Origin: null`; its
+/// `Sec-Fetch-Site: same-origin` then says where it came from, and a sandboxed frame says cross-site).
+pub fn origin_accepted(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
+    let own_form = origin == "null" && headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"same-origin");
+    own_form || origin_allowed(state, headers, origin)
 }
 
 /// The server's own origin (`http(s)://<Host>`) or a configured one.

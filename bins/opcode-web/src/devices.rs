@@ -290,8 +290,7 @@ async fn pair(
     form: Result<Form<PairCode>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let own_form = origin == "null" && crate::auth::same_origin_fetch(&headers);
-        if !own_form && !crate::auth::origin_allowed(&state, &headers, origin) {
+        if !crate::auth::origin_accepted(&state, &headers, origin) {
             return ApiError::Forbidden("cross-origin request refused: pair from the link's own page".to_owned())
                 .into_response();
         }

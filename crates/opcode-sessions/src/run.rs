@@ -92,14 +92,12 @@ pub(crate) async fn drive(
             let mut turn_ended = None;
             if let ProcessEvent::Line { stream: OutputStream::Stdout, text } = &event {
                 saw_output = true;
-                if live.is_some() {
+                if let Some(live) = &live {
                     match opcode_proto::read_envelope(text).and_then(|e| e.kind).as_deref() {
                         Some("control_request") => {
                             // what came before is logged first; the actor logs the request (never waits)
                             session.log.append_batch(std::mem::take(&mut pending));
-                            if let Some(live) = &live {
-                                live.control_request(text.clone());
-                            }
+                            live.control_request(text.clone());
                             handled = true;
                         }
                         Some("result") => turn_ended = Some(crate::notable::turn_finished(text)),
