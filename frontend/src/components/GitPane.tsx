@@ -68,16 +68,19 @@ export function GitPane({ projectPath, onClose }: { projectPath: string; onClose
     setBusy(true);
     setError(null);
     setNote(null);
+    let succeeded = false;
     try {
       await what();
-      if (done) setNote(done);
+      succeeded = true;
     } catch (e) {
       setError(errorSentence(e));
     } finally {
       setBusy(false);
       setConfirm(null);
+      // the note says an action is done only once the status it changed is on screen
       await load();
       if (branches) setBranches(await api.gitBranches(projectPath).catch(() => branches));
+      if (succeeded && done) setNote(done);
     }
   };
 
