@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TIMEOUT, contextFor, eventually, projectDir, startSession, SIZES, fits, statusOf, startShared, stopShared } from './harness.mjs';
+import { SHOT_DIR, TIMEOUT, contextFor, eventually, projectDir, startSession, SIZES, fits, statusOf, startShared, stopShared } from './harness.mjs';
 
 let server;
 let home;
@@ -55,8 +55,13 @@ describe('slash commands and live settings in Chromium', { concurrency: 1 }, () 
       await page.locator('[data-testid="slash-item"][data-name="compact"][data-source="builtin"]').waitFor();
       assert.equal(await page.locator('[data-testid="slash-item"][data-name="config"]').count(), 0, 'no interactive-only command');
       assert.ok(await fits(page), `${size}: the menu does not widen the page`);
-      const height = await greet.evaluate((el) => el.getBoundingClientRect().height);
-      assert.ok(height >= 44, `${size}: a row is a 44 px tap target (${height})`);
+      const [height, why] = await greet.evaluate((el) => {
+        const st = getComputedStyle(el);
+        return [el.getBoundingClientRect().height, `${st.display} min-height ${st.minHeight} ${el.parentElement.outerHTML.slice(0, 300)}`];
+      });
+      assert.ok(height >= 44, `${size}: a row is a 44 px tap target (${height}; ${why})`);
+      mkdirSync(SHOT_DIR, { recursive: true });
+      await page.screenshot({ path: join(SHOT_DIR, `slash-menu-${size}.png`) });
 
       // it filters as you type; ↑ ↓ move, Enter chooses: "/name " with the cursor after it
       await page.fill('[data-testid="prompt-input"]', '/gree');
@@ -112,6 +117,7 @@ describe('slash commands and live settings in Chromium', { concurrency: 1 }, () 
       await page.waitForSelector('[data-testid="settings-changed"]:has-text("Permission mode: plan")');
       await eventually(async () => /live \(plan\)/.test(await page.textContent('[data-testid="session-id"]')), 'the bar shows the mode');
       assert.ok(await fits(page), `${size}: the settings do not widen the page`);
+      await page.screenshot({ path: join(SHOT_DIR, `live-settings-${size}.png`) });
 
       // a turn that takes a while: the selects are disabled while it runs
       await page.fill('[data-testid="prompt-input"]', 'second @lines=4 @delay=300');
