@@ -17,7 +17,11 @@
 //! - a prompt sent while a turn runs is queued (`prompt_queued`) and goes out, in order, when the turn
 //!   ends (`user_prompt` with its `client_id`); a prompt whose client id the session has seen is never
 //!   delivered twice; prompts still queued when the process ends stay queued, in the log, and go out when
-//!   the session is taken up again ([`Restored`]).
+//!   the session is taken up again ([`Restored`]);
+//! - the model and permission mode change between turns only: while a turn runs (or a permission request
+//!   waits) a switch is refused with [`ControlError::TurnRunning`] and nothing is written; otherwise the
+//!   `set_model` / `set_permission_mode` control requests go out together (or, when claude's input queue
+//!   has no room for both, neither does) and `settings_changed` is logged once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
