@@ -151,7 +151,8 @@ async fn settings_are_refused_during_a_turn_and_for_bad_input_and_nothing_is_sen
     assert!(refusal["message"].as_str().unwrap().contains("between turns only"), "{refusal}");
 
     let unknown = uuid::Uuid::new_v4().to_string();
-    let cases: [(&str, &str, u16, &str); 8] = [
+    let cases: [(&str, &str, u16, &str); 9] = [
+        (&id, r#"{"permission_mode":"bypassPermissions"}"#, 400, "--allow-bypass-permissions"),
         (&id, "{}", 400, "nothing to change"),
         (&id, r#"{"permission_mode":"yolo"}"#, 400, "unknown variant"),
         (&id, r#"{"model":""}"#, 400, "not valid"),

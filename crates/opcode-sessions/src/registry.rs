@@ -930,7 +930,8 @@ impl SessionRegistry {
 
     /// Switches the live session's model and/or permission mode between turns: claude gets `set_model` /
     /// `set_permission_mode` control requests and `settings_changed` is logged. An empty change or a bad
-    /// model name is [`ControlError::BadSettings`]; while a turn runs, [`ControlError::TurnRunning`];
+    /// model name is [`ControlError::BadSettings`], and so is `bypassPermissions` unless the server allows
+    /// it (as for a start); while a turn runs, [`ControlError::TurnRunning`];
     /// nothing is sent in either case.
     pub async fn change_settings(
         &self,
@@ -938,6 +939,11 @@ impl SessionRegistry {
         change: opcode_proto::control::SettingsChange,
     ) -> Result<(), ControlError> {
         change.check().map_err(ControlError::BadSettings)?;
+        if change.permission_mode == Some(PermissionMode::BypassPermissions)
+            && !self.inner.config.allow_bypass_permissions
+        {
+            return Err(ControlError::BadSettings(StartError::BypassNotAllowed.to_string()));
+        }
         let (model, mode) = (change.model.clone(), change.permission_mode);
         self.live_handle(session_id).await?.settings(change).await?;
         // the run's summary (`/api/sessions/running`) says what it runs with now
