@@ -1,7 +1,7 @@
 // REST client for opcode-web: unwraps the `{ success, data, error }` envelope, sends the auth cookie
 // (same-origin), and raises UnauthorizedError on 401 so the app can show the "open the printed URL" page.
 
-import type { Envelope, HistoryPage, ImageAttachment, Project, RunningSession, SessionInfo } from './events';
+import type { Envelope, HistoryPage, ImageAttachment, PermissionMode, Project, ProjectCommands, RunningSession, SessionInfo } from './events';
 import type { UsageReport } from './usage';
 
 export class UnauthorizedError extends Error {
@@ -138,6 +138,12 @@ export const api = {
     request<unknown>('POST', `/api/sessions/${enc(sessionId)}/permissions/${enc(requestId)}`, answer),
   interrupt: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/interrupt`, {}),
   end: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/end`, {}),
+  /** Switches a live session's model and/or permission mode between turns (409 while a turn runs). */
+  settings: (sessionId: string, change: { model?: string; permission_mode?: PermissionMode }) =>
+    request<unknown>('POST', `/api/sessions/${enc(sessionId)}/settings`, change),
+  /** The slash commands claude knows in the project, by source. */
+  projectCommands: (projectPath: string) =>
+    request<ProjectCommands>('GET', `/api/projects/commands?${new URLSearchParams({ path: projectPath })}`),
   // remembered permission rules of a project (its `.claude/settings.local.json`)
   terminals: (projectPath?: string) =>
     request<TerminalInfo[]>(

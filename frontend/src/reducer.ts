@@ -474,6 +474,14 @@ function applyOne(d: SessionState, ev: SessionEvent) {
       }
       break;
     }
+    case 'settings_changed': {
+      const model = typeof ev.model === 'string' ? ev.model : null;
+      const permissionMode = typeof ev.permission_mode === 'string' ? ev.permission_mode : null;
+      if (model) d.model = model;
+      if (permissionMode) d.permissionMode = permissionMode;
+      push({ kind: 'settings', model, permissionMode });
+      break;
+    }
     case 'output': {
       const c = ev.content;
       if (isObject(c) && c.type === 'stream_event') {

@@ -92,6 +92,7 @@ const EVENT_SPECS: { [T in Known]: Spec<EventOf<T>> } = {
     message: 'string|null',
     remembered: 'boolean?',
   },
+  settings_changed: { ...base, model: 'string|null', permission_mode: 'string|null' },
   output: { ...base, content: 'unknown' },
   error: { ...base, message: 'string' },
   cancelled: { ...base },
@@ -191,6 +192,7 @@ describe('wire: the server events recorded by the Rust encoder', () => {
       'user-text',
       'tool-use',
       'approval',
+      'settings',
       'raw',
       'error',
       'cancelled',
@@ -198,9 +200,10 @@ describe('wire: the server events recorded by the Rust encoder', () => {
     ]);
     expect(s.status).toBe('cancelled');
     expect(s.live).toBe(true);
-    expect(s.permissionMode).toBe('default');
+    expect(s.permissionMode).toBe('acceptEdits');
     expect(s.projectPath).toBe('/home/dev/project "q"');
-    expect(s.model).toBe('opus');
+    // the settings_changed after the start: the model and mode switched between turns
+    expect(s.model).toBe('sonnet');
     expect(s.approvals).toEqual([]);
     const byKind = <K extends string>(kind: K) => s.items.find((i) => i.kind === kind) as Extract<typeof s.items[number], { kind: K }>;
     expect(byKind('user-text').text).toBe('list the files\nall of them');
@@ -214,6 +217,7 @@ describe('wire: the server events recorded by the Rust encoder', () => {
       description: 'List files',
       resolution: { behavior: 'allow', by: 'viewer', message: null },
     });
+    expect(byKind('settings')).toMatchObject({ model: 'sonnet', permissionMode: 'acceptEdits' });
     expect(byKind('raw').text).toBe('a line that is not JSON: {');
     expect(byKind('error').message).toBe('claude stderr: warning ✓');
     expect(byKind('completion')).toMatchObject({ status: 'cancelled', exitCode: null, signal: 15 });
@@ -235,6 +239,7 @@ const CONTROL_SPECS: { [T in ControlMessage['type']]: Spec<Control<T>> } = {
   },
   interrupt: { session_id: 'string' },
   end: { session_id: 'string' },
+  settings: { session_id: 'string', model: 'string?', permission_mode: 'string?' },
 };
 const REQUEST_SPEC: Spec<ClaudeRequest> = {
   command_type: 'string',

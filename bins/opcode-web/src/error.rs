@@ -91,9 +91,10 @@ impl From<ControlError> for ApiError {
     fn from(err: ControlError) -> Self {
         match err {
             ControlError::NotFound(_) => ApiError::NotFound(err.to_string()),
-            ControlError::EmptyPrompt | ControlError::BadClientId(_) | ControlError::BadImage(_) => {
-                ApiError::BadRequest(err.to_string())
-            }
+            ControlError::EmptyPrompt
+            | ControlError::BadClientId(_)
+            | ControlError::BadImage(_)
+            | ControlError::BadSettings(_) => ApiError::BadRequest(err.to_string()),
             ControlError::NotQueued(_) => ApiError::NotFound(err.to_string()),
             other => ApiError::Conflict(other.to_string()),
         }

@@ -474,3 +474,47 @@ async fn an_image_reaches_the_messages_api_from_a_live_session_and_from_a_one_sh
     assert_eq!(end.last().unwrap()["status"], "success", "{end:#?}");
     server.stop().await;
 }
+
+/// A live session's model is switched between turns: the genuine CLI answers the `set_model` control
+/// request with success, and its next request to the Messages API asks for the new model.
+#[tokio::test]
+async fn set_model_between_turns_reaches_the_genuine_clis_next_request() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, server.live_request("the first turn", &id)).await;
+    until(&mut ws, is_result).await;
+    let first = mock.requests().into_iter().rev().find(|r| r.to_string().contains("the first turn")).unwrap();
+    let new_model = "claude-sonnet-4-5-20250929";
+    assert_ne!(first["model"], new_model, "the first turn used another model: {}", first["model"]);
+
+    let response = server
+        .http()
+        .post(server.url(&format!("/api/sessions/{id}/settings")))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"model": new_model, "permission_mode": "acceptEdits"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let mut seen: Vec<Value> = Vec::new();
+    while seen.iter().filter(|e| is_settings_answer(e)).count() < 2 {
+        seen.push(next_json(&mut ws).await.expect("the session goes on"));
+    }
+    let answers: Vec<&Value> = seen.iter().filter(|e| is_settings_answer(e)).collect();
+    assert!(answers.iter().all(|e| e["content"]["response"]["subtype"] == "success"), "{answers:#?}");
+    assert!(seen.iter().any(|e| e["type"] == "settings_changed" && e["model"] == new_model), "{seen:#?}");
+
+    send(&mut ws, serde_json::json!({"type":"prompt","session_id":id,"prompt":"the second turn"}).to_string()).await;
+    let second = until(&mut ws, is_result).await;
+    assert!(texts(&second).contains("Mock reply to: the second turn"), "{second:#?}");
+    let next = mock.requests().into_iter().rev().find(|r| r.to_string().contains("the second turn")).unwrap();
+    assert_eq!(next["model"], new_model, "the next request uses the new model");
+
+    send(&mut ws, serde_json::json!({"type":"end","session_id":id}).to_string()).await;
+    let end = until_completion(&mut ws).await;
+    assert_eq!(end.last().unwrap()["status"], "success", "{end:#?}");
+    server.stop().await;
+}

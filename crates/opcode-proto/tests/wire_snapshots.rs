@@ -4,7 +4,7 @@
 //! `tests/snapshots/events/*.json` hold one session event of every kind, as the encoder writes it (exact
 //! bytes, one line): this test asserts the encoder produces exactly those bytes and the decoder reads them
 //! back; the Vitest test parses the same files into the UI's types and runs them through its reducer.
-//! Together they form one session, seq 0 to 8, so the reducer can apply them in order.
+//! Together they form one session, seq 0 to 11, so the reducer can apply them in order.
 //!
 //! `tests/snapshots/requests/*.json` hold what the UI sends (a run request and each control message): this
 //! test asserts the server reads each as meant; the Vitest test checks each against the UI's request types.
@@ -38,6 +38,7 @@ fn file_of(kind: &EventKind) -> &'static str {
         EventKind::PromptUnqueued { .. } => "prompt_unqueued.json",
         EventKind::PermissionRequest { .. } => "permission_request.json",
         EventKind::PermissionResolved { .. } => "permission_resolved.json",
+        EventKind::SettingsChanged { .. } => "settings_changed.json",
         EventKind::Output { content: OutputContent::Json(_) } => "output_json.json",
         EventKind::Output { content: OutputContent::Text(_) } => "output_text.json",
         EventKind::Error { .. } => "error.json",
@@ -84,6 +85,10 @@ fn session() -> Vec<SessionEvent> {
             by: opcode_proto::AnsweredBy::Viewer,
             message: None,
             remembered: true,
+        },
+        EventKind::SettingsChanged {
+            model: Some("sonnet".into()),
+            permission_mode: Some(opcode_proto::PermissionMode::AcceptEdits),
         },
         EventKind::Output { content: OutputContent::from_line("a line that is not JSON: {".into()) },
         EventKind::Error { message: "claude stderr: warning ✓".into() },
@@ -216,6 +221,16 @@ fn every_request_the_ui_sends_is_read_as_meant() {
     }
     assert_eq!(control("interrupt.json"), ControlMessage::Interrupt { session_id: SESSION.into() });
     assert_eq!(control("end.json"), ControlMessage::End { session_id: SESSION.into() });
+    assert_eq!(
+        control("settings.json"),
+        ControlMessage::Settings {
+            session_id: SESSION.into(),
+            change: opcode_proto::control::SettingsChange {
+                model: Some("sonnet".into()),
+                permission_mode: Some(opcode_proto::PermissionMode::Plan),
+            },
+        }
+    );
 
     let names = [
         "execute.json",
@@ -228,6 +243,7 @@ fn every_request_the_ui_sends_is_read_as_meant() {
         "permission_deny.json",
         "interrupt.json",
         "end.json",
+        "settings.json",
     ];
     assert_exactly(&dir, &names.iter().map(|n| (*n).to_owned()).collect());
 }

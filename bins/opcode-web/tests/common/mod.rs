@@ -186,6 +186,19 @@ impl TestServer {
     }
 }
 
+/// `v` percent-encoded for a query string (every byte but unreserved ones).
+pub fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub async fn send(ws: &mut Ws, text: String) {
     ws.send(Message::Text(text.into())).await.unwrap();
 }
@@ -268,6 +281,12 @@ pub async fn until(ws: &mut Ws, what: impl Fn(&Value) -> bool) -> Vec<Value> {
 }
 
 /// Claude's `result` line: the end of a turn.
+/// Claude's `control_response` (an `output` event) to a model or mode switch of the server's (`set-…` ids).
+pub fn is_settings_answer(e: &Value) -> bool {
+    e["content"]["type"] == "control_response"
+        && e["content"]["response"]["request_id"].as_str().is_some_and(|r| r.starts_with("set-"))
+}
+
 pub fn is_result(e: &Value) -> bool {
     e["type"] == "output" && e["content"]["type"] == "result"
 }

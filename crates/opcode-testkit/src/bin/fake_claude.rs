@@ -23,7 +23,9 @@
 //! opcode-web does not handle, then goes on with the turn (which interrupts do not stop).
 //!
 //! Live mode (`--input-format stream-json`, as with `--permission-prompt-tool stdio`): reads JSON lines on
-//! stdin; answers `initialize` and `interrupt` control requests; each `user` message is a turn (same
+//! stdin; answers `initialize`, `interrupt`, `set_model` and `set_permission_mode` control requests (the
+//! next turn's init line names the model and mode set; an unknown mode is answered with an error); each
+//! `user` message is a turn (same
 //! directives); `@tool` then asks `can_use_tool` for a Bash call and waits for the `control_response`:
 //! allow runs it (creates `tool-ran.txt` in the working directory), deny reports the message as an error
 //! tool_result. An interrupt stops the turn's remaining lines. Closing stdin ends the process (exit 0).
@@ -363,7 +365,7 @@ mod live {
     use std::io::BufRead;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc;
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use serde_json::{json, Value};
@@ -379,8 +381,11 @@ mod live {
             args.session_id.clone().or_else(|| args.resume.clone()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
         let interrupted = Arc::new(AtomicBool::new(false));
+        let first_model = args.model.clone().unwrap_or_else(|| "claude-fake-1".into());
+        let settings = Arc::new(Mutex::new((first_model.clone(), "default".to_owned())));
         let (tx, rx) = mpsc::channel::<Value>();
         let flag = interrupted.clone();
+        let set = settings.clone();
         // the reader answers control requests at once, even while a turn is printing
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines() {
@@ -391,6 +396,23 @@ mod live {
                     if subtype == "interrupt" {
                         flag.store(true, Ordering::SeqCst);
                     }
+                    let mut current = set.lock().unwrap_or_else(|e| e.into_inner());
+                    if subtype == "set_model" {
+                        current.0 = match msg["request"]["model"].as_str() {
+                            None | Some("default") => first_model.clone(),
+                            Some(model) => model.to_owned(),
+                        };
+                    }
+                    if subtype == "set_permission_mode" {
+                        let mode = msg["request"]["mode"].as_str().unwrap_or_default();
+                        if !["default", "acceptEdits", "plan", "bypassPermissions"].contains(&mode) {
+                            print(&json!({"type":"control_response","response":{"subtype":"error",
+                                "request_id":msg["request_id"],"error":format!("invalid_mode: {mode}")}}));
+                            continue;
+                        }
+                        mode.clone_into(&mut current.1);
+                    }
+                    drop(current);
                     print(&json!({"type":"control_response","response":{"subtype":"success",
                         "request_id":msg["request_id"],"response":{}}}));
                     continue;
@@ -416,8 +438,9 @@ mod live {
             let (prompt, images) = content_text(&msg["message"]["content"]);
             let d = parse_directives(&prompt);
             let mut out = Out { stdout: std::io::stdout(), delay: Duration::ZERO };
+            let (model, mode) = settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
             out.line(&json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash"],
-                "model":args.model.clone().unwrap_or_else(|| "claude-fake-1".into()),"permissionMode":"default"}));
+                "model":model,"permissionMode":mode}));
             out.delay = Duration::from_millis(d.delay_ms);
             write_files(&d, &cwd);
             if d.exit != 0 {
