@@ -1,7 +1,7 @@
 // REST client for opcode-web: unwraps the `{ success, data, error }` envelope, sends the auth cookie
 // (same-origin), and raises UnauthorizedError on 401 so the app can show the "open the printed URL" page.
 
-import type { Envelope, HistoryPage, Project, RunningSession, SessionInfo } from './events';
+import type { Envelope, HistoryPage, PermissionMode, Project, RunningSession, SessionInfo } from './events';
 
 export class UnauthorizedError extends Error {
   constructor() {
@@ -40,6 +40,11 @@ export const connectivity = {
 /** The header the service worker puts on an answer it serves from its cache because the network failed. */
 export const OFFLINE_HEADER = 'x-opcode-offline';
 
+/** A body sent as it is (an agent file's text), not as JSON. */
+class RawBody {
+  constructor(readonly text: string) {}
+}
+
 async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
@@ -47,8 +52,8 @@ async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: strin
       method,
       credentials: 'same-origin',
       headers:
-        body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': body instanceof RawBody ? 'text/plain' : 'application/json' },
+      ...(body === undefined ? {} : { body: body instanceof RawBody ? body.text : JSON.stringify(body) }),
     });
   } catch (e) {
     connectivity.set(true);
@@ -108,7 +113,65 @@ export const api = {
     request<{ device_id: string }>('POST', '/api/push/subscriptions', { device_id: deviceId, subscription }),
   unsubscribePush: (deviceId: string) => request<{ deleted: boolean }>('DELETE', '/api/push/subscriptions', { device_id: deviceId }),
   testPush: (deviceId: string) => request<{ accepted: boolean }>('POST', '/api/push/test', { device_id: deviceId }),
+  // agents
+  agents: () => request<Agent[]>('GET', '/api/agents'),
+  createAgent: (agent: AgentFields) => request<Agent>('POST', '/api/agents', agent),
+  updateAgent: (id: number, agent: AgentFields) => request<Agent>('PUT', `/api/agents/${id}`, agent),
+  deleteAgent: (id: number) => request<{ deleted: boolean }>('DELETE', `/api/agents/${id}`),
+  /** Imports an agent file (Opcode's `.opcode.json`), sent as its text. */
+  importAgent: (fileText: string) => request<Agent>('POST', '/api/agents/import', new RawBody(fileText)),
+  /** Where the agent's file downloads from (a same-origin GET: the cookie goes along). */
+  exportAgentUrl: (id: number) => `/api/agents/${id}/export`,
+  runAgent: (id: number, run: { project_path: string; task?: string; live?: boolean; model?: string }) =>
+    request<AgentRun>('POST', `/api/agents/${id}/run`, run),
+  agentRuns: () => request<AgentRun[]>('GET', '/api/agent-runs'),
 };
+
+/** What an agent is made of (the body of a create or an edit). */
+export interface AgentFields {
+  name: string;
+  icon: string;
+  system_prompt: string;
+  default_task: string | null;
+  model: string;
+  permission_mode: PermissionMode | null;
+  allowed_tools: string[];
+  disallowed_tools: string[];
+  hooks?: string | null;
+}
+
+/** `GET /api/agents`: a saved agent. */
+export interface Agent extends AgentFields {
+  id: number;
+  hooks: string | null;
+  /** RFC 3339. */
+  created_at: string;
+  updated_at: string;
+}
+
+/** A run of an agent (`/api/agent-runs`): its session, how it ended, and claude's figures. */
+export interface AgentRun {
+  id: number;
+  agent_id: number | null;
+  agent_name: string;
+  agent_icon: string;
+  session_id: string;
+  project_path: string;
+  task: string;
+  model: string;
+  live: boolean;
+  status: 'running' | 'success' | 'error' | 'cancelled';
+  /** Unix seconds. */
+  started_at: number;
+  ended_at: number | null;
+  duration_ms: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cache_creation_tokens: number | null;
+  cache_read_tokens: number | null;
+  total_tokens: number | null;
+  cost_usd: number | null;
+}
 
 export interface RuleLists {
   allow: string[];

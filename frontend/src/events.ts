@@ -84,6 +84,15 @@ export interface ClaudeRequest {
   /** A live session: one claude process across turns, tools approved by viewers. */
   live?: boolean;
   permission_mode?: PermissionMode;
+  /** The run's settings beyond the prompt, each through the CLI's own flag (an agent's run). */
+  run_options?: RunOptions;
+}
+
+/** `--append-system-prompt`, `--allowedTools`, `--disallowedTools`; unknown fields are refused. */
+export interface RunOptions {
+  append_system_prompt?: string;
+  allowed_tools?: string[];
+  disallowed_tools?: string[];
 }
 
 export type PermissionMode = 'default' | 'acceptEdits' | 'plan' | 'bypassPermissions';

@@ -78,9 +78,12 @@ export interface AppState {
   sessions: Record<string, SessionState>;
   order: string[];
   active: string | null;
-  /** The running-sessions view is shown (instead of the active tab or the home view). */
-  runsView: boolean;
+  /** A pane shown instead of the active tab or the home view: the running-sessions view or the agents. */
+  pane: Pane | null;
 }
+
+/** The panes of the main navigation besides the tabs and home. */
+export type Pane = 'runs' | 'agents';
 
 export type Action =
   | {
@@ -94,8 +97,8 @@ export type Action =
     }
   | { type: 'close'; key: string }
   | { type: 'activate'; key: string | null }
-  /** Shows the running-sessions view (activating a tab or the home view leaves it). */
-  | { type: 'show-runs' }
+  /** Shows a pane (activating a tab or the home view leaves it). */
+  | { type: 'show-pane'; pane: Pane }
   | { type: 'events'; events: SessionEvent[] }
   | { type: 'bind'; key: string; sessionId: string }
   | {
@@ -126,7 +129,7 @@ export type Action =
 /** Events further ahead than this are dropped rather than buffered (a broken stream, not a reorder). */
 export const MAX_PENDING = 10_000;
 
-export const initialState: AppState = { sessions: {}, order: [], active: null, runsView: false };
+export const initialState: AppState = { sessions: {}, order: [], active: null, pane: null };
 
 export function newSession(
   key: string,
@@ -173,7 +176,7 @@ export function reducer(state: AppState, action: Action): AppState {
           ...state,
           sessions: patched === existing ? state.sessions : { ...state.sessions, [action.key]: patched },
           active: action.activate === false ? state.active : action.key,
-          runsView: action.activate === false ? state.runsView : false,
+          pane: action.activate === false ? state.pane : null,
         };
       }
       const s = newSession(action.key, action.sessionId, action.projectPath, action.projectId ?? null, action.model ?? null);
@@ -181,7 +184,7 @@ export function reducer(state: AppState, action: Action): AppState {
         sessions: { ...state.sessions, [action.key]: s },
         order: [...state.order, action.key],
         active: action.activate === false ? state.active : action.key,
-        runsView: action.activate === false ? state.runsView : false,
+        pane: action.activate === false ? state.pane : null,
       };
     }
     case 'close': {
@@ -195,9 +198,9 @@ export function reducer(state: AppState, action: Action): AppState {
     }
     case 'activate':
       if (action.key !== null && !state.sessions[action.key]) return state;
-      return state.active === action.key && !state.runsView ? state : { ...state, active: action.key, runsView: false };
-    case 'show-runs':
-      return state.runsView ? state : { ...state, runsView: true };
+      return state.active === action.key && !state.pane ? state : { ...state, active: action.key, pane: null };
+    case 'show-pane':
+      return state.pane === action.pane ? state : { ...state, pane: action.pane };
     case 'events':
       return applyEventsToState(state, action.events);
     case 'bind':

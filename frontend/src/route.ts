@@ -1,12 +1,12 @@
-// The address of what is shown: `#session=<id>` for a session's tab, `#runs` for the Runs view, nothing for
-// home. A reload, a bookmark or a notification's link (`/#session=<id>`) opens that session again.
+// The address of what is shown: `#session=<id>` for a session's tab, `#runs` for the Runs view, `#agents`
+// for the Agents pane, nothing for home. A reload, a bookmark or a notification's link (`/#session=<id>`) opens that session again.
 
 import { api } from './api';
 import type { Controller } from './controller';
 import type { AppState } from './reducer';
 
-export function hashFor(state: Pick<AppState, 'active' | 'runsView' | 'sessions'>): string {
-  if (state.runsView) return '#runs';
+export function hashFor(state: Pick<AppState, 'active' | 'pane' | 'sessions'>): string {
+  if (state.pane) return `#${state.pane}`;
   const id = state.active ? state.sessions[state.active]?.sessionId : null;
   return id ? `#session=${encodeURIComponent(id)}` : '';
 }
@@ -33,6 +33,10 @@ export function syncLocation(state: AppState, loc: Pick<Location, 'hash' | 'path
 export async function openFromLocation(controller: Controller, hash: string = window.location.hash): Promise<void> {
   if (hash === '#runs') {
     controller.showRuns();
+    return;
+  }
+  if (hash === '#agents') {
+    controller.showAgents();
     return;
   }
   const id = sessionFromHash(hash);

@@ -14,6 +14,7 @@ import type {
   CompletionStatus,
   ControlMessage,
   PermissionResolvedEvent,
+  RunOptions,
   SessionEvent,
 } from './events';
 import { isObject, parseFrame } from './events';
@@ -49,7 +50,11 @@ type Check<V> = unknown extends V
           ? 'string|null'
           : [V] extends [number | null]
             ? 'number|null'
-            : never;
+            : [V] extends [string[]]
+              ? 'string[]'
+              : [V] extends [object]
+                ? 'object'
+                : never;
 type Field<E, K extends keyof E> = {} extends Pick<E, K> ? `${Check<Exclude<E[K], undefined>>}?` : Check<E[K]>;
 /** Every field of `E` but `type`, each with its check; an object literal of this type names exactly E's fields. */
 type Spec<E> = { [K in Exclude<keyof E, 'type'>]-?: Field<E, K> };
@@ -103,6 +108,8 @@ const BEHAVIORS: Record<PermissionResolvedEvent['behavior'], true> = { allow: tr
 function matches(value: unknown, check: string): boolean {
   const type = check.replace(/\?$/, '');
   if (type === 'unknown') return value !== undefined;
+  if (type === 'string[]') return Array.isArray(value) && value.every((v) => typeof v === 'string');
+  if (type === 'object') return isObject(value);
   return type.split('|').some((t) => (t === 'null' ? value === null : typeof value === t));
 }
 
@@ -232,6 +239,12 @@ const REQUEST_SPEC: Spec<ClaudeRequest> = {
   include_partial_messages: 'boolean?',
   live: 'boolean?',
   permission_mode: 'string?',
+  run_options: 'object?',
+};
+const RUN_OPTIONS_SPEC: Spec<RunOptions> = {
+  append_system_prompt: 'string?',
+  allowed_tools: 'string[]?',
+  disallowed_tools: 'string[]?',
 };
 
 describe('wire: the requests the Rust server reads as meant', () => {
@@ -250,6 +263,7 @@ describe('wire: the requests the Rust server reads as meant', () => {
         if (value.type === 'permission_response') expect(BEHAVIORS).toHaveProperty(value.behavior as string);
       } else {
         expect(problems(value, REQUEST_SPEC)).toEqual([]);
+        if (isObject(value.run_options)) expect(problems(value.run_options, RUN_OPTIONS_SPEC)).toEqual([]);
         expect(COMMAND_TYPES).toHaveProperty(value.command_type as string);
       }
     });

@@ -32,6 +32,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "the store is plain synchronous SQLite, below the sessions",
     ),
     (
+        "opcode-agents",
+        &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite", "reqwest", "opcode-proc", "opcode-push"],
+        "agents are definitions and runs through the registry; routes stay in the binary, spawns in the supervisor",
+    ),
+    (
         "opcode-tls",
         &["tokio", "axum", "hyper", "tower", "opcode-proc", "opcode-sessions", "opcode-store"],
         "certificates are synchronous files and crypto; the binaries own sockets and HTTP",

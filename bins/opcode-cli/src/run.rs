@@ -78,6 +78,7 @@ pub(crate) async fn run(args: RunArgs, data_dir: PathBuf) -> anyhow::Result<Exit
         include_partial_messages: false,
         live: false,
         permission_mode: None,
+        run_options: None,
     }
     .validate()?;
     let started = registry.start_run(request).await?;

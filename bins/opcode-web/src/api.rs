@@ -39,7 +39,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sessions/{session_id}/interrupt", post(interrupt))
         .route("/api/sessions/{session_id}/end", post(end))
         .route("/api/sessions/new", get(new_session))
-        .route("/api/agents", get(agents))
         .route("/api/usage", get(usage))
         .route("/api/settings/claude", get(claude_settings))
         .route("/api/settings/claude/version", get(claude_version))
@@ -48,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/slash-commands", get(slash_commands))
         .route("/api/mcp/servers", get(mcp_servers))
         .merge(crate::rules::routes())
+        .merge(crate::agents::routes())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -93,7 +93,7 @@ pub struct HistoryQuery {
 pub struct NoQuery {}
 
 /// The query, or a 400 saying what is wrong with it and what the route takes.
-fn query<T>(query: Result<Query<T>, QueryRejection>, takes: &str) -> Result<T, ApiError> {
+pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>, takes: &str) -> Result<T, ApiError> {
     query.map(|Query(q)| q).map_err(|rejection| {
         ApiError::BadRequest(format!(
             "{}; this route takes {takes} (opcode-web reads Claude's files here and never writes them)",
@@ -168,12 +168,6 @@ async fn new_session(
         checked_project(&state, path).await?;
     }
     Ok(ok(uuid::Uuid::new_v4().to_string()))
-}
-
-/// `GET /api/agents`: opcode-web has no agents (yet): an empty list, the seed's shape.
-async fn agents(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
-    query(q, "no parameters")?;
-    Ok(ok(Vec::<Value>::new()))
 }
 
 /// `GET /api/mcp/servers`: no MCP management (yet): an empty list, the seed's shape.

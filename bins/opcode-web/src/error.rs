@@ -1,6 +1,7 @@
 //! API errors as responses: the status a user can act on and Opcode's envelope
 //! `{success: false, data: null, error}`. Internal failures are logged here and sent as a generic message.
 
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -108,5 +109,19 @@ impl From<opcode_push::PushError> for ApiError {
             PushError::Send(_) => ApiError::BadGateway(err.to_string()),
             other => ApiError::Internal(format!("{other}: {:?}", std::error::Error::source(&other))),
         }
+    }
+}
+
+/// A body that could not be read as the route's JSON: `413` over `limit` bytes, else `400` with what the
+/// parser said.
+pub fn rejected_body(rejection: JsonRejection, limit: usize, routes: &str) -> ApiError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge(format!("the body is over the {limit}-byte limit of the {routes} routes"))
+        }
+        _ => ApiError::BadRequest(format!(
+            "send a JSON object (Content-Type: application/json): {}",
+            rejection.body_text()
+        )),
     }
 }

@@ -6,7 +6,6 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -35,15 +34,7 @@ fn service(state: &AppState) -> Result<&PushService, ApiError> {
 
 /// A body that could not be read as the route's JSON.
 fn rejected(rejection: JsonRejection) -> ApiError {
-    match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::TooLarge(format!("the body is over the {MAX_PUSH_BODY}-byte limit of the push routes"))
-        }
-        _ => ApiError::BadRequest(format!(
-            "send a JSON object (Content-Type: application/json): {}",
-            rejection.body_text()
-        )),
-    }
+    crate::error::rejected_body(rejection, MAX_PUSH_BODY, "push")
 }
 
 /// `{ "device_id": … }`.

@@ -1,5 +1,5 @@
 //! The state every handler shares: the session registry, Claude's files, the security settings, Web
-//! Push, and the means to close every socket at shutdown.
+//! Push, agents, and the means to close every socket at shutdown.
 
 use std::sync::Arc;
 
@@ -35,12 +35,15 @@ pub struct AppState {
     pub local_ca: Option<Arc<crate::trust::PublicCa>>,
     /// Web Push (`None`: off; its routes answer 503 and visibility reports are only checked).
     pub push: Option<opcode_push::PushService>,
+    /// Agents and their runs (in the registry's store; runs through the registry).
+    pub agents: opcode_agents::Agents,
 }
 
 impl AppState {
     /// State with no extra origins or hosts.
     pub fn new(registry: SessionRegistry, store: ClaudeStore, token: &str) -> Self {
         AppState {
+            agents: opcode_agents::Agents::new(registry.clone()),
             registry,
             store,
             token: token.into(),

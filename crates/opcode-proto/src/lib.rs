@@ -20,4 +20,4 @@ pub mod stream_json;
 pub use envelope::{read_envelope, Envelope};
 pub use event::{CompletionStatus, EventKind, Seq, SessionEvent};
 pub use modes::{AnsweredBy, PermissionMode};
-pub use request::{ClaudeRequest, CommandType, RequestError, ValidRequest};
+pub use request::{ClaudeRequest, CommandType, RequestError, RunOptions, ValidRequest};

@@ -3,13 +3,14 @@
 //! What is Claude's (transcripts, settings, CLAUDE.md) stays in Claude's files; what is ours lives here.
 //! Today that is the runs the server remembers across restarts ([`RunRecord`]): which session ran where,
 //! which server instance owns its event log, how it ended; and the Web Push subscriptions of devices
-//! ([`PushSubscriptionRecord`]).
+//! ([`PushSubscriptionRecord`]); agents and the runs of agents ([`AgentRecord`], [`AgentRunRecord`]).
 //!
 //! The API is synchronous (SQLite is a blocking library): callers on an async runtime call it from
 //! `spawn_blocking` or a thread of their own. One [`Store`] holds one connection behind a mutex; several
 //! processes may open the same file (WAL mode, a busy timeout), e.g. servers sharing a data dir.
 #![warn(missing_docs)]
 
+mod agents;
 mod migrations;
 mod push;
 mod runs;
@@ -19,6 +20,7 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
+pub use agents::{AgentDraft, AgentRecord, AgentRunRecord, RunUsage};
 pub use push::PushSubscriptionRecord;
 pub use runs::{RunEnd, RunRecord, RunState};
 

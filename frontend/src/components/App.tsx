@@ -7,6 +7,7 @@ import { useApp, useAppState, useRuns } from '../context';
 import { setBadge, titleFor, waitingSessions } from '../overview';
 import { openFromLocation, syncLocation } from '../route';
 import type { PermissionMode, Project, SessionInfo } from '../events';
+import { AgentsView } from './AgentsView';
 import { HomeView } from './HomeView';
 import { NewSession } from './NewSession';
 import { NotificationsPanel } from './Notifications';
@@ -43,7 +44,7 @@ export function App() {
     setBadge(waiting);
   }, [waiting]);
   const active = useAppState((s) => s.active);
-  const runsView = useAppState((s) => s.runsView);
+  const pane = useAppState((s) => s.pane);
   const [authorised, setAuthorised] = useState<boolean | null>(null);
   const [projects, setProjects] = useState<Project[] | null>(null);
   const [projectsError, setProjectsError] = useState<string | null>(null);
@@ -143,7 +144,7 @@ export function App() {
   }
 
   return (
-    <div className={`app ${active || runsView ? 'has-active' : 'is-home'}`}>
+    <div className={`app ${active || pane ? 'has-active' : 'is-home'}`}>
       <OfflineBanner />
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
@@ -153,7 +154,7 @@ export function App() {
       </header>
       <div className="body">
         <aside className="sidebar">
-          {!active && !runsView && <Overview projects={projects} projectIdFor={projectIdFor} />}
+          {!active && !pane && <Overview projects={projects} projectIdFor={projectIdFor} />}
           <NewSession
             path={path}
             model={model}
@@ -184,8 +185,10 @@ export function App() {
           <NotificationsPanel />
         </aside>
         <main className="main">
-          {runsView ? (
+          {pane === 'runs' ? (
             <RunsView projectIdFor={projectIdFor} />
+          ) : pane === 'agents' ? (
+            <AgentsView projects={projects} projectIdFor={projectIdFor} />
           ) : active ? (
             <SessionTab key={active} tabKey={active} />
           ) : (

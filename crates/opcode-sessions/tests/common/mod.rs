@@ -101,6 +101,7 @@ impl Fixture {
             include_partial_messages: false,
             live,
             permission_mode: None,
+            run_options: None,
         }
         .validate()
         .unwrap()
