@@ -9,15 +9,15 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::Extension;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
+use opcode_access::AuditAction;
 use opcode_agents::definition::AgentDefinition;
 use opcode_agents::file::{FileError, MAX_FILE_BYTES};
 use opcode_agents::view::{agent_json, run_json};
-use opcode_access::AuditAction;
 use opcode_agents::{AgentError, RunAgent};
 use opcode_sessions::StartError;
 use serde_json::{json, Value};

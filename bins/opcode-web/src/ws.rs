@@ -169,7 +169,11 @@ pub(crate) enum Chore {
 }
 
 /// Waits for the next chore of a socket loop (cancel-safe: use it as a `select!` branch).
-pub(crate) async fn chores(heartbeat: &mut Heartbeat, closing: &CancellationToken, revoked: &CancellationToken) -> Chore {
+pub(crate) async fn chores(
+    heartbeat: &mut Heartbeat,
+    closing: &CancellationToken,
+    revoked: &CancellationToken,
+) -> Chore {
     tokio::select! {
         alive = heartbeat.tick() => if alive { Chore::Ping } else { Chore::Dead },
         () = closing.cancelled() => Chore::ShuttingDown,

@@ -394,7 +394,7 @@ mod tests {
         assert_eq!((saved.draft.name.as_str(), saved.created_at, saved.updated_at), ("Reviewer 2", 10, 40));
         assert_eq!(store.update_agent(999, &edited, 40).unwrap(), None);
 
-        assert_eq!(store.running_agent_runs().unwrap(), [run.clone()]);
+        assert_eq!(store.running_agent_runs().unwrap(), std::slice::from_ref(&run));
         let usage =
             RunUsage { duration_ms: 1500, input_tokens: 7, output_tokens: 9, cost_usd: 0.25, ..RunUsage::default() };
         assert!(store.agent_run_usage(run.id, &usage).unwrap());
