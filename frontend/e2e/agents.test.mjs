@@ -49,7 +49,7 @@ describe('the Agents pane in Chromium', { concurrency: 1 }, () => {
         await page.click('.icon-choice:has([data-testid="agent-icon-shield"])');
         await page.fill('[data-testid="agent-prompt-input"]', 'You are a careful reviewer.');
         await page.fill('[data-testid="agent-task-input"]', 'review first @lines=2');
-        await page.selectOption('[data-testid="model-select"]', 'opus');
+        await page.selectOption('[data-testid="agent-form"] [data-testid="model-select"]', 'opus');
         await page.selectOption('[data-testid="agent-mode-select"]', 'plan');
         await page.fill('[data-testid="agent-allowed-input"]', 'Read\nBash(git diff:*)');
         assert.ok(await fits(page), 'the form fits');
@@ -65,7 +65,7 @@ describe('the Agents pane in Chromium', { concurrency: 1 }, () => {
         await page.click('[data-testid="agent-new"]');
         await page.fill('[data-testid="agent-name-input"]', 'no prompt');
         await page.click('[data-testid="agent-save"]');
-        assert.match(await (await page.waitForSelector('[data-testid="agent-form-error"]')).textContent(), /system_prompt is missing/);
+        assert.match(await (await page.waitForSelector('[data-testid="agent-form-error"]')).textContent(), /system_prompt is missing/i);
         await page.click('[data-testid="agent-form-cancel"]');
 
         // edit
