@@ -392,8 +392,9 @@ async fn oversized_headers_and_bodies_are_refused_and_nothing_runs() {
             Err(err) => assert!(size > 1024 * 1024, "{size}: {err}"), // the connection itself is refused
         }
     }
-    // bodies over the limits
-    let big_prompt = serde_json::json!({ "prompt": "y".repeat(opcode_web::MAX_BODY_BYTES + 1) });
+    // bodies over the limits (a prompt's route takes images, so its limit is a message with images)
+    let over = opcode_proto::image::MAX_MESSAGE_WITH_IMAGES_BYTES + 1;
+    let big_prompt = serde_json::json!({ "prompt": "y".repeat(over) });
     let response = http
         .post(server.url(&format!("/api/sessions/{id}/prompt")))
         .bearer_auth(TOKEN)
