@@ -410,11 +410,15 @@ export class Controller {
   }
 
   showUsage(): void {
-    this.store.dispatch({ type: 'show-usage' });
+    this.store.dispatch({ type: 'show-pane', pane: 'usage' });
   }
 
   showRuns(): void {
-    this.store.dispatch({ type: 'show-runs' });
+    this.store.dispatch({ type: 'show-pane', pane: 'runs' });
+  }
+
+  showAgents(): void {
+    this.store.dispatch({ type: 'show-pane', pane: 'agents' });
   }
 
   /** Opens a tab on a session the server runs (or ran) and follows it live. */
@@ -513,8 +517,8 @@ export class Controller {
         this.wait(t.sessionId, { id: u.clientId, msg: { type: 'prompt', session_id: t.sessionId, prompt: u.text, client_id: u.clientId } });
       }
     }
-    const { sessions, active: current, runsView } = this.store.getState();
-    if (active && sessions[active] && current === null && !runsView) this.store.dispatch({ type: 'activate', key: active });
+    const { sessions, active: current, pane } = this.store.getState();
+    if (active && sessions[active] && current === null && !pane) this.store.dispatch({ type: 'activate', key: active });
   }
 
   private saveTabs() {

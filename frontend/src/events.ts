@@ -107,6 +107,15 @@ export interface ClaudeRequest {
   permission_mode?: PermissionMode;
   /** Images for claude to see with the prompt (at most 4, 5 MiB each). */
   images?: ImageAttachment[];
+  /** The run's settings beyond the prompt, each through the CLI's own flag (an agent's run). */
+  run_options?: RunOptions;
+}
+
+/** `--append-system-prompt`, `--allowedTools`, `--disallowedTools`; unknown fields are refused. */
+export interface RunOptions {
+  append_system_prompt?: string;
+  allowed_tools?: string[];
+  disallowed_tools?: string[];
 }
 
 export type PermissionMode = 'default' | 'acceptEdits' | 'plan' | 'bypassPermissions';

@@ -15,6 +15,7 @@ import type {
   ControlMessage,
   ImageAttachment,
   PermissionResolvedEvent,
+  RunOptions,
   SessionEvent,
 } from './events';
 import { isObject, parseFrame } from './events';
@@ -52,7 +53,11 @@ type Check<V> = unknown extends V
             ? 'number|null'
             : [V] extends [ImageAttachment[]]
               ? 'images'
-              : never;
+              : [V] extends [string[]]
+                ? 'string[]'
+                : [V] extends [object]
+                  ? 'object'
+                  : never;
 type Field<E, K extends keyof E> = {} extends Pick<E, K> ? `${Check<Exclude<E[K], undefined>>}?` : Check<E[K]>;
 /** Every field of `E` but `type`, each with its check; an object literal of this type names exactly E's fields. */
 type Spec<E> = { [K in Exclude<keyof E, 'type'>]-?: Field<E, K> };
@@ -115,6 +120,8 @@ function matches(value: unknown, check: string): boolean {
       value.every((i) => isObject(i) && types.includes(i.media_type as string) && typeof i.data === 'string' && Object.keys(i).length === 2)
     );
   }
+  if (type === 'string[]') return Array.isArray(value) && value.every((v) => typeof v === 'string');
+  if (type === 'object') return isObject(value);
   return type.split('|').some((t) => (t === 'null' ? value === null : typeof value === t));
 }
 
@@ -251,6 +258,12 @@ const REQUEST_SPEC: Spec<ClaudeRequest> = {
   live: 'boolean?',
   permission_mode: 'string?',
   images: 'images?',
+  run_options: 'object?',
+};
+const RUN_OPTIONS_SPEC: Spec<RunOptions> = {
+  append_system_prompt: 'string?',
+  allowed_tools: 'string[]?',
+  disallowed_tools: 'string[]?',
 };
 
 describe('wire: the requests the Rust server reads as meant', () => {
@@ -269,6 +282,7 @@ describe('wire: the requests the Rust server reads as meant', () => {
         if (value.type === 'permission_response') expect(BEHAVIORS).toHaveProperty(value.behavior as string);
       } else {
         expect(problems(value, REQUEST_SPEC)).toEqual([]);
+        if (isObject(value.run_options)) expect(problems(value.run_options, RUN_OPTIONS_SPEC)).toEqual([]);
         expect(COMMAND_TYPES).toHaveProperty(value.command_type as string);
       }
     });

@@ -52,7 +52,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/projects/commands", get(project_commands))
         .route("/api/sessions/new", get(new_session))
-        .route("/api/agents", get(agents))
         .route("/api/settings/claude", get(claude_settings))
         .route("/api/settings/claude/version", get(claude_version))
         .route("/api/settings/claude/installations", get(claude_installations))
@@ -61,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/mcp/servers", get(mcp_servers))
         .merge(crate::rules::routes())
         .merge(crate::usage::routes())
+        .merge(crate::agents::routes())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -181,12 +181,6 @@ async fn new_session(
         checked_project(&state, path).await?;
     }
     Ok(ok(uuid::Uuid::new_v4().to_string()))
-}
-
-/// `GET /api/agents`: opcode-web has no agents (yet): an empty list, the seed's shape.
-async fn agents(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
-    query(q, "no parameters")?;
-    Ok(ok(Vec::<Value>::new()))
 }
 
 /// `GET /api/mcp/servers`: no MCP management (yet): an empty list, the seed's shape.

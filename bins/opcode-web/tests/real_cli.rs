@@ -518,3 +518,43 @@ async fn set_model_between_turns_reaches_the_genuine_clis_next_request() {
     assert_eq!(end.last().unwrap()["status"], "success", "{end:#?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_agents_system_prompt_and_tools_reach_the_messages_api_with_the_genuine_cli() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    const MARK: &str = "AGENT-SYSTEM-MARK-7f3";
+    let agent = serde_json::json!({
+        "name": "Terse", "system_prompt": format!("{MARK}: answer in one word."), "model": "sonnet",
+        "default_task": "agent task alpha", "disallowed_tools": ["WebFetch"],
+    });
+    let created = server.http().post(server.url("/api/agents")).bearer_auth(TOKEN).json(&agent).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["data"]["id"].as_i64().unwrap();
+    let run = server
+        .http()
+        .post(server.url(&format!("/api/agents/{id}/run")))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "project_path": server.project_path() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 201);
+
+    // the request of the agent's task carries its system prompt, and no WebFetch tool
+    let request = tokio::time::timeout(LIMIT, mock.request_matching(|r| r.to_string().contains("agent task alpha")))
+        .await
+        .expect("the agent's request reached the mock");
+    assert!(request["system"].to_string().contains(MARK), "system prompt: {}", request["system"]);
+    let tools: Vec<&str> =
+        request["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    assert!(tools.contains(&"Bash"), "the CLI offers its tools: {tools:?}");
+    assert!(!tools.contains(&"WebFetch"), "--disallowedTools took WebFetch away: {tools:?}");
+
+    let done = agent_run_until(&server, id, |r| r["status"] != "running").await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert!(done["total_tokens"].as_u64().unwrap() > 0, "figures from the genuine result line: {done}");
+    assert!(done["cost_usd"].as_f64().is_some(), "{done}");
+    server.stop().await;
+}

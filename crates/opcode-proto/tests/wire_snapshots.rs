@@ -177,6 +177,12 @@ fn every_request_the_ui_sends_is_read_as_meant() {
     assert_eq!(live.session_id.map(|id| id.to_string()).as_deref(), Some(SESSION));
     assert_eq!(live.permission_mode, Some(opcode_proto::PermissionMode::AcceptEdits));
 
+    let agent = parse_request(&read("run_options.json")).expect("run_options.json is a valid request");
+    assert_eq!(agent.options.append_system_prompt.as_deref(), Some("You are a careful reviewer."));
+    assert_eq!(agent.options.allowed_tools, ["Read", "Bash(git diff:*)"]);
+    assert_eq!(agent.options.disallowed_tools, ["WebFetch"]);
+    assert_eq!(agent.permission_mode, Some(opcode_proto::PermissionMode::Plan));
+
     let resume = parse_request(&read("resume.json")).expect("resume.json is a valid request");
     assert_eq!(resume.command, CommandType::Resume);
     assert_eq!(resume.session_id.map(|id| id.to_string()).as_deref(), Some(SESSION));
@@ -237,6 +243,7 @@ fn every_request_the_ui_sends_is_read_as_meant() {
         "execute_images.json",
         "live.json",
         "resume.json",
+        "run_options.json",
         "prompt.json",
         "prompt_images.json",
         "permission_allow.json",

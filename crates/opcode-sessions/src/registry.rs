@@ -704,6 +704,7 @@ impl SessionRegistry {
             model: request.model,
             include_partial_messages: request.include_partial_messages,
             permissions,
+            options: request.options,
         };
         let mut spec =
             invocation.spec(&self.inner.config.claude_bin, &project).event_buffer(crate::run::CHILD_EVENT_BUFFER);

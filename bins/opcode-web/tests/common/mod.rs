@@ -290,3 +290,18 @@ pub fn is_settings_answer(e: &Value) -> bool {
 pub fn is_result(e: &Value) -> bool {
     e["type"] == "output" && e["content"]["type"] == "result"
 }
+
+/// Polls the run history of agent `agent` until `done` holds for its newest run, and returns that run.
+pub async fn agent_run_until(server: &TestServer, agent: i64, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let (status, body) = server.get_json(&format!("/api/agents/{agent}/runs")).await;
+        assert_eq!(status, 200, "{body}");
+        let newest = body["data"][0].clone();
+        if done(&newest) {
+            return newest;
+        }
+        assert!(std::time::Instant::now() < deadline, "the agent run never got there: {newest}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -4,7 +4,10 @@
 //! Flags understood, as the real CLI: `-p` (print mode; the prompt is the positional argument, and after
 //! `--` nothing is a flag), `--version` (prints `0.0.0-fake (Claude Code)` and exits, as the real CLI does
 //! even when it was meant as a prompt), `--session-id ID`, `--resume ID`, `-c`, `--model M`,
-//! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags (ignored).
+//! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags,
+//! `--append-system-prompt TEXT`, `--allowedTools T…` / `--disallowedTools T…` (variadic, as the CLI's:
+//! values up to the next flag) — ignored, but every `system`/`init` line carries `argv`, the arguments the
+//! fake received, so tests can check what claude was asked to do.
 //! It keeps transcripts as the real CLI does, under `$CLAUDE_CONFIG_DIR` or `$HOME/.claude`
 //! (`projects/<cwd with non-alphanumerics as ->/<session id>.jsonl`), so `-c` and `--resume` find earlier
 //! turns and the history endpoints have something to read.
@@ -89,9 +92,14 @@ fn write_files(d: &Directives, cwd: &Path) {
     }
 }
 
+/// The arguments this process received (after the program name), for the `init` line's `argv`.
+fn argv() -> Vec<String> {
+    std::env::args().skip(1).collect()
+}
+
 fn parse_args() -> Args {
     let mut args = Args::default();
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args().skip(1).peekable();
     let mut positional = Vec::new();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -111,8 +119,14 @@ fn parse_args() -> Args {
             "--model" => args.model = it.next(),
             "--include-partial-messages" => args.partial = true,
             "--input-format" => args.live = it.next().as_deref() == Some("stream-json"),
-            "--permission-mode" | "--output-format" | "--permission-prompt-tool" => {
+            "--permission-mode" | "--output-format" | "--permission-prompt-tool" | "--append-system-prompt" => {
                 it.next();
+            }
+            "--allowedTools" | "--disallowedTools" => {
+                // variadic: every value up to the next flag (or `--`)
+                while it.peek().is_some_and(|next| !next.starts_with('-')) {
+                    it.next();
+                }
             }
             flag if flag.starts_with('-') => {}
             _ => positional.push(arg),
@@ -284,7 +298,7 @@ fn main() {
     out.line(
         &json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash","Edit","Read"],
         "mcp_servers":[],"model":model,"permissionMode":"default","apiKeySource":"none","claude_code_version":"fake",
-        "uuid":uuid::Uuid::new_v4().to_string()}),
+        "uuid":uuid::Uuid::new_v4().to_string(),"argv":argv()}),
     );
     out.delay = Duration::from_millis(d.delay_ms);
     write_files(&d, &cwd);
@@ -440,7 +454,7 @@ mod live {
             let mut out = Out { stdout: std::io::stdout(), delay: Duration::ZERO };
             let (model, mode) = settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
             out.line(&json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash"],
-                "model":model,"permissionMode":mode}));
+                "model":model,"permissionMode":mode,"argv":super::argv()}));
             out.delay = Duration::from_millis(d.delay_ms);
             write_files(&d, &cwd);
             if d.exit != 0 {
