@@ -26,6 +26,8 @@ function makeProject(name) {
 /** Back to the tree (on a phone the open file covers it). */
 async function showTree(page) {
   if (await page.isVisible('[data-testid="files-back"]')) await page.click('[data-testid="files-back"]');
+  // the tree shows when no search is typed (on a phone a search may have stayed behind the open file)
+  await page.fill('[data-testid="files-search"]', '');
   await page.waitForSelector('[data-testid="files-tree"]');
 }
 
@@ -61,7 +63,8 @@ describe('the Files pane in Chromium', { concurrency: 1 }, () => {
       await page.click('[data-testid="files-hit"][data-path="src/main.rs"]');
       await page.waitForSelector('[data-testid="files-editor"][data-language="Rust"]');
       await eventually(async () => (await page.$$('[data-testid="files-editor"] .cm-line span')).length > 0, 'highlighted tokens');
-      await page.fill('[data-testid="files-search"]', '');
+      // on a phone the open file takes the whole pane (the tree and its search come back with Back)
+      if (await page.isVisible('[data-testid="files-search"]')) await page.fill('[data-testid="files-search"]', '');
 
       // edit and save
       await page.click('[data-testid="files-edit"]');

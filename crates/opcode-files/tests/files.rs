@@ -84,7 +84,12 @@ fn nothing_outside_the_project_can_be_read_or_written() {
     assert!(matches!(root.rename(&rel("README.md"), &rel("out/README.md")), Err(FilesError::OutsideProject(_))));
     assert!(matches!(root.delete(&rel("out/secret.txt")), Err(FilesError::OutsideProject(_))));
     assert!(matches!(root.open_file(&rel("out/secret.txt")), Err(FilesError::OutsideProject(_))));
+    // a save over a link out of the project is refused as outside, not as "a link: open its target"
     let err = root.save(&rel("secret-link"), b"pwned", "x", MAX_EDIT_BYTES).unwrap_err();
+    assert!(matches!(err, FilesError::OutsideProject(_)), "{err}");
+    // one inside the project is refused too, naming the way: open the file it points to
+    std::os::unix::fs::symlink("README.md", f.project.join("inner-link")).unwrap();
+    let err = root.save(&rel("inner-link"), b"edited", "x", MAX_EDIT_BYTES).unwrap_err();
     assert!(matches!(err, FilesError::NotPossible { .. }), "{err}");
     // the link itself can be deleted; what it points to stays
     root.delete(&rel("secret-link")).unwrap();
