@@ -1,7 +1,7 @@
 // REST client for opcode-web: unwraps the `{ success, data, error }` envelope, sends the auth cookie
 // (same-origin), and raises UnauthorizedError on 401 so the app can show the "open the printed URL" page.
 
-import type { Envelope, HistoryPage, ImageAttachment, Project, RunningSession, SessionInfo } from './events';
+import type { Envelope, HistoryPage, ImageAttachment, PermissionMode, Project, ProjectCommands, RunningSession, SessionInfo } from './events';
 import type { UsageReport } from './usage';
 
 export class UnauthorizedError extends Error {
@@ -70,7 +70,7 @@ export const authorisation = {
 /** The header the service worker puts on an answer it serves from its cache because the network failed. */
 export const OFFLINE_HEADER = 'x-opcode-offline';
 
-/** A body sent as it is (a file's content, a multipart form) instead of as JSON. */
+/** A body sent as it is (a file's content, a multipart form, an agent file's text) instead of as JSON. */
 class RawBody {
   constructor(readonly body: BodyInit) {}
 }
@@ -138,6 +138,12 @@ export const api = {
     request<unknown>('POST', `/api/sessions/${enc(sessionId)}/permissions/${enc(requestId)}`, answer),
   interrupt: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/interrupt`, {}),
   end: (sessionId: string) => request<unknown>('POST', `/api/sessions/${enc(sessionId)}/end`, {}),
+  /** Switches a live session's model and/or permission mode between turns (409 while a turn runs). */
+  settings: (sessionId: string, change: { model?: string; permission_mode?: PermissionMode }) =>
+    request<unknown>('POST', `/api/sessions/${enc(sessionId)}/settings`, change),
+  /** The slash commands claude knows in the project, by source. */
+  projectCommands: (projectPath: string) =>
+    request<ProjectCommands>('GET', `/api/projects/commands?${new URLSearchParams({ path: projectPath })}`),
   // remembered permission rules of a project (its `.claude/settings.local.json`)
   terminals: (projectPath?: string) =>
     request<TerminalInfo[]>(
@@ -189,6 +195,18 @@ export const api = {
     for (const f of files) form.append('file', f, f.name);
     return request<{ written: string[] }>('POST', filesUrl('upload', project, { path: folder }), new RawBody(form));
   },
+  // agents
+  agents: () => request<Agent[]>('GET', '/api/agents'),
+  createAgent: (agent: AgentFields) => request<Agent>('POST', '/api/agents', agent),
+  updateAgent: (id: number, agent: AgentFields) => request<Agent>('PUT', `/api/agents/${id}`, agent),
+  deleteAgent: (id: number) => request<{ deleted: boolean }>('DELETE', `/api/agents/${id}`),
+  /** Imports an agent file (Opcode's `.opcode.json`), sent as its text. */
+  importAgent: (fileText: string) => request<Agent>('POST', '/api/agents/import', new RawBody(fileText)),
+  /** Where the agent's file downloads from (a same-origin GET: the cookie goes along). */
+  exportAgentUrl: (id: number) => `/api/agents/${id}/export`,
+  runAgent: (id: number, run: { project_path: string; task?: string; live?: boolean; model?: string }) =>
+    request<AgentRun>('POST', `/api/agents/${id}/run`, run),
+  agentRuns: () => request<AgentRun[]>('GET', '/api/agent-runs'),
   // paired devices, pairing links, the token, the audit trail
   devices: () => request<{ devices: Device[]; current: string | null }>('GET', '/api/devices'),
   renameDevice: (id: string, name: string) => request<{ id: string; name: string }>('PATCH', `/api/devices/${enc(id)}`, { name }),
@@ -264,6 +282,52 @@ export interface AuditEntry {
   action: string;
   target: string;
   addr: string;
+}
+
+/** What an agent is made of (the body of a create or an edit). */
+export interface AgentFields {
+  name: string;
+  icon: string;
+  system_prompt: string;
+  default_task: string | null;
+  model: string;
+  permission_mode: PermissionMode | null;
+  allowed_tools: string[];
+  disallowed_tools: string[];
+  hooks?: string | null;
+}
+
+/** `GET /api/agents`: a saved agent. */
+export interface Agent extends AgentFields {
+  id: number;
+  hooks: string | null;
+  /** RFC 3339. */
+  created_at: string;
+  updated_at: string;
+}
+
+/** A run of an agent (`/api/agent-runs`): its session, how it ended, and claude's figures. */
+export interface AgentRun {
+  id: number;
+  agent_id: number | null;
+  agent_name: string;
+  agent_icon: string;
+  session_id: string;
+  project_path: string;
+  task: string;
+  model: string;
+  live: boolean;
+  status: 'running' | 'success' | 'error' | 'cancelled';
+  /** Unix seconds. */
+  started_at: number;
+  ended_at: number | null;
+  duration_ms: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cache_creation_tokens: number | null;
+  cache_read_tokens: number | null;
+  total_tokens: number | null;
+  cost_usd: number | null;
 }
 
 export interface RuleLists {

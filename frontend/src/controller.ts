@@ -321,6 +321,11 @@ export class Controller {
         return api.interrupt(msg.session_id);
       case 'end':
         return api.end(msg.session_id);
+      case 'settings':
+        return api.settings(msg.session_id, {
+          ...(msg.model !== undefined ? { model: msg.model } : {}),
+          ...(msg.permission_mode !== undefined ? { permission_mode: msg.permission_mode } : {}),
+        });
     }
   }
 
@@ -347,6 +352,15 @@ export class Controller {
     if (!s?.sessionId) return 'failed';
     this.store.dispatch({ type: 'interrupt-sent', key });
     return this.control(key, { type: 'interrupt', session_id: s.sessionId }, () => api.interrupt(s.sessionId as string));
+  }
+
+  /** Switches a live session's model and/or permission mode between turns; every viewer's transcript shows
+   *  the change (its `settings_changed`). */
+  async changeSettings(key: string, change: { model?: string; permission_mode?: PermissionMode }): Promise<SendResult> {
+    const s = this.store.getState().sessions[key];
+    if (!s?.sessionId) return 'failed';
+    const msg: ControlMessage = { type: 'settings', session_id: s.sessionId, ...change };
+    return this.control(key, msg, () => api.settings(s.sessionId as string, change));
   }
 
   /** Closes claude's input: the live process finishes and the run completes. */
@@ -396,11 +410,15 @@ export class Controller {
   }
 
   showUsage(): void {
-    this.store.dispatch({ type: 'show-usage' });
+    this.store.dispatch({ type: 'show-pane', pane: 'usage' });
   }
 
   showRuns(): void {
-    this.store.dispatch({ type: 'show-runs' });
+    this.store.dispatch({ type: 'show-pane', pane: 'runs' });
+  }
+
+  showAgents(): void {
+    this.store.dispatch({ type: 'show-pane', pane: 'agents' });
   }
 
   /** Opens a tab on a session the server runs (or ran) and follows it live. */
@@ -499,8 +517,8 @@ export class Controller {
         this.wait(t.sessionId, { id: u.clientId, msg: { type: 'prompt', session_id: t.sessionId, prompt: u.text, client_id: u.clientId } });
       }
     }
-    const { sessions, active: current, runsView } = this.store.getState();
-    if (active && sessions[active] && current === null && !runsView) this.store.dispatch({ type: 'activate', key: active });
+    const { sessions, active: current, pane } = this.store.getState();
+    if (active && sessions[active] && current === null && !pane) this.store.dispatch({ type: 'activate', key: active });
   }
 
   private saveTabs() {
@@ -577,6 +595,7 @@ const ACTION_NAMES: Record<ControlMessage['type'], string> = {
   unqueue: 'removal of the queued prompt',
   interrupt: 'interrupt',
   end: 'request to end the session',
+  settings: 'change of model or permission mode',
 };
 
 export function wsBaseUrl(loc: Pick<Location, 'protocol' | 'host'> = window.location): string {

@@ -11,6 +11,21 @@ export interface Envelope<T> {
   error: string | null;
 }
 
+/** One slash command of the composer's menu (`GET /api/projects/commands`). */
+export interface SlashCommand {
+  /** What follows the `/` (`name`, or `namespace:name`). */
+  name: string;
+  description: string | null;
+  argument_hint: string | null;
+}
+
+/** The slash commands of a project, by where they come from. */
+export interface ProjectCommands {
+  builtin: SlashCommand[];
+  user: SlashCommand[];
+  project: SlashCommand[];
+}
+
 export interface Project {
   id: string;
   path: string;
@@ -92,6 +107,15 @@ export interface ClaudeRequest {
   permission_mode?: PermissionMode;
   /** Images for claude to see with the prompt (at most 4, 5 MiB each). */
   images?: ImageAttachment[];
+  /** The run's settings beyond the prompt, each through the CLI's own flag (an agent's run). */
+  run_options?: RunOptions;
+}
+
+/** `--append-system-prompt`, `--allowedTools`, `--disallowedTools`; unknown fields are refused. */
+export interface RunOptions {
+  append_system_prompt?: string;
+  allowed_tools?: string[];
+  disallowed_tools?: string[];
 }
 
 export type PermissionMode = 'default' | 'acceptEdits' | 'plan' | 'bypassPermissions';
@@ -111,7 +135,9 @@ export type ControlMessage =
       remember?: boolean;
     }
   | { type: 'interrupt'; session_id: string }
-  | { type: 'end'; session_id: string };
+  | { type: 'end'; session_id: string }
+  /** Switch a live session's model and/or permission mode between turns (at least one). */
+  | { type: 'settings'; session_id: string; model?: string; permission_mode?: PermissionMode };
 
 interface EventBase {
   session_id: string;
@@ -204,6 +230,13 @@ export interface PermissionResolvedEvent extends EventBase {
   remembered?: boolean;
 }
 
+/** A viewer switched the live session's model and/or permission mode between turns (null: unchanged). */
+export interface SettingsChangedEvent extends EventBase {
+  type: 'settings_changed';
+  model: string | null;
+  permission_mode: string | null;
+}
+
 /** An event type this UI does not know (a newer server): it still takes its seq, so no gap stalls the log. */
 export interface UnknownEvent extends EventBase {
   type: '__unknown';
@@ -220,6 +253,7 @@ export type SessionEvent =
   | PromptUnqueuedEvent
   | PermissionRequestEvent
   | PermissionResolvedEvent
+  | SettingsChangedEvent
   | UnknownEvent;
 
 /** A refused or malformed request on `/ws/claude`: an `error` without `seq`. */
@@ -245,6 +279,7 @@ const EVENT_TYPES = new Set([
   'prompt_unqueued',
   'permission_request',
   'permission_resolved',
+  'settings_changed',
 ]);
 
 /** Classifies one WebSocket text frame; never throws. */

@@ -18,6 +18,8 @@ export type ItemBody =
   | { kind: 'tool-result'; toolUseId: string; content: string; isError: boolean }
   | { kind: 'system-init'; model: string | null; cwd: string | null; tools: number }
   | { kind: 'system-note'; text: string }
+  /** A viewer switched the live session's model and/or permission mode (null: unchanged). */
+  | { kind: 'settings'; model: string | null; permissionMode: string | null }
   | {
       kind: 'result';
       isError: boolean;

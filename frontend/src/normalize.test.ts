@@ -67,7 +67,14 @@ describe('normalizeOutput', () => {
     // live sessions: claude's acknowledgements of initialize / interrupt are not shown; errors are
     expect(normalizeOutput({ type: 'control_response', response: { subtype: 'success', request_id: 'init-1', response: {} } })).toEqual([]);
     expect(normalizeOutput({ type: 'control_response', response: { subtype: 'error', request_id: 'x', error: 'bad' } })).toEqual([
-      { kind: 'system-note', text: 'control_response (error)' },
+      { kind: 'system-note', text: 'control_response (error): bad' },
+    ]);
+    // a refused model or mode switch says which, and why
+    expect(
+      normalizeOutput({ type: 'control_response', response: { subtype: 'error', request_id: 'set-mode-1', error: 'invalid_mode' } }),
+    ).toEqual([{ kind: 'system-note', text: 'Claude refused the permission mode change: invalid_mode' }]);
+    expect(normalizeOutput({ type: 'control_response', response: { subtype: 'error', request_id: 'set-model-1' } })).toEqual([
+      { kind: 'system-note', text: 'Claude refused the model change' },
     ]);
   });
 });

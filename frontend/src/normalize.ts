@@ -25,7 +25,7 @@ export function normalizeOutput(content: unknown): ItemBody[] {
     case 'control_response':
       // claude acknowledging the server's own control requests (initialize, interrupt): bookkeeping,
       // unless it reports an error
-      return subtypeOf(content) === ' (error)' ? [{ kind: 'system-note', text: `control_response${subtypeOf(content)}` }] : [];
+      return subtypeOf(content) === ' (error)' ? [{ kind: 'system-note', text: controlError(content) }] : [];
     case 'control_request':
     case 'control_cancel_request':
       return [{ kind: 'system-note', text: `${content.type}${subtypeOf(content)}` }];
@@ -45,6 +45,16 @@ export function normalizeHistoryLine(line: unknown): ItemBody[] {
     return [{ kind: 'system-note', text: `summary: ${line.summary}` }];
   }
   return [];
+}
+
+/** Claude refused one of the server's control requests: which (a model or mode switch says so) and why. */
+function controlError(o: Record<string, unknown>): string {
+  const response = isObject(o.response) ? o.response : {};
+  const id = typeof response.request_id === 'string' ? response.request_id : '';
+  const why = typeof response.error === 'string' ? `: ${response.error}` : '';
+  if (id.startsWith('set-model-')) return `Claude refused the model change${why}`;
+  if (id.startsWith('set-mode-')) return `Claude refused the permission mode change${why}`;
+  return `control_response (error)${why}`;
 }
 
 function subtypeOf(o: Record<string, unknown>): string {

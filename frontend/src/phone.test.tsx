@@ -334,8 +334,9 @@ describe('the overview', () => {
 
   it('a session has an address', () => {
     const s = newSession(SID, SID, '/p');
-    expect(hashFor({ active: SID, runsView: false, sessions: { [SID]: s } })).toBe(`#session=${SID}`);
-    expect(hashFor({ active: null, runsView: true, sessions: {} })).toBe('#runs');
+    expect(hashFor({ active: SID, pane: null, sessions: { [SID]: s } })).toBe(`#session=${SID}`);
+    expect(hashFor({ active: null, pane: 'runs', sessions: {} })).toBe('#runs');
+    expect(hashFor({ active: null, pane: 'agents', sessions: {} })).toBe('#agents');
     expect(sessionFromHash(`#session=${SID}`)).toBe(SID);
     expect(sessionFromHash('#session=../../etc')).toBeNull();
   });

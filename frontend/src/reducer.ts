@@ -79,11 +79,12 @@ export interface AppState {
   sessions: Record<string, SessionState>;
   order: string[];
   active: string | null;
-  /** The running-sessions view is shown (instead of the active tab or the home view). */
-  runsView: boolean;
-  /** The usage view is shown (instead of the active tab, the runs view or the home view). */
-  usageView?: boolean;
+  /** A pane shown instead of the active tab or the home view: the running sessions, usage or agents. */
+  pane: Pane | null;
 }
+
+/** The panes of the main navigation besides the tabs and home. */
+export type Pane = 'runs' | 'usage' | 'agents';
 
 export type Action =
   | {
@@ -97,10 +98,8 @@ export type Action =
     }
   | { type: 'close'; key: string }
   | { type: 'activate'; key: string | null }
-  /** Shows the running-sessions view (activating a tab or the home view leaves it). */
-  | { type: 'show-runs' }
-  /** Shows the usage view (activating a tab, the home view or the runs view leaves it). */
-  | { type: 'show-usage' }
+  /** Shows a pane (activating a tab or the home view leaves it). */
+  | { type: 'show-pane'; pane: Pane }
   | { type: 'events'; events: SessionEvent[] }
   | { type: 'bind'; key: string; sessionId: string }
   | {
@@ -132,7 +131,7 @@ export type Action =
 /** Events further ahead than this are dropped rather than buffered (a broken stream, not a reorder). */
 export const MAX_PENDING = 10_000;
 
-export const initialState: AppState = { sessions: {}, order: [], active: null, runsView: false };
+export const initialState: AppState = { sessions: {}, order: [], active: null, pane: null };
 
 export function newSession(
   key: string,
@@ -179,8 +178,7 @@ export function reducer(state: AppState, action: Action): AppState {
           ...state,
           sessions: patched === existing ? state.sessions : { ...state.sessions, [action.key]: patched },
           active: action.activate === false ? state.active : action.key,
-          runsView: action.activate === false ? state.runsView : false,
-          usageView: action.activate === false ? state.usageView : false,
+          pane: action.activate === false ? state.pane : null,
         };
       }
       const s = newSession(action.key, action.sessionId, action.projectPath, action.projectId ?? null, action.model ?? null);
@@ -188,8 +186,7 @@ export function reducer(state: AppState, action: Action): AppState {
         sessions: { ...state.sessions, [action.key]: s },
         order: [...state.order, action.key],
         active: action.activate === false ? state.active : action.key,
-        runsView: action.activate === false ? state.runsView : false,
-        usageView: action.activate === false ? state.usageView : false,
+        pane: action.activate === false ? state.pane : null,
       };
     }
     case 'close': {
@@ -203,13 +200,9 @@ export function reducer(state: AppState, action: Action): AppState {
     }
     case 'activate':
       if (action.key !== null && !state.sessions[action.key]) return state;
-      return state.active === action.key && !state.runsView && !state.usageView
-        ? state
-        : { ...state, active: action.key, runsView: false, usageView: false };
-    case 'show-runs':
-      return state.runsView ? state : { ...state, runsView: true, usageView: false };
-    case 'show-usage':
-      return state.usageView ? state : { ...state, usageView: true, runsView: false };
+      return state.active === action.key && !state.pane ? state : { ...state, active: action.key, pane: null };
+    case 'show-pane':
+      return state.pane === action.pane ? state : { ...state, pane: action.pane };
     case 'events':
       return applyEventsToState(state, action.events);
     case 'bind':
@@ -472,6 +465,14 @@ function applyOne(d: SessionState, ev: SessionEvent) {
           resolution,
         });
       }
+      break;
+    }
+    case 'settings_changed': {
+      const model = typeof ev.model === 'string' ? ev.model : null;
+      const permissionMode = typeof ev.permission_mode === 'string' ? ev.permission_mode : null;
+      if (model) d.model = model;
+      if (permissionMode) d.permissionMode = permissionMode;
+      push({ kind: 'settings', model, permissionMode });
       break;
     }
     case 'output': {

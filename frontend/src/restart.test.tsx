@@ -114,16 +114,16 @@ describe('reducer: a run that ended on its own', () => {
     expect(banner([...liveRun(), completion(4, 'success')])).toBe('');
   });
 
-  it('the runs view and tabs: show-runs, activating a tab or home leaves it', () => {
+  it('the runs view and tabs: show-pane, activating a tab or home leaves it', () => {
     let st = open(open(), OTHER);
-    st = reducer(st, { type: 'show-runs' });
-    expect(st.runsView).toBe(true);
-    expect(reducer(st, { type: 'show-runs' })).toBe(st);
-    expect(reducer(st, { type: 'activate', key: OTHER }).runsView).toBe(false);
-    expect(reducer(st, { type: 'activate', key: null }).runsView).toBe(false);
-    expect(reducer(st, { type: 'open', key: SID, sessionId: SID, projectPath: '/p', activate: false }).runsView).toBe(true);
-    expect(reducer(st, { type: 'open', key: 'x', sessionId: 'x', projectPath: '/p' }).runsView).toBe(false);
-    expect(reducer(st, { type: 'close', key: SID }).runsView).toBe(true);
+    st = reducer(st, { type: 'show-pane', pane: 'runs' });
+    expect(st.pane).toBe('runs');
+    expect(reducer(st, { type: 'show-pane', pane: 'runs' })).toBe(st);
+    expect(reducer(st, { type: 'activate', key: OTHER }).pane).toBe(null);
+    expect(reducer(st, { type: 'activate', key: null }).pane).toBe(null);
+    expect(reducer(st, { type: 'open', key: SID, sessionId: SID, projectPath: '/p', activate: false }).pane).toBe('runs');
+    expect(reducer(st, { type: 'open', key: 'x', sessionId: 'x', projectPath: '/p' }).pane).toBe(null);
+    expect(reducer(st, { type: 'close', key: SID }).pane).toBe('runs');
   });
 });
 
@@ -347,7 +347,7 @@ describe('the Runs view', () => {
 
   beforeEach(() => {
     FakeSocket.all = [];
-    store = createStore<AppState, Action>(reducer, { ...initialState, runsView: true });
+    store = createStore<AppState, Action>(reducer, { ...initialState, pane: 'runs' });
     controller = new Controller(store, { baseUrl: 'ws://x', socketFactory: (u) => new FakeSocket(u), storage: null });
     container = document.createElement('div');
     document.body.appendChild(container);
@@ -411,7 +411,7 @@ describe('the Runs view', () => {
     await settle();
     await click(rows()[0].querySelector('[data-testid="run-resume"]'));
     const st = store.getState();
-    expect(st.runsView).toBe(false);
+    expect(st.pane).toBe(null);
     expect(st.active).toBe(OTHER);
     expect(st.sessions[OTHER].projectId).toBe('-work-lib');
     const ws = FakeSocket.all[0];
@@ -435,7 +435,7 @@ describe('the Runs view', () => {
     ws.open();
     expect(ws.messages()[0]).toMatchObject({ command_type: 'resume', session_id: OTHER, prompt: '', live: true });
 
-    store.dispatch({ type: 'show-runs' });
+    store.dispatch({ type: 'show-pane', pane: 'runs' });
     await settle();
     await click(rows()[0].querySelector('[data-testid="run-open"]'));
     expect(store.getState().active).toBe(SID);

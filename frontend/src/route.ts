@@ -1,13 +1,13 @@
 // The address of what is shown: `#session=<id>` for a session's tab, `#runs` for the Runs view, `#usage` for
-// the Usage view, nothing for home. A reload, a bookmark or a notification's link (`/#session=<id>`) opens that session again.
+// the Usage view, `#agents` for the Agents pane, nothing for home. A reload, a bookmark or a notification's
+// link (`/#session=<id>`) opens that session again.
 
 import { api } from './api';
 import type { Controller } from './controller';
 import type { AppState } from './reducer';
 
-export function hashFor(state: Pick<AppState, 'active' | 'runsView' | 'usageView' | 'sessions'>): string {
-  if (state.runsView) return '#runs';
-  if (state.usageView) return '#usage';
+export function hashFor(state: Pick<AppState, 'active' | 'pane' | 'sessions'>): string {
+  if (state.pane) return `#${state.pane}`;
   const id = state.active ? state.sessions[state.active]?.sessionId : null;
   return id ? `#session=${encodeURIComponent(id)}` : '';
 }
@@ -38,6 +38,10 @@ export async function openFromLocation(controller: Controller, hash: string = wi
   }
   if (hash === '#usage') {
     controller.showUsage();
+    return;
+  }
+  if (hash === '#agents') {
+    controller.showAgents();
     return;
   }
   const id = sessionFromHash(hash);

@@ -26,13 +26,13 @@ describe('usage', () => {
   });
 
   it('the usage view is a pane of its own: the runs view, a tab or home leaves it, and #usage names it', () => {
-    let st = reducer(initialState, { type: 'show-usage' });
-    expect(st.usageView).toBe(true);
+    let st = reducer(initialState, { type: 'show-pane', pane: 'usage' });
+    expect(st.pane).toBe('usage');
     expect(hashFor(st)).toBe('#usage');
-    expect(reducer(st, { type: 'show-usage' })).toBe(st);
-    expect(reducer(st, { type: 'show-runs' }).usageView).toBe(false);
-    expect(reducer(st, { type: 'activate', key: null }).usageView).toBe(false);
-    st = reducer(reducer(initialState, { type: 'show-runs' }), { type: 'show-usage' });
-    expect(st.runsView).toBe(false);
+    expect(reducer(st, { type: 'show-pane', pane: 'usage' })).toBe(st);
+    expect(reducer(st, { type: 'show-pane', pane: 'runs' }).pane).toBe('runs');
+    expect(reducer(st, { type: 'activate', key: null }).pane).toBe(null);
+    st = reducer(reducer(initialState, { type: 'show-pane', pane: 'runs' }), { type: 'show-pane', pane: 'usage' });
+    expect(st.pane).toBe('usage');
   });
 });

@@ -15,6 +15,7 @@ import type {
   ControlMessage,
   ImageAttachment,
   PermissionResolvedEvent,
+  RunOptions,
   SessionEvent,
 } from './events';
 import { isObject, parseFrame } from './events';
@@ -52,7 +53,11 @@ type Check<V> = unknown extends V
             ? 'number|null'
             : [V] extends [ImageAttachment[]]
               ? 'images'
-              : never;
+              : [V] extends [string[]]
+                ? 'string[]'
+                : [V] extends [object]
+                  ? 'object'
+                  : never;
 type Field<E, K extends keyof E> = {} extends Pick<E, K> ? `${Check<Exclude<E[K], undefined>>}?` : Check<E[K]>;
 /** Every field of `E` but `type`, each with its check; an object literal of this type names exactly E's fields. */
 type Spec<E> = { [K in Exclude<keyof E, 'type'>]-?: Field<E, K> };
@@ -92,6 +97,7 @@ const EVENT_SPECS: { [T in Known]: Spec<EventOf<T>> } = {
     message: 'string|null',
     remembered: 'boolean?',
   },
+  settings_changed: { ...base, model: 'string|null', permission_mode: 'string|null' },
   output: { ...base, content: 'unknown' },
   error: { ...base, message: 'string' },
   cancelled: { ...base },
@@ -114,6 +120,8 @@ function matches(value: unknown, check: string): boolean {
       value.every((i) => isObject(i) && types.includes(i.media_type as string) && typeof i.data === 'string' && Object.keys(i).length === 2)
     );
   }
+  if (type === 'string[]') return Array.isArray(value) && value.every((v) => typeof v === 'string');
+  if (type === 'object') return isObject(value);
   return type.split('|').some((t) => (t === 'null' ? value === null : typeof value === t));
 }
 
@@ -191,6 +199,7 @@ describe('wire: the server events recorded by the Rust encoder', () => {
       'user-text',
       'tool-use',
       'approval',
+      'settings',
       'raw',
       'error',
       'cancelled',
@@ -198,9 +207,10 @@ describe('wire: the server events recorded by the Rust encoder', () => {
     ]);
     expect(s.status).toBe('cancelled');
     expect(s.live).toBe(true);
-    expect(s.permissionMode).toBe('default');
+    expect(s.permissionMode).toBe('acceptEdits');
     expect(s.projectPath).toBe('/home/dev/project "q"');
-    expect(s.model).toBe('opus');
+    // the settings_changed after the start: the model and mode switched between turns
+    expect(s.model).toBe('sonnet');
     expect(s.approvals).toEqual([]);
     const byKind = <K extends string>(kind: K) => s.items.find((i) => i.kind === kind) as Extract<typeof s.items[number], { kind: K }>;
     expect(byKind('user-text').text).toBe('list the files\nall of them');
@@ -214,6 +224,7 @@ describe('wire: the server events recorded by the Rust encoder', () => {
       description: 'List files',
       resolution: { behavior: 'allow', by: 'viewer', message: null },
     });
+    expect(byKind('settings')).toMatchObject({ model: 'sonnet', permissionMode: 'acceptEdits' });
     expect(byKind('raw').text).toBe('a line that is not JSON: {');
     expect(byKind('error').message).toBe('claude stderr: warning ✓');
     expect(byKind('completion')).toMatchObject({ status: 'cancelled', exitCode: null, signal: 15 });
@@ -235,6 +246,7 @@ const CONTROL_SPECS: { [T in ControlMessage['type']]: Spec<Control<T>> } = {
   },
   interrupt: { session_id: 'string' },
   end: { session_id: 'string' },
+  settings: { session_id: 'string', model: 'string?', permission_mode: 'string?' },
 };
 const REQUEST_SPEC: Spec<ClaudeRequest> = {
   command_type: 'string',
@@ -246,6 +258,12 @@ const REQUEST_SPEC: Spec<ClaudeRequest> = {
   live: 'boolean?',
   permission_mode: 'string?',
   images: 'images?',
+  run_options: 'object?',
+};
+const RUN_OPTIONS_SPEC: Spec<RunOptions> = {
+  append_system_prompt: 'string?',
+  allowed_tools: 'string[]?',
+  disallowed_tools: 'string[]?',
 };
 
 describe('wire: the requests the Rust server reads as meant', () => {
@@ -264,6 +282,7 @@ describe('wire: the requests the Rust server reads as meant', () => {
         if (value.type === 'permission_response') expect(BEHAVIORS).toHaveProperty(value.behavior as string);
       } else {
         expect(problems(value, REQUEST_SPEC)).toEqual([]);
+        if (isObject(value.run_options)) expect(problems(value.run_options, RUN_OPTIONS_SPEC)).toEqual([]);
         expect(COMMAND_TYPES).toHaveProperty(value.command_type as string);
       }
     });

@@ -54,6 +54,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "usage analytics read transcripts and the store synchronously; the binary owns threads and HTTP",
     ),
     (
+        "opcode-agents",
+        &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite", "reqwest", "opcode-proc", "opcode-push"],
+        "agents are definitions and runs through the registry; routes stay in the binary, spawns in the supervisor",
+    ),
+    (
         "opcode-tls",
         &["tokio", "axum", "hyper", "tower", "opcode-proc", "opcode-sessions", "opcode-store"],
         "certificates are synchronous files and crypto; the binaries own sockets and HTTP",

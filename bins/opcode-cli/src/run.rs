@@ -79,6 +79,7 @@ pub(crate) async fn run(args: RunArgs, data_dir: PathBuf) -> anyhow::Result<Exit
         live: false,
         permission_mode: None,
         images: Vec::new(),
+        run_options: None,
     }
     .validate()?;
     let started = registry.start_run(request).await?;

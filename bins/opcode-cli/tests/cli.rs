@@ -165,6 +165,7 @@ async fn attach_follows_a_run_on_a_server() {
         live: false,
         permission_mode: None,
         images: Vec::new(),
+        run_options: None,
     };
     let run_started = registry.start_run(request.validate().unwrap()).await.unwrap();
     let out = run(&["attach", "--server", &url, "--token", "tok", &run_started.session_id], claude.path()).await;

@@ -25,6 +25,8 @@ use crate::state::{AppState, Caller};
 
 /// Largest history page.
 const MAX_PAGE: usize = 1000;
+/// Largest body of `POST /api/sessions/{id}/settings`.
+const MAX_SETTINGS_BODY: usize = 4096;
 
 /// The authenticated `/api` routes.
 pub fn routes() -> Router<AppState> {
@@ -44,8 +46,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sessions/{session_id}/permissions/{request_id}", post(permission))
         .route("/api/sessions/{session_id}/interrupt", post(interrupt))
         .route("/api/sessions/{session_id}/end", post(end))
+        .route(
+            "/api/sessions/{session_id}/settings",
+            post(settings).layer(axum::extract::DefaultBodyLimit::max(MAX_SETTINGS_BODY)),
+        )
+        .route("/api/projects/commands", get(project_commands))
         .route("/api/sessions/new", get(new_session))
-        .route("/api/agents", get(agents))
         .route("/api/settings/claude", get(claude_settings))
         .route("/api/settings/claude/version", get(claude_version))
         .route("/api/settings/claude/installations", get(claude_installations))
@@ -54,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/mcp/servers", get(mcp_servers))
         .merge(crate::rules::routes())
         .merge(crate::usage::routes())
+        .merge(crate::agents::routes())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -176,12 +183,6 @@ async fn new_session(
     Ok(ok(uuid::Uuid::new_v4().to_string()))
 }
 
-/// `GET /api/agents`: opcode-web has no agents (yet): an empty list, the seed's shape.
-async fn agents(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
-    query(q, "no parameters")?;
-    Ok(ok(Vec::<Value>::new()))
-}
-
 /// `GET /api/mcp/servers`: no MCP management (yet): an empty list, the seed's shape.
 async fn mcp_servers(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
     query(q, "no parameters")?;
@@ -248,6 +249,50 @@ async fn slash_commands(
     };
     let store = state.store.clone();
     Ok(ok(blocking(move || Ok(store.slash_commands(project.as_deref())?)).await?))
+}
+
+/// The query of `/api/projects/commands`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectCommandsQuery {
+    path: Option<String>,
+}
+
+/// `GET /api/projects/commands?path=DIR`: the slash commands claude knows in the project, grouped by
+/// source (`builtin`, `user`, `project`), each with its description and argument hint.
+async fn project_commands(
+    State(state): State<AppState>,
+    q: Result<Query<ProjectCommandsQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let path = query(q, "only path=<project directory>")?
+        .path
+        .ok_or_else(|| ApiError::BadRequest("path is missing: send path=<absolute project directory>".to_owned()))?;
+    let project = checked_project(&state, path).await?;
+    let store = state.store.clone();
+    Ok(ok(blocking(move || Ok(opcode_sessions::commands::project_commands(&store, &project)?)).await?))
+}
+
+/// The body of `POST /api/sessions/{id}/settings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    permission_mode: Option<opcode_proto::PermissionMode>,
+}
+
+/// `POST /api/sessions/{id}/settings`: switches a live session's model and/or permission mode between
+/// turns (409 while a turn runs).
+async fn settings(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+    body: Result<Json<SettingsBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Json(body) = body.map_err(|r| crate::error::json_rejected(&r, MAX_SETTINGS_BODY))?;
+    let change = opcode_proto::control::SettingsChange { model: body.model, permission_mode: body.permission_mode };
+    state.registry.change_settings(&session_id, change.clone()).await?;
+    Ok(ok(json!({ "model": change.model, "permission_mode": change.permission_mode })))
 }
 
 /// Every event of the session so far, spliced raw into the envelope.

@@ -1,6 +1,7 @@
 //! API errors as responses: the status a user can act on and Opcode's envelope
 //! `{success: false, data: null, error}`. Internal failures are logged here and sent as a generic message.
 
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -91,9 +92,10 @@ impl From<ControlError> for ApiError {
     fn from(err: ControlError) -> Self {
         match err {
             ControlError::NotFound(_) => ApiError::NotFound(err.to_string()),
-            ControlError::EmptyPrompt | ControlError::BadClientId(_) | ControlError::BadImage(_) => {
-                ApiError::BadRequest(err.to_string())
-            }
+            ControlError::EmptyPrompt
+            | ControlError::BadClientId(_)
+            | ControlError::BadImage(_)
+            | ControlError::BadSettings(_) => ApiError::BadRequest(err.to_string()),
             ControlError::NotQueued(_) => ApiError::NotFound(err.to_string()),
             other => ApiError::Conflict(other.to_string()),
         }
@@ -115,9 +117,9 @@ impl From<opcode_push::PushError> for ApiError {
 
 /// A JSON body that could not be read: `413` over the route's `limit` (bytes), else `400` with what was
 /// wrong (syntax, a missing or unknown field, a value of the wrong type).
-pub fn json_rejected(rejection: &axum::extract::rejection::JsonRejection, limit: usize) -> ApiError {
+pub fn json_rejected(rejection: &JsonRejection, limit: usize) -> ApiError {
     match rejection.status() {
-        axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::TooLarge(format!("the body is over the {limit}-byte limit of this route"))
         }
         _ => ApiError::BadRequest(format!(

@@ -8,6 +8,7 @@
 //!   every socket; [`serve_tls`] does the same over HTTPS ([`tls`]), answering plain HTTP on the same
 //!   port with a redirect.
 
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -115,6 +116,11 @@ where
     L: Listener<Addr = SocketAddr>,
     F: FnMut(&mut L::Io) + Send + 'static,
 {
+    match state.agents.resume_watchers().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(runs = n, "following agent runs an earlier server started"),
+        Err(err) => tracing::warn!(%err, "could not follow the agent runs an earlier server started"),
+    }
     let registry = state.registry.clone();
     let sockets = state.sockets.clone();
     let observer = state.turns.watch();

@@ -1,6 +1,7 @@
-//! The state every handler shares: the session registry, Claude's files, the usage index, who may come in (the token,
-//! paired devices: [`opcode_access::Access`]), the security settings, Web Push, the means to close every
-//! socket at shutdown, and [`AppState::audit`], the one call that records who did what.
+//! The state every handler shares: the session registry, Claude's files, the usage index, agents and their
+//! runs, who may come in (the token, paired devices: [`opcode_access::Access`]), the security settings, Web
+//! Push, the means to close every socket at shutdown, and [`AppState::audit`], the one call that records who
+//! did what.
 
 use std::sync::Arc;
 
@@ -52,6 +53,8 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// The usage index of Claude's transcripts (in the registry's store).
     pub usage: opcode_usage::UsageIndex,
+    /// Agents and their runs (in the registry's store; runs through the registry).
+    pub agents: opcode_agents::Agents,
 }
 
 impl AppState {
@@ -64,7 +67,9 @@ impl AppState {
         let git = opcode_git::Git::new(registry.supervisor());
         let turns = crate::turns::TurnTracker::new(git.clone(), registry.clone());
         let usage = opcode_usage::UsageIndex::new(registry.store(), store.root());
+        let agents = opcode_agents::Agents::new(registry.clone());
         Ok(AppState {
+            agents,
             usage,
             git,
             turns,

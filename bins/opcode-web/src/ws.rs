@@ -243,7 +243,7 @@ async fn claude_socket(mut socket: WebSocket, ctx: Socket) {
     }
 }
 
-/// Carries out a control message (`prompt`, `permission_response`, `interrupt`, `end`); returns the
+/// Carries out a control message (`prompt`, `permission_response`, `interrupt`, `end`, `settings`); returns the
 /// request-error frame to send if it failed.
 async fn control(ctx: &Socket, text: &str) -> Option<String> {
     let state = &ctx.state;
@@ -271,6 +271,7 @@ async fn control(ctx: &Socket, text: &str) -> Option<String> {
         }
         ControlMessage::Interrupt { .. } => state.registry.interrupt(&session_id).await,
         ControlMessage::End { .. } => state.registry.end_live(&session_id).await,
+        ControlMessage::Settings { change, .. } => state.registry.change_settings(&session_id, change).await,
     };
     if let (Ok(()), Some(action)) = (&result, audited) {
         state.audit(&ctx.caller, action, &session_id).await;
@@ -385,7 +386,7 @@ async fn attach_socket(mut socket: WebSocket, ctx: Socket, session_id: String, s
                         } else if is_control(&text) {
                             control(&ctx, &text).await
                         } else {
-                            Some(request_error_json("this socket takes control messages only (prompt, permission_response, interrupt, end, visibility)", Some(&session_id)))
+                            Some(request_error_json("this socket takes control messages only (prompt, permission_response, interrupt, end, settings, visibility)", Some(&session_id)))
                         };
                         if let Some(reply) = reply {
                             if socket.send(Message::Text(reply.into())).await.is_err() {

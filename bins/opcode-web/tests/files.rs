@@ -7,25 +7,13 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use common::{TestServer, TOKEN};
+use common::{enc, TestServer, TOKEN};
 use serde_json::{json, Value};
 
 fn q(server: &TestServer, extra: &[(&str, &str)]) -> String {
     let mut pairs = vec![("project_path".to_owned(), server.project_path())];
     pairs.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     pairs.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect::<Vec<_>>().join("&")
-}
-
-fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn call(server: &TestServer, method: &str, route: &str, query: &str, body: Option<Value>) -> (u16, Value) {

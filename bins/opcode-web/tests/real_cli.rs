@@ -474,3 +474,87 @@ async fn an_image_reaches_the_messages_api_from_a_live_session_and_from_a_one_sh
     assert_eq!(end.last().unwrap()["status"], "success", "{end:#?}");
     server.stop().await;
 }
+
+/// A live session's model is switched between turns: the genuine CLI answers the `set_model` control
+/// request with success, and its next request to the Messages API asks for the new model.
+#[tokio::test]
+async fn set_model_between_turns_reaches_the_genuine_clis_next_request() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    let mut ws = server.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, server.live_request("the first turn", &id)).await;
+    until(&mut ws, is_result).await;
+    let first = mock.requests().into_iter().rev().find(|r| r.to_string().contains("the first turn")).unwrap();
+    let new_model = "claude-sonnet-4-5-20250929";
+    assert_ne!(first["model"], new_model, "the first turn used another model: {}", first["model"]);
+
+    let response = server
+        .http()
+        .post(server.url(&format!("/api/sessions/{id}/settings")))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"model": new_model, "permission_mode": "acceptEdits"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let mut seen: Vec<Value> = Vec::new();
+    while seen.iter().filter(|e| is_settings_answer(e)).count() < 2 {
+        seen.push(next_json(&mut ws).await.expect("the session goes on"));
+    }
+    let answers: Vec<&Value> = seen.iter().filter(|e| is_settings_answer(e)).collect();
+    assert!(answers.iter().all(|e| e["content"]["response"]["subtype"] == "success"), "{answers:#?}");
+    assert!(seen.iter().any(|e| e["type"] == "settings_changed" && e["model"] == new_model), "{seen:#?}");
+
+    send(&mut ws, serde_json::json!({"type":"prompt","session_id":id,"prompt":"the second turn"}).to_string()).await;
+    let second = until(&mut ws, is_result).await;
+    assert!(texts(&second).contains("Mock reply to: the second turn"), "{second:#?}");
+    let next = mock.requests().into_iter().rev().find(|r| r.to_string().contains("the second turn")).unwrap();
+    assert_eq!(next["model"], new_model, "the next request uses the new model");
+
+    send(&mut ws, serde_json::json!({"type":"end","session_id":id}).to_string()).await;
+    let end = until_completion(&mut ws).await;
+    assert_eq!(end.last().unwrap()["status"], "success", "{end:#?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agents_system_prompt_and_tools_reach_the_messages_api_with_the_genuine_cli() {
+    let Some(claude) = real_claude() else { return };
+    let mock = MockApi::start().await.unwrap();
+    let (server, _home) = server_for(claude, &mock, |_| {}).await;
+    const MARK: &str = "AGENT-SYSTEM-MARK-7f3";
+    let agent = serde_json::json!({
+        "name": "Terse", "system_prompt": format!("{MARK}: answer in one word."), "model": "sonnet",
+        "default_task": "agent task alpha", "disallowed_tools": ["WebFetch"],
+    });
+    let created = server.http().post(server.url("/api/agents")).bearer_auth(TOKEN).json(&agent).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["data"]["id"].as_i64().unwrap();
+    let run = server
+        .http()
+        .post(server.url(&format!("/api/agents/{id}/run")))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "project_path": server.project_path() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 201);
+
+    // the request of the agent's task carries its system prompt, and no WebFetch tool
+    let request = tokio::time::timeout(LIMIT, mock.request_matching(|r| r.to_string().contains("agent task alpha")))
+        .await
+        .expect("the agent's request reached the mock");
+    assert!(request["system"].to_string().contains(MARK), "system prompt: {}", request["system"]);
+    let tools: Vec<&str> =
+        request["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    assert!(tools.contains(&"Bash"), "the CLI offers its tools: {tools:?}");
+    assert!(!tools.contains(&"WebFetch"), "--disallowedTools took WebFetch away: {tools:?}");
+
+    let done = agent_run_until(&server, id, |r| r["status"] != "running").await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert!(done["total_tokens"].as_u64().unwrap() > 0, "figures from the genuine result line: {done}");
+    assert!(done["cost_usd"].as_f64().is_some(), "{done}");
+    server.stop().await;
+}

@@ -137,6 +137,11 @@ async fn every_seed_route_answers_in_the_shape_its_client_reads() {
     send(&mut ws, request).await;
     until(&mut ws, |e| e["type"] == "output" && e["content"]["subtype"] == "init").await;
 
+    // an agent, so that the agents list has one whose shape is checked
+    let agent = serde_json::json!({"name": "Reviewer", "system_prompt": "You review.", "default_task": "Review."});
+    let created = server.http().post(server.url("/api/agents")).bearer_auth(TOKEN).json(&agent).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+
     let routes = fixture("routes.json");
     let project_path = server.project_path();
     let vars = [("projectId", project_id.as_str()), ("sessionId", session_id), ("projectPath", project_path.as_str())];

@@ -287,6 +287,7 @@ async fn a_silent_peer_is_dropped_while_a_live_one_stays() {
         live: false,
         permission_mode: None,
         images: Vec::new(),
+        run_options: None,
     };
     let run = server.state.registry.start_run(request.validate().unwrap()).await.unwrap();
     // a phone that went away without closing: a raw socket after the upgrade, which never answers a ping

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::modes::PermissionMode;
+
 /// A message a client sends about an existing live session (`type` tells which).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -61,6 +63,44 @@ pub enum ControlMessage {
         /// The live session.
         session_id: String,
     },
+    /// Switch the model and/or the permission mode of a live session between turns (at least one).
+    Settings {
+        /// The live session.
+        session_id: String,
+        /// The settings to switch to.
+        #[serde(flatten)]
+        change: SettingsChange,
+    },
+}
+
+/// A switch of a live session's model and/or permission mode (`POST /api/sessions/{id}/settings`, the
+/// `settings` control message). Checked by [`SettingsChange::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct SettingsChange {
+    /// The model to use from the next turn on (an alias such as `sonnet`, or a full model name).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The permission mode to use from now on.
+    #[serde(default)]
+    pub permission_mode: Option<PermissionMode>,
+}
+
+impl SettingsChange {
+    /// Refuses an empty change and a model name that is blank, longer than 128 characters, or has
+    /// whitespace or control characters; says what to send instead.
+    pub fn check(&self) -> Result<(), String> {
+        if self.model.is_none() && self.permission_mode.is_none() {
+            return Err("nothing to change: send \"model\" and/or \"permission_mode\"".to_owned());
+        }
+        if let Some(model) = &self.model {
+            if model.is_empty() || model.len() > 128 || model.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!(
+                    "model {model:?} is not valid: use a model name or alias such as \"sonnet\" (1 to 128 characters, no spaces)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The `type` of a [`VisibilityReport`].
@@ -95,7 +135,8 @@ impl ControlMessage {
             | ControlMessage::Unqueue { session_id, .. }
             | ControlMessage::PermissionResponse { session_id, .. }
             | ControlMessage::Interrupt { session_id }
-            | ControlMessage::End { session_id } => session_id,
+            | ControlMessage::End { session_id }
+            | ControlMessage::Settings { session_id, .. } => session_id,
         }
     }
 }
@@ -238,6 +279,18 @@ pub fn control_request(request_id: &str, subtype: &str) -> String {
     json!({"type":"control_request","request_id":request_id,"request":{"subtype":subtype}}).to_string()
 }
 
+/// A `set_model` control request: claude uses `model` from its next request to the API on.
+pub fn set_model_request(request_id: &str, model: &str) -> String {
+    json!({"type":"control_request","request_id":request_id,"request":{"subtype":"set_model","model":model}})
+        .to_string()
+}
+
+/// A `set_permission_mode` control request.
+pub fn set_permission_mode_request(request_id: &str, mode: PermissionMode) -> String {
+    json!({"type":"control_request","request_id":request_id,"request":{"subtype":"set_permission_mode","mode":mode.as_str()}})
+        .to_string()
+}
+
 /// The answer to a `can_use_tool` request. `input` is the raw JSON input to run the tool with;
 /// `remember`, for an allow, the raw JSON array of permission updates claude is to keep
 /// (`updatedPermissions`, see [`ToolPermissionRequest::remember_rules`]).
@@ -327,5 +380,27 @@ mod tests {
             ControlMessage::PermissionResponse { decision: PermissionDecision { behavior: Behavior::Allow, .. }, .. }
         ));
         assert!(serde_json::from_str::<ControlMessage>(r#"{"type":"interrupt","session_id":"s"}"#).is_ok());
+    }
+
+    #[test]
+    fn settings_messages_parse_and_check() {
+        let m: ControlMessage =
+            serde_json::from_str(r#"{"type":"settings","session_id":"s","model":"sonnet","permission_mode":"plan"}"#)
+                .unwrap();
+        let ControlMessage::Settings { change, .. } = &m else { panic!() };
+        assert_eq!(change.model.as_deref(), Some("sonnet"));
+        assert_eq!(change.permission_mode, Some(PermissionMode::Plan));
+        assert!(change.check().is_ok());
+        assert!(SettingsChange::default().check().unwrap_err().contains("nothing to change"));
+        let spaced = SettingsChange { model: Some("a b".into()), permission_mode: None };
+        assert!(spaced.check().unwrap_err().contains("not valid"));
+        assert!(serde_json::from_str::<ControlMessage>(
+            r#"{"type":"settings","session_id":"s","permission_mode":"yolo"}"#
+        )
+        .is_err());
+        let line: Value = serde_json::from_str(&set_model_request("r", "opus")).unwrap();
+        assert_eq!(line["request"], json!({"subtype":"set_model","model":"opus"}));
+        let line: Value = serde_json::from_str(&set_permission_mode_request("r", PermissionMode::AcceptEdits)).unwrap();
+        assert_eq!(line["request"], json!({"subtype":"set_permission_mode","mode":"acceptEdits"}));
     }
 }

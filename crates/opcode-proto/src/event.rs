@@ -110,6 +110,14 @@ pub enum EventKind {
         /// The deny message, if any.
         message: Option<String>,
     },
+    /// A viewer switched the live session's model and/or permission mode between turns, and claude was
+    /// told (`set_model` / `set_permission_mode` control requests); `None` where nothing changed.
+    SettingsChanged {
+        /// The model used from the next turn on.
+        model: Option<String>,
+        /// The permission mode used from now on.
+        permission_mode: Option<PermissionMode>,
+    },
     /// One line of claude's stdout.
     Output {
         /// The line as JSON, or as text when it was not JSON.
@@ -179,6 +187,7 @@ impl EventKind {
             EventKind::PromptUnqueued { .. } => "prompt_unqueued",
             EventKind::PermissionRequest { .. } => "permission_request",
             EventKind::PermissionResolved { .. } => "permission_resolved",
+            EventKind::SettingsChanged { .. } => "settings_changed",
             EventKind::Output { .. } => "output",
             EventKind::Error { .. } => "error",
             EventKind::Cancelled => "cancelled",
@@ -288,6 +297,10 @@ pub fn encode_event(session_json: &str, seq: Seq, kind: &EventKind) -> String {
                 push_field_str(&mut out, "message", message.as_deref());
                 let _ = write!(out, ",\"remembered\":{remembered}");
             }
+            EventKind::SettingsChanged { model, permission_mode } => {
+                push_field_str(&mut out, "model", model.as_deref());
+                push_field_str(&mut out, "permission_mode", permission_mode.map(PermissionMode::as_str));
+            }
             EventKind::Output { content } => {
                 out.push_str(",\"content\":");
                 match content {
@@ -373,6 +386,9 @@ impl SessionEvent {
                 message: wire.message,
                 remembered: wire.remembered.unwrap_or(false),
             },
+            "settings_changed" => {
+                EventKind::SettingsChanged { model: wire.model, permission_mode: wire.permission_mode }
+            }
             "output" => EventKind::Output {
                 content: match wire.content {
                     Some(serde_json::Value::String(s)) => OutputContent::Text(s),
@@ -488,6 +504,8 @@ mod tests {
                 message: Some("no answer".into()),
                 remembered: false,
             },
+            EventKind::SettingsChanged { model: Some("sonnet".into()), permission_mode: Some(PermissionMode::Plan) },
+            EventKind::SettingsChanged { model: None, permission_mode: Some(PermissionMode::AcceptEdits) },
             EventKind::Output { content: OutputContent::Json(r#"{"a":[1,2]}"#.into()) },
             EventKind::Output { content: OutputContent::Text("x".into()) },
             EventKind::Error { message: "boom\nline".into() },

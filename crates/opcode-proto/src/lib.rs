@@ -22,4 +22,4 @@ pub use envelope::{read_envelope, Envelope};
 pub use event::{CompletionStatus, EventKind, Seq, SessionEvent};
 pub use image::{ImageAttachment, ImageError};
 pub use modes::{AnsweredBy, PermissionMode};
-pub use request::{ClaudeRequest, CommandType, RequestError, ValidRequest};
+pub use request::{ClaudeRequest, CommandType, RequestError, RunOptions, ValidRequest};

@@ -63,6 +63,78 @@ pub struct ClaudeRequest {
     /// Images for claude to see with the prompt (see [`crate::image`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ImageAttachment>,
+    /// How claude is set up for this run beyond the prompt: a system prompt to append and the tools it
+    /// may or may not use (an agent's settings). Absent: claude's own defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_options: Option<RunOptions>,
+}
+
+/// Largest system prompt appended to claude's (one argv entry, like a prompt).
+pub const MAX_SYSTEM_PROMPT_BYTES: usize = 100 * 1024;
+
+/// Most tools in an allowed or disallowed list.
+pub const MAX_TOOLS: usize = 200;
+
+/// A run's settings beyond the prompt, each passed through the CLI's own flag:
+/// `--append-system-prompt`, `--allowedTools`, `--disallowedTools`. Unknown fields are refused (a
+/// misspelt option must not pass for one that took effect).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunOptions {
+    /// Text appended to claude's system prompt (`--append-system-prompt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append_system_prompt: Option<String>,
+    /// Tools (or rules such as `Bash(git log:*)`) claude may use without asking (`--allowedTools`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_tools: Vec<String>,
+    /// Tools (or rules) claude must not use (`--disallowedTools`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disallowed_tools: Vec<String>,
+}
+
+impl RunOptions {
+    /// Checks every option: the system prompt is at most [`MAX_SYSTEM_PROMPT_BYTES`] (an empty one is
+    /// dropped), each tool is a tool name or rule ([`is_tool_rule`]), at most [`MAX_TOOLS`] per list.
+    pub fn validate(self) -> Result<RunOptions, RequestError> {
+        let append_system_prompt = match self.append_system_prompt {
+            Some(text) if text.len() > MAX_SYSTEM_PROMPT_BYTES => {
+                return Err(RequestError::SystemPromptTooLong { len: text.len(), max: MAX_SYSTEM_PROMPT_BYTES })
+            }
+            Some(text) if text.trim().is_empty() => None,
+            other => other,
+        };
+        for list in [&self.allowed_tools, &self.disallowed_tools] {
+            if list.len() > MAX_TOOLS {
+                return Err(RequestError::TooManyTools { count: list.len(), max: MAX_TOOLS });
+            }
+            if let Some(bad) = list.iter().find(|t| !is_tool_rule(t)) {
+                return Err(RequestError::BadTool(bad.clone()));
+            }
+        }
+        Ok(RunOptions {
+            append_system_prompt,
+            allowed_tools: self.allowed_tools,
+            disallowed_tools: self.disallowed_tools,
+        })
+    }
+
+    /// True when no option is set (the run is claude's default).
+    pub fn is_empty(&self) -> bool {
+        self.append_system_prompt.is_none() && self.allowed_tools.is_empty() && self.disallowed_tools.is_empty()
+    }
+}
+
+/// A tool name or permission rule as claude's `--allowedTools` takes them (`Read`, `Bash(git diff:*)`,
+/// `mcp__server__tool`): 1 to 200 characters, no control characters, not starting with `-` (it would be
+/// read as a flag) and no comma (the CLI splits on commas).
+pub fn is_tool_rule(tool: &str) -> bool {
+    let trimmed = tool.trim();
+    !trimmed.is_empty()
+        && trimmed == tool
+        && tool.len() <= 200
+        && !tool.starts_with('-')
+        && !tool.contains(',')
+        && !tool.chars().any(char::is_control)
 }
 
 /// A request that passed validation.
@@ -86,6 +158,8 @@ pub struct ValidRequest {
     pub permission_mode: Option<PermissionMode>,
     /// Checked images (see [`crate::image::check_images`]); empty for most prompts.
     pub images: Vec<ImageAttachment>,
+    /// The run's settings beyond the prompt (empty: claude's defaults).
+    pub options: RunOptions,
 }
 
 /// Why a request was refused. Each message says what to change.
@@ -133,6 +207,25 @@ pub enum RequestError {
     /// An attached image does not check.
     #[error(transparent)]
     BadImage(#[from] ImageError),
+    /// `run_options.append_system_prompt` is longer than [`MAX_SYSTEM_PROMPT_BYTES`].
+    #[error("the system prompt is {len} bytes, more than the {max} bytes accepted")]
+    SystemPromptTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A tool list is longer than [`MAX_TOOLS`].
+    #[error("{count} tools in one list, more than the {max} accepted")]
+    TooManyTools {
+        /// How many were given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A tool is not a tool name or rule ([`is_tool_rule`]).
+    #[error("tool {0:?} is not a tool name or rule (like Read or Bash(git diff:*)): no commas, no leading '-', no control characters")]
+    BadTool(String),
 }
 
 impl ClaudeRequest {
@@ -173,7 +266,9 @@ impl ClaudeRequest {
                 Some(PermissionMode::from_name(name).ok_or_else(|| RequestError::BadPermissionMode(name.to_owned()))?)
             }
         };
+        let options = self.run_options.unwrap_or_default().validate()?;
         Ok(ValidRequest {
+            options,
             command,
             project_path: self.project_path,
             prompt: self.prompt,
@@ -189,7 +284,7 @@ impl ClaudeRequest {
 
 /// Model names are short identifiers (`sonnet`, `claude-opus-4-1[1m]`); anything else is refused before
 /// it can reach claude's argv.
-fn is_model_name(m: &str) -> bool {
+pub fn is_model_name(m: &str) -> bool {
     m.len() <= 100 && !m.starts_with('-') && m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:[]/@".contains(c))
 }
 
@@ -249,12 +344,37 @@ mod tests {
             (r#"{"command_type":"execute","project_path":"/p","prompt":"x","permission_mode":"yolo"}"#, |e| {
                 matches!(e, RequestError::BadPermissionMode(_))
             }),
+            (
+                r#"{"command_type":"execute","project_path":"/p","prompt":"x","run_options":{"allowed_tools":["--evil"]}}"#,
+                |e| matches!(e, RequestError::BadTool(_)),
+            ),
+            (
+                r#"{"command_type":"execute","project_path":"/p","prompt":"x","run_options":{"disallowed_tools":["Read,Write"]}}"#,
+                |e| matches!(e, RequestError::BadTool(_)),
+            ),
+            (
+                r#"{"command_type":"execute","project_path":"/p","prompt":"x","run_options":{"system_prompt":"hi"}}"#,
+                |e| matches!(e, RequestError::Malformed { .. }),
+            ),
         ];
         for (json, is_expected) in cases {
             let err = check(json).expect_err(json);
             assert!(is_expected(&err), "{json} gave {err:?}");
             assert!(!err.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn run_options_are_read_and_an_empty_system_prompt_dropped() {
+        let r = check(r#"{"command_type":"execute","project_path":"/p","prompt":"x","run_options":{"append_system_prompt":"be brief","allowed_tools":["Read","Bash(git diff:*)"],"disallowed_tools":["WebFetch"]}}"#).unwrap();
+        assert_eq!(r.options.append_system_prompt.as_deref(), Some("be brief"));
+        assert_eq!(r.options.allowed_tools, ["Read", "Bash(git diff:*)"]);
+        assert_eq!(r.options.disallowed_tools, ["WebFetch"]);
+        let r = check(r#"{"command_type":"execute","project_path":"/p","prompt":"x","run_options":{"append_system_prompt":"  "}}"#).unwrap();
+        assert!(r.options.is_empty());
+        let long =
+            RunOptions { append_system_prompt: Some("a".repeat(MAX_SYSTEM_PROMPT_BYTES + 1)), ..Default::default() };
+        assert!(matches!(long.validate(), Err(RequestError::SystemPromptTooLong { .. })));
     }
 
     #[test]
@@ -278,6 +398,7 @@ mod tests {
             live: false,
             permission_mode: None,
             images: Vec::new(),
+            run_options: None,
         };
         assert!(matches!(req.validate(), Err(RequestError::PromptTooLong { .. })));
     }

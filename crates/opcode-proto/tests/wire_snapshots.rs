@@ -4,7 +4,7 @@
 //! `tests/snapshots/events/*.json` hold one session event of every kind, as the encoder writes it (exact
 //! bytes, one line): this test asserts the encoder produces exactly those bytes and the decoder reads them
 //! back; the Vitest test parses the same files into the UI's types and runs them through its reducer.
-//! Together they form one session, seq 0 to 8, so the reducer can apply them in order.
+//! Together they form one session, seq 0 to 11, so the reducer can apply them in order.
 //!
 //! `tests/snapshots/requests/*.json` hold what the UI sends (a run request and each control message): this
 //! test asserts the server reads each as meant; the Vitest test checks each against the UI's request types.
@@ -38,6 +38,7 @@ fn file_of(kind: &EventKind) -> &'static str {
         EventKind::PromptUnqueued { .. } => "prompt_unqueued.json",
         EventKind::PermissionRequest { .. } => "permission_request.json",
         EventKind::PermissionResolved { .. } => "permission_resolved.json",
+        EventKind::SettingsChanged { .. } => "settings_changed.json",
         EventKind::Output { content: OutputContent::Json(_) } => "output_json.json",
         EventKind::Output { content: OutputContent::Text(_) } => "output_text.json",
         EventKind::Error { .. } => "error.json",
@@ -84,6 +85,10 @@ fn session() -> Vec<SessionEvent> {
             by: opcode_proto::AnsweredBy::Viewer,
             message: None,
             remembered: true,
+        },
+        EventKind::SettingsChanged {
+            model: Some("sonnet".into()),
+            permission_mode: Some(opcode_proto::PermissionMode::AcceptEdits),
         },
         EventKind::Output { content: OutputContent::from_line("a line that is not JSON: {".into()) },
         EventKind::Error { message: "claude stderr: warning ✓".into() },
@@ -172,6 +177,12 @@ fn every_request_the_ui_sends_is_read_as_meant() {
     assert_eq!(live.session_id.map(|id| id.to_string()).as_deref(), Some(SESSION));
     assert_eq!(live.permission_mode, Some(opcode_proto::PermissionMode::AcceptEdits));
 
+    let agent = parse_request(&read("run_options.json")).expect("run_options.json is a valid request");
+    assert_eq!(agent.options.append_system_prompt.as_deref(), Some("You are a careful reviewer."));
+    assert_eq!(agent.options.allowed_tools, ["Read", "Bash(git diff:*)"]);
+    assert_eq!(agent.options.disallowed_tools, ["WebFetch"]);
+    assert_eq!(agent.permission_mode, Some(opcode_proto::PermissionMode::Plan));
+
     let resume = parse_request(&read("resume.json")).expect("resume.json is a valid request");
     assert_eq!(resume.command, CommandType::Resume);
     assert_eq!(resume.session_id.map(|id| id.to_string()).as_deref(), Some(SESSION));
@@ -216,18 +227,30 @@ fn every_request_the_ui_sends_is_read_as_meant() {
     }
     assert_eq!(control("interrupt.json"), ControlMessage::Interrupt { session_id: SESSION.into() });
     assert_eq!(control("end.json"), ControlMessage::End { session_id: SESSION.into() });
+    assert_eq!(
+        control("settings.json"),
+        ControlMessage::Settings {
+            session_id: SESSION.into(),
+            change: opcode_proto::control::SettingsChange {
+                model: Some("sonnet".into()),
+                permission_mode: Some(opcode_proto::PermissionMode::Plan),
+            },
+        }
+    );
 
     let names = [
         "execute.json",
         "execute_images.json",
         "live.json",
         "resume.json",
+        "run_options.json",
         "prompt.json",
         "prompt_images.json",
         "permission_allow.json",
         "permission_deny.json",
         "interrupt.json",
         "end.json",
+        "settings.json",
     ];
     assert_exactly(&dir, &names.iter().map(|n| (*n).to_owned()).collect());
 }

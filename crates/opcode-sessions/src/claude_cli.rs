@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use opcode_proc::ProcessSpec;
-use opcode_proto::{ImageAttachment, PermissionMode};
+use opcode_proto::{ImageAttachment, PermissionMode, RunOptions};
 
 use crate::error::DiscoveryError;
 
@@ -89,6 +89,8 @@ pub struct ClaudeInvocation {
     pub include_partial_messages: bool,
     /// Permission flags.
     pub permissions: PermissionPolicy,
+    /// `--append-system-prompt`, `--allowedTools`, `--disallowedTools` (validated by `opcode-proto`).
+    pub options: RunOptions,
 }
 
 impl ClaudeInvocation {
@@ -117,6 +119,19 @@ impl ClaudeInvocation {
             PermissionPolicy::SkipPermissions => args.push("--dangerously-skip-permissions".into()),
             PermissionPolicy::Mode(mode) => args.extend(["--permission-mode".into(), mode.as_str().into()]),
             PermissionPolicy::ClaudeDefault => {}
+        }
+        if let Some(text) = &self.options.append_system_prompt {
+            args.extend(["--append-system-prompt".into(), text.into()]);
+        }
+        // one argument per tool (the flags are variadic): a rule such as `Bash(git diff:*)` stays whole;
+        // the next flag, or the `--` before the prompt, ends the list
+        for (flag, tools) in
+            [("--allowedTools", &self.options.allowed_tools), ("--disallowedTools", &self.options.disallowed_tools)]
+        {
+            if !tools.is_empty() {
+                args.push(flag.into());
+                args.extend(tools.iter().map(OsString::from));
+            }
         }
         if !self.live && self.images.is_empty() {
             args.extend(["--".into(), self.prompt.clone().into()]);
@@ -218,6 +233,7 @@ mod tests {
             include_partial_messages: true,
             permissions: PermissionPolicy::SkipPermissions,
             images: Vec::new(),
+            options: RunOptions::default(),
         }
     }
 
@@ -245,6 +261,22 @@ mod tests {
                 "do $(rm -rf /) ; things",
             ]
         );
+    }
+
+    #[test]
+    fn run_options_go_through_the_clis_own_flags_before_the_prompt() {
+        let mut run = inv(Conversation::New { session_id: "id".into() });
+        run.options = RunOptions {
+            append_system_prompt: Some("You review code.".into()),
+            allowed_tools: vec!["Read".into(), "Bash(git diff:*)".into()],
+            disallowed_tools: vec!["WebFetch".into()],
+        };
+        let args = strings(run.args());
+        let at = |flag: &str| args.iter().position(|a| a == flag).unwrap();
+        assert_eq!(args[at("--append-system-prompt") + 1], "You review code.");
+        assert_eq!(args[at("--allowedTools") + 1..at("--allowedTools") + 3], ["Read", "Bash(git diff:*)"]);
+        assert_eq!(args[at("--disallowedTools") + 1..at("--disallowedTools") + 3], ["WebFetch", "--"]);
+        assert_eq!(args.last().unwrap(), "do $(rm -rf /) ; things");
     }
 
     #[test]

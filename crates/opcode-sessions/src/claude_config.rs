@@ -42,6 +42,8 @@ pub struct SlashCommand {
     pub content: String,
     /// `description:` of the front matter.
     pub description: Option<String>,
+    /// `argument-hint:` of the front matter (what to type after the name).
+    pub argument_hint: Option<String>,
     /// `allowed-tools:` of the front matter.
     pub allowed_tools: Vec<String>,
     /// The body runs shell commands (`` !`cmd` ``).
@@ -88,6 +90,7 @@ fn builtin_commands() -> Vec<SlashCommand> {
         file_path: String::new(),
         content: text.to_owned(),
         description: Some(text.to_owned()),
+        argument_hint: None,
         allowed_tools: Vec::new(),
         has_bash_commands: false,
         has_file_references: false,
@@ -96,44 +99,56 @@ fn builtin_commands() -> Vec<SlashCommand> {
     .collect()
 }
 
-/// The front matter's `description` and `allowed-tools`, and the body. Claude's front matter is YAML;
-/// these two keys are read in the forms commands use (`key: value`, `key: [a, b]`, `key: a, b`, or a
-/// `- item` list on the following lines). Without a closing `---` the whole text is the body.
-fn split_front_matter(text: &str) -> (Option<String>, Vec<String>, String) {
+/// What a command file says: its front matter's `description`, `argument-hint` and `allowed-tools`, and
+/// its body.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct CommandFile {
+    pub(crate) description: Option<String>,
+    pub(crate) argument_hint: Option<String>,
+    pub(crate) allowed_tools: Vec<String>,
+    pub(crate) body: String,
+}
+
+/// Reads a command file. Claude's front matter is YAML; the keys are read in the forms commands use
+/// (`key: value`, quoted or not, `key: [a, b]`, `key: a, b`, or a `- item` list on the following lines).
+/// Without a closing `---` the whole text is the body.
+pub(crate) fn split_front_matter(text: &str) -> CommandFile {
+    let whole = || CommandFile { body: text.to_owned(), ..CommandFile::default() };
     let lines: Vec<&str> = text.lines().collect();
     if lines.first().map(|l| l.trim_end()) != Some("---") {
-        return (None, Vec::new(), text.to_owned());
+        return whole();
     }
     let Some(end) = lines.iter().skip(1).position(|l| l.trim_end() == "---").map(|i| i + 1) else {
-        return (None, Vec::new(), text.to_owned());
+        return whole();
     };
     let unquote = |s: &str| s.trim().trim_matches(|c| c == '"' || c == '\'').to_owned();
-    let mut description = None;
-    let mut tools = Vec::new();
+    let mut file = CommandFile::default();
     let mut in_tools_list = false;
     for line in &lines[1..end] {
         if in_tools_list {
             if let Some(item) = line.trim_start().strip_prefix("- ") {
-                tools.push(unquote(item));
+                file.allowed_tools.push(unquote(item));
                 continue;
             }
             in_tools_list = false;
         }
         let Some((key, value)) = line.split_once(':') else { continue };
         match key.trim() {
-            "description" => description = Some(unquote(value)).filter(|d| !d.is_empty()),
+            "description" => file.description = Some(unquote(value)).filter(|d| !d.is_empty()),
+            "argument-hint" => file.argument_hint = Some(unquote(value)).filter(|d| !d.is_empty()),
             "allowed-tools" => {
                 let value = value.trim().trim_start_matches('[').trim_end_matches(']');
                 if value.is_empty() {
                     in_tools_list = true;
                 } else {
-                    tools.extend(value.split(',').map(unquote).filter(|t| !t.is_empty()));
+                    file.allowed_tools.extend(value.split(',').map(unquote).filter(|t| !t.is_empty()));
                 }
             }
             _ => {}
         }
     }
-    (description, tools, lines[end + 1..].join("\n"))
+    file.body = lines[end + 1..].join("\n");
+    file
 }
 
 /// The `.md` files under `dir`, hidden entries skipped, symbolic links to folders not followed.
@@ -168,7 +183,7 @@ fn command_from_file(path: &Path, base: &Path, scope: &str) -> Result<Option<Sla
         relative.with_extension("").components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     let Some(name) = parts.pop() else { return Ok(None) };
     let namespace = (!parts.is_empty()).then(|| parts.join(":"));
-    let (description, allowed_tools, body) = split_front_matter(&text);
+    let CommandFile { description, argument_hint, allowed_tools, body } = split_front_matter(&text);
     let file_path = path.to_string_lossy().into_owned();
     Ok(Some(SlashCommand {
         id: format!("{scope}-{}", file_path.replace('/', "-")),
@@ -185,11 +200,12 @@ fn command_from_file(path: &Path, base: &Path, scope: &str) -> Result<Option<Sla
         accepts_arguments: body.contains("$ARGUMENTS"),
         content: body,
         description,
+        argument_hint,
         allowed_tools,
     }))
 }
 
-fn commands_in(dir: &Path, scope: &str, out: &mut Vec<SlashCommand>) -> Result<(), StoreError> {
+pub(crate) fn commands_in(dir: &Path, scope: &str, out: &mut Vec<SlashCommand>) -> Result<(), StoreError> {
     let mut files = Vec::new();
     markdown_files(dir, 0, &mut files);
     for file in files {
@@ -286,9 +302,18 @@ mod tests {
 
     #[test]
     fn front_matter_lists_and_unclosed_front_matter() {
-        let (d, tools, body) = split_front_matter("---\nallowed-tools:\n  - Bash(git:*)\n  - Read\n---\nbody");
-        assert_eq!((d, tools, body.as_str()), (None, vec!["Bash(git:*)".to_owned(), "Read".to_owned()], "body"));
-        let (d, tools, body) = split_front_matter("---\ndescription: x\nno end");
-        assert_eq!((d, tools.len(), body.as_str()), (None, 0, "---\ndescription: x\nno end"));
+        let file =
+            split_front_matter("---\nallowed-tools:\n  - Bash(git:*)\n  - Read\nargument-hint: [file]\n---\nbody");
+        assert_eq!(
+            file,
+            CommandFile {
+                description: None,
+                argument_hint: Some("[file]".to_owned()),
+                allowed_tools: vec!["Bash(git:*)".to_owned(), "Read".to_owned()],
+                body: "body".to_owned()
+            }
+        );
+        let file = split_front_matter("---\ndescription: x\nno end");
+        assert_eq!(file, CommandFile { body: "---\ndescription: x\nno end".to_owned(), ..CommandFile::default() });
     }
 }

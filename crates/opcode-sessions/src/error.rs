@@ -141,6 +141,12 @@ pub enum ControlError {
     /// Claude has stopped reading its input and its queue is full; nothing was sent.
     #[error("session {0}: claude is not reading its input (it may be stuck); nothing was sent: try again later or cancel the run")]
     InputStalled(String),
+    /// A turn is running (or waits for a permission answer): settings change between turns only.
+    #[error("session {0}: between turns only: the model and permission mode change when no turn is running (wait for the result, or interrupt)")]
+    TurnRunning(String),
+    /// A settings change that is empty or names an invalid model; nothing was sent.
+    #[error("{0}")]
+    BadSettings(String),
     /// An image sent with the prompt does not check; nothing was sent or queued.
     #[error(transparent)]
     BadImage(#[from] opcode_proto::ImageError),

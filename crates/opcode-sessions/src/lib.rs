@@ -9,7 +9,8 @@
 //! - live sessions (`live.rs`): one claude process across turns, driven through its stdin; tool
 //!   permission requests become events any viewer can answer.
 //! - [`claude_store`] reads Claude's own files (`~/.claude/projects`): projects, sessions, history pages;
-//!   [`claude_config`] its settings, `CLAUDE.md` and custom slash commands;
+//!   [`claude_config`] its settings, `CLAUDE.md` and custom slash commands; [`commands`] the slash
+//!   commands of a project for a composer's menu (built-in, user, project);
 //! - [`notable`]: a broadcast of the few moments worth telling a person who is away (a permission
 //!   request, the end of a turn or run), for a notifier to listen to;
 //! - [`claude_info`] asks the claude binary about itself (`--version`, through the supervisor) and lists
@@ -24,6 +25,7 @@ pub mod claude_config;
 pub mod claude_info;
 pub mod claude_permissions;
 pub mod claude_store;
+pub mod commands;
 mod error;
 mod instance;
 mod live;

@@ -17,7 +17,11 @@
 //! - a prompt sent while a turn runs is queued (`prompt_queued`) and goes out, in order, when the turn
 //!   ends (`user_prompt` with its `client_id`); a prompt whose client id the session has seen is never
 //!   delivered twice; prompts still queued when the process ends stay queued, in the log, and go out when
-//!   the session is taken up again ([`Restored`]).
+//!   the session is taken up again ([`Restored`]);
+//! - the model and permission mode change between turns only: while a turn runs (or a permission request
+//!   waits) a switch is refused with [`ControlError::TurnRunning`] and nothing is written; otherwise the
+//!   `set_model` / `set_permission_mode` control requests go out together (or, when claude's input queue
+//!   has no room for both, neither does) and `settings_changed` is logged once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +29,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opcode_proc::StdinWriter;
-use opcode_proto::control::{self, Behavior, ClaudeControlRequest, PermissionDecision, ToolPermissionRequest};
+use opcode_proto::control::{
+    self, Behavior, ClaudeControlRequest, PermissionDecision, SettingsChange, ToolPermissionRequest,
+};
 use opcode_proto::ImageAttachment;
 use opcode_proto::{AnsweredBy, EventKind};
 use tokio::sync::{mpsc, oneshot};
@@ -67,6 +73,10 @@ enum LiveMsg {
         reply: Reply,
     },
     End {
+        reply: Reply,
+    },
+    Settings {
+        change: SettingsChange,
         reply: Reply,
     },
     /// A stdout line that is claude's control request.
@@ -255,6 +265,12 @@ impl LiveHandle {
         self.ask(|reply| LiveMsg::End { reply }).await
     }
 
+    /// Switches the model and/or permission mode between turns (`set_model` / `set_permission_mode` control
+    /// requests to claude; `settings_changed` is logged). Refused while a turn runs.
+    pub(crate) async fn settings(&self, change: SettingsChange) -> Result<(), ControlError> {
+        self.ask(|reply| LiveMsg::Settings { change, reply }).await
+    }
+
     /// From the run task: a stdout line that is a control request. Never waits.
     pub(crate) fn control_request(&self, line: String) {
         let _ = self.tx.send(LiveMsg::ControlRequest(line));
@@ -364,6 +380,9 @@ impl Actor {
             LiveMsg::End { reply } => {
                 let _ = reply.send(self.close_input());
             }
+            LiveMsg::Settings { change, reply } => {
+                let _ = reply.send(self.settings(change));
+            }
             LiveMsg::ControlRequest(line) => self.control_request(&line),
             LiveMsg::TurnEnded => {
                 self.turn_active = false;
@@ -460,6 +479,34 @@ impl Actor {
             remembered,
         });
         self.announcer.announce(NotableKind::PermissionResolved { request_id: request_id.to_owned() });
+        Ok(())
+    }
+
+    /// Between turns only: tells claude the new model and/or mode, then logs `settings_changed`.
+    fn settings(&mut self, change: SettingsChange) -> Result<(), ControlError> {
+        if self.stdin.is_none() {
+            return Err(ControlError::NotLive(self.log.session_id().to_owned()));
+        }
+        if self.turn_active || !self.pending.is_empty() {
+            return Err(ControlError::TurnRunning(self.log.session_id().to_owned()));
+        }
+        let mut lines = Vec::new();
+        if let Some(model) = &change.model {
+            lines.push(control::set_model_request(&format!("set-model-{}", uuid::Uuid::new_v4()), model));
+        }
+        if let Some(mode) = change.permission_mode {
+            lines.push(control::set_permission_mode_request(&format!("set-mode-{}", uuid::Uuid::new_v4()), mode));
+        }
+        let stdin = self.stdin.as_ref().ok_or_else(|| ControlError::NotLive(self.log.session_id().to_owned()))?;
+        if stdin.capacity() < lines.len() {
+            // all or nothing: claude must not get half a change
+            return Err(ControlError::InputStalled(self.log.session_id().to_owned()));
+        }
+        for line in lines {
+            self.write(line)?;
+        }
+        self.last_activity = Instant::now();
+        self.log.append(EventKind::SettingsChanged { model: change.model, permission_mode: change.permission_mode });
         Ok(())
     }
 

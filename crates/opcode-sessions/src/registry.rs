@@ -704,6 +704,7 @@ impl SessionRegistry {
             model: request.model,
             include_partial_messages: request.include_partial_messages,
             permissions,
+            options: request.options,
         };
         let mut spec =
             invocation.spec(&self.inner.config.claude_bin, &project).event_buffer(crate::run::CHILD_EVENT_BUFFER);
@@ -935,6 +936,37 @@ impl SessionRegistry {
     /// Interrupts the live session's current turn; the session stays usable.
     pub async fn interrupt(&self, session_id: &str) -> Result<(), ControlError> {
         self.live_handle(session_id).await?.interrupt().await
+    }
+
+    /// Switches the live session's model and/or permission mode between turns: claude gets `set_model` /
+    /// `set_permission_mode` control requests and `settings_changed` is logged. An empty change or a bad
+    /// model name is [`ControlError::BadSettings`], and so is `bypassPermissions` unless the server allows
+    /// it (as for a start); while a turn runs, [`ControlError::TurnRunning`];
+    /// nothing is sent in either case.
+    pub async fn change_settings(
+        &self,
+        session_id: &str,
+        change: opcode_proto::control::SettingsChange,
+    ) -> Result<(), ControlError> {
+        change.check().map_err(ControlError::BadSettings)?;
+        if change.permission_mode == Some(PermissionMode::BypassPermissions)
+            && !self.inner.config.allow_bypass_permissions
+        {
+            return Err(ControlError::BadSettings(StartError::BypassNotAllowed.to_string()));
+        }
+        let (model, mode) = (change.model.clone(), change.permission_mode);
+        self.live_handle(session_id).await?.settings(change).await?;
+        // the run's summary (`/api/sessions/running`) says what it runs with now
+        if let Some(Slot::Loaded(session)) = self.slots().get(session_id) {
+            let mut state = session.state();
+            if model.is_some() {
+                state.meta.model = model;
+            }
+            if mode.is_some() {
+                state.meta.permission_mode = mode;
+            }
+        }
+        Ok(())
     }
 
     /// Closes the live session's input: claude finishes and the run completes.

@@ -6,14 +6,16 @@
 //! ([`PushSubscriptionRecord`]); the working-tree snapshots taken around each turn of a session
 //! ([`TurnSnapshot`]: git tree ids, so "what did this turn change" is one `git diff`); the paired devices,
 //! by the hash of their credentials ([`DeviceRecord`]); the audit trail of who did what ([`AuditRecord`]);
-//! and the usage index of Claude's transcripts ([`UsageFile`], [`UsageMessage`], [`UsageDay`]), which is
-//! rebuildable from those transcripts at any time.
+//! the usage index of Claude's transcripts ([`UsageFile`], [`UsageMessage`], [`UsageDay`]), which is
+//! rebuildable from those transcripts at any time; and agents and the runs of agents ([`AgentRecord`],
+//! [`AgentRunRecord`]).
 //!
 //! The API is synchronous (SQLite is a blocking library): callers on an async runtime call it from
 //! `spawn_blocking` or a thread of their own. One [`Store`] holds one connection behind a mutex; several
 //! processes may open the same file (WAL mode, a busy timeout), e.g. servers sharing a data dir.
 #![warn(missing_docs)]
 
+mod agents;
 mod audit;
 mod devices;
 mod migrations;
@@ -27,6 +29,7 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
+pub use agents::{AgentDraft, AgentRecord, AgentRunRecord, RunUsage};
 pub use audit::AuditRecord;
 pub use devices::DeviceRecord;
 pub use push::PushSubscriptionRecord;

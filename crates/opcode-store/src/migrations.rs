@@ -127,6 +127,45 @@ pub(crate) fn migrations() -> Migrations<'static> {
             ) STRICT, WITHOUT ROWID;
             CREATE INDEX usage_daily_by_session ON usage_daily(session_id);",
         ),
+        // agents (Opcode's CC Agents) and their runs; a run outlives its agent (agent_id set to NULL)
+        M::up(
+            "CREATE TABLE agents (
+                id               INTEGER PRIMARY KEY AUTOINCREMENT,
+                name             TEXT NOT NULL,
+                icon             TEXT NOT NULL,
+                system_prompt    TEXT NOT NULL,
+                default_task     TEXT,
+                model            TEXT NOT NULL,
+                permission_mode  TEXT,
+                allowed_tools    TEXT NOT NULL DEFAULT '',
+                disallowed_tools TEXT NOT NULL DEFAULT '',
+                hooks            TEXT,
+                created_at       INTEGER NOT NULL,
+                updated_at       INTEGER NOT NULL
+            ) STRICT;
+            CREATE TABLE agent_runs (
+                id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+                agent_id              INTEGER,
+                agent_name            TEXT NOT NULL,
+                agent_icon            TEXT NOT NULL,
+                session_id            TEXT NOT NULL,
+                project_path          TEXT NOT NULL,
+                task                  TEXT NOT NULL,
+                model                 TEXT NOT NULL,
+                live                  INTEGER NOT NULL,
+                status                TEXT NOT NULL,
+                started_at            INTEGER NOT NULL,
+                ended_at              INTEGER,
+                duration_ms           INTEGER,
+                input_tokens          INTEGER,
+                output_tokens         INTEGER,
+                cache_creation_tokens INTEGER,
+                cache_read_tokens     INTEGER,
+                cost_usd              REAL
+            ) STRICT;
+            CREATE INDEX agent_runs_by_agent ON agent_runs(agent_id, started_at);
+            CREATE INDEX agent_runs_by_status ON agent_runs(status);",
+        ),
     ])
 }
 

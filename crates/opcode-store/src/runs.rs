@@ -15,7 +15,8 @@ pub enum RunState {
 }
 
 impl RunState {
-    fn as_str(self) -> &'static str {
+    /// Its name: `running`, `success`, `error` or `cancelled`.
+    pub fn as_str(self) -> &'static str {
         match self {
             RunState::Running => "running",
             RunState::Ended(CompletionStatus::Success) => "success",
@@ -24,7 +25,7 @@ impl RunState {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "running" => RunState::Running,
             "success" => RunState::Ended(CompletionStatus::Success),

@@ -8,6 +8,7 @@ import { useApp, useAppState, useRuns } from '../context';
 import { setBadge, titleFor, waitingSessions } from '../overview';
 import { openFromLocation, syncLocation } from '../route';
 import type { ImageAttachment, PermissionMode, Project, SessionInfo } from '../events';
+import { AgentsView } from './AgentsView';
 import { FilesPane } from './FilesPane';
 import { HomeView } from './HomeView';
 import { NewSession } from './NewSession';
@@ -50,8 +51,7 @@ export function App() {
     setBadge(waiting);
   }, [waiting]);
   const active = useAppState((s) => s.active);
-  const runsView = useAppState((s) => s.runsView);
-  const usageView = useAppState((s) => s.usageView ?? false);
+  const pane = useAppState((s) => s.pane);
   const [authorised, setAuthorised] = useState<boolean | null>(null);
   const [projects, setProjects] = useState<Project[] | null>(null);
   const [projectsError, setProjectsError] = useState<string | null>(null);
@@ -65,14 +65,14 @@ export function App() {
   const [startError, setStartError] = useState<string | null>(null);
   /** The project whose Files pane fills the main area (opened from the project's session list). */
   const [filesFor, setFilesFor] = useState<string | null>(null);
-  // a tab or the runs view shown from anywhere takes the main area back
-  useEffect(() => setFilesFor(null), [active, runsView]);
+  // a tab or a pane (runs, usage, agents) shown from anywhere takes the main area back
+  useEffect(() => setFilesFor(null), [active, pane]);
   const [page, setPage] = useState<'devices' | 'audit' | null>(null);
 
   useEffect(() => authorisation.subscribe(() => setAuthorised(false)), []);
   useEffect(() => {
-    setPage(null); // a tab or the runs view was chosen
-  }, [active, runsView]);
+    setPage(null); // a tab or a pane was chosen
+  }, [active, pane]);
 
   const loadProjects = useCallback(async () => {
     setProjectsError(null);
@@ -164,7 +164,7 @@ export function App() {
   }
 
   return (
-    <div className={`app ${active || runsView || usageView || filesFor || page ? 'has-active' : 'is-home'}`}>
+    <div className={`app ${active || pane || filesFor || page ? 'has-active' : 'is-home'}`}>
       <OfflineBanner />
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
@@ -184,7 +184,7 @@ export function App() {
       </header>
       <div className="body">
         <aside className="sidebar">
-          {!active && !runsView && !usageView && <Overview projects={projects} projectIdFor={projectIdFor} />}
+          {!active && !pane && <Overview projects={projects} projectIdFor={projectIdFor} />}
           <NewSession
             path={path}
             model={model}
@@ -222,10 +222,12 @@ export function App() {
             <DevicesPage onClose={() => setPage(null)} onActivity={() => setPage('audit')} />
           ) : page === 'audit' ? (
             <AuditPage onClose={() => setPage(null)} onDevices={() => setPage('devices')} />
-          ) : runsView ? (
+          ) : pane === 'runs' ? (
             <RunsView projectIdFor={projectIdFor} />
-          ) : usageView ? (
+          ) : pane === 'usage' ? (
             <UsageView onOpenSession={openUsageSession} />
+          ) : pane === 'agents' ? (
+            <AgentsView projects={projects} projectIdFor={projectIdFor} />
           ) : active ? (
             <SessionTab key={active} tabKey={active} />
           ) : (

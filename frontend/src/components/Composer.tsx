@@ -2,12 +2,14 @@
 // (picked from the files or camera roll, taken with the camera, pasted or dropped; thumbnails with a remove
 // button; type, size and count checked at once), a dictation button where the browser has speech
 // recognition, and a send button. Enter sends on desktop, Shift+Enter (and Enter on touch keyboards) adds a
-// line.
+// line. With a project, a `/` at the start opens the slash-command menu (SlashMenu).
 
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { ImageAttachment } from '../events';
 import { imageProblem, imageSrc, readImage } from '../images';
+import { slashQuery, type MenuCommand } from '../slash';
 import { Dictation, recognitionCtor } from '../speech';
+import { matches, SlashMenu, useProjectCommands } from './SlashMenu';
 
 interface Props {
   placeholder: string;
@@ -18,12 +20,25 @@ interface Props {
   onSend: (text: string, images: ImageAttachment[]) => void | boolean | Promise<boolean>;
   /** Extra buttons next to send (e.g. "Continue latest"); they receive the current text. */
   extra?: (text: string, clear: () => void) => ReactNode;
+  /** The project whose slash commands a `/` at the start offers (no menu without one). */
+  projectPath?: string;
 }
 
 const coarsePointer = () => typeof matchMedia === 'function' && matchMedia('(pointer: coarse)').matches;
 
-export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, extra }: Props) {
+export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, extra, projectPath }: Props) {
   const [text, setText] = useState('');
+  const [menuActive, setMenuActive] = useState(0);
+  /** The text at which Esc closed the menu: it stays closed until the text changes. */
+  const [dismissedAt, setDismissedAt] = useState<string | null>(null);
+  const input = useRef<HTMLTextAreaElement | null>(null);
+  const caret = useRef<number | null>(null);
+  const menuId = useId();
+  const query = projectPath && !disabled ? slashQuery(text) : null;
+  const menuOpen = query !== null && text !== dismissedAt;
+  const { commands, error: commandsError } = useProjectCommands(projectPath, menuOpen);
+  const menuItems = menuOpen ? matches(commands, query ?? '') : [];
+  const active = Math.min(menuActive, Math.max(0, menuItems.length - 1));
   const [listening, setListening] = useState(false);
   const [speechError, setSpeechError] = useState<string | null>(null);
   const [images, setImages] = useState<ImageAttachment[]>([]);
@@ -61,6 +76,47 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
   };
 
   useEffect(() => () => dictation.current?.stop(), []);
+
+  // after a command was chosen: the cursor goes after `/name `
+  useEffect(() => {
+    const at = caret.current;
+    if (at === null || !input.current) return;
+    caret.current = null;
+    input.current.focus();
+    input.current.setSelectionRange(at, at);
+  }, [text]);
+
+  const edit = (value: string) => {
+    setText(value);
+    setMenuActive(0);
+  };
+
+  const choose = (command: MenuCommand) => {
+    const filled = `/${command.name} `;
+    caret.current = filled.length;
+    setText(filled);
+    setMenuActive(0);
+  };
+
+  /** The menu's keys; true when the key was the menu's. */
+  const menuKey = (e: KeyboardEvent<HTMLTextAreaElement>): boolean => {
+    if (!menuOpen) return false;
+    if (e.key === 'Escape') {
+      setDismissedAt(text);
+      return true;
+    }
+    if (menuItems.length === 0) return false;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      const step = e.key === 'ArrowDown' ? 1 : -1;
+      setMenuActive((active + step + menuItems.length) % menuItems.length);
+      return true;
+    }
+    if ((e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) || (e.key === 'Tab' && !e.shiftKey)) {
+      choose(menuItems[active]);
+      return true;
+    }
+    return false;
+  };
 
   const send = () => {
     const t = text.trim();
@@ -140,13 +196,29 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
           {imageError}
         </div>
       )}
+      {menuOpen && (
+        <SlashMenu
+          id={menuId}
+          query={query ?? ''}
+          commands={commands}
+          error={commandsError}
+          active={active}
+          onActive={setMenuActive}
+          onChoose={choose}
+        />
+      )}
       <textarea
+        ref={input}
         data-testid="prompt-input"
         aria-label="Prompt"
+        aria-autocomplete={projectPath ? 'list' : undefined}
+        aria-expanded={projectPath ? menuOpen && menuItems.length > 0 : undefined}
+        aria-controls={menuOpen && menuItems.length > 0 ? menuId : undefined}
+        aria-activedescendant={menuOpen && menuItems.length > 0 ? `${menuId}-${active}` : undefined}
         value={text}
         rows={Math.min(6, Math.max(1, text.split('\n').length))}
         placeholder={listening ? 'Listening…' : placeholder}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => edit(e.target.value)}
         onPaste={(e) => {
           const files = [...e.clipboardData.files];
           if (!files.length) return;
@@ -154,6 +226,10 @@ export function Composer({ placeholder, disabled, sendLabel = 'Send', onSend, ex
           void attach(files);
         }}
         onKeyDown={(e) => {
+          if (menuKey(e)) {
+            e.preventDefault();
+            return;
+          }
           if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing && !coarsePointer()) {
             e.preventDefault();
             send();

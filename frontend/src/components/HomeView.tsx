@@ -34,6 +34,7 @@ export function HomeView({ path, error, onStart, onContinue }: Props) {
         disabled={!ready}
         sendLabel="Start"
         onSend={onStart}
+        projectPath={ready ? path.trim() : undefined}
         extra={(text, clear) => (
           <button
             type="button"

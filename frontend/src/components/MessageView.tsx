@@ -94,6 +94,17 @@ export const MessageView = memo(function MessageView({ item }: { item: Item }) {
           {item.text}
         </div>
       );
+    case 'settings':
+      return (
+        <div className="msg msg-system" data-testid="settings-changed">
+          {[
+            item.model ? `Model changed to ${item.model}` : null,
+            item.permissionMode ? `Permission mode: ${item.permissionMode}` : null,
+          ]
+            .filter(Boolean)
+            .join(' · ')}
+        </div>
+      );
     case 'raw':
       return (
         <pre className="msg msg-raw" data-testid="message-raw">

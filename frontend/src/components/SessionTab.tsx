@@ -11,6 +11,7 @@ import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Outbox } from './Outbox';
 import { GitPane } from './GitPane';
+import { LiveSettings } from './LiveSettings';
 import { FilesPane } from './FilesPane';
 import { PermissionRulesPage } from './PermissionRules';
 import { TerminalButton, TerminalSlot, useTerminalsAvailable } from './TerminalSlot';
@@ -140,6 +141,14 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
           {running && <CancelButton disabled={!s.sessionId} onConfirm={() => void controller.cancel(tabKey)} />}
         </div>
       </div>
+      {s.live && running && (
+        <LiveSettings
+          model={s.model}
+          permissionMode={s.permissionMode}
+          busy={turn || s.approvals.length > 0 || !s.sessionId}
+          onChange={(change) => void controller.changeSettings(tabKey, change)}
+        />
+      )}
       {showRules && s.projectPath && <PermissionRulesPage projectPath={s.projectPath} onClose={() => setShowRules(false)} />}
       {showTerminal && terminalsOn && s.projectPath && (
         <TerminalSlot projectPath={s.projectPath} onClose={() => setShowTerminal(false)} />
@@ -185,6 +194,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
       <Composer
         placeholder={composerPlaceholder(s)}
         disabled={mode === 'busy' || mode === 'unavailable'}
+        projectPath={s.projectPath || undefined}
         onSend={(prompt, images) => {
           if (mode === 'follow-up') {
             void controller.prompt(tabKey, prompt, undefined, images);

@@ -1,5 +1,5 @@
 // The strip of open sessions (one tab each, keyed by session id) plus "+ New" for the home view, "Runs"
-// for the running-sessions view and "Usage" for the usage analytics.
+// for the running-sessions view, "Usage" for the usage analytics and "Agents" for the agents pane.
 
 import { memo } from 'react';
 import { useApp, useAppState } from '../context';
@@ -45,37 +45,45 @@ export function TabStrip() {
   const { store } = useApp();
   const order = useAppState((st) => st.order);
   const active = useAppState((st) => st.active);
-  const runsView = useAppState((st) => st.runsView);
-  const usageView = useAppState((st) => st.usageView ?? false);
+  const pane = useAppState((st) => st.pane);
   return (
     <nav className="tabs" aria-label="Open sessions">
       <button
-        className={`tab-new ${active === null && !runsView && !usageView ? 'active' : ''}`}
+        className={`tab-new ${active === null && !pane ? 'active' : ''}`}
         data-testid="new-tab"
         onClick={() => store.dispatch({ type: 'activate', key: null })}
       >
         + New
       </button>
       <button
-        className={`tab-new ${runsView ? 'active' : ''}`}
+        className={`tab-new ${pane === 'runs' ? 'active' : ''}`}
         data-testid="runs-tab"
-        aria-current={runsView ? 'page' : undefined}
+        aria-current={pane === 'runs' ? 'page' : undefined}
         title="Runs of this server: health, waiting for you, resume"
-        onClick={() => store.dispatch({ type: 'show-runs' })}
+        onClick={() => store.dispatch({ type: 'show-pane', pane: 'runs' })}
       >
         Runs
       </button>
       <button
-        className={`tab-new ${usageView ? 'active' : ''}`}
+        className={`tab-new ${pane === 'usage' ? 'active' : ''}`}
         data-testid="usage-tab"
-        aria-current={usageView ? 'page' : undefined}
+        aria-current={pane === 'usage' ? 'page' : undefined}
         title="Usage: cost and tokens by day, project, model and session"
-        onClick={() => store.dispatch({ type: 'show-usage' })}
+        onClick={() => store.dispatch({ type: 'show-pane', pane: 'usage' })}
       >
         Usage
       </button>
+      <button
+        className={`tab-new ${pane === 'agents' ? 'active' : ''}`}
+        data-testid="agents-tab"
+        aria-current={pane === 'agents' ? 'page' : undefined}
+        title="Agents: saved system prompts and tools, run on a project"
+        onClick={() => store.dispatch({ type: 'show-pane', pane: 'agents' })}
+      >
+        Agents
+      </button>
       {order.map((k) => (
-        <Tab key={k} tabKey={k} active={k === active && !runsView && !usageView} />
+        <Tab key={k} tabKey={k} active={k === active && !pane} />
       ))}
     </nav>
   );

@@ -186,6 +186,19 @@ impl TestServer {
     }
 }
 
+/// `v` percent-encoded for a query string (every byte but unreserved ones).
+pub fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub async fn send(ws: &mut Ws, text: String) {
     ws.send(Message::Text(text.into())).await.unwrap();
 }
@@ -268,6 +281,27 @@ pub async fn until(ws: &mut Ws, what: impl Fn(&Value) -> bool) -> Vec<Value> {
 }
 
 /// Claude's `result` line: the end of a turn.
+/// Claude's `control_response` (an `output` event) to a model or mode switch of the server's (`set-…` ids).
+pub fn is_settings_answer(e: &Value) -> bool {
+    e["content"]["type"] == "control_response"
+        && e["content"]["response"]["request_id"].as_str().is_some_and(|r| r.starts_with("set-"))
+}
+
 pub fn is_result(e: &Value) -> bool {
     e["type"] == "output" && e["content"]["type"] == "result"
+}
+
+/// Polls the run history of agent `agent` until `done` holds for its newest run, and returns that run.
+pub async fn agent_run_until(server: &TestServer, agent: i64, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let (status, body) = server.get_json(&format!("/api/agents/{agent}/runs")).await;
+        assert_eq!(status, 200, "{body}");
+        let newest = body["data"][0].clone();
+        if done(&newest) {
+            return newest;
+        }
+        assert!(std::time::Instant::now() < deadline, "the agent run never got there: {newest}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

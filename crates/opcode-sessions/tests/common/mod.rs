@@ -102,6 +102,7 @@ impl Fixture {
             live,
             permission_mode: None,
             images: Vec::new(),
+            run_options: None,
         }
         .validate()
         .unwrap()

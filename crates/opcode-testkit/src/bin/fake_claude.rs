@@ -4,7 +4,10 @@
 //! Flags understood, as the real CLI: `-p` (print mode; the prompt is the positional argument, and after
 //! `--` nothing is a flag), `--version` (prints `0.0.0-fake (Claude Code)` and exits, as the real CLI does
 //! even when it was meant as a prompt), `--session-id ID`, `--resume ID`, `-c`, `--model M`,
-//! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags (ignored).
+//! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags,
+//! `--append-system-prompt TEXT`, `--allowedTools T…` / `--disallowedTools T…` (variadic, as the CLI's:
+//! values up to the next flag) — ignored, but every `system`/`init` line carries `argv`, the arguments the
+//! fake received, so tests can check what claude was asked to do.
 //! It keeps transcripts as the real CLI does, under `$CLAUDE_CONFIG_DIR` or `$HOME/.claude`
 //! (`projects/<cwd with non-alphanumerics as ->/<session id>.jsonl`), so `-c` and `--resume` find earlier
 //! turns and the history endpoints have something to read.
@@ -23,7 +26,9 @@
 //! opcode-web does not handle, then goes on with the turn (which interrupts do not stop).
 //!
 //! Live mode (`--input-format stream-json`, as with `--permission-prompt-tool stdio`): reads JSON lines on
-//! stdin; answers `initialize` and `interrupt` control requests; each `user` message is a turn (same
+//! stdin; answers `initialize`, `interrupt`, `set_model` and `set_permission_mode` control requests (the
+//! next turn's init line names the model and mode set; an unknown mode is answered with an error); each
+//! `user` message is a turn (same
 //! directives); `@tool` then asks `can_use_tool` for a Bash call and waits for the `control_response`:
 //! allow runs it (creates `tool-ran.txt` in the working directory), deny reports the message as an error
 //! tool_result. An interrupt stops the turn's remaining lines. Closing stdin ends the process (exit 0).
@@ -87,9 +92,14 @@ fn write_files(d: &Directives, cwd: &Path) {
     }
 }
 
+/// The arguments this process received (after the program name), for the `init` line's `argv`.
+fn argv() -> Vec<String> {
+    std::env::args().skip(1).collect()
+}
+
 fn parse_args() -> Args {
     let mut args = Args::default();
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args().skip(1).peekable();
     let mut positional = Vec::new();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -109,8 +119,14 @@ fn parse_args() -> Args {
             "--model" => args.model = it.next(),
             "--include-partial-messages" => args.partial = true,
             "--input-format" => args.live = it.next().as_deref() == Some("stream-json"),
-            "--permission-mode" | "--output-format" | "--permission-prompt-tool" => {
+            "--permission-mode" | "--output-format" | "--permission-prompt-tool" | "--append-system-prompt" => {
                 it.next();
+            }
+            "--allowedTools" | "--disallowedTools" => {
+                // variadic: every value up to the next flag (or `--`)
+                while it.peek().is_some_and(|next| !next.starts_with('-')) {
+                    it.next();
+                }
             }
             flag if flag.starts_with('-') => {}
             _ => positional.push(arg),
@@ -282,7 +298,7 @@ fn main() {
     out.line(
         &json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash","Edit","Read"],
         "mcp_servers":[],"model":model,"permissionMode":"default","apiKeySource":"none","claude_code_version":"fake",
-        "uuid":uuid::Uuid::new_v4().to_string()}),
+        "uuid":uuid::Uuid::new_v4().to_string(),"argv":argv()}),
     );
     out.delay = Duration::from_millis(d.delay_ms);
     write_files(&d, &cwd);
@@ -363,7 +379,7 @@ mod live {
     use std::io::BufRead;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc;
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use serde_json::{json, Value};
@@ -379,8 +395,11 @@ mod live {
             args.session_id.clone().or_else(|| args.resume.clone()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
         let interrupted = Arc::new(AtomicBool::new(false));
+        let first_model = args.model.clone().unwrap_or_else(|| "claude-fake-1".into());
+        let settings = Arc::new(Mutex::new((first_model.clone(), "default".to_owned())));
         let (tx, rx) = mpsc::channel::<Value>();
         let flag = interrupted.clone();
+        let set = settings.clone();
         // the reader answers control requests at once, even while a turn is printing
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines() {
@@ -391,6 +410,23 @@ mod live {
                     if subtype == "interrupt" {
                         flag.store(true, Ordering::SeqCst);
                     }
+                    let mut current = set.lock().unwrap_or_else(|e| e.into_inner());
+                    if subtype == "set_model" {
+                        current.0 = match msg["request"]["model"].as_str() {
+                            None | Some("default") => first_model.clone(),
+                            Some(model) => model.to_owned(),
+                        };
+                    }
+                    if subtype == "set_permission_mode" {
+                        let mode = msg["request"]["mode"].as_str().unwrap_or_default();
+                        if !["default", "acceptEdits", "plan", "bypassPermissions"].contains(&mode) {
+                            print(&json!({"type":"control_response","response":{"subtype":"error",
+                                "request_id":msg["request_id"],"error":format!("invalid_mode: {mode}")}}));
+                            continue;
+                        }
+                        mode.clone_into(&mut current.1);
+                    }
+                    drop(current);
                     print(&json!({"type":"control_response","response":{"subtype":"success",
                         "request_id":msg["request_id"],"response":{}}}));
                     continue;
@@ -416,8 +452,9 @@ mod live {
             let (prompt, images) = content_text(&msg["message"]["content"]);
             let d = parse_directives(&prompt);
             let mut out = Out { stdout: std::io::stdout(), delay: Duration::ZERO };
+            let (model, mode) = settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
             out.line(&json!({"type":"system","subtype":"init","cwd":cwd,"session_id":session_id,"tools":["Bash"],
-                "model":args.model.clone().unwrap_or_else(|| "claude-fake-1".into()),"permissionMode":"default"}));
+                "model":model,"permissionMode":mode,"argv":super::argv()}));
             out.delay = Duration::from_millis(d.delay_ms);
             write_files(&d, &cwd);
             if d.exit != 0 {
