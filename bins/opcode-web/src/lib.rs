@@ -10,13 +10,16 @@
 
 pub mod api;
 pub mod auth;
+pub mod claude_md;
 pub mod config;
 pub mod error;
 pub mod limiter;
+pub mod mcp;
 pub mod push;
 pub mod qr;
 pub mod rules;
 pub mod state;
+pub mod timeline;
 pub mod tls;
 pub mod trust;
 pub mod ui;

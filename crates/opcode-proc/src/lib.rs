@@ -15,7 +15,9 @@
 //!   and neither stream can starve the other;
 //! - lines are framed up to a maximum length; an over-long line or invalid UTF-8 becomes an event of its
 //!   own and reading goes on; a last line without a newline is delivered;
-//! - [`ProcessEvent::Exited`] is the last event, after every line.
+//! - [`ProcessEvent::Exited`] is the last event, after every line;
+//! - [`run_to_completion`] runs a short-lived child to its end (or a deadline) and keeps a capped copy
+//!   of what it printed.
 //!
 //! ```
 //! use opcode_proc::{OutputStream, ProcessEvent, ProcessSpec, ProcessSupervisor, TokioSupervisor};
@@ -37,6 +39,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod complete;
 mod error;
 mod event;
 mod handle;
@@ -46,6 +49,7 @@ mod os;
 mod spec;
 mod usage;
 
+pub use complete::{run_to_completion, Completed};
 pub use error::{SpawnError, StdinError};
 pub use event::{ExitStatus, OutputStream, ProcessEvent};
 pub use handle::{ProcessControl, ProcessHandle, StdinWriter};

@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::claude_cli::{discover_claude_installations, ENV_REMOVED};
-use opcode_proc::{OutputStream, ProcessEvent, ProcessSpec, ProcessSupervisor};
+use crate::claude_cli::{command_spec, discover_claude_installations};
+use opcode_proc::{run_to_completion, ProcessSupervisor};
 use serde::Serialize;
 
 /// How long `claude --version` may take before it is killed and reported as not working.
@@ -63,32 +63,16 @@ pub async fn claude_version(
     env: &[(std::ffi::OsString, std::ffi::OsString)],
     timeout: Duration,
 ) -> ClaudeVersion {
-    let mut spec = ENV_REMOVED.iter().fold(ProcessSpec::new(binary).arg("--version"), |spec, key| spec.env_remove(key));
-    spec.env.extend(env.iter().cloned());
+    let spec = command_spec(binary, vec!["--version".into()], env);
     let not_installed = |output: String| ClaudeVersion { is_installed: false, version: None, output };
-    let mut child = match supervisor.spawn(spec).await {
-        Ok(child) => child,
+    let completed = match run_to_completion(supervisor, spec, timeout, MAX_VERSION_LINES).await {
+        Ok(completed) => completed,
         Err(err) => return not_installed(format!("{} could not be run: {err}", binary.display())),
     };
-    let (mut stdout, mut stderr, mut status) = (Vec::new(), Vec::new(), None);
-    let read = async {
-        while let Some(event) = child.next_event().await {
-            match event {
-                ProcessEvent::Line { stream, text } => {
-                    let lines = if stream == OutputStream::Stdout { &mut stdout } else { &mut stderr };
-                    if lines.len() < MAX_VERSION_LINES {
-                        lines.push(text);
-                    }
-                }
-                ProcessEvent::Exited(exit) => status = Some(exit),
-                _ => {}
-            }
-        }
-    };
-    if tokio::time::timeout(timeout, read).await.is_err() {
-        // dropping the handle kills the process group
+    if completed.timed_out {
         return not_installed(format!("{} --version did not answer within {timeout:?}", binary.display()));
     }
+    let (stdout, stderr, status) = (completed.stdout, completed.stderr, completed.status);
     let stdout = stdout.join("\n");
     let stderr = stderr.join("\n");
     let output = [stdout.as_str(), stderr.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>();

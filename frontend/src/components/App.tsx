@@ -7,10 +7,13 @@ import { useApp, useAppState, useRuns } from '../context';
 import { setBadge, titleFor, waitingSessions } from '../overview';
 import { openFromLocation, syncLocation } from '../route';
 import type { PermissionMode, Project, SessionInfo } from '../events';
+import { ClaudeMdPane } from './ClaudeMd';
 import { HomeView } from './HomeView';
+import { McpPane } from './Mcp';
 import { NewSession } from './NewSession';
 import { NotificationsPanel } from './Notifications';
 import { OfflineBanner } from './OfflineBanner';
+import { ProjectTools, type Pane } from './ProjectTools';
 import { Overview, useLocalSessions } from './Overview';
 import { ProjectList } from './ProjectList';
 import { RunsView } from './RunsView';
@@ -55,6 +58,9 @@ export function App() {
   const [live, setLive] = useState(true);
   const [permissionMode, setPermissionMode] = useState<PermissionMode>('default');
   const [startError, setStartError] = useState<string | null>(null);
+  const [pane, setPane] = useState<Pane | null>(null);
+  // a tab or the runs view chosen takes the place of a pane
+  useEffect(() => setPane(null), [active, runsView]);
 
   const loadProjects = useCallback(async () => {
     setProjectsError(null);
@@ -143,7 +149,7 @@ export function App() {
   }
 
   return (
-    <div className={`app ${active || runsView ? 'has-active' : 'is-home'}`}>
+    <div className={`app ${active || runsView || pane ? 'has-active' : 'is-home'}`}>
       <OfflineBanner />
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
@@ -165,6 +171,7 @@ export function App() {
             permissionMode={permissionMode}
             onPermissionMode={setPermissionMode}
           />
+          <ProjectTools projectPath={path.trim()} pane={pane} onPane={setPane} />
           <ProjectList
             projects={projects}
             error={projectsError}
@@ -184,7 +191,11 @@ export function App() {
           <NotificationsPanel />
         </aside>
         <main className="main">
-          {runsView ? (
+          {pane?.kind === 'claude-md' ? (
+            <ClaudeMdPane key={pane.projectPath} projectPath={pane.projectPath} onClose={() => setPane(null)} />
+          ) : pane?.kind === 'mcp' ? (
+            <McpPane key={pane.projectPath} projectPath={pane.projectPath} onClose={() => setPane(null)} />
+          ) : runsView ? (
             <RunsView projectIdFor={projectIdFor} />
           ) : active ? (
             <SessionTab key={active} tabKey={active} />

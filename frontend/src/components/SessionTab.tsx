@@ -11,6 +11,7 @@ import { ConnIndicator } from './ConnIndicator';
 import { Composer } from './Composer';
 import { Outbox } from './Outbox';
 import { PermissionRulesPage } from './PermissionRules';
+import { TimelinePane } from './Timeline';
 import { Transcript } from './Transcript';
 
 export function composerPlaceholder(s: SessionState): string {
@@ -55,6 +56,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const s = useAppState((st) => st.sessions[tabKey]);
   const loadOlder = useCallback(() => void controller.loadHistory(tabKey), [controller, tabKey]);
   const [showRules, setShowRules] = useState(false);
+  const [showTimeline, setShowTimeline] = useState(false);
   if (!s) return null;
   const running = s.status === 'running';
   const mode = composerMode(s);
@@ -91,6 +93,18 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
               Rules
             </button>
           )}
+          {s.projectPath && s.sessionId && (
+            <button
+              type="button"
+              className="btn btn-small btn-ghost"
+              data-testid="timeline-button"
+              aria-pressed={showTimeline}
+              title="The session's prompts, tools and changed files; fork it or restore files from a prompt"
+              onClick={() => setShowTimeline((v) => !v)}
+            >
+              Timeline
+            </button>
+          )}
           <span className={`run-status status-${s.status}`} data-testid="run-status" data-status={s.status}>
             {statusLabel(s)}
           </span>
@@ -109,6 +123,15 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
         </div>
       </div>
       {showRules && s.projectPath && <PermissionRulesPage projectPath={s.projectPath} onClose={() => setShowRules(false)} />}
+      {showTimeline && s.projectPath && s.sessionId && (
+        <TimelinePane
+          sessionId={s.sessionId}
+          projectPath={s.projectPath}
+          projectId={s.projectId}
+          running={running}
+          onClose={() => setShowTimeline(false)}
+        />
+      )}
       <Transcript
         history={s.history.items}
         items={s.items}
