@@ -117,10 +117,16 @@ async fn fork(
         return Err(no_message(&body.message_id));
     }
     let new_id = uuid::Uuid::new_v4().to_string();
-    let request = json!({
+    let mut request = json!({
         "command_type": "execute", "project_path": project.display().to_string(), "prompt": body.prompt,
-        "session_id": new_id, "live": body.live, "model": body.model, "permission_mode": body.permission_mode,
+        "session_id": new_id, "live": body.live,
     });
+    if let Some(model) = body.model {
+        request["model"] = model.into();
+    }
+    if let Some(mode) = body.permission_mode {
+        request["permission_mode"] = mode.into();
+    }
     let request =
         opcode_proto::request::parse_request(&request.to_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let started =

@@ -61,7 +61,7 @@ async fn claude_md_files_are_found_read_created_and_saved_with_a_version_check()
     std::fs::write(project.join("src/CLAUDE.md"), "# src rules\n").unwrap();
     std::fs::write(server.claude_dir.path().join("CLAUDE.md"), "Be brief.\n").unwrap();
 
-    let (status, listed) = call(&server, "GET", "/api/claude-md", &[("project_path", &p)], None).await;
+    let (status, listed) = call(&server, "GET", "/api/claude-md", &[("project_path", p.as_str())], None).await;
     assert_eq!(status, 200, "{listed}");
     let files: Vec<(String, String, bool)> = listed["data"]["files"]
         .as_array()
@@ -131,15 +131,15 @@ async fn claude_md_paths_outside_the_project_and_bad_bodies_are_refused_and_writ
     };
     let abs = format!("{}/CLAUDE.md", outside_path.display());
     let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
-        (vec![("project_path", &p), ("path", "../CLAUDE.md")], 400, "without `..`"),
-        (vec![("project_path", &p), ("path", &abs)], 400, "relative to the project"),
-        (vec![("project_path", &p), ("path", "notes.md")], 400, "CLAUDE.md"),
-        (vec![("project_path", &p), ("path", "escape/CLAUDE.md")], 403, "leads out of the project"),
-        (vec![("project_path", &p), ("path", "CLAUDE.local.md")], 403, "leads out of the project"),
-        (vec![("project_path", &p), ("path", "nofolder/CLAUDE.md")], 400, "does not exist"),
+        (vec![("project_path", p.as_str()), ("path", "../CLAUDE.md")], 400, "without `..`"),
+        (vec![("project_path", p.as_str()), ("path", abs.as_str())], 400, "relative to the project"),
+        (vec![("project_path", p.as_str()), ("path", "notes.md")], 400, "CLAUDE.md"),
+        (vec![("project_path", p.as_str()), ("path", "escape/CLAUDE.md")], 403, "leads out of the project"),
+        (vec![("project_path", p.as_str()), ("path", "CLAUDE.local.md")], 403, "leads out of the project"),
+        (vec![("project_path", p.as_str()), ("path", "nofolder/CLAUDE.md")], 400, "does not exist"),
         (vec![("project_path", "relative/dir"), ("path", "CLAUDE.md")], 400, "not an absolute path"),
         (vec![("project_path", "/nonexistent/dir"), ("path", "CLAUDE.md")], 400, "not an existing directory"),
-        (vec![("project_path", &p)], 400, "this route takes"),
+        (vec![("project_path", p.as_str())], 400, "this route takes"),
         (vec![("scope", "user"), ("path", "CLAUDE.md")], 400, "this route takes"),
         (vec![("scope", "user"), ("other", "1")], 400, "unknown field"),
     ];
@@ -181,7 +181,7 @@ async fn claude_md_stays_inside_the_project_roots() {
     let root_path = std::fs::canonicalize(root.path()).unwrap();
     let server = TestServer::start_with(|c| c.project_roots = vec![root_path.clone()]).await;
     let p = canonical(&server).display().to_string();
-    let (status, answer) = call(&server, "GET", "/api/claude-md", &[("project_path", &p)], None).await;
+    let (status, answer) = call(&server, "GET", "/api/claude-md", &[("project_path", p.as_str())], None).await;
     assert_eq!(status, 403, "{answer}");
     let body = json!({"content": "x", "version": "0"});
     let query = [("project_path", p.as_str()), ("path", "CLAUDE.md")];
@@ -225,7 +225,7 @@ async fn mcp_servers_are_added_listed_tested_and_removed_through_claude() {
     let shared = json!({"name": "shared", "scope": "project", "project_path": p, "config": {"type": "sse", "url": "http://127.0.0.1:9/sse"}});
     assert_eq!(call(&server, "POST", "/api/mcp/servers", &[], Some(shared)).await.0, 200);
     assert!(canonical(&server).join(".mcp.json").is_file());
-    let (_, all) = call(&server, "GET", "/api/mcp/servers", &[("project_path", &p)], None).await;
+    let (_, all) = call(&server, "GET", "/api/mcp/servers", &[("project_path", p.as_str())], None).await;
     let scopes: Vec<(String, String)> = all["data"]
         .as_array()
         .unwrap()
@@ -260,7 +260,7 @@ async fn mcp_servers_are_added_listed_tested_and_removed_through_claude() {
         let (status, removed) = call(&server, "DELETE", &format!("/api/mcp/servers/{name}"), &query, None).await;
         assert_eq!(status, 200, "{removed}");
     }
-    let (_, after) = call(&server, "GET", "/api/mcp/servers", &[("project_path", &p)], None).await;
+    let (_, after) = call(&server, "GET", "/api/mcp/servers", &[("project_path", p.as_str())], None).await;
     let names: Vec<&str> = after["data"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["echo-server", "remote"]);
     server.stop().await;
@@ -330,8 +330,11 @@ async fn bad_mcp_requests_are_refused_and_write_nothing() {
     assert_eq!(call(&server, "POST", "/api/mcp/servers/nobody/test", &[("scope", "user")], None).await.0, 404);
     assert_eq!(call(&server, "DELETE", "/api/mcp/servers/nobody", &[], None).await.0, 400);
     assert_eq!(call(&server, "DELETE", "/api/mcp/servers/a%20b", &[("scope", "user")], None).await.0, 400);
-    assert_eq!(call(&server, "GET", "/api/mcp/servers", &[("project_path", &outside)], None).await.0, 403);
-    assert_eq!(call(&server, "GET", "/api/mcp/servers", &[("project_path", &inside), ("x", "1")], None).await.0, 400);
+    assert_eq!(call(&server, "GET", "/api/mcp/servers", &[("project_path", outside.as_str())], None).await.0, 403);
+    assert_eq!(
+        call(&server, "GET", "/api/mcp/servers", &[("project_path", inside.as_str()), ("x", "1")], None).await.0,
+        400
+    );
     assert!(!mcp_file(&server).exists(), "nothing was written");
     assert!(!canonical(&server).join(".mcp.json").exists());
     server.stop().await;

@@ -62,7 +62,7 @@ async fn mcp_servers_added_through_the_routes_are_the_clis_own() {
     }
     let shared: Value = serde_json::from_str(&std::fs::read_to_string(project.join(".mcp.json")).unwrap()).unwrap();
     assert_eq!(shared["mcpServers"]["shared"]["type"], "sse");
-    let (_, listed) = call(&server, "GET", "/api/mcp/servers", &[("project_path", &p)], None).await;
+    let (_, listed) = call(&server, "GET", "/api/mcp/servers", &[("project_path", p.as_str())], None).await;
     let scopes: Vec<(&str, &str)> = listed["data"]
         .as_array()
         .unwrap()
@@ -85,8 +85,14 @@ async fn mcp_servers_added_through_the_routes_are_the_clis_own() {
     let (_, tested) = call(&server, "POST", "/api/mcp/servers/echo/test", &[("scope", "user")], None).await;
     assert_eq!(tested["data"]["ok"], true, "{tested}");
     assert_eq!(tested["data"]["tools"].as_array().unwrap().len(), 2);
-    let (status, remote) =
-        call(&server, "POST", "/api/mcp/servers/remote/test", &[("scope", "local"), ("project_path", &p)], None).await;
+    let (status, remote) = call(
+        &server,
+        "POST",
+        "/api/mcp/servers/remote/test",
+        &[("scope", "local"), ("project_path", p.as_str())],
+        None,
+    )
+    .await;
     assert_eq!((status, remote["data"]["ok"].clone()), (200, json!(false)), "{remote}");
     assert!(remote["data"]["message"].as_str().unwrap().contains("remote"), "{remote}");
     // remove each; the CLI no longer lists them
@@ -95,7 +101,7 @@ async fn mcp_servers_added_through_the_routes_are_the_clis_own() {
             &server,
             "DELETE",
             &format!("/api/mcp/servers/{name}"),
-            &[("scope", scope), ("project_path", &p)],
+            &[("scope", scope), ("project_path", p.as_str())],
             None,
         )
         .await;
@@ -132,7 +138,7 @@ async fn a_session_forks_at_a_turn_and_the_original_is_untouched() {
     run(&server, request(&server, "resume", "second beta", &id)).await;
 
     let (status, timeline) =
-        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", &p)], None).await;
+        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
     assert_eq!(status, 200, "{timeline}");
     let turns = timeline["data"]["turns"].as_array().unwrap().clone();
     let prompts: Vec<&str> = turns.iter().map(|t| t["prompt"].as_str().unwrap()).collect();
@@ -161,7 +167,7 @@ async fn a_session_forks_at_a_turn_and_the_original_is_untouched() {
     assert!(asked.contains("first alpha") && !asked.contains("second beta"), "{asked}");
     assert_eq!(std::fs::read(&transcript).unwrap(), before, "the original transcript is untouched");
     let (_, fork_timeline) =
-        call(&server, "GET", &format!("/api/sessions/{new_id}/timeline"), &[("project_path", &p)], None).await;
+        call(&server, "GET", &format!("/api/sessions/{new_id}/timeline"), &[("project_path", p.as_str())], None).await;
     let prompts: Vec<&str> =
         fork_timeline["data"]["turns"].as_array().unwrap().iter().map(|t| t["prompt"].as_str().unwrap()).collect();
     assert_eq!(prompts, ["first alpha", "forked gamma"]);
@@ -183,7 +189,7 @@ async fn files_edited_by_a_run_are_restored_from_its_checkpoints_after_a_preview
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "second\n");
 
     let (_, timeline) =
-        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", &p)], None).await;
+        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
     let turns = timeline["data"]["turns"].as_array().unwrap().clone();
     assert_eq!(turns.len(), 2, "{timeline}");
     assert!(turns.iter().all(|t| t["checkpoint"] == true), "our runs keep checkpoints: {timeline}");
@@ -193,7 +199,8 @@ async fn files_edited_by_a_run_are_restored_from_its_checkpoints_after_a_preview
 
     // preview, then restore to the second prompt: notes.txt as the first turn left it
     let rewind = format!("/api/sessions/{id}/rewind");
-    let (status, preview) = call(&server, "GET", &rewind, &[("project_path", &p), ("message_id", second)], None).await;
+    let (status, preview) =
+        call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", second)], None).await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["data"]["files"][0]["change"], "modify", "{preview}");
     let diff = preview["data"]["files"][0]["diff"].as_str().unwrap();
@@ -204,7 +211,8 @@ async fn files_edited_by_a_run_are_restored_from_its_checkpoints_after_a_preview
     assert_eq!(status, 200, "{done}");
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "first\n");
     // to the first prompt: the file did not exist yet
-    let (_, preview) = call(&server, "GET", &rewind, &[("project_path", &p), ("message_id", first)], None).await;
+    let (_, preview) =
+        call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", first)], None).await;
     assert_eq!(preview["data"]["files"][0]["change"], "delete", "{preview}");
     let (status, _) = call(&server, "POST", &rewind, &[], Some(json!({"project_path": p, "message_id": first}))).await;
     assert_eq!(status, 200);
@@ -224,12 +232,13 @@ async fn a_rewind_without_a_checkpoint_is_refused() {
     let id = uuid::Uuid::new_v4().to_string();
     run(&server, request(&server, "execute", "please USEWRITE=only", &id)).await;
     let (_, timeline) =
-        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", &p)], None).await;
+        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
     let turn = &timeline["data"]["turns"][0];
     assert_eq!(turn["checkpoint"], false, "{timeline}");
     let message = turn["message_id"].as_str().unwrap();
     let rewind = format!("/api/sessions/{id}/rewind");
-    let (status, preview) = call(&server, "GET", &rewind, &[("project_path", &p), ("message_id", message)], None).await;
+    let (status, preview) =
+        call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", message)], None).await;
     assert_eq!(status, 409, "{preview}");
     assert!(preview["error"].as_str().unwrap().contains("no file checkpoint"), "{preview}");
     let (status, refused) =
