@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::genuine::{real_claude, server_for};
 use common::*;
 use opcode_sessions::claude_cli::PermissionPolicy;
-use opcode_sessions::RegistryConfig;
 use opcode_testkit::mock_api::MockApi;
 use serde_json::Value;
 
