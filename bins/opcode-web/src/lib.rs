@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod claude_md;
 pub mod config;
 pub mod devices;
 pub mod error;
@@ -17,12 +18,14 @@ pub mod files;
 pub mod git;
 pub mod headers;
 pub mod limiter;
+pub mod mcp;
 pub mod page;
 pub mod push;
 pub mod qr;
 pub mod rules;
 pub mod state;
 pub mod terminals;
+pub mod timeline;
 pub mod tls;
 pub mod trust;
 pub mod turns;
