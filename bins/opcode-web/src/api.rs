@@ -205,8 +205,6 @@ async fn agents(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoRe
     Ok(ok(Vec::<Value>::new()))
 }
 
-}
-
 /// `GET /api/settings/claude`: Claude's `settings.json` as `{ "data": settings }` (the seed's shape).
 async fn claude_settings(
     State(state): State<AppState>,

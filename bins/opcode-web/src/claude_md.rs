@@ -3,7 +3,7 @@
 //! `opcode_sessions::claude_md`'s; this module only adapts them to HTTP.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{blocking, checked_project, json_body, params as query};
 use crate::error::{ok, ApiError};
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
+use opcode_access::AuditAction;
 
 /// `GET /api/claude-md`, `GET` and `PUT /api/claude-md/file`.
 pub fn routes() -> Router<AppState> {
@@ -113,6 +114,7 @@ async fn read(
 
 async fn write(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<FileQuery>, QueryRejection>,
     body: Result<Json<SaveBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -123,5 +125,6 @@ async fn write(
         blocking(move || Ok(claude_md::write(project.as_deref(), &claude_dir, &target, &body.content, &body.version)?))
             .await?;
     tracing::info!(file = %written.file.absolute.display(), "CLAUDE.md saved");
+    state.audit(&caller, AuditAction::ClaudeMdSaved, &written.file.absolute.display().to_string()).await;
     Ok(ok(written))
 }

@@ -3,7 +3,7 @@
 //! changes are the CLI's own `claude mcp …` commands (`SessionRegistry::claude_command`).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use crate::api::{blocking, checked_project, json_body, params};
 use crate::error::{ok, ApiError};
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
+use opcode_access::AuditAction;
 
 /// `/api/mcp/servers` (GET, POST), `/api/mcp/servers/{name}` (DELETE), `/api/mcp/servers/{name}/test`
 /// (POST), `/api/mcp/import` (POST).
@@ -125,16 +126,12 @@ async fn claude_mcp_command(
     args: Vec<std::ffi::OsString>,
     dir: &std::path::Path,
 ) -> Result<String, ApiError> {
-    let done = state
-        .registry
-        .claude_command(args, dir, claude_mcp::COMMAND_TIMEOUT)
-        .await
-        .map_err(|e| match e {
-            opcode_proc::CompletionError::TimedOut { .. } => {
-                ApiError::Conflict(format!("claude mcp did not finish within {:?}", claude_mcp::COMMAND_TIMEOUT))
-            }
-            other => ApiError::Internal(format!("claude mcp could not be run: {other}")),
-        })?;
+    let done = state.registry.claude_command(args, dir, claude_mcp::COMMAND_TIMEOUT).await.map_err(|e| match e {
+        opcode_proc::CompletionError::TimedOut { .. } => {
+            ApiError::Conflict(format!("claude mcp did not finish within {:?}", claude_mcp::COMMAND_TIMEOUT))
+        }
+        other => ApiError::Internal(format!("claude mcp could not be run: {other}")),
+    })?;
     if !done.success() {
         return Err(McpError::Refused(done.output()).into());
     }
@@ -143,6 +140,7 @@ async fn claude_mcp_command(
 
 async fn add_one(
     state: &AppState,
+    caller: &Caller,
     scope: McpScope,
     dir: &std::path::Path,
     name: &str,
@@ -152,17 +150,19 @@ async fn add_one(
     claude_mcp::check_config(config)?;
     let said = claude_mcp_command(state, claude_mcp::add_args(scope, name, config), dir).await?;
     tracing::info!(name, scope = scope.as_str(), "MCP server added");
+    state.audit(caller, AuditAction::McpServerAdded, &format!("{}:{name}", scope.as_str())).await;
     Ok(said)
 }
 
 /// `POST /api/mcp/servers`: `claude mcp add-json`.
 async fn add(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<AddBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let body = json_body(body, ADD_BODY)?;
     let (project, dir) = scope_dir(&state, body.scope, body.project_path).await?;
-    let said = add_one(&state, body.scope, &dir, &body.name, &body.config).await?;
+    let said = add_one(&state, &caller, body.scope, &dir, &body.name, &body.config).await?;
     let listed = servers(&state, project).await?;
     let server = listed.into_iter().find(|s| s.name == body.name && s.scope == body.scope);
     Ok(ok(json!({ "added": body.name, "output": said, "server": server })))
@@ -171,6 +171,7 @@ async fn add(
 /// `DELETE /api/mcp/servers/{name}?scope=S[&project_path=DIR]`: `claude mcp remove`.
 async fn remove(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     q: Result<Query<ServerQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -183,6 +184,7 @@ async fn remove(
     }
     let said = claude_mcp_command(&state, claude_mcp::remove_args(q.scope, &name), &dir).await?;
     tracing::info!(name, scope = q.scope.as_str(), "MCP server removed");
+    state.audit(&caller, AuditAction::McpServerRemoved, &format!("{}:{name}", q.scope.as_str())).await;
     Ok(ok(json!({ "removed": name, "output": said })))
 }
 
@@ -203,14 +205,21 @@ async fn test(
         .ok_or_else(|| McpError::NotFound { name: name.clone(), scope: q.scope.as_str() })?;
     let result = if server.transport == "stdio" {
         let env = state.registry.config().child_env.clone();
-        claude_mcp::test_stdio(state.registry.supervisor(), &server.config, &dir, &env, claude_mcp::TEST_TIMEOUT).await
+        claude_mcp::test_stdio(
+            state.registry.supervisor().as_ref(),
+            &server.config,
+            &dir,
+            &env,
+            claude_mcp::TEST_TIMEOUT,
+        )
+        .await
     } else {
-        let message = match state.registry.claude_command(claude_mcp::get_args(&name), &dir, claude_mcp::TEST_TIMEOUT).await
-        {
-            Ok(done) => done.output(),
-            Err(err @ opcode_proc::CompletionError::TimedOut { .. }) => err.to_string(),
-            Err(err) => return Err(ApiError::Internal(format!("claude mcp get could not be run: {err}"))),
-        };
+        let message =
+            match state.registry.claude_command(claude_mcp::get_args(&name), &dir, claude_mcp::TEST_TIMEOUT).await {
+                Ok(done) => done.output(),
+                Err(err @ opcode_proc::CompletionError::TimedOut { .. }) => err.to_string(),
+                Err(err) => return Err(ApiError::Internal(format!("claude mcp get could not be run: {err}"))),
+            };
         claude_mcp::McpTest { ok: message.contains("✓ Connected"), server: None, tools: Vec::new(), message }
     };
     Ok(ok(result))
@@ -219,6 +228,7 @@ async fn test(
 /// `POST /api/mcp/import`: each server of a Claude Desktop configuration, through `claude mcp add-json`.
 async fn import(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<ImportBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let body = json_body(body, r#"{"scope", "project_path" (for project and local), "config": {"mcpServers": {…}}}"#)?;
@@ -226,7 +236,7 @@ async fn import(
     let (mut imported, mut failed) = (Vec::new(), Vec::new());
     for (name, checked) in claude_mcp::desktop_servers(&body.config)? {
         let outcome = match checked {
-            Ok(config) => add_one(&state, body.scope, &dir, &name, &config).await.map(|_| ()),
+            Ok(config) => add_one(&state, &caller, body.scope, &dir, &name, &config).await.map(|_| ()),
             Err(err) => Err(err.into()),
         };
         match outcome {

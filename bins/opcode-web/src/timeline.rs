@@ -4,7 +4,7 @@
 //! The reading is `opcode_sessions::claude_timeline` and `claude_rewind`'s; the runs are the registry's.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +16,8 @@ use serde_json::json;
 
 use crate::api::{blocking, checked_project, json_body, params};
 use crate::error::{ok, ApiError};
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
+use opcode_access::AuditAction;
 
 /// The timeline, fork and rewind routes.
 pub fn routes() -> Router<AppState> {
@@ -103,6 +104,7 @@ async fn timeline(
 /// `POST /api/sessions/{id}/fork`: a new session, copied up to `message_id`, runs `prompt`.
 async fn fork(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(session_id): Path<String>,
     body: Result<Json<ForkBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -129,9 +131,19 @@ async fn fork(
     }
     let request =
         opcode_proto::request::parse_request(&request.to_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let started =
-        state.registry.start_fork(request, &session_id, &body.message_id).await.map_err(crate::api::start_error)?;
+    // the new session's first turn gets its before/after snapshots, as a run started on a socket does
+    let project_path = project.display().to_string();
+    let turn = state.turns.begin_in(&new_id, &project_path).await;
+    let started = match state.registry.start_fork(request, &session_id, &body.message_id).await {
+        Ok(started) => started,
+        Err(err) => {
+            state.turns.abandon(&new_id, turn).await;
+            return Err(crate::api::start_error(err));
+        }
+    };
     tracing::info!(from = %session_id, to = %started.session_id, "session forked");
+    let target = format!("{session_id}@{}→{}", body.message_id, started.session_id);
+    state.audit(&caller, AuditAction::SessionForked, &target).await;
     Ok(ok(json!({ "session_id": started.session_id, "forked_from": session_id, "at": body.message_id })))
 }
 
@@ -156,6 +168,7 @@ async fn rewind_preview(
 /// through `claude --resume ID --rewind-files M`.
 async fn rewind(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(session_id): Path<String>,
     body: Result<Json<RewindBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -188,5 +201,6 @@ async fn rewind(
         return Err(ApiError::Conflict(format!("claude could not restore the files: {}", done.output())));
     }
     tracing::info!(session_id, message_id = body.message_id, "files rewound");
+    state.audit(&caller, AuditAction::FilesRewound, &format!("{session_id}@{}", body.message_id)).await;
     Ok(ok(json!({ "rewound": true, "output": done.output() })))
 }

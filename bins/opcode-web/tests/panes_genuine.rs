@@ -10,27 +10,6 @@ use common::*;
 use opcode_testkit::mock_api::MockApi;
 use serde_json::{json, Value};
 
-async fn call(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    query: &[(&str, &str)],
-    body: Option<Value>,
-) -> (u16, Value) {
-    let http = server.http();
-    let request = match method {
-        "GET" => http.get(server.url(path)),
-        "POST" => http.post(server.url(path)),
-        "DELETE" => http.delete(server.url(path)),
-        other => panic!("{other}"),
-    };
-    let request = request.bearer_auth(TOKEN).query(query);
-    let request = if let Some(body) = body { request.json(&body) } else { request };
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// What `claude mcp list` prints, run by the server's registry (through the supervisor) in `dir`.
 async fn claude_mcp_list(server: &TestServer, dir: &std::path::Path) -> String {
     let done = server.state.registry.claude_command(vec!["mcp".into(), "list".into()], dir, LIMIT).await.unwrap();
@@ -52,7 +31,7 @@ async fn mcp_servers_added_through_the_routes_are_the_clis_own() {
         json!({"name": "shared", "scope": "project", "project_path": p, "config": {"type": "sse", "url": "http://127.0.0.1:9/sse"}}),
     ];
     for body in adds {
-        let (status, added) = call(&server, "POST", "/api/mcp/servers", &[], Some(body.clone())).await;
+        let (status, added) = api_call(&server, "POST", "/api/mcp/servers", &[], Some(body.clone())).await;
         assert_eq!(status, 200, "{body}: {added}");
     }
     // the CLI sees them, in its files and in its own listing
@@ -62,7 +41,7 @@ async fn mcp_servers_added_through_the_routes_are_the_clis_own() {
     }
     let shared: Value = serde_json::from_str(&std::fs::read_to_string(project.join(".mcp.json")).unwrap()).unwrap();
     assert_eq!(shared["mcpServers"]["shared"]["type"], "sse");
-    let (_, listed) = call(&server, "GET", "/api/mcp/servers", &[("project_path", p.as_str())], None).await;
+    let (_, listed) = api_call(&server, "GET", "/api/mcp/servers", &[("project_path", p.as_str())], None).await;
     let scopes: Vec<(&str, &str)> = listed["data"]
         .as_array()
         .unwrap()
@@ -71,7 +50,7 @@ async fn mcp_servers_added_through_the_routes_are_the_clis_own() {
         .collect();
     assert_eq!(scopes, [("echo", "user"), ("remote", "local"), ("shared", "project")]);
     // the CLI's own checks answer through us
-    let (status, twice) = call(
+    let (status, twice) = api_call(
         &server,
         "POST",
         "/api/mcp/servers",
@@ -82,10 +61,10 @@ async fn mcp_servers_added_through_the_routes_are_the_clis_own() {
     assert_eq!(status, 409, "{twice}");
     assert!(twice["error"].as_str().unwrap().contains("already exists"), "{twice}");
     // test: the stdio server starts and lists its tools; the remote one is asked through the CLI
-    let (_, tested) = call(&server, "POST", "/api/mcp/servers/echo/test", &[("scope", "user")], None).await;
+    let (_, tested) = api_call(&server, "POST", "/api/mcp/servers/echo/test", &[("scope", "user")], None).await;
     assert_eq!(tested["data"]["ok"], true, "{tested}");
     assert_eq!(tested["data"]["tools"].as_array().unwrap().len(), 2);
-    let (status, remote) = call(
+    let (status, remote) = api_call(
         &server,
         "POST",
         "/api/mcp/servers/remote/test",
@@ -97,7 +76,7 @@ async fn mcp_servers_added_through_the_routes_are_the_clis_own() {
     assert!(remote["data"]["message"].as_str().unwrap().contains("remote"), "{remote}");
     // remove each; the CLI no longer lists them
     for (name, scope) in [("echo", "user"), ("remote", "local"), ("shared", "project")] {
-        let (status, removed) = call(
+        let (status, removed) = api_call(
             &server,
             "DELETE",
             &format!("/api/mcp/servers/{name}"),
@@ -138,7 +117,7 @@ async fn a_session_forks_at_a_turn_and_the_original_is_untouched() {
     run(&server, request(&server, "resume", "second beta", &id)).await;
 
     let (status, timeline) =
-        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
+        api_call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
     assert_eq!(status, 200, "{timeline}");
     let turns = timeline["data"]["turns"].as_array().unwrap().clone();
     let prompts: Vec<&str> = turns.iter().map(|t| t["prompt"].as_str().unwrap()).collect();
@@ -153,7 +132,7 @@ async fn a_session_forks_at_a_turn_and_the_original_is_untouched() {
 
     let at = turns[0]["last_message_id"].as_str().unwrap();
     let body = json!({"project_path": p, "message_id": at, "prompt": "forked gamma"});
-    let (status, forked) = call(&server, "POST", &format!("/api/sessions/{id}/fork"), &[], Some(body)).await;
+    let (status, forked) = api_call(&server, "POST", &format!("/api/sessions/{id}/fork"), &[], Some(body)).await;
     assert_eq!(status, 200, "{forked}");
     let new_id = forked["data"]["session_id"].as_str().unwrap().to_owned();
     assert_ne!(new_id, id);
@@ -167,7 +146,8 @@ async fn a_session_forks_at_a_turn_and_the_original_is_untouched() {
     assert!(asked.contains("first alpha") && !asked.contains("second beta"), "{asked}");
     assert_eq!(std::fs::read(&transcript).unwrap(), before, "the original transcript is untouched");
     let (_, fork_timeline) =
-        call(&server, "GET", &format!("/api/sessions/{new_id}/timeline"), &[("project_path", p.as_str())], None).await;
+        api_call(&server, "GET", &format!("/api/sessions/{new_id}/timeline"), &[("project_path", p.as_str())], None)
+            .await;
     let prompts: Vec<&str> =
         fork_timeline["data"]["turns"].as_array().unwrap().iter().map(|t| t["prompt"].as_str().unwrap()).collect();
     assert_eq!(prompts, ["first alpha", "forked gamma"]);
@@ -189,7 +169,7 @@ async fn files_edited_by_a_run_are_restored_from_its_checkpoints_after_a_preview
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "second\n");
 
     let (_, timeline) =
-        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
+        api_call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
     let turns = timeline["data"]["turns"].as_array().unwrap().clone();
     assert_eq!(turns.len(), 2, "{timeline}");
     assert!(turns.iter().all(|t| t["checkpoint"] == true), "our runs keep checkpoints: {timeline}");
@@ -200,23 +180,31 @@ async fn files_edited_by_a_run_are_restored_from_its_checkpoints_after_a_preview
     // preview, then restore to the second prompt: notes.txt as the first turn left it
     let rewind = format!("/api/sessions/{id}/rewind");
     let (status, preview) =
-        call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", second)], None).await;
+        api_call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", second)], None).await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["data"]["files"][0]["change"], "modify", "{preview}");
     let diff = preview["data"]["files"][0]["diff"].as_str().unwrap();
     assert!(diff.contains("-second") && diff.contains("+first"), "{diff}");
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "second\n", "a preview changes nothing");
     let (status, done) =
-        call(&server, "POST", &rewind, &[], Some(json!({"project_path": p, "message_id": second}))).await;
+        api_call(&server, "POST", &rewind, &[], Some(json!({"project_path": p, "message_id": second}))).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "first\n");
     // to the first prompt: the file did not exist yet
     let (_, preview) =
-        call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", first)], None).await;
+        api_call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", first)], None).await;
     assert_eq!(preview["data"]["files"][0]["change"], "delete", "{preview}");
-    let (status, _) = call(&server, "POST", &rewind, &[], Some(json!({"project_path": p, "message_id": first}))).await;
+    let (status, _) =
+        api_call(&server, "POST", &rewind, &[], Some(json!({"project_path": p, "message_id": first}))).await;
     assert_eq!(status, 200);
     assert!(!notes.exists(), "the file made after the first prompt is gone");
+    let trail: Vec<String> = audit(&server)
+        .await
+        .iter()
+        .filter(|e| e["action"] == "files_rewound")
+        .map(|e| e["target"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(trail, [format!("{id}@{first}"), format!("{id}@{second}")], "each restore is audited, newest first");
     server.stop().await;
 }
 
@@ -232,17 +220,17 @@ async fn a_rewind_without_a_checkpoint_is_refused() {
     let id = uuid::Uuid::new_v4().to_string();
     run(&server, request(&server, "execute", "please USEWRITE=only", &id)).await;
     let (_, timeline) =
-        call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
+        api_call(&server, "GET", &format!("/api/sessions/{id}/timeline"), &[("project_path", p.as_str())], None).await;
     let turn = &timeline["data"]["turns"][0];
     assert_eq!(turn["checkpoint"], false, "{timeline}");
     let message = turn["message_id"].as_str().unwrap();
     let rewind = format!("/api/sessions/{id}/rewind");
     let (status, preview) =
-        call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", message)], None).await;
+        api_call(&server, "GET", &rewind, &[("project_path", p.as_str()), ("message_id", message)], None).await;
     assert_eq!(status, 409, "{preview}");
     assert!(preview["error"].as_str().unwrap().contains("no file checkpoint"), "{preview}");
     let (status, refused) =
-        call(&server, "POST", &rewind, &[], Some(json!({"project_path": p, "message_id": message}))).await;
+        api_call(&server, "POST", &rewind, &[], Some(json!({"project_path": p, "message_id": message}))).await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(std::fs::read_to_string(project.join("notes.txt")).unwrap(), "only\n", "nothing was restored");
     server.stop().await;

@@ -278,9 +278,13 @@ pub fn get_args(name: &str) -> Vec<OsString> {
     ["mcp", "get", "--", name].into_iter().map(OsString::from).collect()
 }
 
+/// One server of a Claude Desktop configuration: its name, and its configuration in the CLI's shape or
+/// why it fails a check.
+pub type DesktopServer = (String, Result<Value, McpError>);
+
 /// The servers of a Claude Desktop configuration (`claude_desktop_config.json`: `{"mcpServers": {…}}`),
 /// each checked; the ones that fail a check come back with the reason.
-pub fn desktop_servers(desktop: &Value) -> Result<Vec<(String, Result<Value, McpError>)>, McpError> {
+pub fn desktop_servers(desktop: &Value) -> Result<Vec<DesktopServer>, McpError> {
     let Some(Value::Object(servers)) = desktop.get("mcpServers") else {
         return Err(McpError::BadConfig("a Claude Desktop config has an \"mcpServers\" object".into()));
     };

@@ -579,11 +579,6 @@ impl SessionRegistry {
         opcode_proc::run_to_completion(self.inner.supervisor.as_ref(), spec, limits).await
     }
 
-    /// The supervisor every child of this registry is spawned through.
-    pub fn supervisor(&self) -> &dyn ProcessSupervisor {
-        self.inner.supervisor.as_ref()
-    }
-
     /// Checks that `path` is an existing directory within the allowed project roots (as a run's
     /// `project_path` must be) and returns it canonical.
     pub async fn check_project_path(&self, path: &str) -> Result<PathBuf, StartError> {
@@ -1085,7 +1080,7 @@ impl SessionRegistry {
     }
 
     /// The supervisor every child of this registry is spawned through, for features that run children of
-    /// their own (git) under the same rules.
+    /// their own (git, an MCP server's test) under the same rules.
     pub fn supervisor(&self) -> Arc<dyn ProcessSupervisor> {
         self.inner.supervisor.clone()
     }

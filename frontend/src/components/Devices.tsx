@@ -211,6 +211,11 @@ const ACTIONS: Record<string, string> = {
   device_revoked: 'revoked a device',
   pairing_link_created: 'made a pairing link',
   token_rotated: 'rotated the token',
+  claude_md_saved: 'saved a CLAUDE.md',
+  mcp_server_added: 'added an MCP server',
+  mcp_server_removed: 'removed an MCP server',
+  session_forked: 'forked a session',
+  files_rewound: 'restored files from a checkpoint',
 };
 
 export function AuditPage({ onClose, onDevices }: { onClose: () => void; onDevices: () => void }) {
