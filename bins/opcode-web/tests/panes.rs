@@ -483,8 +483,10 @@ async fn timeline_fork_and_rewind_refuse_bad_input_and_start_or_write_nothing() 
     assert_eq!(call_raw(&server, &rewind, &[], b"[1, 2".to_vec()).await.0, 400);
 
     // nothing started, nothing written, nothing audited but the one run
-    let (_, running) = server.get_json("/api/sessions/running").await;
-    assert_eq!(running["data"].as_array().unwrap().len(), 0, "{running}");
+    let (_, runs) = server.get_json("/api/sessions/running").await;
+    let sessions: Vec<&str> =
+        runs["data"].as_array().unwrap().iter().map(|r| r["session_id"].as_str().unwrap()).collect();
+    assert_eq!(sessions, [id.as_str()], "only the one run: {runs}");
     assert_eq!(transcripts(&server), before);
     let trail = audited(&server).await;
     assert!(trail.iter().all(|(action, _)| action == "run_started"), "{trail:?}");
