@@ -162,8 +162,18 @@ pub fn timeline_of(path: &Path, session_id: &str) -> Result<Timeline, StoreError
                     if EDITING_TOOLS.contains(&run.name.as_str()) {
                         let file = block["input"]["file_path"].as_str().or(block["input"]["notebook_path"].as_str());
                         if let Some(file) = file {
-                            if turn.files_changed.len() < MAX_FILES && !turn.files_changed.iter().any(|f| f == file) {
-                                turn.files_changed.push(file.to_owned());
+                            // a relative path is the CLI's working directory's (the line's `cwd`)
+                            let file = match value["cwd"].as_str() {
+                                Some(cwd) if !Path::new(file).is_absolute() => Path::new(cwd)
+                                    .join(file)
+                                    .components()
+                                    .collect::<std::path::PathBuf>()
+                                    .display()
+                                    .to_string(),
+                                _ => file.to_owned(),
+                            };
+                            if turn.files_changed.len() < MAX_FILES && !turn.files_changed.contains(&file) {
+                                turn.files_changed.push(file);
                             }
                         }
                     }
