@@ -173,6 +173,39 @@ export const api = {
     request<TurnDiff>('GET', `/api/sessions/${enc(sessionId)}/turns/${turn}/diff`),
   // usage analytics: `query` is a period's query string (`periodQuery`); the server refreshes its index first
   usageReport: (query: string) => request<UsageReport>('GET', `/api/usage/report?${query}`),
+  // CLAUDE.md memory files of a project and of the user
+  claudeMdFiles: (projectPath: string) =>
+    request<{ project_path: string; files: MdFile[] }>('GET', `/api/claude-md?${new URLSearchParams({ project_path: projectPath })}`),
+  claudeMd: (projectPath: string, target: MdTarget) => request<MdContent>('GET', `/api/claude-md/file?${mdQuery(projectPath, target)}`),
+  saveClaudeMd: (projectPath: string, target: MdTarget, content: string, version: string) =>
+    request<MdContent>('PUT', `/api/claude-md/file?${mdQuery(projectPath, target)}`, { content, version }),
+  // MCP servers (changes go through claude's own `claude mcp` commands)
+  mcpServers: (projectPath: string | null) =>
+    request<McpServer[]>('GET', `/api/mcp/servers${projectPath ? `?${new URLSearchParams({ project_path: projectPath })}` : ''}`),
+  addMcp: (name: string, scope: McpScope, projectPath: string | null, config: unknown) =>
+    request<unknown>('POST', '/api/mcp/servers', { name, scope, ...(projectPath ? { project_path: projectPath } : {}), config }),
+  removeMcp: (name: string, scope: McpScope, projectPath: string | null) =>
+    request<unknown>('DELETE', `/api/mcp/servers/${enc(name)}?${mcpQuery(scope, projectPath)}`),
+  testMcp: (name: string, scope: McpScope, projectPath: string | null) =>
+    request<McpTest>('POST', `/api/mcp/servers/${enc(name)}/test?${mcpQuery(scope, projectPath)}`),
+  importMcp: (scope: McpScope, projectPath: string | null, config: unknown) =>
+    request<{ imported: string[]; failed: { name: string; error: string }[] }>('POST', '/api/mcp/import', {
+      scope,
+      ...(projectPath ? { project_path: projectPath } : {}),
+      config,
+    }),
+  // a session's timeline, forks and file checkpoints
+  timeline: (sessionId: string, projectPath: string) =>
+    request<{ session_id: string; turns: TimelineTurn[]; truncated: boolean }>(
+      'GET',
+      `/api/sessions/${enc(sessionId)}/timeline?${new URLSearchParams({ project_path: projectPath })}`,
+    ),
+  fork: (sessionId: string, body: { project_path: string; message_id: string; prompt: string; live: boolean }) =>
+    request<{ session_id: string }>('POST', `/api/sessions/${enc(sessionId)}/fork`, body),
+  rewindPreview: (sessionId: string, projectPath: string, messageId: string) =>
+    request<RewindPreview>('GET', `/api/sessions/${enc(sessionId)}/rewind?${new URLSearchParams({ project_path: projectPath, message_id: messageId })}`),
+  rewind: (sessionId: string, body: { project_path: string; message_id: string }) =>
+    request<{ rewound: boolean }>('POST', `/api/sessions/${enc(sessionId)}/rewind`, body),
   // Web Push
   vapidPublicKey: () => request<{ public_key: string }>('GET', '/api/push/vapid-public-key'),
   subscribePush: (deviceId: string, subscription: unknown) =>
@@ -328,6 +361,79 @@ export interface AgentRun {
   cache_read_tokens: number | null;
   total_tokens: number | null;
   cost_usd: number | null;
+}
+
+/** One prompt of a session's timeline. */
+export interface TimelineTurn {
+  message_id: string;
+  last_message_id: string;
+  parent_message_id: string | null;
+  timestamp: string | null;
+  prompt: string;
+  tools: { name: string; target: string | null }[];
+  files_changed: string[];
+  checkpoint: boolean;
+}
+
+/** What restoring the files of a prompt's checkpoint would change. */
+export interface RewindPreview {
+  message_id: string;
+  files: { path: string; change: 'delete' | 'create' | 'modify'; diff: string | null }[];
+  truncated: boolean;
+}
+
+export type McpScope = 'user' | 'project' | 'local';
+
+function mcpQuery(scope: McpScope, projectPath: string | null) {
+  const q = new URLSearchParams({ scope });
+  if (projectPath && scope !== 'user') q.set('project_path', projectPath);
+  return q;
+}
+
+/** A configured MCP server (`GET /api/mcp/servers`, the seed's `MCPServer` plus `headers` and `config`). */
+export interface McpServer {
+  name: string;
+  transport: string;
+  command: string | null;
+  args: string[];
+  env: Record<string, string>;
+  url: string | null;
+  headers: Record<string, string>;
+  scope: McpScope;
+  is_active: boolean;
+  config: unknown;
+}
+
+/** What testing a server found. */
+export interface McpTest {
+  ok: boolean;
+  server: string | null;
+  tools: { name: string; description: string | null }[];
+  message: string;
+}
+
+export type MdTarget = { scope: 'user' } | { scope: 'project'; path: string };
+
+function mdQuery(projectPath: string, target: MdTarget) {
+  return target.scope === 'user'
+    ? new URLSearchParams({ scope: 'user' })
+    : new URLSearchParams({ project_path: projectPath, path: target.path });
+}
+
+/** A memory file of `GET /api/claude-md`. */
+export interface MdFile {
+  scope: 'user' | 'project';
+  /** Relative to the project; `CLAUDE.md` for the user's. */
+  path: string;
+  absolute: string;
+  exists: boolean;
+  size: number;
+}
+
+/** `GET /api/claude-md/file`: the text and the version a save must name. */
+export interface MdContent extends MdFile {
+  content: string;
+  version: string;
 }
 
 export interface RuleLists {

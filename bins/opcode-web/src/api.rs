@@ -6,7 +6,7 @@
 //! settings, create an agent, add an MCP server) as GETs with query parameters, and a read must not
 //! pass for a write that succeeded.
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use axum::Router;
 use opcode_proto::control::PermissionDecision;
 use opcode_sessions::{PromptOutcome, StartError};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::error::{ok, ApiError};
 use opcode_access::AuditAction;
@@ -57,10 +57,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/settings/claude/installations", get(claude_installations))
         .route("/api/settings/system-prompt", get(system_prompt))
         .route("/api/slash-commands", get(slash_commands))
-        .route("/api/mcp/servers", get(mcp_servers))
         .merge(crate::rules::routes())
         .merge(crate::usage::routes())
         .merge(crate::agents::routes())
+        .merge(crate::claude_md::routes())
+        .merge(crate::mcp::routes())
+        .merge(crate::timeline::routes())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
@@ -105,13 +107,24 @@ pub struct HistoryQuery {
 #[serde(deny_unknown_fields)]
 pub struct NoQuery {}
 
+/// The query of a seed read route, or a 400 saying what is wrong with it and what the route takes.
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>, takes: &str) -> Result<T, ApiError> {
+    params(q, &format!("{takes} (opcode-web reads Claude's files here and never writes them)"))
+}
+
 /// The query, or a 400 saying what is wrong with it and what the route takes.
-pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>, takes: &str) -> Result<T, ApiError> {
-    query.map(|Query(q)| q).map_err(|rejection| {
-        ApiError::BadRequest(format!(
-            "{}; this route takes {takes} (opcode-web reads Claude's files here and never writes them)",
-            rejection.body_text()
-        ))
+pub(crate) fn params<T>(query: Result<Query<T>, QueryRejection>, takes: &str) -> Result<T, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|rejection| ApiError::BadRequest(format!("{}; this route takes {takes}", rejection.body_text())))
+}
+
+/// The JSON body, or a 413 for one over the body limit, or a 400 saying what is wrong and what the
+/// route takes.
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>, takes: &str) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|rejection| match crate::error::json_rejected(&rejection, crate::MAX_BODY_BYTES) {
+        ApiError::BadRequest(m) => ApiError::BadRequest(format!("{m}; this route takes {takes}")),
+        other => other,
     })
 }
 
@@ -159,10 +172,20 @@ pub(crate) async fn checked_project(state: &AppState, path: String) -> Result<st
     if !std::path::Path::new(&path).is_absolute() {
         return Err(ApiError::BadRequest(format!("project path {path:?} is not an absolute path")));
     }
-    state.registry.check_project_path(&path).await.map_err(|err| match err {
+    state.registry.check_project_path(&path).await.map_err(start_error)
+}
+
+/// A refused run start as a status: outside the roots 403, busy or limited 409, else 400.
+pub(crate) fn start_error(err: StartError) -> ApiError {
+    match err {
         StartError::OutsideProjectRoots { .. } => ApiError::Forbidden(err.to_string()),
+        StartError::AlreadyRunning(_)
+        | StartError::TooManyRuns { .. }
+        | StartError::RateLimited { .. }
+        | StartError::ShuttingDown => ApiError::Conflict(err.to_string()),
+        StartError::Log { .. } => ApiError::Internal(err.to_string()),
         other => ApiError::BadRequest(other.to_string()),
-    })
+    }
 }
 
 /// The query of `/api/sessions/new`: the seed's client may pass the project directory.
@@ -181,12 +204,6 @@ async fn new_session(
         checked_project(&state, path).await?;
     }
     Ok(ok(uuid::Uuid::new_v4().to_string()))
-}
-
-/// `GET /api/mcp/servers`: no MCP management (yet): an empty list, the seed's shape.
-async fn mcp_servers(q: Result<Query<NoQuery>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
-    query(q, "no parameters")?;
-    Ok(ok(Vec::<Value>::new()))
 }
 
 /// `GET /api/settings/claude`: Claude's `settings.json` as `{ "data": settings }` (the seed's shape).

@@ -47,9 +47,14 @@ pub enum ApiError {
     Internal(String),
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, message) = match self {
+impl ApiError {
+    /// The message a client is sent (an internal failure's detail is logged, never sent).
+    pub fn message(self) -> String {
+        self.parts().1
+    }
+
+    fn parts(self) -> (StatusCode, String) {
+        match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
@@ -62,7 +67,13 @@ impl IntoResponse for ApiError {
                 tracing::error!(%detail, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log".to_owned())
             }
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.parts();
         (status, Json(Envelope::<()> { success: false, data: None, error: Some(message) })).into_response()
     }
 }

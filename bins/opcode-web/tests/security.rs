@@ -152,20 +152,6 @@ async fn wrong_tokens_are_limited_per_address_with_back_off() {
     server.stop().await;
 }
 
-/// The cookie a browser gets from the token URL (`name=value`).
-async fn browser_cookie(server: &TestServer) -> String {
-    let response = server.http().get(server.url(&format!("/?token={TOKEN}"))).send().await.unwrap();
-    assert_eq!(response.status(), 303);
-    let set = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| !c.contains("Max-Age=0"))
-        .expect("a cookie");
-    set.split(';').next().unwrap().to_owned()
-}
-
 /// A live session waiting for the answer to `echo hi > tool-ran.txt`: (session id, request id).
 async fn pending_tool(server: &TestServer) -> (String, String, Ws) {
     let mut ws = server.ws("/ws/claude").await;
@@ -269,13 +255,6 @@ async fn devices(server: &TestServer) -> Vec<serde_json::Value> {
     let (status, body) = server.get_json("/api/devices").await;
     assert_eq!(status, 200, "{body}");
     body["data"]["devices"].as_array().unwrap().clone()
-}
-
-/// The audit trail, newest first.
-async fn audit(server: &TestServer) -> Vec<serde_json::Value> {
-    let (status, body) = server.get_json("/api/audit").await;
-    assert_eq!(status, 200, "{body}");
-    body["data"].as_array().unwrap().clone()
 }
 
 #[tokio::test]

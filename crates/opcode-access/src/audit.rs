@@ -100,6 +100,16 @@ actions! {
     GitSwitched => "git_switched",
     /// A terminal (a shell on the machine) was opened (its target: the project and the terminal id).
     TerminalOpened => "terminal_opened",
+    /// A `CLAUDE.md` was saved (its target: the file's absolute path).
+    ClaudeMdSaved => "claude_md_saved",
+    /// An MCP server was added, by hand or imported (its target: `scope:name`).
+    McpServerAdded => "mcp_server_added",
+    /// An MCP server was removed (its target: `scope:name`).
+    McpServerRemoved => "mcp_server_removed",
+    /// A session was forked (its target: `from@message→new`).
+    SessionForked => "session_forked",
+    /// A project's files were restored from a file checkpoint (its target: `session@message`).
+    FilesRewound => "files_rewound",
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Running a short-lived child to its end and collecting what it wrote: the call a tool (git, a version
-//! probe) makes when it wants the whole output, not a stream.
+//! probe, `claude mcp …`) makes when it wants the whole output, not a stream.
 //!
 //! The output is collected raw ([`crate::ProcessSpec::raw_output`]): NUL-separated or binary output
 //! survives byte for byte. Each stream is kept up to its cap; what comes beyond is read and dropped (so
@@ -47,6 +47,21 @@ pub struct Completed {
 }
 
 impl Completed {
+    /// It exited by itself with code 0.
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// Stdout as text (invalid UTF-8 replaced), trimmed.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).trim().to_owned()
+    }
+
+    /// Stdout then stderr as text, each trimmed, the empty ones left out: what to show a person.
+    pub fn output(&self) -> String {
+        [self.stdout_text(), self.stderr_text()].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n")
+    }
+
     /// Stderr as text (invalid UTF-8 replaced), trimmed: the sentence a tool printed when it failed.
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).trim().to_owned()

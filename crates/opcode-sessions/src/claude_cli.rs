@@ -16,6 +16,12 @@ use crate::error::DiscoveryError;
 /// Environment variables removed from claude's environment.
 pub const ENV_REMOVED: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_CODE_SSE_PORT"];
 
+/// What makes the CLI keep file checkpoints (`~/.claude/file-history/<session>/`, and a
+/// `file-history-snapshot` line per prompt in the transcript) when it runs with `-p` or stream-json
+/// input, so that `--rewind-files` can restore a project's files later. Without it only the interactive
+/// CLI keeps them.
+pub const CHECKPOINTS_ON: (&str, &str) = ("CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING", "true");
+
 /// Which conversation a run works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conversation {
@@ -29,6 +35,17 @@ pub enum Conversation {
     /// An existing conversation (`--resume ID`).
     Resume {
         /// The id to resume.
+        session_id: String,
+    },
+    /// A copy of an existing conversation under a new id, cut after one of its messages
+    /// (`--resume FROM --fork-session --session-id NEW --resume-session-at MESSAGE`): the copy continues
+    /// from there, the original is left as it is.
+    Fork {
+        /// The conversation copied.
+        from: String,
+        /// The last message kept (a `uuid` of its transcript).
+        at: String,
+        /// The new conversation's id.
         session_id: String,
     },
 }
@@ -107,6 +124,15 @@ impl ClaudeInvocation {
             Conversation::New { session_id } => args.extend(["--session-id".into(), session_id.into()]),
             Conversation::ContinueLatest => args.push("-c".into()),
             Conversation::Resume { session_id } => args.extend(["--resume".into(), session_id.into()]),
+            Conversation::Fork { from, at, session_id } => args.extend([
+                "--resume".into(),
+                from.into(),
+                "--fork-session".into(),
+                "--session-id".into(),
+                session_id.into(),
+                "--resume-session-at".into(),
+                at.into(),
+            ]),
         }
         if let Some(model) = &self.model {
             args.extend(["--model".into(), model.into()]);
@@ -146,12 +172,26 @@ impl ClaudeInvocation {
     }
 
     /// The process spec: `binary` with [`ClaudeInvocation::args`], run in `project_dir`, with
-    /// [`ENV_REMOVED`] taken out of the environment, and a stdin pipe for live runs.
+    /// [`ENV_REMOVED`] taken out of the environment, file checkpoints on ([`CHECKPOINTS_ON`]: in print
+    /// and stream-json modes the CLI keeps them only when asked; `CLAUDE_CODE_DISABLE_FILE_CHECKPOINTING`
+    /// still wins), and a stdin pipe for live runs and runs with images.
     pub fn spec(&self, binary: &Path, project_dir: &Path) -> ProcessSpec {
-        let spec = ProcessSpec::new(binary).args(self.args()).cwd(project_dir);
+        let (key, value) = CHECKPOINTS_ON;
+        let spec = ProcessSpec::new(binary).args(self.args()).cwd(project_dir).env(key, value);
         let spec = if self.live || self.stdin_message().is_some() { spec.with_stdin() } else { spec };
         ENV_REMOVED.iter().fold(spec, |spec, key| spec.env_remove(key))
     }
+}
+
+/// A one-off claude command (`--version`, `mcp add-json …`, `--rewind-files`): `binary` with `args`,
+/// [`ENV_REMOVED`] taken out of the environment, [`CHECKPOINTS_ON`] (`--rewind-files` refuses without it)
+/// and `env` (a run's extra environment) put in.
+pub fn command_spec(binary: &Path, args: Vec<OsString>, env: &[(OsString, OsString)]) -> ProcessSpec {
+    let (key, value) = CHECKPOINTS_ON;
+    let spec = ProcessSpec::new(binary).args(args).env(key, value);
+    let mut spec = ENV_REMOVED.iter().fold(spec, |spec, key| spec.env_remove(key));
+    spec.env.extend(env.iter().cloned());
+    spec
 }
 
 /// Finds the claude binary: `explicit` (from `--claude-bin` / `OPCODE_CLAUDE_BIN`) if given, else a

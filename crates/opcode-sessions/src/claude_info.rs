@@ -9,15 +9,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::claude_cli::{discover_claude_installations, ENV_REMOVED};
-use opcode_proc::{OutputStream, ProcessEvent, ProcessSpec, ProcessSupervisor};
+use crate::claude_cli::{command_spec, discover_claude_installations};
+use opcode_proc::{run_to_completion, CompletionError, CompletionLimits, ProcessSupervisor};
 use serde::Serialize;
 
 /// How long `claude --version` may take before it is killed and reported as not working.
 pub const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Most output lines of `claude --version` kept.
-const MAX_VERSION_LINES: usize = 50;
+/// Most bytes of each stream of `claude --version` kept.
+const MAX_VERSION_BYTES: usize = 16 * 1024;
 
 /// The answer of `claude --version`, in the seed's `ClaudeVersionStatus` shape.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -63,43 +63,26 @@ pub async fn claude_version(
     env: &[(std::ffi::OsString, std::ffi::OsString)],
     timeout: Duration,
 ) -> ClaudeVersion {
-    let mut spec = ENV_REMOVED.iter().fold(ProcessSpec::new(binary).arg("--version"), |spec, key| spec.env_remove(key));
-    spec.env.extend(env.iter().cloned());
+    let spec = command_spec(binary, vec!["--version".into()], env);
     let not_installed = |output: String| ClaudeVersion { is_installed: false, version: None, output };
-    let mut child = match supervisor.spawn(spec).await {
-        Ok(child) => child,
+    let limits = CompletionLimits { max_stdout: MAX_VERSION_BYTES, max_stderr: MAX_VERSION_BYTES, timeout };
+    let completed = match run_to_completion(supervisor, spec, limits).await {
+        Ok(completed) => completed,
+        Err(CompletionError::TimedOut { .. }) => {
+            return not_installed(format!("{} --version did not answer within {timeout:?}", binary.display()))
+        }
         Err(err) => return not_installed(format!("{} could not be run: {err}", binary.display())),
     };
-    let (mut stdout, mut stderr, mut status) = (Vec::new(), Vec::new(), None);
-    let read = async {
-        while let Some(event) = child.next_event().await {
-            match event {
-                ProcessEvent::Line { stream, text } => {
-                    let lines = if stream == OutputStream::Stdout { &mut stdout } else { &mut stderr };
-                    if lines.len() < MAX_VERSION_LINES {
-                        lines.push(text);
-                    }
-                }
-                ProcessEvent::Exited(exit) => status = Some(exit),
-                _ => {}
-            }
-        }
-    };
-    if tokio::time::timeout(timeout, read).await.is_err() {
-        // dropping the handle kills the process group
-        return not_installed(format!("{} --version did not answer within {timeout:?}", binary.display()));
-    }
-    let stdout = stdout.join("\n");
-    let stderr = stderr.join("\n");
-    let output = [stdout.as_str(), stderr.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>();
-    let output = output.join("\n").trim().to_owned();
-    let succeeded = status.is_some_and(|s| s.success());
+    let stdout = completed.stdout_text();
+    let output = completed.output();
+    let status = completed.status;
     ClaudeVersion {
-        is_installed: succeeded && stdout.contains("Claude Code"),
+        is_installed: status.success() && stdout.contains("Claude Code"),
         version: version_in(&stdout),
-        output: match status {
-            Some(s) if !s.success() && output.is_empty() => format!("{} --version ended with {s}", binary.display()),
-            _ => output,
+        output: if !status.success() && output.is_empty() {
+            format!("{} --version ended with {status}", binary.display())
+        } else {
+            output
         },
     }
 }

@@ -8,10 +8,11 @@
 //! inside the project: a `.claude` folder or file that is a symlink pointing out of it is refused.
 //! Blocking file I/O: call from a blocking context.
 
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::claude_md::version_of;
 use serde_json::{Map, Value};
 
 /// Rules per list at most.
@@ -96,12 +97,6 @@ fn confine(project: &Path, file: &Path) -> Result<(), RulesError> {
         }
     }
     Ok(())
-}
-
-fn version_of(bytes: Option<&[u8]>) -> String {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
 }
 
 /// The file's bytes, or `None` when it does not exist.

@@ -69,7 +69,7 @@ pub struct HistoryPage {
     pub next_before: Option<u64>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             StoreError::NotFound(path.display().to_string())
@@ -175,6 +175,12 @@ impl ClaudeStore {
         Ok(self.projects_dir().join(project_id))
     }
 
+    /// The transcript file of a session (ids checked; the file may not exist).
+    pub fn transcript_path(&self, project_id: &str, session_id: &str) -> Result<PathBuf, StoreError> {
+        check_session_id(session_id)?;
+        Ok(self.project_dir(project_id)?.join(format!("{session_id}.jsonl")))
+    }
+
     /// The project's directory: the `cwd` of its newest transcript, else the id decoded (`-` → `/`).
     fn project_path(&self, folder: &Path, id: &str, sessions: &[(String, u64)]) -> String {
         let mut cwd = None;
@@ -260,8 +266,7 @@ impl ClaudeStore {
     /// line as JSON, a line that is not JSON as a string). Use [`ClaudeStore::history_page`] where the
     /// transcript may be large.
     pub fn history(&self, project_id: &str, session_id: &str) -> Result<Vec<Value>, StoreError> {
-        check_session_id(session_id)?;
-        let path = self.project_dir(project_id)?.join(format!("{session_id}.jsonl"));
+        let path = self.transcript_path(project_id, session_id)?;
         let file = File::open(&path).map_err(io_err(&path))?;
         let mut messages = Vec::new();
         for line in BufReader::new(file).split(b'\n') {
@@ -286,8 +291,7 @@ impl ClaudeStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<HistoryPage, StoreError> {
-        check_session_id(session_id)?;
-        let path = self.project_dir(project_id)?.join(format!("{session_id}.jsonl"));
+        let path = self.transcript_path(project_id, session_id)?;
         let mut file = File::open(&path).map_err(io_err(&path))?;
         let size = file.metadata().map_err(io_err(&path))?.len();
         let end = before.unwrap_or(size).min(size);

@@ -10,9 +10,15 @@
 //!   permission requests become events any viewer can answer.
 //! - [`claude_store`] reads Claude's own files (`~/.claude/projects`): projects, sessions, history pages;
 //!   [`claude_config`] its settings, `CLAUDE.md` and custom slash commands; [`commands`] the slash
-//!   commands of a project for a composer's menu (built-in, user, project);
+//!   commands of a project for a composer's menu (built-in, user, project); [`claude_md`] finds, reads
+//!   and writes (confined, with a version check) the `CLAUDE.md` memory files of a project and the user;
 //! - [`notable`]: a broadcast of the few moments worth telling a person who is away (a permission
 //!   request, the end of a turn or run), for a notifier to listen to;
+//! - [`claude_mcp`]: MCP servers of every scope, read from the CLI's files and changed through
+//!   `claude mcp …`; tested with a JSON-RPC handshake;
+//! - [`claude_timeline`]: a session's turns (prompts, tools, files changed, checkpoints) from its transcript;
+//! - [`claude_rewind`]: what restoring a session's file checkpoint would change (diffs), and the CLI's
+//!   `--rewind-files` that does it;
 //! - [`claude_info`] asks the claude binary about itself (`--version`, through the supervisor) and lists
 //!   the installations found on the machine.
 //!
@@ -23,8 +29,12 @@
 pub mod claude_cli;
 pub mod claude_config;
 pub mod claude_info;
+pub mod claude_mcp;
+pub mod claude_md;
 pub mod claude_permissions;
+pub mod claude_rewind;
 pub mod claude_store;
+pub mod claude_timeline;
 pub mod commands;
 mod error;
 mod instance;

@@ -564,6 +564,21 @@ impl SessionRegistry {
         .await
     }
 
+    /// Runs the configured claude with `args` in `cwd`, with a run's environment, through the supervisor,
+    /// to its end or `timeout` (then its process group is killed and the answer is
+    /// [`opcode_proc::CompletionError::TimedOut`]); keeps at most 64 KiB of each stream.
+    pub async fn claude_command(
+        &self,
+        args: Vec<std::ffi::OsString>,
+        cwd: &Path,
+        timeout: Duration,
+    ) -> Result<opcode_proc::Completed, opcode_proc::CompletionError> {
+        let config = &self.inner.config;
+        let spec = crate::claude_cli::command_spec(&config.claude_bin, args, &config.child_env).cwd(cwd);
+        let limits = opcode_proc::CompletionLimits { max_stdout: 64 * 1024, max_stderr: 64 * 1024, timeout };
+        opcode_proc::run_to_completion(self.inner.supervisor.as_ref(), spec, limits).await
+    }
+
     /// Checks that `path` is an existing directory within the allowed project roots (as a run's
     /// `project_path` must be) and returns it canonical.
     pub async fn check_project_path(&self, path: &str) -> Result<PathBuf, StartError> {
@@ -612,6 +627,18 @@ impl SessionRegistry {
     /// On `Err`, nothing was spawned and no event was logged. On `Ok`, the run's events begin at
     /// `first_seq`; a run whose process fails to spawn still gets `error` + `completion(error)` events.
     pub async fn start_run(&self, request: ValidRequest) -> Result<StartedRun, StartError> {
+        self.start(request, None).await
+    }
+
+    /// Starts a run of a new session copied from session `from` up to its message `at` (the `uuid` of a
+    /// transcript line): the copy gets `request`'s session id (or a new one) and prompt, and continues
+    /// from there; `from`'s transcript is left as it is. `request` is an `execute` in the same project.
+    /// Errors and events as [`SessionRegistry::start_run`].
+    pub async fn start_fork(&self, request: ValidRequest, from: &str, at: &str) -> Result<StartedRun, StartError> {
+        self.start(request, Some((from.to_owned(), at.to_owned()))).await
+    }
+
+    async fn start(&self, request: ValidRequest, fork: Option<(String, String)>) -> Result<StartedRun, StartError> {
         if self.inner.closing.load(Ordering::SeqCst) {
             return Err(StartError::ShuttingDown);
         }
@@ -625,6 +652,11 @@ impl SessionRegistry {
             (None, false) => self.inner.config.permissions.clone(),
         };
         let (session_id, conversation) = match (request.command, request.session_id) {
+            (CommandType::Execute, id) if fork.is_some() => {
+                let id = id.unwrap_or_else(uuid::Uuid::new_v4).to_string();
+                let (from, at) = fork.expect("matched Some");
+                (id.clone(), Conversation::Fork { from, at, session_id: id })
+            }
             (CommandType::Execute, id) => {
                 let id = id.unwrap_or_else(uuid::Uuid::new_v4).to_string();
                 (id.clone(), Conversation::New { session_id: id })
@@ -1089,7 +1121,7 @@ impl SessionRegistry {
     }
 
     /// The supervisor every child of this registry is spawned through, for features that run children of
-    /// their own (git) under the same rules.
+    /// their own (git, an MCP server's test) under the same rules.
     pub fn supervisor(&self) -> Arc<dyn ProcessSupervisor> {
         self.inner.supervisor.clone()
     }

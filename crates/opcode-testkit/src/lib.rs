@@ -4,6 +4,7 @@
 //!   genuine CLI that prints realistic stream-json and misbehaves on demand. Its behaviour is driven by
 //!   directives in the prompt (documented in `src/bin/fake_claude.rs`), so tests that go through the web
 //!   server can choose it per run.
+//! - [`fake_mcp_server`]: an MCP stdio server that lists an `echo` tool (`--fail`: one that does not start).
 //! - [`mock_api`]: a mock of the Anthropic Messages API for running the genuine CLI offline.
 //! - [`transcripts`]: Claude transcript lines derived from one the genuine CLI wrote.
 //! - [`project_dir_name`]: how Claude names a project's folder under `~/.claude/projects`.
@@ -19,6 +20,11 @@ use std::sync::OnceLock;
 /// (an integration test of another package gets no `CARGO_BIN_EXE_fake-claude`).
 pub fn fake_claude() -> PathBuf {
     workspace_bin("fake-claude", "opcode-testkit")
+}
+
+/// The path of the built `fake-mcp-server` binary (an MCP stdio server with an `echo` tool).
+pub fn fake_mcp_server() -> PathBuf {
+    workspace_bin("fake-mcp-server", "opcode-testkit")
 }
 
 /// The path of binary `bin` of workspace package `package`, built once per test process.

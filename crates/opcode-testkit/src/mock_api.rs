@@ -6,6 +6,8 @@
 //! - `USETOOL` → a `Bash` tool_use running `echo hi-from-tool > tool-ran.txt`;
 //! - `USETOUCH` → a `Bash` tool_use running `touch touched.txt` (a command without a redirection, which a
 //!   remembered rule can allow);
+//! - `USEWRITE=<word>` → a `Write` tool_use writing `<word>` and a newline to `notes.txt` in the working
+//!   directory the CLI names in its system prompt (an edit the CLI's file checkpoints record);
 //! - `SLOWSTREAM` → 100 text deltas, 100 ms apart (for cancel tests);
 //! - `APIERROR=<status>` → that HTTP status with an API error body (401, 429, 500, 529, …);
 //! - no new prompt but a `tool_result` → text `Tool finished: <result>`;
@@ -124,8 +126,17 @@ fn latest_user_turn(body: &Value) -> (String, Option<String>) {
 
 enum Reply {
     Text { text: String, delay: Duration, chunks: usize },
-    Tool(&'static str),
+    Tool(&'static str, String),
     Error(StatusCode),
+}
+
+/// The working directory the CLI states in its system prompt (`Working directory: /path`).
+fn working_directory(body: &Value) -> Option<String> {
+    let text = body["system"].to_string();
+    let start = text.find("Working directory: ")? + "Working directory: ".len();
+    let rest = &text[start..];
+    let end = rest.find(['\\', '"']).unwrap_or(rest.len());
+    Some(rest[..end].trim().to_owned())
 }
 
 fn choose(body: &Value) -> Reply {
@@ -134,10 +145,16 @@ fn choose(body: &Value) -> Reply {
         return Reply::Error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     }
     if text.contains("USETOUCH") {
-        return Reply::Tool(TOUCH_INPUT);
+        return Reply::Tool("Bash", TOUCH_INPUT.to_owned());
     }
     if text.contains("USETOOL") {
-        return Reply::Tool(TOOL_INPUT);
+        return Reply::Tool("Bash", TOOL_INPUT.to_owned());
+    }
+    if let Some(rest) = text.split("USEWRITE=").nth(1) {
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '-').collect();
+        let dir = working_directory(body).unwrap_or_else(|| ".".to_owned());
+        let input = json!({"file_path": format!("{dir}/notes.txt"), "content": format!("{word}\n")});
+        return Reply::Tool("Write", input.to_string());
     }
     if text.contains("SLOWSTREAM") {
         return Reply::Text { text: "slow ".repeat(100), delay: Duration::from_millis(100), chunks: 100 };
@@ -186,12 +203,12 @@ async fn messages(State(requests): State<Requests>, Json(body): Json<Value>) -> 
     let streaming = body["stream"].as_bool().unwrap_or(false);
     if !streaming {
         let content = match &reply {
-            Reply::Tool(input) => json!([{"type":"tool_use","id":"toolu_1","name":"Bash",
+            Reply::Tool(name, input) => json!([{"type":"tool_use","id":tool_id(),"name":name,
                 "input":serde_json::from_str::<Value>(input).unwrap_or_default()}]),
             Reply::Text { text, .. } => json!([{"type":"text","text":text}]),
             Reply::Error(_) => unreachable!(),
         };
-        let stop = if matches!(reply, Reply::Tool(_)) { "tool_use" } else { "end_turn" };
+        let stop = if matches!(reply, Reply::Tool(..)) { "tool_use" } else { "end_turn" };
         return Json(message(content, stop)).into_response();
     }
     let stream = futures::stream::unfold((reply, 0usize), |(reply, step)| async move {
@@ -209,13 +226,13 @@ async fn messages(State(requests): State<Requests>, Json(body): Json<Value>) -> 
 async fn sse_frames(reply: &Reply, step: usize) -> Option<String> {
     let start = |stop: &str| sse("message_start", &json!({"type":"message_start","message":message(json!([]), stop)}));
     match reply {
-        Reply::Tool(input) => match step {
+        Reply::Tool(name, input) => match step {
             0 => Some(
                 start("tool_use")
                     + &sse(
                         "content_block_start",
                         &json!({"type":"content_block_start","index":0,
-                        "content_block":{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}}),
+                        "content_block":{"type":"tool_use","id":tool_id(),"name":name,"input":{}}}),
                     )
                     + &sse(
                         "content_block_delta",
@@ -256,6 +273,11 @@ async fn sse_frames(reply: &Reply, step: usize) -> Option<String> {
         }
         Reply::Error(_) => None,
     }
+}
+
+/// A fresh tool_use id per answer (the CLI pairs results with uses by id across a whole transcript).
+fn tool_id() -> String {
+    format!("toolu_mock_{}", uuid::Uuid::new_v4().simple())
 }
 
 fn finish(stop_reason: &str) -> String {

@@ -9,11 +9,14 @@ import { setBadge, titleFor, waitingSessions } from '../overview';
 import { openFromLocation, syncLocation } from '../route';
 import type { ImageAttachment, PermissionMode, Project, SessionInfo } from '../events';
 import { AgentsView } from './AgentsView';
+import { ClaudeMdPane } from './ClaudeMd';
 import { FilesPane } from './FilesPane';
 import { HomeView } from './HomeView';
+import { McpPane } from './Mcp';
 import { NewSession } from './NewSession';
 import { NotificationsPanel } from './Notifications';
 import { OfflineBanner } from './OfflineBanner';
+import { ProjectTools, type Pane as ToolPane } from './ProjectTools';
 import { Overview, useLocalSessions } from './Overview';
 import { ProjectList } from './ProjectList';
 import { RunsView } from './RunsView';
@@ -65,14 +68,37 @@ export function App() {
   const [startError, setStartError] = useState<string | null>(null);
   /** The project whose Files pane fills the main area (opened from the project's session list). */
   const [filesFor, setFilesFor] = useState<string | null>(null);
-  // a tab or a pane (runs, usage, agents) shown from anywhere takes the main area back
-  useEffect(() => setFilesFor(null), [active, pane]);
   const [page, setPage] = useState<'devices' | 'audit' | null>(null);
+  /** The project tool (CLAUDE.md, MCP servers) that fills the main area. */
+  const [tool, setTool] = useState<ToolPane | null>(null);
 
   useEffect(() => authorisation.subscribe(() => setAuthorised(false)), []);
+  // a tab or a pane (runs, usage, agents) shown from anywhere takes the main area back
   useEffect(() => {
-    setPage(null); // a tab or a pane was chosen
+    setFilesFor(null);
+    setPage(null);
+    setTool(null);
   }, [active, pane]);
+  /** Shows one thing in the main area in place of the others (the Files pane, a devices page, a project tool). */
+  const showFiles = (projectPath: string) => {
+    setFilesFor(projectPath);
+    setPage(null);
+    setTool(null);
+  };
+  const showPage = (next: 'devices' | 'audit' | null) => {
+    setPage(next);
+    if (next) {
+      setFilesFor(null);
+      setTool(null);
+    }
+  };
+  const showTool = (next: ToolPane | null) => {
+    setTool(next);
+    if (next) {
+      setFilesFor(null);
+      setPage(null);
+    }
+  };
 
   const loadProjects = useCallback(async () => {
     setProjectsError(null);
@@ -164,7 +190,7 @@ export function App() {
   }
 
   return (
-    <div className={`app ${active || pane || filesFor || page ? 'has-active' : 'is-home'}`}>
+    <div className={`app ${active || pane || filesFor || page || tool ? 'has-active' : 'is-home'}`}>
       <OfflineBanner />
       <header className="topbar">
         <span className="brand" aria-label="opcode-web">
@@ -177,7 +203,7 @@ export function App() {
           data-testid="devices-open"
           aria-current={page ? 'page' : undefined}
           title="Devices, pairing, the token and the activity log"
-          onClick={() => setPage(page === 'devices' ? null : 'devices')}
+          onClick={() => showPage(page === 'devices' ? null : 'devices')}
         >
           Devices
         </button>
@@ -196,6 +222,7 @@ export function App() {
             permissionMode={permissionMode}
             onPermissionMode={setPermissionMode}
           />
+          <ProjectTools projectPath={path.trim()} pane={tool} onPane={showTool} />
           <ProjectList
             projects={projects}
             error={projectsError}
@@ -210,13 +237,17 @@ export function App() {
               error={sessionsError}
               onOpen={(s) => void controller.openPast(s.id, s.project_path || selected.path, s.project_id || selected.id)}
               onOpenRun={(r) => controller.attach(r.session_id, r.project_path, selected.id)}
-              onFiles={() => setFilesFor(selected.path)}
+              onFiles={() => showFiles(selected.path)}
             />
           )}
           <NotificationsPanel />
         </aside>
         <main className="main">
-          {filesFor ? (
+          {tool?.kind === 'claude-md' ? (
+            <ClaudeMdPane key={tool.projectPath} projectPath={tool.projectPath} onClose={() => setTool(null)} />
+          ) : tool?.kind === 'mcp' ? (
+            <McpPane key={tool.projectPath} projectPath={tool.projectPath} onClose={() => setTool(null)} />
+          ) : filesFor ? (
             <FilesPane key={filesFor} projectPath={filesFor} onClose={() => setFilesFor(null)} />
           ) : page === 'devices' ? (
             <DevicesPage onClose={() => setPage(null)} onActivity={() => setPage('audit')} />

@@ -218,6 +218,11 @@ const ACTIONS: Record<string, string> = {
   git_discarded: 'discarded changes',
   git_switched: 'switched branch',
   terminal_opened: 'opened a terminal',
+  claude_md_saved: 'saved a CLAUDE.md',
+  mcp_server_added: 'added an MCP server',
+  mcp_server_removed: 'removed an MCP server',
+  session_forked: 'forked a session',
+  files_rewound: 'restored files from a checkpoint',
 };
 
 export function AuditPage({ onClose, onDevices }: { onClose: () => void; onDevices: () => void }) {

@@ -15,6 +15,7 @@ import { LiveSettings } from './LiveSettings';
 import { FilesPane } from './FilesPane';
 import { PermissionRulesPage } from './PermissionRules';
 import { TerminalButton, TerminalSlot, useTerminalsAvailable } from './TerminalSlot';
+import { TimelinePane } from './Timeline';
 import { Transcript } from './Transcript';
 
 export function composerPlaceholder(s: SessionState): string {
@@ -63,6 +64,7 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
   const terminalsOn = useTerminalsAvailable();
   const [showGit, setShowGit] = useState(false);
   const [showFiles, setShowFiles] = useState(false);
+  const [showTimeline, setShowTimeline] = useState(false);
   if (!s) return null;
   const running = s.status === 'running';
   const mode = composerMode(s);
@@ -124,6 +126,18 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
               Git
             </button>
           )}
+          {s.projectPath && s.sessionId && (
+            <button
+              type="button"
+              className="btn btn-small btn-ghost"
+              data-testid="timeline-button"
+              aria-pressed={showTimeline}
+              title="The session's prompts, tools and changed files; fork it or restore files from a prompt"
+              onClick={() => setShowTimeline((v) => !v)}
+            >
+              Timeline
+            </button>
+          )}
           <span className={`run-status status-${s.status}`} data-testid="run-status" data-status={s.status}>
             {statusLabel(s)}
           </span>
@@ -155,6 +169,15 @@ export function SessionTab({ tabKey }: { tabKey: string }) {
       )}
       {showGit && s.projectPath && <GitPane projectPath={s.projectPath} onClose={() => setShowGit(false)} />}
       {showFiles && s.projectPath && <FilesPane projectPath={s.projectPath} onClose={() => setShowFiles(false)} />}
+      {showTimeline && s.projectPath && s.sessionId && (
+        <TimelinePane
+          sessionId={s.sessionId}
+          projectPath={s.projectPath}
+          projectId={s.projectId}
+          running={running}
+          onClose={() => setShowTimeline(false)}
+        />
+      )}
       {!showFiles && (
       <>
       <Transcript

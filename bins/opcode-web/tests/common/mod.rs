@@ -1,6 +1,8 @@
 //! A real opcode-web on an ephemeral port, with the fake claude, and a real WebSocket client.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+pub mod genuine;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -304,4 +306,51 @@ pub async fn agent_run_until(server: &TestServer, agent: i64, done: impl Fn(&Val
         assert!(std::time::Instant::now() < deadline, "the agent run never got there: {newest}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The cookie a browser gets from the token URL (`name=value`).
+pub async fn browser_cookie(server: &TestServer) -> String {
+    let response = server.http().get(server.url(&format!("/?token={TOKEN}"))).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| !c.contains("Max-Age=0"))
+        .expect("a cookie");
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// The audit trail, newest first.
+pub async fn audit(server: &TestServer) -> Vec<serde_json::Value> {
+    let (status, body) = server.get_json("/api/audit").await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+/// `method path?query` with the token; the status and the JSON body.
+pub async fn api_call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Value) {
+    let http = server.http();
+    let request = match method {
+        "GET" => http.get(server.url(path)),
+        "PUT" => http.put(server.url(path)),
+        "POST" => http.post(server.url(path)),
+        "DELETE" => http.delete(server.url(path)),
+        other => panic!("{other}"),
+    };
+    let request = request.bearer_auth(TOKEN).query(query);
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }

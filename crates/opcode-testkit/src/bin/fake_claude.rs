@@ -4,7 +4,8 @@
 //! Flags understood, as the real CLI: `-p` (print mode; the prompt is the positional argument, and after
 //! `--` nothing is a flag), `--version` (prints `0.0.0-fake (Claude Code)` and exits, as the real CLI does
 //! even when it was meant as a prompt), `--session-id ID`, `--resume ID`, `-c`, `--model M`,
-//! `--output-format stream-json`, `--verbose`, `--include-partial-messages`, permission flags,
+//! `--output-format stream-json`, `--verbose`, `--fork-session` and `--resume-session-at M` (ignored: a fork
+//! writes a transcript of its own `--session-id`), `--include-partial-messages`, permission flags,
 //! `--append-system-prompt TEXT`, `--allowedTools T…` / `--disallowedTools T…` (variadic, as the CLI's:
 //! values up to the next flag) — ignored, but every `system`/`init` line carries `argv`, the arguments the
 //! fake received, so tests can check what claude was asked to do.
@@ -21,6 +22,10 @@
 //! grandchild's) pid there, `@hang` never finish, `@partial` emit `stream_event` deltas, `@tool` a Bash
 //! tool_use and its tool_result, `@write=PATH` write `fake claude wrote PATH` into that file (relative to
 //! the working directory; as an edit would, in either mode).
+//!
+//! `mcp add-json|remove|get [--scope user|project|local] [--] NAME [JSON]`: the genuine CLI's MCP commands,
+//! reduced: they edit the same files (`~/.claude.json` `mcpServers` and `projects.<cwd>.mcpServers`,
+//! `<cwd>/.mcp.json`); `get` says the server failed to connect.
 //!
 //! `@stall-stdin=PATH` (live mode): stops reading stdin until PATH exists, then sends a control request
 //! opcode-web does not handle, then goes on with the turn (which interrupts do not stop).
@@ -119,7 +124,11 @@ fn parse_args() -> Args {
             "--model" => args.model = it.next(),
             "--include-partial-messages" => args.partial = true,
             "--input-format" => args.live = it.next().as_deref() == Some("stream-json"),
-            "--permission-mode" | "--output-format" | "--permission-prompt-tool" | "--append-system-prompt" => {
+            "--permission-mode"
+            | "--output-format"
+            | "--permission-prompt-tool"
+            | "--append-system-prompt"
+            | "--resume-session-at" => {
                 it.next();
             }
             "--allowedTools" | "--disallowedTools" => {
@@ -222,6 +231,10 @@ fn main() {
     if std::env::args().nth(1).as_deref() == Some("--sleeper") {
         // the grandchild: hold the inherited stdout open and wait to be killed
         std::thread::sleep(Duration::from_secs(3600));
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("mcp") {
+        mcp::run(std::env::args().skip(2).collect());
         return;
     }
     let args = parse_args();
@@ -583,5 +596,95 @@ mod live {
             json!({"tool_use_id":"toolu_live","type":"tool_result","content":message,"is_error":true})
         };
         out.line(&json!({"type":"user","message":{"role":"user","content":[result]},"session_id":session_id}));
+    }
+}
+
+/// `fake-claude mcp …`: the genuine CLI's MCP commands on the same files, without their checks.
+mod mcp {
+    use serde_json::{json, Map, Value};
+    use std::path::PathBuf;
+
+    fn config_file() -> PathBuf {
+        match std::env::var_os("CLAUDE_CONFIG_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir).join(".claude.json"),
+            None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".claude.json"),
+        }
+    }
+
+    fn fail(message: &str) -> ! {
+        eprintln!("{message}");
+        std::process::exit(1);
+    }
+
+    fn load(path: &PathBuf) -> Map<String, Value> {
+        std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// The file and the JSON pointer of the scope's `mcpServers`.
+    fn section(scope: &str) -> (PathBuf, Vec<String>) {
+        let cwd = std::env::current_dir().unwrap_or_default().display().to_string();
+        match scope {
+            "user" => (config_file(), vec!["mcpServers".into()]),
+            "project" => (PathBuf::from(".mcp.json"), vec!["mcpServers".into()]),
+            _ => (config_file(), vec!["projects".into(), cwd, "mcpServers".into()]),
+        }
+    }
+
+    fn servers<'a>(root: &'a mut Map<String, Value>, keys: &[String]) -> &'a mut Map<String, Value> {
+        let mut map = root;
+        for key in keys {
+            let entry = map.entry(key.clone()).or_insert_with(|| json!({}));
+            map = entry.as_object_mut().unwrap_or_else(|| fail("not an object"));
+        }
+        map
+    }
+
+    pub(super) fn run(args: Vec<String>) {
+        let mut scope = None;
+        let mut positional = Vec::new();
+        let mut it = args.into_iter();
+        let command = it.next().unwrap_or_default();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--" => positional.extend(it.by_ref()),
+                "-s" | "--scope" => scope = it.next(),
+                _ => positional.push(arg),
+            }
+        }
+        let name = positional.first().cloned().unwrap_or_else(|| fail("error: missing required argument 'name'"));
+        match command.as_str() {
+            "add-json" => {
+                let scope = scope.unwrap_or_else(|| "local".into());
+                let config: Value = positional
+                    .get(1)
+                    .and_then(|j| serde_json::from_str(j).ok())
+                    .unwrap_or_else(|| fail("Error: Invalid JSON"));
+                let (file, keys) = section(&scope);
+                let mut root = load(&file);
+                let list = servers(&mut root, &keys);
+                if list.contains_key(&name) {
+                    fail(&format!("MCP server {name} already exists in {scope} config"));
+                }
+                list.insert(name.clone(), config);
+                let text = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
+                std::fs::write(&file, text).unwrap_or_else(|e| fail(&format!("write {}: {e}", file.display())));
+                println!("Added MCP server {name} to {scope} config");
+            }
+            "remove" => {
+                for scope in scope.map_or_else(|| vec!["local".into(), "project".into(), "user".into()], |s| vec![s]) {
+                    let (file, keys) = section(&scope);
+                    let mut root = load(&file);
+                    if servers(&mut root, &keys).remove(&name).is_some() {
+                        let text = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
+                        std::fs::write(&file, text).unwrap_or_else(|e| fail(&format!("write: {e}")));
+                        println!("Removed MCP server {name} from {scope} config");
+                        return;
+                    }
+                }
+                fail(&format!("No MCP server named \"{name}\"."));
+            }
+            "get" => println!("{name}:\n  Status: ✘ Failed to connect (fake-claude connects to nothing)"),
+            other => fail(&format!("error: unknown command '{other}'")),
+        }
     }
 }
