@@ -33,6 +33,10 @@ pub struct ProcessSpec {
     /// Deliver output as raw [`crate::ProcessEvent::Chunk`]s instead of framing lines (for binary or
     /// NUL-separated output, where lines, `\r` and UTF-8 mean nothing).
     pub raw_output: bool,
+    /// The child is killed (SIGKILL) when the spawning process dies, even by `kill -9` (Linux's parent-death
+    /// signal; see [`ProcessSpec::die_with_parent`]). Off by default: a child then outlives a crash of its
+    /// parent.
+    pub die_with_parent: bool,
 }
 
 impl ProcessSpec {
@@ -48,6 +52,7 @@ impl ProcessSpec {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             event_buffer: 256,
             raw_output: false,
+            die_with_parent: false,
         }
     }
 
@@ -100,6 +105,16 @@ impl ProcessSpec {
     /// Delivers stdout and stderr as raw chunks ([`crate::ProcessEvent::Chunk`]), not as lines.
     pub fn raw_output(mut self) -> Self {
         self.raw_output = true;
+        self
+    }
+
+    /// Kills the child with SIGKILL when this process dies, however it dies (`kill -9` included), so a
+    /// crashed worker leaves no orphan claude behind. Linux delivers the signal when the *thread* that
+    /// spawned the child ends, so spawn from a thread that lives as long as the process (a runtime's worker
+    /// thread, not a blocking-pool thread). Only the child itself gets the signal; its own children lose
+    /// their pipes with it.
+    pub fn die_with_parent(mut self) -> Self {
+        self.die_with_parent = true;
         self
     }
 

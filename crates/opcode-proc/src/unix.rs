@@ -123,7 +123,31 @@ fn command(spec: &ProcessSpec) -> tokio::process::Command {
     for (key, value) in &spec.env {
         command.env(key, value);
     }
+    if spec.die_with_parent {
+        die_with_parent(&mut command);
+    }
     command
+}
+
+/// Arranges for the child to get SIGKILL when this process dies (`PR_SET_PDEATHSIG`, set in the child
+/// between fork and exec). The one `unsafe` of the project: registering a `pre_exec` hook.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut tokio::process::Command) {
+    let parent = std::process::id();
+    // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe work is allowed.
+    // It makes two system calls, prctl(2) and getppid(2), compares integers and returns an error built from
+    // a raw errno (no allocation, no lock, no access to the parent's other threads' state). If the parent
+    // died between fork and prctl, the child was already reparented: it then refuses to exec, so no orphan
+    // starts.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            if u32::try_from(nix::unistd::getppid().as_raw()).ok() != Some(parent) {
+                return Err(std::io::Error::from(nix::errno::Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
 }
 
 fn classify(spec: &ProcessSpec, source: std::io::Error) -> SpawnError {

@@ -75,7 +75,7 @@ pub enum ControlMessage {
 
 /// A switch of a live session's model and/or permission mode (`POST /api/sessions/{id}/settings`, the
 /// `settings` control message). Checked by [`SettingsChange::check`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SettingsChange {
     /// The model to use from the next turn on (an alias such as `sonnet`, or a full model name).
     #[serde(default)]
@@ -167,7 +167,7 @@ impl Behavior {
 }
 
 /// A viewer's answer to a permission request.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PermissionDecision {
     /// Allow or deny.
     pub behavior: Behavior,

@@ -10,6 +10,7 @@
 //! any other tool) can use it, and everything in it can be tested with plain values.
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod control;
 pub mod envelope;
 pub mod event;

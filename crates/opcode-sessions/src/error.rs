@@ -56,6 +56,25 @@ pub enum StartError {
     },
 }
 
+/// Why events numbered elsewhere were not imported into a session's log. Nothing was appended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The session has a run in progress here: its own events are being numbered.
+    #[error("session {0} has a run in progress here; its events cannot be imported now")]
+    Running(String),
+    /// The events do not continue the log where it stands.
+    #[error("the events of session {session_id} start at seq {got}, but its log here continues at {expected}")]
+    Gap {
+        /// The session.
+        session_id: String,
+        /// The seq the log expects next.
+        expected: u64,
+        /// The first seq offered.
+        got: u64,
+    },
+}
+
 /// Why a cancel did nothing.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -46,8 +46,8 @@ mod run;
 mod subscription;
 mod writer;
 
-pub use error::{CancelError, ControlError, DiscoveryError, LogError, OpenError, StartError, StoreError};
+pub use error::{CancelError, ControlError, DiscoveryError, ImportError, LogError, OpenError, StartError, StoreError};
 pub use live::PromptOutcome;
 pub use log::{EventLog, LogConfig};
-pub use registry::{RegistryConfig, RunHealth, RunStatus, RunSummary, SessionRegistry, StartedRun, RESTART_MESSAGE};
+pub use registry::{EventSink, RegistryConfig, RunHealth, RunStatus, RunSummary, SessionRegistry, StartedRun, RESTART_MESSAGE};
 pub use subscription::Subscription;

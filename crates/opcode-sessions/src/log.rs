@@ -187,22 +187,48 @@ impl EventLog {
         Some(first)
     }
 
+    /// Appends events that were numbered and encoded elsewhere (another machine's log of the same session,
+    /// read back from a stream), so that this log continues their numbering. `first` must be the next seq
+    /// of this log; otherwise nothing is appended and the seq this log expects is returned as the error.
+    /// Watchers are woken once the events are in the file, as for [`EventLog::append_batch`].
+    pub fn append_numbered(self: &Arc<Self>, first: Seq, lines: Vec<Bytes>) -> Result<(), Seq> {
+        let mut inner = self.lock();
+        if first != inner.next_seq {
+            return Err(inner.next_seq);
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        for line in lines {
+            self.push_encoded(&mut inner, line, &mut bytes);
+        }
+        let next = inner.next_seq;
+        self.writer.send(WriteOp::Append { log: self.clone(), bytes, upto: next });
+        Ok(())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn push(&self, inner: &mut LogInner, kind: &EventKind, bytes: &mut Vec<u8>) {
+        let json = opcode_proto::event::encode_event(&self.session_json, inner.next_seq, kind);
+        self.push_encoded(inner, Bytes::from(json), bytes);
+    }
+
+    /// Pushes one encoded event (whose seq is `inner.next_seq`) on the tail and onto the bytes for the file.
+    fn push_encoded(&self, inner: &mut LogInner, json: Bytes, bytes: &mut Vec<u8>) {
         let seq = inner.next_seq;
-        let json = opcode_proto::event::encode_event(&self.session_json, seq, kind);
         if seq.is_multiple_of(INDEX_EVERY) {
             let offset = inner.written;
             inner.index.push(offset);
         }
-        bytes.extend_from_slice(json.as_bytes());
+        bytes.extend_from_slice(&json);
         bytes.push(b'\n');
         inner.written += json.len() as u64 + 1;
         inner.tail_bytes += json.len();
-        inner.tail.push_back(Bytes::from(json));
+        inner.tail.push_back(json);
         inner.next_seq = seq + 1;
         self.trim_tail(inner);
     }

@@ -33,7 +33,7 @@ use tracing::Instrument;
 
 use crate::claude_cli::{ClaudeInvocation, Conversation, PermissionPolicy};
 use crate::claude_store::ClaudeStore;
-use crate::error::{CancelError, ControlError, LogError, OpenError, StartError};
+use crate::error::{CancelError, ControlError, ImportError, LogError, OpenError, StartError};
 use crate::instance::Instance;
 use crate::live::{LiveConfig, LiveHandle, PromptOutcome, Restored};
 use crate::log::{EventLog, LogConfig};
@@ -74,6 +74,24 @@ pub struct RegistryConfig {
     pub live_idle_timeout: Duration,
     /// Whether a request may ask for `bypassPermissions`.
     pub allow_bypass_permissions: bool,
+    /// Where a run's events also go (a stream shared by several machines), and how a slow one holds the
+    /// run back: `None` (the default) for a server on its own.
+    pub sink: Option<Arc<dyn EventSink>>,
+    /// Whether claude is killed when this process dies, even by `kill -9` (a cluster's worker: its runs are
+    /// taken over elsewhere, so none may go on unwatched). Off for a server on its own.
+    pub claude_dies_with_server: bool,
+}
+
+/// Something that takes every session's events after they are in its log (for example a forwarder to a
+/// stream that other machines read) and may hold runs back while it is behind.
+///
+/// After appending claude's output to a session's log, the run awaits [`EventSink::appended`] before it
+/// reads more of claude's output: while the returned future is pending, claude's stdout pipe fills and
+/// claude itself waits, so a slow sink slows the run instead of buffering without bound.
+pub trait EventSink: Send + Sync + std::fmt::Debug + 'static {
+    /// The log of `session_id` now holds `len` events (seqs `0..len`). The future is done when the run may
+    /// go on.
+    fn appended(&self, session_id: &str, len: Seq) -> futures::future::BoxFuture<'static, ()>;
 }
 
 impl RegistryConfig {
@@ -96,6 +114,8 @@ impl RegistryConfig {
             permission_timeout: Duration::from_secs(30 * 60),
             live_idle_timeout: Duration::from_secs(30 * 60),
             allow_bypass_permissions: false,
+            sink: None,
+            claude_dies_with_server: false,
         }
     }
 }
@@ -741,6 +761,7 @@ impl SessionRegistry {
         let mut spec =
             invocation.spec(&self.inner.config.claude_bin, &project).event_buffer(crate::run::CHILD_EVENT_BUFFER);
         spec.env.extend(self.inner.config.child_env.iter().cloned());
+        spec.die_with_parent = self.inner.config.claude_dies_with_server;
         match self.inner.supervisor.spawn(spec).instrument(span.clone()).await {
             Ok(mut child) => {
                 let control = child.control();
@@ -881,6 +902,68 @@ impl SessionRegistry {
         session.log.set_live(false);
     }
 
+    /// Appends events numbered elsewhere to session `session_id`'s log here: the same session's events as
+    /// another machine logged them, read back from a stream they share. The session is created (finished,
+    /// with no run here) if it is unknown, so that a run started next continues their numbering and viewers
+    /// here replay them. `first` must be the log's next seq, otherwise [`ImportError::Gap`]; a session with
+    /// a run in progress here refuses ([`ImportError::Running`]). Nothing is appended on error. Returns the
+    /// log's next seq after the import.
+    pub async fn import_events(&self, session_id: &str, first: Seq, lines: Vec<Bytes>) -> Result<Seq, ImportError> {
+        let session = match self.session(session_id).await {
+            Some(session) => session,
+            None => {
+                let mut slots = self.slots();
+                match slots.get(session_id) {
+                    Some(Slot::Loaded(session)) => session.clone(),
+                    // remembered meanwhile by a run that began and ended: it is no longer new
+                    Some(Slot::OnDisk(_)) => return Err(ImportError::Running(session_id.to_owned())),
+                    None => {
+                        let path = self.inner.instance.log_path(session_id);
+                        let log = EventLog::create(session_id, path, self.inner.config.log, self.inner.writer.clone());
+                        let now = unix_now();
+                        let session = Arc::new(Session {
+                            id: session_id.to_owned(),
+                            log,
+                            state: Mutex::new(SessionState {
+                                meta: RunMeta {
+                                    project_path: String::new(),
+                                    command_type: CommandType::Execute,
+                                    model: None,
+                                    live: false,
+                                    permission_mode: None,
+                                    started_at: now,
+                                },
+                                lifecycle: Lifecycle::Finished {
+                                    outcome: CompletionStatus::Success,
+                                    finished_at: now,
+                                    unexpected_exit: false,
+                                },
+                            }),
+                            last_output_ms: AtomicU64::new(0),
+                        });
+                        slots.insert(session_id.to_owned(), Slot::Loaded(session.clone()));
+                        session
+                    }
+                }
+            }
+        };
+        // under the state's lock, so no run can begin between the check and the append
+        let state = session.state();
+        if !matches!(state.lifecycle, Lifecycle::Finished { .. }) {
+            return Err(ImportError::Running(session_id.to_owned()));
+        }
+        let count = lines.len() as Seq;
+        session.log.append_numbered(first, lines).map_err(|expected| ImportError::Gap {
+            session_id: session_id.to_owned(),
+            expected,
+            got: first,
+        })?;
+        // no run is live: the file is closed again once the events are in it
+        session.log.set_live(false);
+        drop(state);
+        Ok(first + count)
+    }
+
     /// Cancels the run in progress of `session_id`: SIGTERM to its process group, SIGKILL after the
     /// grace. The run then ends with `cancelled` + `completion(cancelled)`.
     pub fn cancel(&self, session_id: &str) -> Result<(), CancelError> {
@@ -1010,6 +1093,11 @@ impl SessionRegistry {
     /// session. A session only remembered on disk is loaded first.
     pub async fn subscribe(&self, session_id: &str, from: Seq) -> Option<Subscription> {
         self.session(session_id).await.map(|s| Subscription::new(s.log.clone(), from))
+    }
+
+    /// The number of events in the session's log (its next seq); `None` for an unknown session.
+    pub async fn log_len(&self, session_id: &str) -> Option<Seq> {
+        Some(self.session(session_id).await?.log.len())
     }
 
     /// Every event of the session so far; `None` for an unknown session.

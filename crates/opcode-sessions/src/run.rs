@@ -139,6 +139,10 @@ pub(crate) async fn drive(
         }
         tracing::trace!(events = pending.len(), "batch");
         session.log.append_batch(pending);
+        if let Some(sink) = &registry.config().sink {
+            // a sink that is behind holds the run back: claude's pipe fills and claude waits
+            sink.appended(&session.id, session.log.len()).await;
+        }
         // the batch is bounded; now let the viewers have their turn
         tokio::task::yield_now().await;
     }

@@ -1,0 +1,76 @@
+//! [`ClusterClient`]: what a replica uses to start runs on workers and steer them.
+
+use bytes::Bytes;
+use opcode_bus::{Bus, BusError};
+use opcode_proto::cluster::{Refusal, WorkerCommand, WorkerReply};
+use opcode_proto::ClaudeRequest;
+
+use crate::{subjects, ClusterError};
+
+/// Starts runs on some worker and sends commands to the worker that owns a session's run. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ClusterClient {
+    bus: Bus,
+}
+
+impl ClusterClient {
+    /// A client on `bus`.
+    pub fn new(bus: Bus) -> ClusterClient {
+        ClusterClient { bus }
+    }
+
+    /// The bus, for reading events.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Starts a run on one worker (whichever takes it from the queue). [`ClusterError::NoWorker`] when no
+    /// worker answers.
+    pub async fn start(&self, request: ClaudeRequest) -> Result<WorkerReply, ClusterError> {
+        match self.ask(subjects::START, &WorkerCommand::Start { request }).await {
+            Err(ClusterError::Bus(BusError::NoResponders { .. } | BusError::TimedOut { .. })) => Err(ClusterError::NoWorker),
+            other => other,
+        }
+    }
+
+    /// Sends `command` (anything but a start) to the worker that owns its session's run. A session with no
+    /// run in progress, or whose worker does not answer, is refused (`conflict`, `unavailable`).
+    pub async fn command(&self, command: WorkerCommand) -> Result<WorkerReply, ClusterError> {
+        let Some(session) = command.session_id().map(str::to_owned) else {
+            return self.start_from(command).await;
+        };
+        let Some(owner) = self.bus.run_owner(&session).await? else {
+            return Ok(WorkerReply::Refused {
+                refusal: Refusal::Conflict,
+                message: format!("session {session} has no run in progress"),
+            });
+        };
+        match self.ask(&subjects::worker(&owner), &command).await {
+            Err(ClusterError::Bus(BusError::NoResponders { .. } | BusError::TimedOut { .. })) => Ok(WorkerReply::Refused {
+                refusal: Refusal::Unavailable,
+                message: format!(
+                    "worker {owner}, which runs session {session}, does not answer; if it died, the run ends once its lease lapses"
+                ),
+            }),
+            other => other,
+        }
+    }
+
+    async fn start_from(&self, command: WorkerCommand) -> Result<WorkerReply, ClusterError> {
+        match command {
+            WorkerCommand::Start { request } => self.start(request).await,
+            _ => unreachable!("every other command names its session"),
+        }
+    }
+
+    /// The runs in progress across the cluster: (session, worker).
+    pub async fn running(&self) -> Result<Vec<(String, String)>, ClusterError> {
+        Ok(self.bus.running().await?)
+    }
+
+    async fn ask(&self, subject: &str, command: &WorkerCommand) -> Result<WorkerReply, ClusterError> {
+        let payload = Bytes::from(serde_json::to_vec(command).unwrap_or_default());
+        let answer = self.bus.request(subject, payload).await?;
+        serde_json::from_slice(&answer).map_err(|err| ClusterError::BadReply(err.to_string()))
+    }
+}
