@@ -1,0 +1,244 @@
+//! Reading a session's events: replay from any seq, then follow live, through an ordered consumer that is
+//! re-created from the last stream sequence delivered whenever it is lost.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull::OrderedConfig, DeliverPolicy};
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::wire::{split_lines, Header};
+use crate::{Bus, BusError, NumberedEvent};
+
+/// Events the reader task may have ready before the consumer of the stream takes them.
+const READ_AHEAD: usize = 1024;
+
+impl Bus {
+    /// Every event of `session` with seq > `since` (all of them for `None`), in order, each exactly once,
+    /// then every new event as it is published, until the returned stream is dropped.
+    ///
+    /// Guarantees: no gap and no duplicate — seqs go up by one from the first delivered; a chunked line is
+    /// delivered whole; a line whose writer died mid-chunks is skipped (the next writer writes that seq
+    /// again). If the consumer is lost (a stream leader change, a reconnect, missed heartbeats) it is
+    /// re-created from the stream sequence after the last one delivered. Events the stream's limits have
+    /// discarded end the stream with [`BusError::Truncated`]; a message this crate did not write ends it with
+    /// [`BusError::Corrupt`].
+    pub fn read(
+        &self,
+        session: &str,
+        since: Option<u64>,
+    ) -> impl Stream<Item = Result<NumberedEvent, BusError>> + Send + 'static {
+        self.read_inner(session, since, false)
+    }
+
+    /// Like [`Bus::read`], but the stream ends after the last event stored when it is called (a catch-up,
+    /// e.g. to rebuild a log or to check a session's contents in tests).
+    pub fn read_to_end(
+        &self,
+        session: &str,
+        since: Option<u64>,
+    ) -> impl Stream<Item = Result<NumberedEvent, BusError>> + Send + 'static {
+        self.read_inner(session, since, true)
+    }
+
+    fn read_inner(
+        &self,
+        session: &str,
+        since: Option<u64>,
+        to_end: bool,
+    ) -> impl Stream<Item = Result<NumberedEvent, BusError>> + Send + 'static {
+        let (tx, rx) = mpsc::channel(READ_AHEAD);
+        let reader = Reader {
+            bus: self.clone(),
+            session: session.to_owned(),
+            next: since.map_or(0, |s| s + 1),
+            first: true,
+            last_stream_seq: 0,
+            partial: None,
+            tx,
+        };
+        let span = tracing::debug_span!("read", session = %session, ?since);
+        tokio::spawn(tracing::Instrument::instrument(reader.run(to_end), span));
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+    }
+}
+
+/// A line being reassembled from chunks: its seq, the next chunk index, the total, the bytes so far.
+type Partial = (u64, u32, u32, BytesMut);
+
+/// The task behind one [`Bus::read`].
+struct Reader {
+    bus: Bus,
+    session: String,
+    /// The seq of the next event to deliver.
+    next: u64,
+    /// Nothing delivered yet (the first event may be later than `next` only if it was discarded).
+    first: bool,
+    /// The stream sequence of the last message handled (0: none).
+    last_stream_seq: u64,
+    partial: Option<Partial>,
+    tx: mpsc::Sender<Result<NumberedEvent, BusError>>,
+}
+
+/// What handling one message led to.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Reader {
+    async fn run(mut self, to_end: bool) {
+        let subject = match self.bus.session_subject(&self.session) {
+            Ok(subject) => subject,
+            Err(err) => {
+                let _ = self.tx.send(Err(err)).await;
+                return;
+            }
+        };
+        // the end of a catch-up: the subject's last stream sequence now
+        let end = if to_end {
+            match self.bus.stream.get_last_raw_message_by_subject(&subject).await {
+                Ok(message) => Some(message.sequence),
+                Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => return,
+                Err(err) => {
+                    let _ = self.tx.send(Err(BusError::nats("last message of the session", err))).await;
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let deliver_policy = match self.last_stream_seq {
+                0 => DeliverPolicy::All,
+                seq => DeliverPolicy::ByStartSequence { start_sequence: seq + 1 },
+            };
+            let config = OrderedConfig { filter_subject: subject.clone(), deliver_policy, ..Default::default() };
+            let messages = match self.bus.stream.create_consumer(config).await {
+                Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            let mut messages = match messages {
+                Ok(messages) => messages,
+                Err(err) => {
+                    tracing::debug!(%err, "could not create the ordered consumer, retrying");
+                    tokio::select! {
+                        () = self.tx.closed() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            };
+            loop {
+                let message = tokio::select! {
+                    () = self.tx.closed() => return,
+                    message = messages.next() => message,
+                };
+                match message {
+                    Some(Ok(message)) => {
+                        backoff = Duration::from_millis(50);
+                        let stream_seq = match message.info() {
+                            Ok(info) => info.stream_sequence,
+                            Err(err) => {
+                                tracing::debug!(%err, "message without info, re-creating the consumer");
+                                break;
+                            }
+                        };
+                        if stream_seq <= self.last_stream_seq {
+                            continue;
+                        }
+                        match self.handle(stream_seq, message.headers.as_ref(), &message.payload).await {
+                            Flow::Continue => {}
+                            Flow::Stop => return,
+                        }
+                        self.last_stream_seq = stream_seq;
+                        if end.is_some_and(|end| stream_seq >= end) {
+                            return;
+                        }
+                    }
+                    Some(Err(err)) => {
+                        tracing::debug!(%err, last = self.last_stream_seq, "ordered consumer lost, re-creating it");
+                        break;
+                    }
+                    None => {
+                        tracing::debug!(last = self.last_stream_seq, "ordered consumer ended, re-creating it");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                () = self.tx.closed() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Delivers the events of one message that come after what was delivered.
+    async fn handle(&mut self, stream_seq: u64, headers: Option<&async_nats::HeaderMap>, payload: &Bytes) -> Flow {
+        let corrupt = |detail: String| BusError::Corrupt { session: self.session.clone(), stream_seq, detail };
+        let header = match Header::parse(headers) {
+            Ok(header) => header,
+            Err(detail) => return self.fail(corrupt(detail)).await,
+        };
+        if let Some((index, total)) = header.chunk {
+            // a chunk continues the line being assembled, or starts one (dropping an unfinished one: its
+            // writer died and the next writer wrote that seq again)
+            let partial = match self.partial.take() {
+                Some((seq, next_index, t, buf)) if seq == header.first_seq && next_index == index && t == total => {
+                    Some((seq, next_index, t, buf))
+                }
+                _ if index == 0 => Some((header.first_seq, 0, total, BytesMut::new())),
+                _ => None,
+            };
+            let Some((seq, _, total, mut buf)) = partial else { return Flow::Continue };
+            buf.extend_from_slice(payload);
+            if index + 1 < total {
+                self.partial = Some((seq, index + 1, total, buf));
+                return Flow::Continue;
+            }
+            return self.deliver(seq, buf.freeze()).await;
+        }
+        self.partial = None;
+        let Some(lines) = split_lines(payload, header.count) else {
+            return self
+                .fail(corrupt(format!("{} lines, not {}", payload.split(|b| *b == b'\n').count(), header.count)))
+                .await;
+        };
+        for (i, line) in lines.into_iter().enumerate() {
+            if let Flow::Stop = self.deliver(header.first_seq + i as u64, line).await {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Sends event `seq` if it is the next one; skips it if already delivered; fails on a hole.
+    async fn deliver(&mut self, seq: u64, line: Bytes) -> Flow {
+        if seq < self.next {
+            return Flow::Continue;
+        }
+        if seq > self.next {
+            let err = BusError::Truncated { session: self.session.clone(), wanted: self.next, first_available: seq };
+            if !self.first {
+                tracing::error!(expected = self.next, got = seq, "a hole in the session's events");
+            }
+            return self.fail(err).await;
+        }
+        self.first = false;
+        self.next += 1;
+        match self.tx.send(Ok(NumberedEvent { seq, line })).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    async fn fail(&mut self, err: BusError) -> Flow {
+        let _ = self.tx.send(Err(err)).await;
+        Flow::Stop
+    }
+}

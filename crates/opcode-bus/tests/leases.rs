@@ -1,0 +1,83 @@
+//! Worker leases and run ownership against a real nats-server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{server_and_bus, session, test_config};
+use opcode_bus::BusError;
+use tokio::time::Instant;
+
+/// Polls `check` every 50 ms until it is true, failing after `within`; returns how long it took.
+async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < within, "not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_claimed_once_and_can_be_claimed_again_after_release() {
+    let (_server, bus) = server_and_bus().await;
+    let (one, two) = (session(), session());
+    let claim = bus.claim_run(&one, "worker-a").await.unwrap();
+    assert_eq!((claim.session(), claim.worker()), (one.as_str(), "worker-a"));
+    let err = bus.claim_run(&one, "worker-b").await.unwrap_err();
+    assert!(matches!(&err, BusError::AlreadyRunning { owner, .. } if owner == "worker-a"), "{err}");
+    assert!(err.to_string().contains("already running on worker worker-a"), "{err}");
+    let other = bus.claim_run(&two, "worker-b").await.unwrap();
+    let mut expected = vec![(one.clone(), "worker-a".to_owned()), (two.clone(), "worker-b".to_owned())];
+    expected.sort();
+    assert_eq!(bus.running().await.unwrap(), expected);
+
+    claim.release().await.unwrap();
+    assert_eq!(bus.running().await.unwrap(), vec![(two.clone(), "worker-b".to_owned())]);
+    let again = bus.claim_run(&one, "worker-b").await.unwrap();
+    assert_eq!(again.worker(), "worker-b");
+    again.release().await.unwrap();
+    other.release().await.unwrap();
+    assert!(bus.running().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_lease_lives_and_an_unrenewed_one_lapses_within_its_ttl() {
+    let (_server, bus) = server_and_bus().await;
+    let ttl = test_config().lease_ttl;
+    let lease = bus.acquire_worker_lease("worker-a").await.unwrap();
+    assert_eq!(lease.worker(), "worker-a");
+    assert!(bus.worker_alive("worker-a").await.unwrap());
+    assert!(!bus.worker_alive("worker-b").await.unwrap());
+    assert!(matches!(bus.acquire_worker_lease("worker-a").await, Err(BusError::LeaseHeld { .. })));
+
+    // renewed: alive for well past its TTL, never lost
+    let until = Instant::now() + ttl * 2;
+    while Instant::now() < until {
+        assert!(bus.worker_alive("worker-a").await.unwrap(), "a renewed lease lapsed");
+        assert!(!lease.is_lost());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // dropped (a dead worker stops renewing): gone within the TTL plus the server's expiry check
+    drop(lease);
+    eventually(ttl + Duration::from_secs(3), async || !bus.worker_alive("worker-a").await.unwrap()).await;
+    // and the id can be taken again; a released lease is gone at once
+    let lease = bus.acquire_worker_lease("worker-a").await.unwrap();
+    lease.release().await.unwrap();
+    assert!(!bus.worker_alive("worker-a").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_that_cannot_be_renewed_is_lost_within_its_ttl() {
+    let (mut server, bus) = server_and_bus().await;
+    let ttl = test_config().lease_ttl;
+    let lease = bus.acquire_worker_lease("worker-a").await.unwrap();
+    let mut signal = lease.lost_signal();
+    server.stop().await;
+    let started = Instant::now();
+    tokio::time::timeout(ttl + Duration::from_secs(1), lease.lost()).await.expect("lost() fired");
+    assert!(lease.is_lost());
+    assert!(*signal.borrow_and_update());
+    assert!(started.elapsed() <= ttl + Duration::from_secs(1));
+}
