@@ -97,6 +97,40 @@ impl Bus {
         }
     }
 
+    /// Takes over the run of `session` for `worker` from an owner whose lease has lapsed (a dead worker),
+    /// or claims it if nobody owns it. Compare-and-set on the claim's revision: of several processes
+    /// reclaiming at once exactly one wins. [`BusError::AlreadyRunning`] if the owner is alive (or another
+    /// reclaimer won).
+    #[tracing::instrument(skip(self), fields(session = %session, worker = %worker))]
+    pub async fn reclaim_run(&self, session: &str, worker: &str) -> Result<RunClaim, BusError> {
+        if !valid_id(session) {
+            return Err(BusError::InvalidSession(session.to_owned()));
+        }
+        let entry = self.runs.entry(session).await.map_err(|e| BusError::nats("read a run's owner", e))?;
+        let Some(entry) = entry.filter(|e| e.operation == Operation::Put) else {
+            return self.claim_run(session, worker).await;
+        };
+        let owner = String::from_utf8_lossy(&entry.value).into_owned();
+        let already = |owner: String| BusError::AlreadyRunning { session: session.to_owned(), owner };
+        if valid_id(&owner) && self.worker_alive(&owner).await? {
+            return Err(already(owner));
+        }
+        if !valid_id(worker) {
+            return Err(BusError::InvalidWorker(worker.to_owned()));
+        }
+        match self.runs.update(session, Bytes::from(worker.to_owned()), entry.revision).await {
+            Ok(revision) => {
+                tracing::info!(dead_owner = %owner, "took over the run of a worker whose lease lapsed");
+                Ok(RunClaim { bus: self.clone(), session: session.to_owned(), worker: worker.to_owned(), revision })
+            }
+            Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => {
+                let owner = self.runs.get(session).await.ok().flatten();
+                Err(already(owner.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default()))
+            }
+            Err(err) => Err(BusError::nats(format!("take over the run of session {session}"), err)),
+        }
+    }
+
     /// Every run in the cluster: (session, owning worker), sorted by session.
     pub async fn running(&self) -> Result<Vec<(String, String)>, BusError> {
         let keys: Vec<String> = match self.runs.keys().await {
@@ -190,9 +224,10 @@ async fn renew(bus: Bus, worker: String, mut revision: u64, mut sent_at: Instant
 
 /// The ownership of one session's run by one worker, held until released.
 ///
-/// Guarantees: while a claim exists no other [`Bus::claim_run`] for its session succeeds. A claim is not
-/// released on drop (a worker that dies keeps its runs claimed until someone who saw its lease lapse clears
-/// them); call [`RunClaim::release`].
+/// Guarantees: while a claim exists no other [`Bus::claim_run`] for its session succeeds, and
+/// [`Bus::reclaim_run`] only once the owner's lease has lapsed. A claim is not released on drop (a worker
+/// that dies keeps its runs claimed until another takes them over with [`Bus::reclaim_run`]); call
+/// [`RunClaim::release`]. Releasing a claim that was taken over leaves the new owner's claim alone.
 #[derive(Debug)]
 pub struct RunClaim {
     bus: Bus,

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull::OrderedConfig, DeliverPolicy};
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::wire::{split_lines, Header};
+use crate::wire::{Assembler, Header};
 use crate::{Bus, BusError, NumberedEvent};
 
 /// Events the reader task may have ready before the consumer of the stream takes them.
@@ -56,7 +56,7 @@ impl Bus {
             next: since.map_or(0, |s| s + 1),
             first: true,
             last_stream_seq: 0,
-            partial: None,
+            assembler: Assembler::default(),
             tx,
         };
         let span = tracing::debug_span!("read", session = %session, ?since);
@@ -64,9 +64,6 @@ impl Bus {
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
     }
 }
-
-/// A line being reassembled from chunks: its seq, the next chunk index, the total, the bytes so far.
-type Partial = (u64, u32, u32, BytesMut);
 
 /// The task behind one [`Bus::read`].
 struct Reader {
@@ -78,7 +75,7 @@ struct Reader {
     first: bool,
     /// The stream sequence of the last message handled (0: none).
     last_stream_seq: u64,
-    partial: Option<Partial>,
+    assembler: Assembler,
     tx: mpsc::Sender<Result<NumberedEvent, BusError>>,
 }
 
@@ -180,37 +177,15 @@ impl Reader {
 
     /// Delivers the events of one message that come after what was delivered.
     async fn handle(&mut self, stream_seq: u64, headers: Option<&async_nats::HeaderMap>, payload: &Bytes) -> Flow {
-        let corrupt = |detail: String| BusError::Corrupt { session: self.session.clone(), stream_seq, detail };
-        let header = match Header::parse(headers) {
-            Ok(header) => header,
-            Err(detail) => return self.fail(corrupt(detail)).await,
-        };
-        if let Some((index, total)) = header.chunk {
-            // a chunk continues the line being assembled, or starts one (dropping an unfinished one: its
-            // writer died and the next writer wrote that seq again)
-            let partial = match self.partial.take() {
-                Some((seq, next_index, t, buf)) if seq == header.first_seq && next_index == index && t == total => {
-                    Some((seq, next_index, t, buf))
-                }
-                _ if index == 0 => Some((header.first_seq, 0, total, BytesMut::new())),
-                _ => None,
-            };
-            let Some((seq, _, total, mut buf)) = partial else { return Flow::Continue };
-            buf.extend_from_slice(payload);
-            if index + 1 < total {
-                self.partial = Some((seq, index + 1, total, buf));
-                return Flow::Continue;
+        let events = match Header::parse(headers).and_then(|header| self.assembler.push(header, payload)) {
+            Ok(events) => events,
+            Err(detail) => {
+                let err = BusError::Corrupt { session: self.session.clone(), stream_seq, detail };
+                return self.fail(err).await;
             }
-            return self.deliver(seq, buf.freeze()).await;
-        }
-        self.partial = None;
-        let Some(lines) = split_lines(payload, header.count) else {
-            return self
-                .fail(corrupt(format!("{} lines, not {}", payload.split(|b| *b == b'\n').count(), header.count)))
-                .await;
         };
-        for (i, line) in lines.into_iter().enumerate() {
-            if let Flow::Stop = self.deliver(header.first_seq + i as u64, line).await {
+        for (seq, line) in events {
+            if let Flow::Stop = self.deliver(seq, line).await {
                 return Flow::Stop;
             }
         }

@@ -139,8 +139,42 @@ impl Header {
     }
 }
 
+/// Turns a subject's messages, in stream order, back into events: whole lines as they are, chunks joined.
+///
+/// A chunk that does not continue the line being assembled drops that line: its writer died before the
+/// last chunk, and the next writer wrote that seq again from chunk 0 (or a message of whole lines).
+#[derive(Debug, Default)]
+pub(crate) struct Assembler {
+    /// The line being assembled: its seq, the next chunk index, the chunk count, the bytes so far.
+    partial: Option<(u64, u32, u32, BytesMut)>,
+}
+
+impl Assembler {
+    /// The events (seq, line) that message `header` + `payload` completes, or what is wrong with it.
+    pub(crate) fn push(&mut self, header: Header, payload: &Bytes) -> Result<Vec<(u64, Bytes)>, String> {
+        let Some((index, total)) = header.chunk else {
+            self.partial = None;
+            let lines = split_lines(payload, header.count)
+                .ok_or_else(|| format!("{} lines, not {}", payload.split(|b| *b == b'\n').count(), header.count))?;
+            return Ok(lines.into_iter().enumerate().map(|(i, line)| (header.first_seq + i as u64, line)).collect());
+        };
+        let (seq, mut buf) = match self.partial.take() {
+            Some((seq, next, t, buf)) if seq == header.first_seq && next == index && t == total => (seq, buf),
+            _ if index == 0 => (header.first_seq, BytesMut::new()),
+            // the rest of a line whose start this reader never saw (or a dropped one): skip it
+            _ => return Ok(Vec::new()),
+        };
+        buf.extend_from_slice(payload);
+        if index + 1 < total {
+            self.partial = Some((seq, index + 1, total, buf));
+            return Ok(Vec::new());
+        }
+        Ok(vec![(seq, buf.freeze())])
+    }
+}
+
 /// Splits a message of whole lines into its `count` lines, or `None` if it holds another number.
-pub(crate) fn split_lines(payload: &Bytes, count: u64) -> Option<Vec<Bytes>> {
+fn split_lines(payload: &Bytes, count: u64) -> Option<Vec<Bytes>> {
     let mut lines = Vec::with_capacity(count as usize);
     let mut start = 0;
     for (i, byte) in payload.iter().enumerate() {
@@ -178,6 +212,37 @@ mod tests {
         );
         assert_eq!(split_lines(&out[0].payload, 3).unwrap(), vec![Bytes::from("aaaa"), "bb".into(), "".into()]);
         assert!(split_lines(&out[0].payload, 2).is_none());
+    }
+
+    /// Feeds messages to an assembler; returns the events it completes.
+    fn assemble(messages: &[Outgoing]) -> Vec<(u64, Bytes)> {
+        let mut assembler = Assembler::default();
+        let mut events = Vec::new();
+        for message in messages {
+            let header = Header::parse(Some(&message.headers())).unwrap();
+            events.extend(assembler.push(header, &message.payload).unwrap());
+        }
+        events
+    }
+
+    #[test]
+    fn chunks_are_joined_and_a_line_whose_writer_died_is_replaced() {
+        let batch = events(&["abcdefghij", "k"]);
+        let messages = pack(&batch, 4);
+        let whole: Vec<(u64, Bytes)> = batch.iter().map(|e| (e.seq, e.line.clone())).collect();
+        assert_eq!(assemble(&messages), whole);
+        // the first writer died after chunk 1 of 3; the next wrote seq 10 again, whole, then seq 11
+        let mut interrupted = messages[..2].to_vec();
+        interrupted.extend(pack(&events(&["new", "k"]), 4));
+        assert_eq!(assemble(&interrupted), vec![(10, Bytes::from("new")), (11, Bytes::from("k"))]);
+        // … or chunked again from chunk 0
+        let mut rewritten = messages[..2].to_vec();
+        rewritten.extend(messages.clone());
+        assert_eq!(assemble(&rewritten), whole);
+        // a reader that starts mid-line skips the rest of it
+        assert_eq!(assemble(&messages[1..]), whole[1..]);
+        let bad = Header { first_seq: 0, count: 3, chunk: None };
+        assert!(Assembler::default().push(bad, &Bytes::from("a\nb")).is_err());
     }
 
     #[test]

@@ -165,3 +165,41 @@ async fn connecting_to_a_dead_port_fails_quickly_with_the_url() {
     let message = err.to_string();
     assert!(message.contains(&url) && message.contains("nats-server"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_gone_fails_publishing_clearly_and_both_sides_recover_when_it_is_back() {
+    let mut server = opcode_testkit::nats::NatsServer::start().await;
+    let config = opcode_bus::BusConfig { publish_timeout: Duration::from_secs(2), ..test_config() };
+    let bus = Bus::connect(&server.url(), config).await.unwrap();
+    let session = session();
+    let mut writer = bus.writer(&session).await.unwrap();
+    writer.publish(&events(0, 5, "w")).await.unwrap();
+    let mut reader = Box::pin(bus.read(&session, None));
+    for seq in 0..5 {
+        assert_eq!(reader.next().await.unwrap().unwrap().seq, seq);
+    }
+
+    server.stop().await;
+    let started = tokio::time::Instant::now();
+    let err = writer.publish(&events(5, 10, "w")).await.unwrap_err();
+    assert!(matches!(err, BusError::Unavailable { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "gave up after {:?}", started.elapsed());
+    assert_eq!(writer.next_seq(), 5, "nothing counted as published");
+
+    // back (same store): the same batch again is stored once, and the live reader goes on
+    server.restart().await;
+    let retry = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match writer.publish(&events(5, 10, "w")).await {
+                Err(BusError::Unavailable { .. }) => continue,
+                other => break other,
+            }
+        }
+    });
+    retry.await.expect("publishing recovered").unwrap();
+    for seq in 5..10 {
+        let event = tokio::time::timeout(Duration::from_secs(60), reader.next()).await.unwrap().unwrap().unwrap();
+        assert_eq!(event.seq, seq);
+    }
+    assert_eq!(read_all(&bus, &session, None).await, events(0, 10, "w"));
+}

@@ -81,3 +81,29 @@ async fn a_lease_that_cannot_be_renewed_is_lost_within_its_ttl() {
     assert!(*signal.borrow_and_update());
     assert!(started.elapsed() <= ttl + Duration::from_secs(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_of_a_dead_worker_is_taken_over_once_its_lease_lapses() {
+    let (_server, bus) = server_and_bus().await;
+    let session = session();
+    let ttl = test_config().lease_ttl;
+    let lease = bus.acquire_worker_lease("worker-a").await.unwrap();
+    let stale = bus.claim_run(&session, "worker-a").await.unwrap();
+    // the owner is alive: no takeover
+    let err = bus.reclaim_run(&session, "worker-b").await.unwrap_err();
+    assert!(matches!(&err, BusError::AlreadyRunning { owner, .. } if owner == "worker-a"), "{err}");
+
+    drop(lease); // worker-a dies
+    eventually(ttl + Duration::from_secs(3), async || !bus.worker_alive("worker-a").await.unwrap()).await;
+    let _b = bus.acquire_worker_lease("worker-b").await.unwrap();
+    let claim = bus.reclaim_run(&session, "worker-b").await.unwrap();
+    assert_eq!(claim.worker(), "worker-b");
+    assert_eq!(bus.running().await.unwrap(), vec![(session.clone(), "worker-b".to_owned())]);
+    // worker-b is alive: a third cannot take it, and the dead owner's late release changes nothing
+    assert!(matches!(bus.reclaim_run(&session, "worker-c").await, Err(BusError::AlreadyRunning { .. })));
+    assert!(stale.release().await.is_err(), "a claim taken over cannot be released by its old owner");
+    assert_eq!(bus.running().await.unwrap(), vec![(session.clone(), "worker-b".to_owned())]);
+    // nobody owns it: reclaim is a plain claim
+    claim.release().await.unwrap();
+    assert_eq!(bus.reclaim_run(&session, "worker-c").await.unwrap().worker(), "worker-c");
+}

@@ -147,6 +147,13 @@ async fn wait_until(what: &str, nodes: &[(&NodeSpec, &Running)], mut ready: impl
     }
 }
 
+/// Waits until a single server answers its health check with JetStream enabled.
+async fn wait_ready(spec: &NodeSpec, running: &Running) {
+    let client = reqwest::Client::new();
+    let health = format!("http://127.0.0.1:{}/healthz?js-enabled-only=true", spec.http_port);
+    wait_until("readiness", &[(spec, running)], async || monitor_get(&client, &health).await.is_some()).await;
+}
+
 /// The JetStream part of a node's config: the caps of `deploy/nats-server.conf`, small.
 fn jetstream_block(store_dir: &Path) -> String {
     format!("jetstream {{\n  store_dir: {:?}\n  max_mem: 64MB\n  max_file: 2GB\n}}\n", store_dir.to_string_lossy())
@@ -175,9 +182,7 @@ impl NatsServer {
         std::fs::write(&config, text).expect("write the nats-server config");
         let spec = NodeSpec { name: "solo".into(), port, http_port, config };
         let running = Running::spawn(&spec).await;
-        let client = reqwest::Client::new();
-        let health = format!("http://127.0.0.1:{http_port}/healthz?js-enabled-only=true");
-        wait_until("readiness", &[(&spec, &running)], async || monitor_get(&client, &health).await.is_some()).await;
+        wait_ready(&spec, &running).await;
         NatsServer { spec, running: Some(running), _dir: dir }
     }
 
@@ -191,12 +196,21 @@ impl NatsServer {
         self.running.as_ref().map(|r| r.control.pid())
     }
 
-    /// Kills the server (SIGKILL to its group) and waits until it is gone. Its store stays, but a stopped
-    /// `NatsServer` is not restarted.
+    /// Kills the server (SIGKILL to its group, like a crash) and waits until it is gone. Its store stays
+    /// for [`NatsServer::restart`].
     pub async fn stop(&mut self) {
         if let Some(running) = self.running.take() {
             running.kill().await;
         }
+    }
+
+    /// Starts the server again (killing it first if it runs) on the same port with the same store, and
+    /// waits until it is ready.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let running = Running::spawn(&self.spec).await;
+        wait_ready(&self.spec, &running).await;
+        self.running = Some(running);
     }
 }
 
