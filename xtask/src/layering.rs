@@ -97,6 +97,15 @@ pub(crate) fn check(root: &Path) -> Result<()> {
         .output()
         .context("run cargo metadata")?;
     let meta: serde_json::Value = serde_json::from_slice(&output.stdout).context("parse cargo metadata")?;
+    let problems = problems(&meta);
+    if !problems.is_empty() {
+        bail!("layering violated:\n{}", problems.join("\n"));
+    }
+    Ok(())
+}
+
+/// What in `cargo metadata`'s JSON breaks a rule, one line per offence.
+fn problems(meta: &serde_json::Value) -> Vec<String> {
     let mut problems = Vec::new();
     for package in meta["packages"].as_array().into_iter().flatten() {
         let name = package["name"].as_str().unwrap_or_default();
@@ -114,14 +123,20 @@ pub(crate) fn check(root: &Path) -> Result<()> {
             }
         }
     }
-    if !problems.is_empty() {
-        bail!("layering violated:\n{}", problems.join("\n"));
-    }
-    Ok(())
+    problems
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_opcode_bus_may_depend_on_async_nats_even_for_tests() {
+        let meta = |package: &str, kind: serde_json::Value| serde_json::json!({"packages": [{"name": package, "dependencies": [{"name": "async-nats", "kind": kind}]}]});
+        assert!(super::problems(&meta("opcode-bus", serde_json::Value::Null)).is_empty());
+        let found = super::problems(&meta("opcode-web", "dev".into()));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("only opcode-bus may"), "{found:?}");
+    }
+
     #[test]
     fn crates_respect_their_layer() {
         super::check(&crate::util::root()).unwrap();

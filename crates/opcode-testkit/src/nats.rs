@@ -43,6 +43,18 @@ pub fn nats_server_bin() -> PathBuf {
     bin
 }
 
+/// Checks the nats-server config file at `path` with `nats-server -t` (parses it, starts nothing) and
+/// returns what the server said; panics with that if the config is invalid.
+pub async fn check_config(path: &Path) -> String {
+    let spec = ProcessSpec::new(nats_server_bin()).arg("-c").arg(path).arg("-t");
+    let done = opcode_proc::run_to_completion(&TokioSupervisor::default(), spec, Default::default())
+        .await
+        .expect("run nats-server -t");
+    let output = done.output();
+    assert!(done.success(), "nats-server refuses {}: {output}", path.display());
+    output
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; the server binds it right after).
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
