@@ -116,6 +116,9 @@ pub struct Bus {
     pub(crate) config: BusConfig,
     /// The largest payload a writer packs: the configured one, capped by the server's.
     pub(crate) max_payload: usize,
+    /// Counts the client's connections: a change means it reconnected (readers then re-create their
+    /// consumers at once instead of waiting to miss heartbeats).
+    pub(crate) connects: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Bus {
@@ -131,11 +134,25 @@ impl Bus {
         if addrs.is_empty() {
             return Err(connect_err("no server URL given".into()));
         }
+        let (connects_tx, connects) = tokio::sync::watch::channel(0u64);
+        let connects_tx = std::sync::Arc::new(connects_tx);
         let options = async_nats::ConnectOptions::new()
             .name("opcode-bus")
             .connection_timeout(config.connect_timeout)
             .request_timeout(Some(config.request_timeout))
-            .max_reconnects(None);
+            .max_reconnects(None)
+            // a lost server is retried soon: up to 1 s apart (the client's default grows to 4 s)
+            .reconnect_delay_callback(|attempts| Duration::from_millis((attempts as u64 * 100).min(1000)))
+            .event_callback(move |event| {
+                let connects_tx = std::sync::Arc::clone(&connects_tx);
+                async move {
+                    match event {
+                        async_nats::Event::Connected => connects_tx.send_modify(|n| *n += 1),
+                        async_nats::Event::Disconnected => tracing::warn!("disconnected from NATS, reconnecting"),
+                        _ => {}
+                    }
+                }
+            });
         let client = tokio::time::timeout(config.connect_timeout + Duration::from_secs(1), options.connect(addrs))
             .await
             .map_err(|_| connect_err(format!("no answer within {:?}", config.connect_timeout)))?
@@ -177,7 +194,7 @@ impl Bus {
         let workers = js.create_or_update_key_value(workers).await.map_err(|e| setup_err(WORKERS_BUCKET, &e))?;
         let runs = js.create_or_update_key_value(runs).await.map_err(|e| setup_err(RUNS_BUCKET, &e))?;
         tracing::debug!(max_payload, "bus connected");
-        Ok(Bus { js, stream, workers, runs, config, max_payload })
+        Ok(Bus { js, stream, workers, runs, config, max_payload, connects })
     }
 
     /// The configuration the bus was opened with.

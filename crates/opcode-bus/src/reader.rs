@@ -107,8 +107,22 @@ impl Reader {
         } else {
             None
         };
+        if self.next > 0 {
+            match self.seek(&subject).await {
+                Ok(start) => self.last_stream_seq = start.saturating_sub(1),
+                Err(err) => {
+                    let _ = self.tx.send(Err(err)).await;
+                    return;
+                }
+            }
+        }
+        let mut connects = self.bus.connects.clone();
         let mut backoff = Duration::from_millis(50);
         loop {
+            connects.borrow_and_update();
+            if end.is_some_and(|end| self.last_stream_seq >= end) {
+                return; // a catch-up that starts (or resumes) past its end
+            }
             let deliver_policy = match self.last_stream_seq {
                 0 => DeliverPolicy::All,
                 seq => DeliverPolicy::ByStartSequence { start_sequence: seq + 1 },
@@ -133,6 +147,10 @@ impl Reader {
             loop {
                 let message = tokio::select! {
                     () = self.tx.closed() => return,
+                    Ok(()) = connects.changed() => {
+                        tracing::debug!(last = self.last_stream_seq, "reconnected, re-creating the consumer");
+                        break;
+                    }
                     message = messages.next() => message,
                 };
                 match message {
@@ -173,6 +191,52 @@ impl Reader {
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
+    }
+
+    /// The stream sequence to start reading at for event `self.next`: the subject's first message whose
+    /// events reach it (so a reconnecting viewer does not replay the whole session), found by a binary
+    /// search over stream sequences with "next message of the subject from sequence s" requests. After
+    /// the subject's end if it has no such event yet; 1 if it is empty.
+    async fn seek(&self, subject: &str) -> Result<u64, BusError> {
+        let want = self.next;
+        let err = |e: &dyn std::fmt::Display| BusError::nats(format!("find seq {want} of session {}", self.session), e);
+        let reaches = |message: &async_nats::jetstream::message::StreamMessage| -> Result<bool, BusError> {
+            let header = Header::parse(Some(&message.headers)).map_err(|detail| BusError::Corrupt {
+                session: self.session.clone(),
+                stream_seq: message.sequence,
+                detail,
+            })?;
+            Ok(header.first_seq + header.count > want)
+        };
+        let last = match self.bus.stream.get_last_raw_message_by_subject(subject).await {
+            Ok(last) => last,
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(1),
+            Err(e) => return Err(err(&e)),
+        };
+        if !reaches(&last)? {
+            return Ok(last.sequence + 1);
+        }
+        // the first subject message at or after `lo` that reaches `want` is at or before `best`
+        let (mut best, mut lo, mut hi) = (last.sequence, 1, last.sequence - 1);
+        while lo <= hi {
+            let mid = lo + (hi - lo) / 2;
+            let message = self
+                .bus
+                .stream
+                .raw_message_builder()
+                .sequence(mid)
+                .next_by_subject(subject.to_owned())
+                .send()
+                .await
+                .map_err(|e| err(&e))?;
+            if reaches(&message)? {
+                best = best.min(message.sequence);
+                hi = mid - 1;
+            } else {
+                lo = message.sequence + 1;
+            }
+        }
+        Ok(best)
     }
 
     /// Delivers the events of one message that come after what was delivered.

@@ -203,3 +203,39 @@ async fn nats_gone_fails_publishing_clearly_and_both_sides_recover_when_it_is_ba
     }
     assert_eq!(read_all(&bus, &session, None).await, events(0, 10, "w"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_from_any_seq_finds_its_place_among_other_sessions_and_chunks() {
+    let server = opcode_testkit::nats::NatsServer::start().await;
+    // small messages: a couple of lines each, and every tenth line chunked
+    let config = opcode_bus::BusConfig { max_message_bytes: 64, ..test_config() };
+    let bus = Bus::connect(&server.url(), config).await.unwrap();
+    let (session, other) = (session(), common::session());
+    let all: Vec<NumberedEvent> = (0..200u64)
+        .map(|seq| {
+            let line = if seq % 10 == 3 { format!("{seq}:{}", "x".repeat(150)) } else { format!("line {seq}") };
+            NumberedEvent::new(seq, line)
+        })
+        .collect();
+    let (mut writer, mut noise) = (bus.writer(&session).await.unwrap(), bus.writer(&other).await.unwrap());
+    let mut published = 0;
+    for (i, size) in [1usize, 2, 5, 1, 7, 3].iter().cycle().enumerate() {
+        if published >= all.len() {
+            break;
+        }
+        let end = (published + size).min(all.len());
+        writer.publish(&all[published..end]).await.unwrap();
+        noise.publish(&events(i as u64, i as u64 + 1, "noise")).await.unwrap();
+        published = end;
+    }
+    for since in [0u64, 1, 2, 3, 4, 12, 13, 50, 102, 103, 104, 150, 198, 199, 250] {
+        let read = read_all(&bus, &session, Some(since)).await;
+        let from = (since as usize + 1).min(all.len());
+        assert_eq!(read, all[from..], "reading after seq {since}");
+    }
+    // live from the end
+    let mut live = Box::pin(bus.read(&session, Some(199)));
+    writer.publish(&[NumberedEvent::new(200, "new")]).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), live.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(event, NumberedEvent::new(200, "new"));
+}

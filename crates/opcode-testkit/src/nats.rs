@@ -191,7 +191,7 @@ impl NatsServer {
             "server_name: solo\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http_port}\n{}",
             jetstream_block(&dir.path().join("store"))
         );
-        std::fs::write(&config, text).expect("write the nats-server config");
+        tokio::fs::write(&config, text).await.expect("write the nats-server config");
         let spec = NodeSpec { name: "solo".into(), port, http_port, config };
         let running = Running::spawn(&spec).await;
         wait_ready(&spec, &running).await;
@@ -255,7 +255,7 @@ impl NatsCluster {
                 jetstream_block(&dir.path().join(&name)),
                 routes.join(", ")
             );
-            std::fs::write(&config, text).expect("write a nats-server config");
+            tokio::fs::write(&config, text).await.expect("write a nats-server config");
             nodes.push(NodeSpec { name, port: *port, http_port: *http_port, config });
         }
         let mut cluster = NatsCluster { nodes: Vec::new(), client: reqwest::Client::new(), _dir: dir };
