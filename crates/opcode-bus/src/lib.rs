@@ -5,14 +5,15 @@
 //! - **Events** ([`SessionWriter`], [`Bus::read`]): one stream (`OPCODE_EVENTS`), one subject per session
 //!   (`opcode.events.<session>`), several events per message (headers `Opcode-Seq` = first event seq,
 //!   `Opcode-Count`; the payload is the lines joined by `\n`). Every publish is *fenced*: it carries the
-//!   stream sequence of the last message the writer saw on the subject as `Nats-Expected-Last-Subject-Sequence`,
-//!   so the server refuses it if anybody else published in between ([`BusError::Fenced`]); and it carries a
-//!   `Nats-Msg-Id` of session, writer and first seq, so a retry after a lost ack is recognised instead of
-//!   stored twice (the server refuses the retry's stale expected sequence, and the writer finds its own id
-//!   on the subject's last message; or the server drops it as a duplicate id). A writer publishes one message at a time and waits for its ack, so
-//!   event seqs on a subject are contiguous and unique: no gap, no duplicate, whatever fails. A line larger
-//!   than a message is split into chunks (`Opcode-Chunk: i/n`) that readers reassemble; a chunked line whose
-//!   writer died before its last chunk is dropped by readers and written again by the next writer.
+//!   stream sequence of the last message the writer saw on the subject as the expected last subject
+//!   sequence, so the server refuses it if anybody else published in between ([`BusError::Fenced`]); and
+//!   it carries a `Nats-Msg-Id` of session, writer, first seq and count, so a retry after a lost ack is
+//!   recognised instead of stored twice (the server refuses the retry's stale expected sequence and the
+//!   writer finds its own id on the subject's last message, or the server drops the repeated id). A writer
+//!   publishes one message at a time and waits for its ack, so event seqs on a subject are contiguous and
+//!   unique: no gap, no duplicate, whatever fails. A line larger than a message is split into chunks
+//!   (`Opcode-Chunk: i/n`) that readers reassemble; a chunked line whose writer died before its last chunk
+//!   is dropped by readers and written again by the next writer.
 //! - **Leases and runs** ([`WorkerLease`], [`RunClaim`]): key-value buckets. A worker's lease is a key in
 //!   `OPCODE_WORKERS` whose entries expire after the lease TTL unless renewed by revision; a run is a key
 //!   in `OPCODE_RUNS` created by compare-and-set, so at most one worker owns a session's run.

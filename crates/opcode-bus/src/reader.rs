@@ -53,7 +53,7 @@ impl Bus {
         let reader = Reader {
             bus: self.clone(),
             session: session.to_owned(),
-            next: since.map_or(0, |s| s + 1),
+            next: since.map_or(0, |s| s.saturating_add(1)),
             first: true,
             last_stream_seq: 0,
             assembler: Assembler::default(),

@@ -19,7 +19,7 @@ use crate::{Bus, BusError, NumberedEvent};
 ///   [`BusError::Fenced`]; the writer then refuses every later batch. Seqs on the subject therefore never
 ///   have a gap or a duplicate, whichever writer wins;
 /// - **de-duplicated**: every message carries a `Nats-Msg-Id` made of the session, this writer's random id,
-///   the first event seq and the chunk index; a retry after a lost ack (same id, same expected sequence)
+///   the first event seq, the event count and the chunk index; a retry after a lost ack (same id, same expected sequence)
 ///   is not stored twice: the server refuses it (its expected sequence is stale now) and the writer finds
 ///   its id on the subject's last message, or the server de-duplicates it by id within the stream's
 ///   duplicate window. The writer's own id keeps a second writer's message with the same seq from being
@@ -147,7 +147,10 @@ impl SessionWriter {
     /// Publishes one message fenced on `expected`, retrying while NATS does not answer; returns the stream
     /// sequence it is stored at and whether the server had it already.
     async fn send(&mut self, message: &Outgoing, expected: u64) -> Result<(u64, bool), BusError> {
-        let id = format!("{}.{}.{}.{}", self.session, self.id, message.first_seq, message.chunk_index());
+        // the count is part of the id: a retry that packs differently is a different message, never
+        // taken for the one stored
+        let id =
+            format!("{}.{}.{}+{}.{}", self.session, self.id, message.first_seq, message.count, message.chunk_index());
         let timeout = self.bus.config.publish_timeout;
         let deadline = Instant::now() + timeout;
         let mut backoff = Duration::from_millis(50);
