@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv::{CreateErrorKind, Operation, UpdateErrorKind};
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -67,6 +67,22 @@ impl Bus {
         }
         let entry = self.workers.entry(worker).await.map_err(|e| BusError::nats("read a worker lease", e))?;
         Ok(entry.is_some_and(|e| e.operation == Operation::Put))
+    }
+
+    /// A stream of worker ids whose lease ended from now on: lapsed (not renewed within the TTL; the
+    /// server's expiry marker) or released. For a process that must notice a dead worker at once (e.g. to
+    /// [`Bus::reclaim_run`] its runs) instead of polling [`Bus::worker_alive`]. Renewals are not reported.
+    pub async fn watch_lapsed_workers(
+        &self,
+    ) -> Result<impl futures::Stream<Item = Result<String, BusError>> + Send + 'static, BusError> {
+        let watch = self.workers.watch_all().await.map_err(|e| BusError::nats("watch worker leases", e))?;
+        Ok(watch.filter_map(|entry| async move {
+            match entry {
+                Ok(entry) if entry.operation == Operation::Put => None,
+                Ok(entry) => Some(Ok(entry.key)),
+                Err(err) => Some(Err(BusError::nats("watch worker leases", err))),
+            }
+        }))
     }
 
     /// Claims the run of `session` for `worker` by compare-and-set: [`BusError::AlreadyRunning`] naming

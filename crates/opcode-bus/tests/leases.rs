@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{server_and_bus, session, test_config};
+use futures::StreamExt;
 use opcode_bus::BusError;
 use tokio::time::Instant;
 
@@ -106,4 +107,22 @@ async fn the_run_of_a_dead_worker_is_taken_over_once_its_lease_lapses() {
     // nobody owns it: reclaim is a plain claim
     claim.release().await.unwrap();
     assert_eq!(bus.reclaim_run(&session, "worker-c").await.unwrap().worker(), "worker-c");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_hears_of_a_lapsed_or_released_lease_and_not_of_renewals() {
+    let (_server, bus) = server_and_bus().await;
+    let ttl = test_config().lease_ttl;
+    let mut lapsed = Box::pin(bus.watch_lapsed_workers().await.unwrap());
+    let alive = bus.acquire_worker_lease("worker-alive").await.unwrap();
+    let dying = bus.acquire_worker_lease("worker-dying").await.unwrap();
+    let started = Instant::now();
+    drop(dying);
+    let next = tokio::time::timeout(ttl + Duration::from_secs(3), lapsed.next()).await.expect("a lapse was reported");
+    assert_eq!(next.unwrap().unwrap(), "worker-dying", "only the lease that was not renewed lapsed");
+    assert!(started.elapsed() >= ttl / 2, "reported after {:?}, before the lease could lapse", started.elapsed());
+    assert!(!alive.is_lost());
+    alive.release().await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), lapsed.next()).await.expect("a release was reported");
+    assert_eq!(next.unwrap().unwrap(), "worker-alive");
 }
