@@ -4,7 +4,8 @@
 //! `opcode-sessions` knows nothing of HTTP, WebSockets or Web Push; `opcode-tls` knows no sockets;
 //! `opcode-push` is only an HTTP client; `opcode-terminals` knows no HTTP; `opcode-git` only runs git through
 //! `opcode-proc`; `opcode-files` is synchronous file work below HTTP; `opcode-usage` is synchronous files
-//! and SQLite. Only the binaries may use axum.
+//! and SQLite. Only the binaries may use axum. `opcode-bus` is the one crate that talks to NATS (no other
+//! crate may depend on `async-nats`, not even for tests) and knows nothing of HTTP or sessions.
 
 use std::path::Path;
 
@@ -68,7 +69,25 @@ const RULES: &[(&str, &[&str], &str)] = &[
         &["tokio", "axum", "hyper", "tower", "tower-http", "opcode-proc", "opcode-sessions", "opcode-store"],
         "a project's files are synchronous, confined file work; the binary owns HTTP and runs it on the blocking pool",
     ),
+    (
+        "opcode-bus",
+        &[
+            "axum",
+            "hyper",
+            "tower",
+            "tower-http",
+            "tokio-tungstenite",
+            "opcode-sessions",
+            "opcode-proto",
+            "opcode-proc",
+        ],
+        "the bus moves numbered opaque lines through NATS; it knows nothing of HTTP, claude or sessions",
+    ),
 ];
+
+/// Dependencies only one crate may have (of any kind): (dependency, the crate that owns it, why).
+const OWNED: &[(&str, &str, &str)] =
+    &[("async-nats", "opcode-bus", "opcode-bus is the only crate that talks to NATS; use its API instead")];
 
 /// Fails if any crate has a normal (non-dev) dependency its layer forbids.
 pub(crate) fn check(root: &Path) -> Result<()> {
@@ -78,9 +97,24 @@ pub(crate) fn check(root: &Path) -> Result<()> {
         .output()
         .context("run cargo metadata")?;
     let meta: serde_json::Value = serde_json::from_slice(&output.stdout).context("parse cargo metadata")?;
+    let problems = problems(&meta);
+    if !problems.is_empty() {
+        bail!("layering violated:\n{}", problems.join("\n"));
+    }
+    Ok(())
+}
+
+/// What in `cargo metadata`'s JSON breaks a rule, one line per offence.
+fn problems(meta: &serde_json::Value) -> Vec<String> {
     let mut problems = Vec::new();
     for package in meta["packages"].as_array().into_iter().flatten() {
         let name = package["name"].as_str().unwrap_or_default();
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            let dep_name = dep["name"].as_str().unwrap_or_default();
+            if let Some((_, owner, why)) = OWNED.iter().find(|(d, owner, _)| *d == dep_name && *owner != name) {
+                problems.push(format!("{name} depends on {dep_name}, which only {owner} may: {why}"));
+            }
+        }
         let Some((_, forbidden, why)) = RULES.iter().find(|(n, _, _)| *n == name) else { continue };
         for dep in package["dependencies"].as_array().into_iter().flatten() {
             let dep_name = dep["name"].as_str().unwrap_or_default();
@@ -89,14 +123,20 @@ pub(crate) fn check(root: &Path) -> Result<()> {
             }
         }
     }
-    if !problems.is_empty() {
-        bail!("layering violated:\n{}", problems.join("\n"));
-    }
-    Ok(())
+    problems
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_opcode_bus_may_depend_on_async_nats_even_for_tests() {
+        let meta = |package: &str, kind: serde_json::Value| serde_json::json!({"packages": [{"name": package, "dependencies": [{"name": "async-nats", "kind": kind}]}]});
+        assert!(super::problems(&meta("opcode-bus", serde_json::Value::Null)).is_empty());
+        let found = super::problems(&meta("opcode-web", "dev".into()));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("only opcode-bus may"), "{found:?}");
+    }
+
     #[test]
     fn crates_respect_their_layer() {
         super::check(&crate::util::root()).unwrap();

