@@ -112,7 +112,10 @@ async fn list(
     State(state): State<AppState>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let q = params(q, "only project_path=<project directory> (opcode-web changes servers with POST and DELETE)")?;
+    let q = params(
+        q,
+        "only project_path=<project directory> (a GET never writes: opcode-web changes servers with POST and DELETE)",
+    )?;
     let project = match q.project_path {
         Some(path) => Some(checked_project(&state, path).await?),
         None => None,

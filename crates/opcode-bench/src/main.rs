@@ -5,7 +5,7 @@
 //! in `docs/benchmarks.md`.
 //!
 //! `opcode-bench run --server-bin B --emitter-bin E [--smoke] [--only throughput,latency,sessions,viewers,
-//! replay,files,git,cancel,startup,terminal,finished,usage]` prints a Markdown table; `--smoke` runs every
+//! replay,files,project-files,git,cancel,startup,terminal,finished,usage]` prints a Markdown table; `--smoke` runs every
 //! scenario once with tiny sizes (to prove the bench works; no figure is asserted). `finished` is the cost
 //! of 1,000 finished runs (fds, RSS) and a restart with them (time until they replay); `terminal` is `cat`
 //! of a 100 MB file in a terminal, read over its WebSocket; `git` is `/api/git/status` and a turn snapshot

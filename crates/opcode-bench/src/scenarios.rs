@@ -155,6 +155,11 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
         rows.extend(crate::git::scenario(&server, &work, smoke).await?);
     }
 
+    // 6c. a project's files (the Files pane)
+    if setup.wants("project-files") {
+        rows.extend(project_files(&server, &home, smoke).await?);
+    }
+
     // 7. cancel
     let mut latencies = Vec::new();
     for _ in 0..(if !setup.wants("cancel") {
@@ -379,6 +384,73 @@ async fn replay(server: &Server, lines: u64) -> anyhow::Result<Vec<Row>> {
         row(&name, "ms to first event", format!("{first:.2}"), None, first, "≤ 50 ms"),
         row("", "MB/s", format!("{mbps:.0}"), None, mbps, "≥ 100 MB/s"),
         row("", "server RSS MB before → peak during", format!("{before:.1} → {peak:.1}"), None, peak, "flat"),
+    ])
+}
+
+/// The Files pane on a generated repository of 100,000 files (100 folders × 10 × 100; `--smoke`: 2,000):
+/// listing a folder, a fuzzy name search across all of it, opening a 1 MB text file; the server's RSS
+/// before and after.
+async fn project_files(server: &Server, home: &std::path::Path, smoke: bool) -> anyhow::Result<Vec<Row>> {
+    let (top, mid, leaf) = if smoke { (10, 2, 100) } else { (100, 10, 100) };
+    let repo = home.join("projects/big-repo");
+    for t in 0..top {
+        for m in 0..mid {
+            let dir = repo.join(format!("pkg{t:03}/mod{m}"));
+            std::fs::create_dir_all(&dir)?;
+            for f in 0..leaf {
+                std::fs::write(dir.join(format!("file{f:03}.rs")), format!("// {t} {m} {f}\n"))?;
+            }
+        }
+    }
+    std::fs::write(repo.join(".gitignore"), "target/\n")?;
+    let line = format!("{}\n", "x".repeat(99));
+    std::fs::write(repo.join("big.txt"), line.repeat(10_000))?;
+    let files = top * mid * leaf;
+    let project = repo.canonicalize()?.display().to_string();
+    let http = reqwest::Client::new();
+    let get = |route: &str, extra: &str| {
+        let http = http.clone();
+        let url =
+            format!("http://{}/api/files/{route}?project_path={}&{extra}", server.addr, project.replace('/', "%2F"));
+        async move {
+            let began = Instant::now();
+            let response = http.get(url).bearer_auth(TOKEN).send().await?;
+            anyhow::ensure!(response.status().is_success(), "{}", response.status());
+            let _ = response.bytes().await?;
+            anyhow::Ok(began.elapsed().as_secs_f64() * 1e3)
+        }
+    };
+    let runs = if smoke { 3 } else { 10 };
+    let before = rss_mb(server.pid);
+    let (mut root, mut leaf_list, mut search, mut open) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..runs {
+        root.push(get("list", "path=").await?);
+        leaf_list.push(get("list", &format!("path=pkg{:03}%2Fmod1", i % top)).await?);
+        search.push(get("search", &format!("q=pkg{:03}mod1file0{i}", i % top)).await?);
+        open.push(get("read", "path=big.txt").await?);
+    }
+    let after = rss_mb(server.pid);
+    let (root, leaf_list, search, open) = (median(root), median(leaf_list), median(search), median(open));
+    Ok(vec![
+        row(
+            &format!("project files ({files} files)"),
+            "ms to list the top folder (median)",
+            format!("{root:.2}"),
+            None,
+            root,
+            "≤ 20 ms",
+        ),
+        row("", "ms to list a folder of 100 files (median)", format!("{leaf_list:.2}"), None, leaf_list, "≤ 20 ms"),
+        row(
+            "",
+            "ms for a fuzzy name search of the whole tree (median)",
+            format!("{search:.1}"),
+            None,
+            search,
+            "≤ 200 ms",
+        ),
+        row("", "ms to open a 1 MB text file (median)", format!("{open:.2}"), None, open, "≤ 50 ms"),
+        row("", "server RSS MB before → after", format!("{before:.1} → {after:.1}"), None, after, "bounded"),
     ])
 }
 

@@ -52,6 +52,8 @@ export function AgentsView({ projects, projectIdFor }: Props) {
   const [agents, setAgents] = useState<Agent[] | null>(null);
   const [runs, setRuns] = useState<AgentRun[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  /** Why the list could not be loaded; kept apart from `error`, which says why an action failed. */
+  const [loadError, setLoadError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [mode, setMode] = useState<Mode>({ kind: 'list' });
   const [confirming, setConfirming] = useState<number | null>(null);
@@ -62,9 +64,9 @@ export function AgentsView({ projects, projectIdFor }: Props) {
       const [a, r] = await Promise.all([api.agents(), api.agentRuns()]);
       setAgents(a);
       setRuns(r);
-      setError(null);
+      setLoadError(null);
     } catch (e) {
-      setError(`Could not load agents: ${errorSentence(e)}`);
+      setLoadError(`Could not load agents: ${errorSentence(e)}`);
     }
   }, []);
 
@@ -159,9 +161,9 @@ export function AgentsView({ projects, projectIdFor }: Props) {
         </button>
       </div>
       <div className="runs-body">
-        {error && (
+        {(error || loadError) && (
           <div className="msg-error" role="alert" data-testid="agents-error">
-            {error}
+            {error ?? loadError}
           </div>
         )}
         {note && (
