@@ -83,6 +83,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         ],
         "the bus moves numbered opaque lines through NATS; it knows nothing of HTTP, claude or sessions",
     ),
+    (
+        "opcode-cluster",
+        &["axum", "hyper", "tower", "tower-http", "tokio-tungstenite", "opcode-store", "opcode-push"],
+        "workers and the replicas' client steer runs through the bus and the registry; HTTP stays in the binaries",
+    ),
 ];
 
 /// Dependencies only one crate may have (of any kind): (dependency, the crate that owns it, why).

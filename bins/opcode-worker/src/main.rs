@@ -51,7 +51,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
 
     let claude_bin = find_claude_binary(args.claude_bin.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     std::fs::create_dir_all(&args.data_dir)

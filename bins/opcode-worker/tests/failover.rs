@@ -58,8 +58,10 @@ async fn until_line(process: &mut ProcessHandle, needle: &str) {
 async fn a_worker_killed_mid_run_takes_its_claude_with_it_and_another_worker_ends_the_run() {
     let server = NatsServer::start().await;
     let supervisor = TokioSupervisor::default();
-    let (data, claude, project) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut doomed = supervisor.spawn(worker_spec(&server.url(), "w-doomed", data.path(), claude.path())).await.unwrap();
+    let (data, claude, project) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut doomed =
+        supervisor.spawn(worker_spec(&server.url(), "w-doomed", data.path(), claude.path())).await.unwrap();
     until_line(&mut doomed, "serving").await;
 
     let client = ClusterClient::new(Bus::connect(&server.url(), bus_config()).await.unwrap());
@@ -162,7 +164,8 @@ async fn with_no_nats_at_the_url_the_worker_stops_at_once_saying_so() {
     // a port nothing listens on: bound, then closed
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("nats://127.0.0.1:{port}");
-    let mut worker = TokioSupervisor::default().spawn(worker_spec(&url, "w-lonely", data.path(), claude.path())).await.unwrap();
+    let mut worker =
+        TokioSupervisor::default().spawn(worker_spec(&url, "w-lonely", data.path(), claude.path())).await.unwrap();
     let mut said = Vec::new();
     let status = tokio::time::timeout(LIMIT, async {
         while let Some(event) = worker.next_event().await {

@@ -100,6 +100,20 @@ pub enum BusError {
         /// What is wrong with it.
         detail: String,
     },
+    /// Nobody serves the subject a request was sent to.
+    #[error("nobody answers on {subject}")]
+    NoResponders {
+        /// The subject.
+        subject: String,
+    },
+    /// A request got no answer in time.
+    #[error("no answer on {subject} within {waited:?}")]
+    TimedOut {
+        /// The subject.
+        subject: String,
+        /// How long the requester waited.
+        waited: Duration,
+    },
     /// Any other failed request to NATS.
     #[error("NATS request failed ({what}): {detail}")]
     Nats {

@@ -24,6 +24,7 @@
 mod error;
 mod lease;
 mod reader;
+mod rpc;
 mod wire;
 mod writer;
 
@@ -34,6 +35,7 @@ use bytes::Bytes;
 
 pub use error::BusError;
 pub use lease::{RunClaim, WorkerLease};
+pub use rpc::Request;
 pub use writer::SessionWriter;
 
 use error::valid_id;

@@ -28,7 +28,9 @@ impl ClusterClient {
     /// worker answers.
     pub async fn start(&self, request: ClaudeRequest) -> Result<WorkerReply, ClusterError> {
         match self.ask(subjects::START, &WorkerCommand::Start { request }).await {
-            Err(ClusterError::Bus(BusError::NoResponders { .. } | BusError::TimedOut { .. })) => Err(ClusterError::NoWorker),
+            Err(ClusterError::Bus(BusError::NoResponders { .. } | BusError::TimedOut { .. })) => {
+                Err(ClusterError::NoWorker)
+            }
             other => other,
         }
     }

@@ -13,6 +13,8 @@ pub enum ClusterError {
     #[error("no opcode-worker answered: start one (opcode-worker --nats-url …) or check that the workers reach NATS")]
     NoWorker,
     /// A worker answered with something that is not a reply of this version.
-    #[error("a worker answered with a message this replica cannot read ({0}): are workers and replicas the same version?")]
+    #[error(
+        "a worker answered with a message this replica cannot read ({0}): are workers and replicas the same version?"
+    )]
     BadReply(String),
 }

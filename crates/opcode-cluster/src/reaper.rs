@@ -56,7 +56,12 @@ pub async fn sweep(bus: &Bus, me: &str) -> Result<Vec<String>, BusError> {
             let session_json = session_id_json(&session);
             let kinds = [
                 EventKind::Error { message: message.clone() },
-                EventKind::Completion { status: CompletionStatus::Error, exit_code: None, signal: None, error: Some(message) },
+                EventKind::Completion {
+                    status: CompletionStatus::Error,
+                    exit_code: None,
+                    signal: None,
+                    error: Some(message),
+                },
             ];
             let events: Vec<NumberedEvent> = kinds
                 .iter()

@@ -168,14 +168,17 @@ impl Worker {
             None => None,
             Some(session) if self.owned_set().contains(session) => Some(session.to_owned()),
             Some(session) => {
-                return refuse(Refusal::Conflict, format!("session {session} has no run in progress on worker {}", self.id()))
+                return refuse(
+                    Refusal::Conflict,
+                    format!("session {session} has no run in progress on worker {}", self.id()),
+                )
             }
         };
         let registry = &self.inner.registry;
         let sid = session.as_deref().unwrap_or_default();
         let done = |result: Result<(), ControlError>| result.map_or_else(control_refusal, |()| WorkerReply::Done);
         match command {
-            WorkerCommand::Start { request } => self.start(request).await,
+            WorkerCommand::Start { request } => self.start_run(request).await,
             WorkerCommand::Cancel { .. } => match registry.cancel(sid) {
                 Ok(()) => WorkerReply::Done,
                 Err(err @ CancelError::NotFound(_)) => refuse(Refusal::NotFound, err.to_string()),
@@ -207,7 +210,7 @@ impl Worker {
     }
 
     /// Starts a run: claim, catch up with the bus, open the writer, start, forward.
-    async fn start(&self, request: opcode_proto::ClaudeRequest) -> WorkerReply {
+    async fn start_run(&self, request: opcode_proto::ClaudeRequest) -> WorkerReply {
         let mut request = match request.validate() {
             Ok(request) => request,
             Err(err) => return refuse(Refusal::BadRequest, err.to_string()),

@@ -130,7 +130,8 @@ async fn a_run_started_through_the_cluster_streams_its_numbered_events_and_relea
     let client = client(&server).await;
     let project = tempfile::tempdir().unwrap();
 
-    let (session, first_seq, worker) = started(client.start(request(project.path(), "hi @lines=3", None, false)).await.unwrap());
+    let (session, first_seq, worker) =
+        started(client.start(request(project.path(), "hi @lines=3", None, false)).await.unwrap());
     assert_eq!((first_seq, worker.as_str()), (0, "w-a"));
     let events = read_until(client.bus(), &session, None, completion).await;
     assert_contiguous(&events, 0, &session);
@@ -144,7 +145,9 @@ async fn a_run_started_through_the_cluster_streams_its_numbered_events_and_relea
     let mut bad = request(project.path(), "x", None, false);
     bad.command_type = "format".into();
     match client.start(bad).await.unwrap() {
-        WorkerReply::Refused { refusal: Refusal::BadRequest, message } => assert!(message.contains("format"), "{message}"),
+        WorkerReply::Refused { refusal: Refusal::BadRequest, message } => {
+            assert!(message.contains("format"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
     let missing = request(std::path::Path::new("/no/such/project"), "x", None, false);
@@ -167,7 +170,9 @@ async fn commands_reach_the_worker_that_owns_a_live_run_and_a_second_start_is_re
     // a second start of the same session, on whichever worker it lands, is refused
     for _ in 0..4 {
         match client.start(request(project.path(), "again", Some(&session), true)).await.unwrap() {
-            WorkerReply::Refused { refusal: Refusal::Conflict, message } => assert!(message.contains(&owner), "{message}"),
+            WorkerReply::Refused { refusal: Refusal::Conflict, message } => {
+                assert!(message.contains(&owner), "{message}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -186,7 +191,8 @@ async fn commands_reach_the_worker_that_owns_a_live_run_and_a_second_start_is_re
     assert_eq!(client.command(prompt).await.unwrap(), WorkerReply::Prompted { prompted: Prompted::Duplicate });
 
     // an empty prompt is the worker's clear refusal
-    let empty = WorkerCommand::Prompt { session_id: session.clone(), prompt: " ".into(), client_id: None, images: Vec::new() };
+    let empty =
+        WorkerCommand::Prompt { session_id: session.clone(), prompt: " ".into(), client_id: None, images: Vec::new() };
     assert!(matches!(client.command(empty).await.unwrap(), WorkerReply::Refused { refusal: Refusal::BadRequest, .. }));
 
     // ending the live session ends the run; its claim goes

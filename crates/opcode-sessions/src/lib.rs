@@ -49,5 +49,7 @@ mod writer;
 pub use error::{CancelError, ControlError, DiscoveryError, ImportError, LogError, OpenError, StartError, StoreError};
 pub use live::PromptOutcome;
 pub use log::{EventLog, LogConfig};
-pub use registry::{EventSink, RegistryConfig, RunHealth, RunStatus, RunSummary, SessionRegistry, StartedRun, RESTART_MESSAGE};
+pub use registry::{
+    EventSink, RegistryConfig, RunHealth, RunStatus, RunSummary, SessionRegistry, StartedRun, RESTART_MESSAGE,
+};
 pub use subscription::Subscription;
