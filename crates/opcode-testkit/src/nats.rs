@@ -138,32 +138,49 @@ async fn monitor_get(client: &reqwest::Client, url: &str) -> Option<String> {
     response.text().await.ok()
 }
 
-/// Polls until `ready` answers true, panicking with the nodes' logs when a node exits or the deadline passes.
-async fn wait_until(what: &str, nodes: &[(&NodeSpec, &Running)], mut ready: impl AsyncFnMut() -> bool) {
+/// Polls until `ready` answers true; the error (with the nodes' logs) when a node exits or 30 s pass.
+async fn wait_until(
+    what: &str,
+    nodes: &[(&NodeSpec, &Running)],
+    mut ready: impl AsyncFnMut() -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         for (spec, running) in nodes {
             if let Some(status) = running.has_exited() {
-                panic!("nats-server {} exited ({status}) before {what}:\n{}", spec.name, running.log_tail());
+                return Err(format!(
+                    "nats-server {} exited ({status}) before {what}:\n{}",
+                    spec.name,
+                    running.log_tail()
+                ));
             }
         }
         if ready().await {
-            return;
+            return Ok(());
         }
         if Instant::now() > deadline {
             let logs: Vec<String> =
                 nodes.iter().map(|(spec, running)| format!("--- {}:\n{}", spec.name, running.log_tail())).collect();
-            panic!("nats-server: no {what} within {READY_TIMEOUT:?}\n{}", logs.join("\n"));
+            return Err(format!("nats-server: no {what} within {READY_TIMEOUT:?}\n{}", logs.join("\n")));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
+/// Whether a failed start is worth another try on other ports (one picked by [`free_port`] was taken by
+/// someone else in between: tests run in parallel).
+fn port_taken(error: &str) -> bool {
+    error.contains("address already in use")
+}
+
+/// How many times a start is tried on fresh ports.
+const START_ATTEMPTS: usize = 3;
+
 /// Waits until a single server answers its health check with JetStream enabled.
-async fn wait_ready(spec: &NodeSpec, running: &Running) {
+async fn wait_ready(spec: &NodeSpec, running: &Running) -> Result<(), String> {
     let client = reqwest::Client::new();
     let health = format!("http://127.0.0.1:{}/healthz?js-enabled-only=true", spec.http_port);
-    wait_until("readiness", &[(spec, running)], async || monitor_get(&client, &health).await.is_some()).await;
+    wait_until("readiness", &[(spec, running)], async || monitor_get(&client, &health).await.is_some()).await
 }
 
 /// The JetStream part of a node's config: the caps of `deploy/nats-server.conf`, small.
@@ -185,17 +202,24 @@ impl NatsServer {
     /// server's log) if it does not within 30 s.
     pub async fn start() -> NatsServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (port, http_port) = (free_port(), free_port());
-        let config = dir.path().join("nats-server.conf");
-        let text = format!(
-            "server_name: solo\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http_port}\n{}",
-            jetstream_block(&dir.path().join("store"))
-        );
-        tokio::fs::write(&config, text).await.expect("write the nats-server config");
-        let spec = NodeSpec { name: "solo".into(), port, http_port, config };
-        let running = Running::spawn(&spec).await;
-        wait_ready(&spec, &running).await;
-        NatsServer { spec, running: Some(running), _dir: dir }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (port, http_port) = (free_port(), free_port());
+            let config = dir.path().join("nats-server.conf");
+            let text = format!(
+                "server_name: solo\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http_port}\n{}",
+                jetstream_block(&dir.path().join("store"))
+            );
+            tokio::fs::write(&config, text).await.expect("write the nats-server config");
+            let spec = NodeSpec { name: "solo".into(), port, http_port, config };
+            let running = Running::spawn(&spec).await;
+            match wait_ready(&spec, &running).await {
+                Ok(()) => return NatsServer { spec, running: Some(running), _dir: dir },
+                Err(error) if port_taken(&error) && attempt < START_ATTEMPTS => running.kill().await,
+                Err(error) => panic!("{error}"),
+            }
+        }
     }
 
     /// The client URL, `nats://127.0.0.1:<port>`.
@@ -221,7 +245,9 @@ impl NatsServer {
     pub async fn restart(&mut self) {
         self.stop().await;
         let running = Running::spawn(&self.spec).await;
-        wait_ready(&self.spec, &running).await;
+        if let Err(error) = wait_ready(&self.spec, &running).await {
+            panic!("restarting: {error}");
+        }
         self.running = Some(running);
     }
 }
@@ -233,7 +259,7 @@ impl NatsServer {
 pub struct NatsCluster {
     nodes: Vec<(NodeSpec, Option<Running>)>,
     client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl NatsCluster {
@@ -241,34 +267,51 @@ impl NatsCluster {
     /// healthy and JetStream has elected a meta leader. Panics (with the logs) if not within 30 s.
     pub async fn start(size: usize) -> NatsCluster {
         assert!(size >= 1, "a cluster needs at least one node");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let cluster = NatsCluster::spawn(size).await;
+            match cluster.wait_ready().await {
+                Ok(()) => return cluster,
+                Err(error) if port_taken(&error) && attempt < START_ATTEMPTS => cluster.kill_all().await,
+                Err(error) => panic!("{error}"),
+            }
+        }
+    }
+
+    /// Writes the configs of `size` nodes on fresh ports and starts them.
+    async fn spawn(size: usize) -> NatsCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: Vec<(u16, u16, u16)> = (0..size).map(|_| (free_port(), free_port(), free_port())).collect();
         let routes: Vec<String> =
             ports.iter().map(|(_, _, cluster)| format!("nats-route://127.0.0.1:{cluster}")).collect();
-        let mut nodes = Vec::new();
+        let mut cluster = NatsCluster { nodes: Vec::new(), client: reqwest::Client::new(), dir };
         for (i, (port, http_port, cluster_port)) in ports.iter().enumerate() {
             let name = format!("n{i}");
-            let config = dir.path().join(format!("{name}.conf"));
+            let config = cluster.dir.path().join(format!("{name}.conf"));
             let text = format!(
                 "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http_port}\n{}\
                  cluster {{\n  name: opcode-test\n  listen: 127.0.0.1:{cluster_port}\n  routes: [{}]\n}}\n",
-                jetstream_block(&dir.path().join(&name)),
+                jetstream_block(&cluster.dir.path().join(&name)),
                 routes.join(", ")
             );
             tokio::fs::write(&config, text).await.expect("write a nats-server config");
-            nodes.push(NodeSpec { name, port: *port, http_port: *http_port, config });
-        }
-        let mut cluster = NatsCluster { nodes: Vec::new(), client: reqwest::Client::new(), _dir: dir };
-        for spec in nodes {
+            let spec = NodeSpec { name, port: *port, http_port: *http_port, config };
             let running = Running::spawn(&spec).await;
             cluster.nodes.push((spec, Some(running)));
         }
-        cluster.wait_ready().await;
         cluster
     }
 
+    /// Kills every node and waits until they are gone.
+    async fn kill_all(mut self) {
+        for node in 0..self.nodes.len() {
+            self.kill(node).await;
+        }
+    }
+
     /// Waits until every running node is healthy and knows the JetStream meta leader.
-    async fn wait_ready(&self) {
+    async fn wait_ready(&self) -> Result<(), String> {
         let running: Vec<(&NodeSpec, &Running)> =
             self.nodes.iter().filter_map(|(spec, running)| Some((spec, running.as_ref()?))).collect();
         let client = &self.client;
@@ -289,7 +332,7 @@ impl NatsCluster {
             }
             true
         })
-        .await;
+        .await
     }
 
     /// How many nodes the cluster has (running or not).
@@ -334,6 +377,8 @@ impl NatsCluster {
         self.kill(node).await;
         let running = Running::spawn(&self.nodes[node].0).await;
         self.nodes[node].1 = Some(running);
-        self.wait_ready().await;
+        if let Err(error) = self.wait_ready().await {
+            panic!("restarting node {node}: {error}");
+        }
     }
 }
