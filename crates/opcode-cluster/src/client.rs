@@ -26,12 +26,24 @@ impl ClusterClient {
 
     /// Starts a run on one worker (whichever takes it from the queue). [`ClusterError::NoWorker`] when no
     /// worker answers.
+    ///
+    /// While nobody serves the start queue (a worker may be starting or restarting) the start is sent again,
+    /// up to the bus's request timeout; a start some worker received is never sent twice.
     pub async fn start(&self, request: ClaudeRequest) -> Result<WorkerReply, ClusterError> {
-        match self.ask(subjects::START, &WorkerCommand::Start { request }).await {
-            Err(ClusterError::Bus(BusError::NoResponders { .. } | BusError::TimedOut { .. })) => {
-                Err(ClusterError::NoWorker)
+        let command = WorkerCommand::Start { request };
+        let deadline = tokio::time::Instant::now() + self.bus.config().request_timeout;
+        let mut pause = std::time::Duration::from_millis(10);
+        loop {
+            match self.ask(subjects::START, &command).await {
+                Err(ClusterError::Bus(BusError::NoResponders { .. })) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(250));
+                }
+                Err(ClusterError::Bus(err @ (BusError::NoResponders { .. } | BusError::TimedOut { .. }))) => {
+                    return Err(ClusterError::NoWorker(err.to_string()))
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 

@@ -10,8 +10,10 @@ pub enum ClusterError {
     #[error(transparent)]
     Bus(#[from] BusError),
     /// No worker answered a start within the bus's request timeout.
-    #[error("no opcode-worker answered: start one (opcode-worker --nats-url …) or check that the workers reach NATS")]
-    NoWorker,
+    #[error(
+        "no opcode-worker answered ({0}): start one (opcode-worker --nats-url …) or check that the workers reach NATS"
+    )]
+    NoWorker(String),
     /// A worker answered with something that is not a reply of this version.
     #[error(
         "a worker answered with a message this replica cannot read ({0}): are workers and replicas the same version?"

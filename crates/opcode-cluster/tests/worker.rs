@@ -221,6 +221,7 @@ async fn a_session_taken_up_on_another_worker_continues_its_numbering() {
     a.worker.shutdown().await;
 
     let b = node(&server, "w-b").await;
+
     let n = first.len() as u64;
     let (again, first_seq, worker) =
         started(client.start(request(project.path(), "two @lines=2", Some(&session), false)).await.unwrap());
