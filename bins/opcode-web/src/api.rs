@@ -184,6 +184,7 @@ pub(crate) fn start_error(err: StartError) -> ApiError {
         | StartError::RateLimited { .. }
         | StartError::ShuttingDown => ApiError::Conflict(err.to_string()),
         StartError::Log { .. } => ApiError::Internal(err.to_string()),
+        StartError::Refused { refusal, message } => ApiError::refused(refusal, message),
         other => ApiError::BadRequest(other.to_string()),
     }
 }
@@ -308,7 +309,7 @@ async fn settings(
 ) -> Result<impl IntoResponse, ApiError> {
     let Json(body) = body.map_err(|r| crate::error::json_rejected(&r, MAX_SETTINGS_BODY))?;
     let change = opcode_proto::control::SettingsChange { model: body.model, permission_mode: body.permission_mode };
-    state.registry.change_settings(&session_id, change.clone()).await?;
+    state.runs.change_settings(&session_id, change.clone()).await?;
     Ok(ok(json!({ "model": change.model, "permission_mode": change.permission_mode })))
 }
 
@@ -336,7 +337,7 @@ async fn cancel(
     Extension(caller): Extension<Caller>,
     Path(session_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.registry.cancel(&session_id)?;
+    state.runs.cancel_run(&session_id).await?;
     state.audit(&caller, AuditAction::SessionCancelled, &session_id).await;
     Ok(ok(serde_json::json!({ "cancelled": true })))
 }
@@ -386,7 +387,7 @@ async fn edit_queued(
     Path((session_id, client_id)): Path<(String, String)>,
     Json(body): Json<QueuedBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.registry.edit_queued(&session_id, &client_id, &body.prompt).await?;
+    state.runs.edit_queued(&session_id, &client_id, &body.prompt).await?;
     Ok(ok(serde_json::json!({ "edited": true })))
 }
 
@@ -394,7 +395,7 @@ async fn unqueue(
     State(state): State<AppState>,
     Path((session_id, client_id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.registry.unqueue(&session_id, &client_id).await?;
+    state.runs.unqueue(&session_id, &client_id).await?;
     Ok(ok(serde_json::json!({ "removed": true })))
 }
 
@@ -404,7 +405,7 @@ async fn permission(
     Path((session_id, request_id)): Path<(String, String)>,
     Json(decision): Json<PermissionDecision>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.registry.answer_permission(&session_id, &request_id, decision).await?;
+    state.runs.answer_permission(&session_id, &request_id, decision).await?;
     state.audit(&caller, AuditAction::ApprovalAnswered, &session_id).await;
     Ok(ok(serde_json::json!({ "answered": true })))
 }
@@ -414,7 +415,7 @@ async fn interrupt(
     Extension(caller): Extension<Caller>,
     Path(session_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.registry.interrupt(&session_id).await?;
+    state.runs.interrupt(&session_id).await?;
     state.audit(&caller, AuditAction::SessionInterrupted, &session_id).await;
     Ok(ok(serde_json::json!({ "interrupted": true })))
 }
@@ -424,7 +425,7 @@ async fn end(
     Extension(caller): Extension<Caller>,
     Path(session_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.registry.end_live(&session_id).await?;
+    state.runs.end_live(&session_id).await?;
     state.audit(&caller, AuditAction::SessionEnded, &session_id).await;
     Ok(ok(serde_json::json!({ "ended": true })))
 }

@@ -97,6 +97,13 @@ pub struct Args {
     /// Terminals that may be open at once.
     #[arg(long, env = "OPCODE_MAX_TERMINALS", default_value_t = 8)]
     pub max_terminals: usize,
+    /// Run as a replica of a cluster: runs start on `opcode-worker`s and their events come from NATS
+    /// JetStream at this URL (comma separated for several servers). Without it, runs are this server's own.
+    #[arg(long, env = "OPCODE_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Replicas of the cluster's events stream (3 on a 3-node NATS cluster); with --nats-url.
+    #[arg(long, env = "OPCODE_STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
     /// Largest upload to the Files pane, in MiB (all files of one upload together).
     #[arg(long, env = "OPCODE_MAX_UPLOAD_MB", default_value_t = 256)]
     pub max_upload_mb: usize,

@@ -48,6 +48,18 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A refusal from another machine (a cluster's worker) with the status a server on its own would give.
+    pub fn refused(refusal: opcode_proto::cluster::Refusal, message: String) -> ApiError {
+        use opcode_proto::cluster::Refusal;
+        match refusal {
+            Refusal::BadRequest => ApiError::BadRequest(message),
+            Refusal::Forbidden => ApiError::Forbidden(message),
+            Refusal::NotFound => ApiError::NotFound(message),
+            Refusal::Conflict | Refusal::Busy => ApiError::Conflict(message),
+            Refusal::Unavailable => ApiError::Unavailable(message),
+        }
+    }
+
     /// The message a client is sent (an internal failure's detail is logged, never sent).
     pub fn message(self) -> String {
         self.parts().1
@@ -94,6 +106,7 @@ impl From<CancelError> for ApiError {
     fn from(err: CancelError) -> Self {
         match err {
             CancelError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            CancelError::Refused { refusal, message } => ApiError::refused(refusal, message),
             other => ApiError::Conflict(other.to_string()),
         }
     }
@@ -108,6 +121,7 @@ impl From<ControlError> for ApiError {
             | ControlError::BadImage(_)
             | ControlError::BadSettings(_) => ApiError::BadRequest(err.to_string()),
             ControlError::NotQueued(_) => ApiError::NotFound(err.to_string()),
+            ControlError::Refused { refusal, message } => ApiError::refused(refusal, message),
             other => ApiError::Conflict(other.to_string()),
         }
     }

@@ -88,6 +88,13 @@ async fn main() -> anyhow::Result<()> {
         state.terminals = Some(opcode_terminals::Terminals::new(supervisor, config));
     }
     state.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
+    if let Some(url) = &args.nats_url {
+        // a replica: runs are the workers'; NATS must be there now (a clear error otherwise)
+        let config = opcode_bus::BusConfig { replicas: args.stream_replicas.max(1), ..Default::default() };
+        let bus = opcode_bus::Bus::connect(url, config).await?;
+        state.runs = Arc::new(opcode_cluster::ClusterRuns::new(opcode_cluster::ClusterClient::new(bus)));
+        println!("replica of the cluster at {url}: runs start on its opcode-workers");
+    }
 
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {

@@ -14,8 +14,11 @@ use tokio_util::task::TaskTracker;
 /// Shared state; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// Runs and their events.
+    /// Runs and their events on this machine, and our store.
     pub registry: SessionRegistry,
+    /// Where runs are started, steered and watched: the registry itself, or a cluster's workers
+    /// (`--nats-url`). Every route that starts, steers or watches a run goes through it.
+    pub runs: Arc<dyn opcode_sessions::Runs>,
     /// Claude's own project/session files.
     pub store: ClaudeStore,
     /// The token and the paired devices (credentials never logged), pairing links, the audit trail.
@@ -73,6 +76,7 @@ impl AppState {
             usage,
             git,
             turns,
+            runs: Arc::new(registry.clone()),
             registry,
             store,
             access,

@@ -191,7 +191,7 @@ pub async fn send_prompt(
 ) -> Result<opcode_sessions::PromptOutcome, opcode_sessions::ControlError> {
     use opcode_sessions::PromptOutcome;
     let turn = state.turns.begin_live(session_id).await;
-    let outcome = state.registry.send_prompt_with_images(session_id, prompt, client_id, images).await;
+    let outcome = state.runs.send_prompt(session_id, prompt, client_id, images).await;
     match &outcome {
         Ok(PromptOutcome::Sent) => {}
         Ok(PromptOutcome::Queued) => {

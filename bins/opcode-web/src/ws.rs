@@ -19,13 +19,12 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use futures::stream::{BoxStream, SelectAll};
+use futures::stream::SelectAll;
 use futures::{SinkExt, StreamExt};
 use opcode_proto::control::{ControlMessage, VisibilityReport};
 use opcode_proto::event::request_error_json;
 use opcode_proto::request::parse_request;
 use opcode_push::Watcher;
-use opcode_sessions::Subscription;
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -95,23 +94,7 @@ async fn attach(
     sized(ws).on_upgrade(move |ws| sockets.track_future(attach_socket(ws, socket, session_id, query.since)))
 }
 
-type Batches = BoxStream<'static, Vec<Bytes>>;
-
-/// A subscription as a stream of batches; a log read failure ends it (after a warning).
-fn batches(subscription: Subscription) -> Batches {
-    futures::stream::unfold(Some(subscription), |sub| async move {
-        let mut sub = sub?;
-        match sub.next_batch().await {
-            Ok(Some(batch)) => Some((batch, Some(sub))),
-            Ok(None) => None,
-            Err(err) => {
-                tracing::warn!(session_id = sub.session_id(), %err, "reading the event log failed");
-                None
-            }
-        }
-    })
-    .boxed()
-}
+type Batches = opcode_sessions::EventBatches;
 
 fn text(bytes: Bytes) -> Message {
     // event frames are built from Rust strings: always UTF-8
@@ -263,15 +246,15 @@ async fn control(ctx: &Socket, text: &str) -> Option<String> {
             crate::turns::send_prompt(state, &session_id, &prompt, client_id.as_deref(), images).await.map(|_| ())
         }
         ControlMessage::EditQueued { client_id, prompt, .. } => {
-            state.registry.edit_queued(&session_id, &client_id, &prompt).await
+            state.runs.edit_queued(&session_id, &client_id, &prompt).await
         }
-        ControlMessage::Unqueue { client_id, .. } => state.registry.unqueue(&session_id, &client_id).await,
+        ControlMessage::Unqueue { client_id, .. } => state.runs.unqueue(&session_id, &client_id).await,
         ControlMessage::PermissionResponse { request_id, decision, .. } => {
-            state.registry.answer_permission(&session_id, &request_id, decision).await
+            state.runs.answer_permission(&session_id, &request_id, decision).await
         }
-        ControlMessage::Interrupt { .. } => state.registry.interrupt(&session_id).await,
-        ControlMessage::End { .. } => state.registry.end_live(&session_id).await,
-        ControlMessage::Settings { change, .. } => state.registry.change_settings(&session_id, change).await,
+        ControlMessage::Interrupt { .. } => state.runs.interrupt(&session_id).await,
+        ControlMessage::End { .. } => state.runs.end_live(&session_id).await,
+        ControlMessage::Settings { change, .. } => state.runs.change_settings(&session_id, change).await,
     };
     if let (Ok(()), Some(action)) = (&result, audited) {
         state.audit(&ctx.caller, action, &session_id).await;
@@ -336,12 +319,12 @@ async fn start(ctx: &Socket, text: &str, runs: &mut SelectAll<Batches>) -> Optio
         Some(id) => state.turns.begin_in(id, &request.project_path).await,
         None => None,
     };
-    match state.registry.start_run(request).await {
+    match state.runs.start_run(request).await {
         Ok(run) => {
             state.audit(&ctx.caller, AuditAction::RunStarted, &run.session_id).await;
             // this socket follows the run it started, to its completion (a next run gets its own)
-            if let Some(subscription) = state.registry.subscribe(&run.session_id, run.first_seq).await {
-                runs.push(batches(subscription.until_completion()));
+            if let Some(events) = state.runs.events(&run.session_id, run.first_seq, true).await {
+                runs.push(events);
             }
             None
         }
@@ -357,11 +340,10 @@ async fn start(ctx: &Socket, text: &str, runs: &mut SelectAll<Batches>) -> Optio
 async fn attach_socket(mut socket: WebSocket, ctx: Socket, session_id: String, since: Option<u64>) {
     let state = &ctx.state;
     let from = since.map_or(0, |s| s.saturating_add(1));
-    let Some(subscription) = state.registry.subscribe(&session_id, from).await else {
+    let Some(mut events) = state.runs.events(&session_id, from, false).await else {
         let _ = socket.send(close(CLOSE_UNKNOWN_SESSION, "unknown session")).await;
         return;
     };
-    let mut events = batches(subscription);
     let mut heartbeat = Heartbeat::new(state.ping_every);
     let mut watcher = watcher(state);
     loop {

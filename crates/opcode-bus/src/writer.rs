@@ -47,6 +47,27 @@ impl Bus {
     /// keeps its numbering on any machine). Reads the subject's last message once.
     #[tracing::instrument(skip(self), fields(session = %session))]
     pub async fn writer(&self, session: &str) -> Result<SessionWriter, BusError> {
+        let (subject, last_subject_seq, next_seq) = self.subject_tail(session).await?;
+        tracing::debug!(last_subject_seq, next_seq, "writer opened");
+        Ok(SessionWriter {
+            bus: self.clone(),
+            session: session.to_owned(),
+            subject,
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            last_subject_seq,
+            next_seq,
+            fenced: false,
+            last_sent: None,
+        })
+    }
+
+    /// The number of events of `session` on the bus (its next seq; 0 for a session never published).
+    pub async fn session_len(&self, session: &str) -> Result<u64, BusError> {
+        Ok(self.subject_tail(session).await?.2)
+    }
+
+    /// The session's subject, the stream sequence of its last message (0: none) and its next event seq.
+    async fn subject_tail(&self, session: &str) -> Result<(String, u64, u64), BusError> {
         let subject = self.session_subject(session)?;
         let (last_subject_seq, next_seq) = match self.stream.get_last_raw_message_by_subject(&subject).await {
             Ok(message) => {
@@ -60,17 +81,7 @@ impl Bus {
             Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => (0, 0),
             Err(err) => return Err(BusError::nats(format!("last message of session {session}"), err)),
         };
-        tracing::debug!(last_subject_seq, next_seq, "writer opened");
-        Ok(SessionWriter {
-            bus: self.clone(),
-            session: session.to_owned(),
-            subject,
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            last_subject_seq,
-            next_seq,
-            fenced: false,
-            last_sent: None,
-        })
+        Ok((subject, last_subject_seq, next_seq))
     }
 }
 

@@ -16,10 +16,12 @@ mod client;
 mod error;
 pub mod forward;
 pub mod reaper;
+mod runs;
 mod subjects;
 mod worker;
 
 pub use client::ClusterClient;
 pub use error::ClusterError;
 pub use forward::Forwarder;
+pub use runs::ClusterRuns;
 pub use worker::{Worker, WorkerConfig};

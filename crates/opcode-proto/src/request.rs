@@ -282,6 +282,25 @@ impl ClaudeRequest {
     }
 }
 
+impl From<ValidRequest> for ClaudeRequest {
+    /// The request as a client would send it: validating it again gives back the same [`ValidRequest`]
+    /// (how a request travels to another machine).
+    fn from(request: ValidRequest) -> ClaudeRequest {
+        ClaudeRequest {
+            command_type: request.command.as_str().to_owned(),
+            project_path: request.project_path,
+            prompt: request.prompt,
+            model: request.model,
+            session_id: request.session_id.map(|id| id.to_string()),
+            include_partial_messages: request.include_partial_messages,
+            live: request.live,
+            permission_mode: request.permission_mode.map(|m| m.as_str().to_owned()),
+            images: request.images,
+            run_options: (!request.options.is_empty()).then_some(request.options),
+        }
+    }
+}
+
 /// Model names are short identifiers (`sonnet`, `claude-opus-4-1[1m]`); anything else is refused before
 /// it can reach claude's argv.
 pub fn is_model_name(m: &str) -> bool {
@@ -298,6 +317,25 @@ pub fn parse_request(text: &str) -> Result<ValidRequest, RequestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_valid_request_travels_as_a_claude_request_and_validates_to_itself() {
+        let sent = ClaudeRequest {
+            command_type: "resume".into(),
+            project_path: "/p".into(),
+            prompt: "go on".into(),
+            model: Some("sonnet".into()),
+            session_id: Some("6f1e2d3c-4b5a-4978-8a6b-000000000001".into()),
+            include_partial_messages: true,
+            live: true,
+            permission_mode: Some("acceptEdits".into()),
+            images: Vec::new(),
+            run_options: Some(RunOptions { allowed_tools: vec!["Read".into()], ..Default::default() }),
+        };
+        let valid = sent.clone().validate().unwrap();
+        let again = ClaudeRequest::from(valid.clone());
+        assert_eq!(again.validate().unwrap(), valid);
+    }
 
     fn check(json: &str) -> Result<ValidRequest, RequestError> {
         parse_request(json)

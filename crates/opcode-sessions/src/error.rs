@@ -54,6 +54,14 @@ pub enum StartError {
         #[source]
         source: LogError,
     },
+    /// Another machine refused it (a cluster's worker), for the reason `refusal`.
+    #[error("{message}")]
+    Refused {
+        /// Why, as a kind the server turns into a status.
+        refusal: opcode_proto::cluster::Refusal,
+        /// The refusal's message, for the user.
+        message: String,
+    },
 }
 
 /// Why events numbered elsewhere were not imported into a session's log. Nothing was appended.
@@ -85,6 +93,14 @@ pub enum CancelError {
     /// The session is known but its run already finished.
     #[error("session {0} has no run in progress (it already finished)")]
     NotRunning(String),
+    /// Another machine refused it (a cluster's worker), for the reason `refusal`.
+    #[error("{message}")]
+    Refused {
+        /// Why, as a kind the server turns into a status.
+        refusal: opcode_proto::cluster::Refusal,
+        /// The refusal's message, for the user.
+        message: String,
+    },
 }
 
 /// A failure of the on-disk event log.
@@ -169,6 +185,14 @@ pub enum ControlError {
     /// An image sent with the prompt does not check; nothing was sent or queued.
     #[error(transparent)]
     BadImage(#[from] opcode_proto::ImageError),
+    /// Another machine refused it (a cluster's worker), for the reason `refusal`.
+    #[error("{message}")]
+    Refused {
+        /// Why, as a kind the server turns into a status.
+        refusal: opcode_proto::cluster::Refusal,
+        /// The refusal's message, for the user.
+        message: String,
+    },
 }
 
 /// Why the registry could not be opened.

@@ -43,6 +43,7 @@ mod log;
 pub mod notable;
 mod registry;
 mod run;
+mod runs;
 mod subscription;
 mod writer;
 
@@ -52,4 +53,5 @@ pub use log::{EventLog, LogConfig};
 pub use registry::{
     EventSink, RegistryConfig, RunHealth, RunStatus, RunSummary, SessionRegistry, StartedRun, RESTART_MESSAGE,
 };
+pub use runs::{subscription_batches, EventBatches, Runs};
 pub use subscription::Subscription;

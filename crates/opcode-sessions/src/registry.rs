@@ -907,7 +907,7 @@ impl SessionRegistry {
     /// with no run here) if it is unknown, so that a run started next continues their numbering and viewers
     /// here replay them. `first` must be the log's next seq, otherwise [`ImportError::Gap`]; a session with
     /// a run in progress here refuses ([`ImportError::Running`]). Nothing is appended on error. Returns the
-    /// log's next seq after the import.
+    /// log's next seq after the import, once the events are readable by viewers.
     pub async fn import_events(&self, session_id: &str, first: Seq, lines: Vec<Bytes>) -> Result<Seq, ImportError> {
         let session = match self.session(session_id).await {
             Some(session) => session,
@@ -948,20 +948,25 @@ impl SessionRegistry {
             }
         };
         // under the state's lock, so no run can begin between the check and the append
-        let state = session.state();
-        if !matches!(state.lifecycle, Lifecycle::Finished { .. }) {
-            return Err(ImportError::Running(session_id.to_owned()));
-        }
         let count = lines.len() as Seq;
-        session.log.append_numbered(first, lines).map_err(|expected| ImportError::Gap {
-            session_id: session_id.to_owned(),
-            expected,
-            got: first,
-        })?;
-        // no run is live: the file is closed again once the events are in it
-        session.log.set_live(false);
-        drop(state);
-        Ok(first + count)
+        {
+            let state = session.state();
+            if !matches!(state.lifecycle, Lifecycle::Finished { .. }) {
+                return Err(ImportError::Running(session_id.to_owned()));
+            }
+            session.log.append_numbered(first, lines).map_err(|expected| ImportError::Gap {
+                session_id: session_id.to_owned(),
+                expected,
+                got: first,
+            })?;
+            // no run is live: the file is closed again once the events are in it
+            session.log.set_live(false);
+        }
+        // returns once viewers can read them (they are in the file)
+        let next = first + count;
+        let mut status = session.log.watch();
+        let _ = status.wait_for(|s| s.next_seq >= next).await;
+        Ok(next)
     }
 
     /// Cancels the run in progress of `session_id`: SIGTERM to its process group, SIGKILL after the

@@ -1,0 +1,149 @@
+//! opcode-web as replicas of a cluster (`--nats-url`), on a real nats-server, with a worker running the fake
+//! claude: a run started on one replica is watched from another; two viewers on two replicas answer one
+//! permission request at once and one wins; a viewer whose replica dies mid-run carries on from another
+//! replica with `since=` and sees no gap and no duplicate; bad requests are refused as a server on its own
+//! refuses them.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use opcode_bus::{Bus, BusConfig};
+use opcode_cluster::{ClusterClient, ClusterRuns, Forwarder, Worker, WorkerConfig};
+use opcode_proc::TokioSupervisor;
+use opcode_sessions::claude_store::ClaudeStore;
+use opcode_sessions::{RegistryConfig, SessionRegistry};
+use opcode_testkit::nats::NatsServer;
+use serde_json::{json, Value};
+
+fn bus_config() -> BusConfig {
+    BusConfig { lease_ttl: Duration::from_secs(2), ..BusConfig::default() }
+}
+
+/// A worker with its own data dir, running claude in the replicas' project folders (one machine here).
+async fn worker(server: &NatsServer, id: &str) -> (Worker, tempfile::TempDir, tempfile::TempDir) {
+    let (data, claude) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let forwarder = Forwarder::new(opcode_cluster::forward::DEFAULT_WINDOW);
+    let mut config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
+    config.claude_store = ClaudeStore::new(claude.path());
+    config.child_env.push(("CLAUDE_CONFIG_DIR".into(), claude.path().into()));
+    config.sink = Some(forwarder.clone());
+    let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
+    let bus = Bus::connect(&server.url(), bus_config()).await.unwrap();
+    let worker = Worker::start(bus, registry, forwarder, WorkerConfig { id: id.into() }).await.unwrap();
+    (worker, data, claude)
+}
+
+/// An opcode-web replica of the cluster.
+async fn replica(server: &NatsServer) -> TestServer {
+    let bus = Bus::connect(&server.url(), bus_config()).await.unwrap();
+    let runs = Arc::new(ClusterRuns::new(ClusterClient::new(bus)));
+    TestServer::start_with_state(move |state| state.runs = runs).await
+}
+
+/// The `seq` of an event frame.
+fn seq(e: &Value) -> u64 {
+    e["seq"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_run_started_on_one_replica_is_watched_and_answered_from_another() {
+    let nats = NatsServer::start().await;
+    let (w, _d, _c) = worker(&nats, "w-1").await;
+    let (one, two) = (replica(&nats).await, replica(&nats).await);
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut owner = one.ws("/ws/claude").await;
+    send(&mut owner, one.live_request("please @tool", &id)).await;
+    let seen = until(&mut owner, |e| e["type"] == "permission_request").await;
+    assert_eq!(seen[0]["type"], "start");
+    assert_contiguous(&seen, &id, 0);
+    let request_id = seen.last().unwrap()["request_id"].as_str().unwrap().to_owned();
+
+    // a viewer on the other replica sees the same events, then both answer at once: one wins
+    let mut phone = two.ws(&format!("/ws/sessions/{id}")).await;
+    let replayed = until(&mut phone, |e| e["type"] == "permission_request").await;
+    assert_eq!(replayed, seen, "the same events, the same seqs, from either replica");
+    let answer = |behavior: &str| {
+        json!({"type":"permission_response","session_id":id,"request_id":request_id,"behavior":behavior}).to_string()
+    };
+    send(&mut owner, answer("allow")).await;
+    send(&mut phone, answer("deny")).await;
+    let phone_saw = until(&mut phone, |e| e["type"] == "permission_resolved").await;
+    let owner_saw = until(&mut owner, is_result).await;
+    assert_eq!(owner_saw.iter().filter(|e| e["type"] == "permission_resolved").count(), 1, "one answer won");
+    let winner = phone_saw.last().unwrap()["behavior"].as_str().unwrap().to_owned();
+    // the loser was told, as on a server on its own (its refusal may have come before the resolution)
+    let (loser, saw) = if winner == "allow" { (&mut phone, phone_saw) } else { (&mut owner, owner_saw) };
+    let refusal = match saw.into_iter().find(|e| e.get("seq").is_none()) {
+        Some(refusal) => refusal,
+        None => until(loser, |e| e.get("seq").is_none()).await.pop().unwrap(),
+    };
+    assert!(refusal["message"].as_str().unwrap().contains("not pending"), "{winner} won; the loser got {refusal}");
+
+    // REST on the other replica steers the run too: end it; both viewers see its completion
+    let response =
+        two.http().post(two.url(&format!("/api/sessions/{id}/end"))).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let done = until_completion(&mut owner).await;
+    assert_eq!(done.last().unwrap()["status"], "success");
+    let (tail, code) = until_close(&mut phone).await;
+    assert!(tail.iter().any(|e| e["type"] == "completion"), "{tail:?}");
+    assert_eq!(code, Some(1000), "the attach socket closes once the run is over");
+
+    // commands for a session with no run are refused as usual
+    let response =
+        one.http().post(one.url(&format!("/api/sessions/{id}/cancel"))).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 409);
+    let unknown = uuid::Uuid::new_v4();
+    let mut nobody = one.ws(&format!("/ws/sessions/{unknown}")).await;
+    assert_eq!(until_close(&mut nobody).await.1, Some(opcode_web::ws::CLOSE_UNKNOWN_SESSION), "an unknown session");
+    one.stop().await;
+    two.stop().await;
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_viewer_whose_replica_dies_carries_on_from_another_with_no_gap_and_no_duplicate() {
+    let nats = NatsServer::start().await;
+    let (w, _d, _c) = worker(&nats, "w-1").await;
+    let (one, two) = (replica(&nats).await, replica(&nats).await);
+
+    // a run that writes 400 lines, 5 ms apart
+    let mut ws = one.ws("/ws/claude").await;
+    send(&mut ws, one.request("execute", "count @lines=400 @delay=5", None)).await;
+    let first = until(&mut ws, |e| e["type"] == "output").await;
+    let id = first[0]["session_id"].as_str().unwrap().to_owned();
+    let last = seq(first.last().unwrap());
+
+    // replica one dies with the viewer on it
+    one.stop().await;
+    let mut rest = two.ws(&format!("/ws/sessions/{id}?since={last}")).await;
+    let (after, code) = until_close(&mut rest).await;
+    assert_eq!(code, Some(1000));
+    assert_contiguous(&after, &id, last + 1);
+    let mut all = first;
+    all.extend(after);
+    assert_contiguous(&all, &id, 0);
+    assert_eq!(all.iter().filter(|e| e["type"] == "completion").count(), 1);
+    assert!(all.iter().filter(|e| e["type"] == "output").count() >= 400);
+    two.stop().await;
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_no_worker_a_start_is_refused_with_what_to_do() {
+    let nats = NatsServer::start().await;
+    let one = replica(&nats).await;
+    let mut ws = one.ws("/ws/claude").await;
+    send(&mut ws, one.request("execute", "hello", None)).await;
+    let refusal = until(&mut ws, |e| e["type"] == "error" || e.get("seq").is_none()).await.pop().unwrap();
+    assert!(refusal["message"].as_str().unwrap().contains("no opcode-worker answered"), "{refusal}");
+    // and bad input is refused before anything is sent anywhere
+    send(&mut ws, json!({"command_type":"execute","project_path":"","prompt":"x"}).to_string()).await;
+    let refusal = until(&mut ws, |e| e.get("seq").is_none()).await.pop().unwrap();
+    assert!(refusal["message"].as_str().unwrap().contains("project_path"), "{refusal}");
+    one.stop().await;
+}
