@@ -84,9 +84,19 @@ async fn main() -> anyhow::Result<()> {
     // the line tests and scripts wait for
     println!("opcode-worker {id} serving on {}", args.nats_url);
 
-    shutdown_signal().await;
+    let lost = tokio::select! {
+        () = shutdown_signal() => false,
+        () = worker.lease_lost() => true,
+    };
     tracing::info!("shutting down: ending runs");
     worker.shutdown().await;
+    if lost {
+        // cut off from NATS past the lease: the runs were cancelled and are ended elsewhere; a supervisor
+        // (systemd, a container runtime) starts the worker again with a fresh lease
+        anyhow::bail!(
+            "worker {id} lost its lease (cut off from NATS for longer than --lease-ttl); its runs were cancelled"
+        );
+    }
     Ok(())
 }
 

@@ -96,6 +96,13 @@ impl Worker {
         &self.inner.id
     }
 
+    /// Done when the worker has lost its lease (it then cancels its runs and takes no more commands; a
+    /// process should exit and be started again, with a new lease).
+    pub async fn lease_lost(&self) {
+        let mut lost = self.inner.lost.clone();
+        let _ = lost.wait_for(|lost| *lost).await;
+    }
+
     /// The sessions whose runs this worker owns now.
     pub fn owned(&self) -> Vec<String> {
         self.owned_set().iter().cloned().collect()
