@@ -154,7 +154,7 @@ fn run_id(session_id: &str, index: usize) -> u64 {
 /// (`{"ClaudeSession": {"session_id"}}` while a run is in progress, `{}` once it finished, so the seed's
 /// client reattaches to running sessions only).
 async fn running(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let list = state.registry.list().await;
+    let list = state.runs.list().await;
     let mut out = Vec::with_capacity(list.len());
     for (index, summary) in list.into_iter().enumerate() {
         let running = summary.status == opcode_sessions::RunStatus::Running;

@@ -83,6 +83,17 @@ async fn a_run_started_on_one_replica_is_watched_and_answered_from_another() {
     };
     assert!(refusal["message"].as_str().unwrap().contains("not pending"), "{winner} won; the loser got {refusal}");
 
+    // either replica lists the run, in progress, as a server on its own does
+    for replica in [&one, &two] {
+        let (status, body) = replica.get_json("/api/sessions/running").await;
+        assert_eq!(status, 200, "{body}");
+        let run = body["data"].as_array().unwrap().iter().find(|r| r["session_id"] == id.as_str()).cloned();
+        let run = run.unwrap_or_else(|| panic!("the run is listed: {body}"));
+        assert_eq!(run["status"], "running", "{run}");
+        assert_eq!(run["live"], true);
+        assert_eq!(run["process_type"]["ClaudeSession"]["session_id"], id.as_str());
+    }
+
     // REST on the other replica steers the run too: end it; both viewers see its completion
     let response =
         two.http().post(two.url(&format!("/api/sessions/{id}/end"))).bearer_auth(TOKEN).send().await.unwrap();

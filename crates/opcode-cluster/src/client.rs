@@ -51,6 +51,12 @@ impl ClusterClient {
     /// run in progress, or whose worker does not answer, is refused (`conflict`, `unavailable`).
     pub async fn command(&self, command: WorkerCommand) -> Result<WorkerReply, ClusterError> {
         let Some(session) = command.session_id().map(str::to_owned) else {
+            if command == WorkerCommand::List {
+                return Ok(WorkerReply::Refused {
+                    refusal: Refusal::BadRequest,
+                    message: "a list goes to each worker: use ClusterClient::list".to_owned(),
+                });
+            }
             return self.start_from(command).await;
         };
         let Some(owner) = self.bus.run_owner(&session).await? else {
@@ -75,6 +81,26 @@ impl ClusterClient {
             WorkerCommand::Start { request } => self.start(request).await,
             _ => unreachable!("every other command names its session"),
         }
+    }
+
+    /// The live workers' sessions with their latest runs, each worker's list as it answered (a worker that
+    /// does not answer in time is left out).
+    pub async fn list(&self) -> Result<Vec<(String, Vec<serde_json::Value>)>, ClusterError> {
+        let workers = self.bus.workers().await?;
+        let asks = workers.iter().map(|worker| async move {
+            match self.ask(&subjects::worker(worker), &WorkerCommand::List).await {
+                Ok(WorkerReply::Runs { runs }) => Some((worker.clone(), runs)),
+                Ok(other) => {
+                    tracing::warn!(%worker, ?other, "a worker answered a list with something else");
+                    None
+                }
+                Err(err) => {
+                    tracing::warn!(%worker, %err, "a worker did not answer a list");
+                    None
+                }
+            }
+        });
+        Ok(futures::future::join_all(asks).await.into_iter().flatten().collect())
     }
 
     /// The runs in progress across the cluster: (session, worker).

@@ -9,7 +9,9 @@ use futures::StreamExt;
 use opcode_proto::cluster::{Prompted, Refusal, WorkerCommand, WorkerReply};
 use opcode_proto::control::{PermissionDecision, SettingsChange};
 use opcode_proto::{ClaudeRequest, ImageAttachment, Seq, ValidRequest};
-use opcode_sessions::{CancelError, ControlError, EventBatches, PromptOutcome, Runs, StartError, StartedRun};
+use opcode_sessions::{
+    CancelError, ControlError, EventBatches, PromptOutcome, RunSummary, Runs, StartError, StartedRun,
+};
 
 use crate::{ClusterClient, ClusterError};
 
@@ -150,6 +152,20 @@ impl Runs for ClusterRuns {
 
     async fn end_live(&self, session_id: &str) -> Result<(), ControlError> {
         self.done(WorkerCommand::End { session_id: session_id.to_owned() }).await
+    }
+
+    async fn list(&self) -> Vec<RunSummary> {
+        let lists = match self.client.list().await {
+            Ok(lists) => lists,
+            Err(err) => {
+                tracing::warn!(%err, "could not list the cluster's runs");
+                return Vec::new();
+            }
+        };
+        let mut runs: Vec<RunSummary> =
+            lists.into_iter().flat_map(|(_, runs)| runs).filter_map(|run| serde_json::from_value(run).ok()).collect();
+        runs.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        runs
     }
 
     async fn events(&self, session_id: &str, from: Seq, one_run: bool) -> Option<EventBatches> {

@@ -186,6 +186,9 @@ impl Worker {
         let done = |result: Result<(), ControlError>| result.map_or_else(control_refusal, |()| WorkerReply::Done);
         match command {
             WorkerCommand::Start { request } => self.start_run(request).await,
+            WorkerCommand::List => WorkerReply::Runs {
+                runs: registry.list().await.iter().filter_map(|run| serde_json::to_value(run).ok()).collect(),
+            },
             WorkerCommand::Cancel { .. } => match registry.cancel(sid) {
                 Ok(()) => WorkerReply::Done,
                 Err(err @ CancelError::NotFound(_)) => refuse(Refusal::NotFound, err.to_string()),

@@ -80,13 +80,15 @@ pub enum WorkerCommand {
         /// The session.
         session_id: String,
     },
+    /// The worker's sessions with their latest runs (sent to each live worker for a cluster-wide list).
+    List,
 }
 
 impl WorkerCommand {
     /// The session the command is about (`None` for a start, whose session id may be chosen by the worker).
     pub fn session_id(&self) -> Option<&str> {
         match self {
-            WorkerCommand::Start { .. } => None,
+            WorkerCommand::Start { .. } | WorkerCommand::List => None,
             WorkerCommand::Cancel { session_id }
             | WorkerCommand::Prompt { session_id, .. }
             | WorkerCommand::EditQueued { session_id, .. }
@@ -147,6 +149,11 @@ pub enum WorkerReply {
     Prompted {
         /// What became of it.
         prompted: Prompted,
+    },
+    /// The worker's sessions (the sessions layer's run summaries, as JSON), newest first.
+    Runs {
+        /// The summaries.
+        runs: Vec<serde_json::Value>,
     },
     /// Done.
     Done,

@@ -130,7 +130,7 @@ pub struct StartedRun {
 }
 
 /// Whether a session's latest run is in progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// In progress.
@@ -140,7 +140,7 @@ pub enum RunStatus {
 }
 
 /// How a run in progress is doing, read when the list is asked for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RunHealth {
     /// Whether claude's process is still alive.
     pub alive: bool,
@@ -157,7 +157,7 @@ pub struct RunHealth {
 }
 
 /// What `/api/sessions/running` shows of a session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RunSummary {
     /// The session id.
     pub session_id: String,

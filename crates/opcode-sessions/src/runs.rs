@@ -11,7 +11,7 @@ use opcode_proto::{ImageAttachment, Seq, ValidRequest};
 
 use crate::error::{CancelError, ControlError, StartError};
 use crate::live::PromptOutcome;
-use crate::registry::{SessionRegistry, StartedRun};
+use crate::registry::{RunSummary, SessionRegistry, StartedRun};
 use crate::subscription::Subscription;
 
 /// A session's events in batches (encoded JSON frames in seq order, no gap, no repeat); the stream ends
@@ -54,6 +54,8 @@ pub trait Runs: Send + Sync + std::fmt::Debug {
     /// The session's events from seq `from` on; with `one_run`, only up to the next `completion`. `None`
     /// for an unknown session.
     async fn events(&self, session_id: &str, from: Seq, one_run: bool) -> Option<EventBatches>;
+    /// The known sessions with their latest run, newest first ([`SessionRegistry::list`]).
+    async fn list(&self) -> Vec<RunSummary>;
 }
 
 /// A subscription as a stream of batches; a log read failure ends it (after a warning).
@@ -119,6 +121,10 @@ impl Runs for SessionRegistry {
 
     async fn end_live(&self, session_id: &str) -> Result<(), ControlError> {
         SessionRegistry::end_live(self, session_id).await
+    }
+
+    async fn list(&self) -> Vec<RunSummary> {
+        SessionRegistry::list(self).await
     }
 
     async fn events(&self, session_id: &str, from: Seq, one_run: bool) -> Option<EventBatches> {
