@@ -164,7 +164,7 @@ impl Runs for ClusterRuns {
         };
         let mut runs: Vec<RunSummary> =
             lists.into_iter().flat_map(|(_, runs)| runs).filter_map(|run| serde_json::from_value(run).ok()).collect();
-        runs.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        runs.sort_by_key(|run| std::cmp::Reverse(run.started_at));
         runs
     }
 
