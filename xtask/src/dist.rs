@@ -1,5 +1,6 @@
-//! `cargo xtask dist`: the release tarball `<target dir>/dist/opcode-<version>-<target>.tar.gz` holding both
-//! binaries (the UI is embedded in `opcode-web` by its build script), README, LICENSE and SHA256SUMS.
+//! `cargo xtask dist`: the release tarball `<target dir>/dist/opcode-<version>-<target>.tar.gz` holding the
+//! binaries (the UI is embedded in `opcode-web` by its build script; `opcode-worker` and a NATS config for a
+//! cluster), README, LICENSE and SHA256SUMS.
 //! `--check` then unpacks it into an empty folder and proves the server starts and serves its UI from there.
 //! The target dir is cargo's (`CARGO_TARGET_DIR` included, see [`util::target_dir`]), never assumed.
 
@@ -34,6 +35,8 @@ pub(crate) fn dist(check: bool) -> Result<()> {
     let files: Vec<(PathBuf, &str, u32)> = vec![
         (release.join("opcode-web"), "opcode-web", 0o755),
         (release.join("opcode"), "opcode", 0o755),
+        (release.join("opcode-worker"), "opcode-worker", 0o755),
+        (root.join("deploy/nats-server.conf"), "nats-server.conf", 0o644),
         (root.join("README.md"), "README.md", 0o644),
         (root.join("LICENSE"), "LICENSE", 0o644),
     ];
