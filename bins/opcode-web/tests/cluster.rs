@@ -24,12 +24,22 @@ fn bus_config() -> BusConfig {
 
 /// A worker with its own data dir, running claude in the replicas' project folders (one machine here).
 async fn worker(server: &NatsServer, id: &str) -> (Worker, tempfile::TempDir, tempfile::TempDir) {
+    worker_with(server, id, |_| {}).await
+}
+
+/// A worker whose registry `adjust` changes (another claude, its environment).
+async fn worker_with(
+    server: &NatsServer,
+    id: &str,
+    adjust: impl FnOnce(&mut RegistryConfig),
+) -> (Worker, tempfile::TempDir, tempfile::TempDir) {
     let (data, claude) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let forwarder = Forwarder::new(opcode_cluster::forward::DEFAULT_WINDOW);
     let mut config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
     config.claude_store = ClaudeStore::new(claude.path());
     config.child_env.push(("CLAUDE_CONFIG_DIR".into(), claude.path().into()));
     config.sink = Some(forwarder.clone());
+    adjust(&mut config);
     let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
     let bus = Bus::connect(&server.url(), bus_config()).await.unwrap();
     let worker = Worker::start(bus, registry, forwarder, WorkerConfig { id: id.into() }).await.unwrap();
@@ -157,4 +167,49 @@ async fn with_no_worker_a_start_is_refused_with_what_to_do() {
     let refusal = until(&mut ws, |e| e.get("seq").is_none()).await.pop().unwrap();
     assert!(refusal["message"].as_str().unwrap().contains("project_path"), "{refusal}");
     one.stop().await;
+}
+
+#[tokio::test]
+async fn the_genuine_cli_runs_on_a_worker_and_resumes_there_through_a_replica() {
+    let Some(claude) = common::genuine::real_claude() else { return };
+    let mock = opcode_testkit::mock_api::MockApi::start().await.unwrap();
+    let nats = NatsServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let (home_path, url) = (home.path().display().to_string(), mock.url.clone());
+    let (w, _d, _c) = worker_with(&nats, "w-genuine", move |c| {
+        c.claude_bin = claude;
+        c.permissions = opcode_sessions::claude_cli::PermissionPolicy::ClaudeDefault;
+        c.child_env.retain(|(key, _)| key != "CLAUDE_CONFIG_DIR");
+        for (key, value) in [
+            ("HOME", home_path),
+            ("ANTHROPIC_BASE_URL", url),
+            ("ANTHROPIC_API_KEY", "sk-test-mock".to_owned()),
+            ("DISABLE_AUTOUPDATER", "1".to_owned()),
+            ("DISABLE_TELEMETRY", "1".to_owned()),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_owned()),
+        ] {
+            c.child_env.push((key.into(), value.into()));
+        }
+    })
+    .await;
+    let one = replica(&nats).await;
+    let mut ws = one.ws("/ws/claude").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, one.request("execute", "first turn alpha", Some(&id))).await;
+    let first = until_completion(&mut ws).await;
+    assert_contiguous(&first, &id, 0);
+    assert_eq!(first.last().unwrap()["status"], "success", "{first:#?}");
+    assert!(first.iter().any(|e| e["content"].to_string().contains("Mock reply to: first turn alpha")), "{first:#?}");
+
+    send(&mut ws, one.request("resume", "second turn beta", Some(&id))).await;
+    let second = until_completion(&mut ws).await;
+    assert_contiguous(&second, &id, first.len() as u64);
+    assert_eq!(second.last().unwrap()["status"], "success", "{second:#?}");
+    let saw_first = mock.requests().iter().any(|r| {
+        let body = r.to_string();
+        body.contains("second turn beta") && body.contains("first turn alpha")
+    });
+    assert!(saw_first, "the resumed run on the worker sent the first turn to the API");
+    one.stop().await;
+    w.shutdown().await;
 }
