@@ -218,6 +218,9 @@ async fn claude_socket(mut socket: WebSocket, ctx: Socket) {
                 }
             }
             chore = chores(&mut heartbeat, &state.closing, &ctx.revoked) => {
+                if matches!(chore, Chore::ShuttingDown) {
+                    deliver_the_rest(&mut socket, &mut runs).await;
+                }
                 if !do_chore(&mut socket, chore).await {
                     return;
                 }
@@ -381,10 +384,30 @@ async fn attach_socket(mut socket: WebSocket, ctx: Socket, session_id: String, s
                 }
             }
             chore = chores(&mut heartbeat, &state.closing, &ctx.revoked) => {
+                if matches!(chore, Chore::ShuttingDown) {
+                    deliver_the_rest(&mut socket, &mut events).await;
+                }
                 if !do_chore(&mut socket, chore).await {
                     return;
                 }
             }
         }
     }
+}
+
+/// How long a socket of a server that shuts down keeps delivering what its runs still have (their
+/// `cancelled` and `completion`: the server cancelled them) before it closes with 1001.
+const LAST_EVENTS_GRACE: Duration = Duration::from_secs(2);
+
+/// At shutdown: sends what `events` still yield (the runs were cancelled, so they end soon), within
+/// [`LAST_EVENTS_GRACE`], so a viewer learns how its run ended before the socket closes.
+async fn deliver_the_rest(socket: &mut WebSocket, events: &mut (impl futures::Stream<Item = Vec<Bytes>> + Unpin)) {
+    let _ = tokio::time::timeout(LAST_EVENTS_GRACE, async {
+        while let Some(batch) = events.next().await {
+            if !send_batch(socket, batch).await {
+                return;
+            }
+        }
+    })
+    .await;
 }
