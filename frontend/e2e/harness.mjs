@@ -144,13 +144,13 @@ export function ownHome() {
 /** Starts the server binary on `home`'s data dir (port 0: any) and resolves once it listens. With
  *  E2E_UI=dist the browser talks to it through a proxy serving dist/ (pass the proxy of the server it
  *  replaces to keep the browser's address). */
-export async function launchServer({ home: dir, token, port = 0, via = null, args = [] }) {
+export async function launchServer({ home: dir, token, port = 0, via = null, args = [], env = {} }) {
   let front = via;
   if (SERVE_DIST && !front) {
     front = await startDistProxy(() => front.backend);
     ownProxies.add(front);
   }
-  const s = await spawnOwnServer({ home: dir, token, port, front, args });
+  const s = await spawnOwnServer({ home: dir, token, port, front, args, env });
   if (front) {
     front.backend = s.url;
     s.backend = s.url;
@@ -160,13 +160,13 @@ export async function launchServer({ home: dir, token, port = 0, via = null, arg
   return s;
 }
 
-/** Spawns the server binary (`args`: more flags, e.g. `--tls-local-ca`); resolves once it listens (`url`:
- *  its http:// or https:// address). */
-export function spawnOwnServer({ home: dir, token, port, front, args: more = [] }) {
+/** Spawns the server binary (`args`: more flags, e.g. `--tls-local-ca`; `env`: more environment, e.g.
+ *  `CLAUDE_CONFIG_DIR`); resolves once it listens (`url`: its http:// or https:// address). */
+export function spawnOwnServer({ home: dir, token, port, front, args: more = [], env = {} }) {
   const args = ['--port', String(port), '--token', token, '--claude-bin', FAKE_CLAUDE, '--data-dir', join(dir, 'data'), ...more];
   if (front) args.push('--allowed-origin', `http://127.0.0.1:${front.port}`);
   const [cmd, argv] = SERVER_BIN.endsWith('.mjs') ? [process.execPath, [SERVER_BIN, ...args]] : [SERVER_BIN, args];
-  const proc = spawn(cmd, argv, { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, argv, { env: { ...process.env, HOME: dir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((ok) => proc.on('exit', (code, signal) => ok({ code, signal })));
   const s = { proc, exited, token, home: dir, output: '', url: null, port: null };
   ownServers.add(s);

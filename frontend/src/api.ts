@@ -1,7 +1,7 @@
 // REST client for opcode-web: unwraps the `{ success, data, error }` envelope, sends the auth cookie
 // (same-origin), and raises UnauthorizedError on 401 so the app can show the "open the printed URL" page.
 
-import type { Envelope, HistoryPage, ImageAttachment, PermissionMode, Project, ProjectCommands, RunningSession, SessionInfo } from './events';
+import type { Envelope, HistoryPage, ImageAttachment, PermissionMode, Project, ProjectCommands, RunningSession, SessionEvent, SessionInfo } from './events';
 import type { UsageReport } from './usage';
 
 export class UnauthorizedError extends Error {
@@ -121,6 +121,8 @@ export const api = {
     return request<HistoryPage>('GET', `/api/sessions/${enc(sessionId)}/history/${enc(projectId)}?${q}`);
   },
   running: () => request<RunningSession[]>('GET', '/api/sessions/running'),
+  /** Every event of a session so far (404 for a session the server does not know). */
+  output: (sessionId: string) => request<SessionEvent[]>('GET', `/api/sessions/${enc(sessionId)}/output`),
   cancel: (sessionId: string) => request<{ cancelled: boolean }>('POST', `/api/sessions/${enc(sessionId)}/cancel`),
   // live sessions (REST equivalents of the WebSocket control messages)
   prompt: (sessionId: string, prompt: string, clientId?: string, images: ImageAttachment[] = []) =>

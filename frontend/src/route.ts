@@ -1,9 +1,11 @@
 // The address of what is shown: `#session=<id>` for a session's tab, `#runs` for the Runs view, `#usage` for
 // the Usage view, `#agents` for the Agents pane, nothing for home. A reload, a bookmark or a notification's
-// link (`/#session=<id>`) opens that session again.
+// link (`/#session=<id>`) opens that session again: a run the server lists, or else any session whose events
+// it has (on a cluster's replica, a run whose worker is gone).
 
 import { api } from './api';
 import type { Controller } from './controller';
+import type { StartEvent } from './events';
 import type { AppState } from './reducer';
 
 export function hashFor(state: Pick<AppState, 'active' | 'pane' | 'sessions'>): string {
@@ -49,8 +51,14 @@ export async function openFromLocation(controller: Controller, hash: string = wi
   if (controller.activateSession(id)) return;
   try {
     const run = (await api.running()).find((r) => r.session_id === id);
-    if (run) controller.attach(id, run.project_path, null);
+    if (run) {
+      controller.attach(id, run.project_path, null);
+      return;
+    }
+    // not in the list (on a cluster, the worker that ran it may be gone): its events may be known
+    const start = (await api.output(id)).find((e): e is StartEvent => e.type === 'start');
+    if (start) controller.attach(id, start.project_path, null);
   } catch {
-    /* offline: the remembered tabs are what we have */
+    /* offline, or a session the server does not know: the remembered tabs are what we have */
   }
 }

@@ -74,6 +74,8 @@ fn test() -> Result<()> {
             .current_dir(&frontend)
             .env("CI", "true")
             .env("OPCODE_WEB_BIN", debug.join("opcode-web"))
-            .env("FAKE_CLAUDE_BIN", debug.join("fake-claude")),
+            .env("FAKE_CLAUDE_BIN", debug.join("fake-claude"))
+            // the cluster e2e tests (e2e/cluster.test.mjs) start the same NATS server
+            .env("NATS_SERVER_BIN", &nats_server),
     )
 }

@@ -315,7 +315,7 @@ async fn settings(
 
 /// Every event of the session so far, spliced raw into the envelope.
 async fn output(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<Response, ApiError> {
-    let events = match state.registry.events_so_far(&session_id).await {
+    let events = match state.runs.events_so_far(&session_id).await {
         None => return Err(ApiError::NotFound(format!("no session {session_id} is known to this server"))),
         Some(Err(err)) => return Err(ApiError::Internal(err.to_string())),
         Some(Ok(events)) => events,

@@ -1,8 +1,8 @@
 //! opcode-web as replicas of a cluster (`--nats-url`), on a real nats-server, with a worker running the fake
 //! claude: a run started on one replica is watched from another; two viewers on two replicas answer one
 //! permission request at once and one wins; a viewer whose replica dies mid-run carries on from another
-//! replica with `since=` and sees no gap and no duplicate; bad requests are refused as a server on its own
-//! refuses them.
+//! replica with `since=` and sees no gap and no duplicate; every replica serves a session's events so far
+//! (`/output`); bad requests are refused as a server on its own refuses them.
 
 mod common;
 
@@ -150,6 +150,49 @@ async fn a_viewer_whose_replica_dies_carries_on_from_another_with_no_gap_and_no_
     assert_contiguous(&all, &id, 0);
     assert_eq!(all.iter().filter(|e| e["type"] == "completion").count(), 1);
     assert!(all.iter().filter(|e| e["type"] == "output").count() >= 400);
+    two.stop().await;
+    w.shutdown().await;
+}
+
+/// `GET /api/sessions/{id}/output` of `server`.
+async fn output(server: &TestServer, id: &str) -> (u16, Value) {
+    server.get_json(&format!("/api/sessions/{id}/output")).await
+}
+
+#[tokio::test]
+async fn every_replica_serves_a_sessions_events_so_far_during_and_after_its_run() {
+    let nats = NatsServer::start().await;
+    let (w, _d, _c) = worker(&nats, "w-1").await;
+    let (one, two) = (replica(&nats).await, replica(&nats).await);
+
+    // a live session started on replica one, idle after its first turn: replica two has its events so far
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut owner = one.ws("/ws/claude").await;
+    send(&mut owner, one.live_request("hello", &id)).await;
+    let seen = until(&mut owner, is_result).await;
+    let (status, body) = output(&two, &id).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"].as_array().unwrap()[..seen.len()], seen[..], "what the owner saw, from the other replica");
+
+    // ended: the events up to the completion, the same from either replica
+    let response =
+        two.http().post(two.url(&format!("/api/sessions/{id}/end"))).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let done = until_completion(&mut owner).await;
+    let (status, first) = output(&one, &id).await;
+    assert_eq!(status, 200, "{first}");
+    let events = first["data"].as_array().unwrap().clone();
+    assert_contiguous(&events, &id, 0);
+    assert_eq!(events.last(), done.last(), "up to the completion");
+    assert_eq!(output(&two, &id).await, (200, first));
+
+    // an unknown session, or an id that is not one, is not found, as on a server on its own
+    for bad in [uuid::Uuid::new_v4().to_string(), "not-a-session".to_owned()] {
+        let (status, body) = output(&two, &bad).await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body["success"], false);
+    }
+    one.stop().await;
     two.stop().await;
     w.shutdown().await;
 }

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use opcode_proto::cluster::{Prompted, Refusal, WorkerCommand, WorkerReply};
 use opcode_proto::control::{PermissionDecision, SettingsChange};
 use opcode_proto::{ClaudeRequest, ImageAttachment, Seq, ValidRequest};
 use opcode_sessions::{
-    CancelError, ControlError, EventBatches, PromptOutcome, RunSummary, Runs, StartError, StartedRun,
+    CancelError, ControlError, EventBatches, EventsError, PromptOutcome, RunSummary, Runs, StartError, StartedRun,
 };
 
 use crate::{ClusterClient, ClusterError};
@@ -37,6 +38,13 @@ impl ClusterRuns {
     /// The client, for what is not a run operation (the running list).
     pub fn client(&self) -> &ClusterClient {
         &self.client
+    }
+
+    /// Whether the cluster knows the session (it has events, or a run claimed); `None` when the bus cannot
+    /// tell (or the id is not one).
+    async fn known(&self, session_id: &str) -> Option<bool> {
+        let bus = self.client.bus();
+        Some(bus.session_len(session_id).await.ok()? > 0 || bus.run_owner(session_id).await.ok()?.is_some())
     }
 
     async fn command(&self, command: WorkerCommand) -> Result<WorkerReply, (Refusal, String)> {
@@ -168,12 +176,22 @@ impl Runs for ClusterRuns {
         runs
     }
 
-    async fn events(&self, session_id: &str, from: Seq, one_run: bool) -> Option<EventBatches> {
-        let bus = self.client.bus().clone();
-        let known = bus.session_len(session_id).await.ok()? > 0 || bus.run_owner(session_id).await.ok()?.is_some();
-        if !known {
+    async fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, EventsError>> {
+        if !self.known(session_id).await? {
             return None;
         }
+        let events = self.client.bus().read_to_end(session_id, None).map_ok(|event| event.line).try_collect().await;
+        Some(events.map_err(|err: opcode_bus::BusError| EventsError::Cluster {
+            session_id: session_id.to_owned(),
+            message: err.to_string(),
+        }))
+    }
+
+    async fn events(&self, session_id: &str, from: Seq, one_run: bool) -> Option<EventBatches> {
+        if !self.known(session_id).await? {
+            return None;
+        }
+        let bus = self.client.bus().clone();
         let session = session_id.to_owned();
         let events = bus.read(session_id, from.checked_sub(1)).ready_chunks(BATCH);
         // the stream's state: the events, and whether it has delivered its end

@@ -116,6 +116,23 @@ pub struct LogError {
     pub source: std::io::Error,
 }
 
+/// Why a session's events so far could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventsError {
+    /// This machine's event log of the session.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The cluster's event stream (a replica's read through the bus).
+    #[error("reading the events of session {session_id} from the cluster failed: {message}")]
+    Cluster {
+        /// The session.
+        session_id: String,
+        /// What failed.
+        message: String,
+    },
+}
+
 /// Why Claude's files could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -47,7 +47,9 @@ mod runs;
 mod subscription;
 mod writer;
 
-pub use error::{CancelError, ControlError, DiscoveryError, ImportError, LogError, OpenError, StartError, StoreError};
+pub use error::{
+    CancelError, ControlError, DiscoveryError, EventsError, ImportError, LogError, OpenError, StartError, StoreError,
+};
 pub use live::PromptOutcome;
 pub use log::{EventLog, LogConfig};
 pub use registry::{

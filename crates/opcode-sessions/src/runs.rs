@@ -9,7 +9,7 @@ use futures::StreamExt;
 use opcode_proto::control::{PermissionDecision, SettingsChange};
 use opcode_proto::{ImageAttachment, Seq, ValidRequest};
 
-use crate::error::{CancelError, ControlError, StartError};
+use crate::error::{CancelError, ControlError, EventsError, StartError};
 use crate::live::PromptOutcome;
 use crate::registry::{RunSummary, SessionRegistry, StartedRun};
 use crate::subscription::Subscription;
@@ -54,6 +54,9 @@ pub trait Runs: Send + Sync + std::fmt::Debug {
     /// The session's events from seq `from` on; with `one_run`, only up to the next `completion`. `None`
     /// for an unknown session.
     async fn events(&self, session_id: &str, from: Seq, one_run: bool) -> Option<EventBatches>;
+    /// Every event of the session so far ([`SessionRegistry::events_so_far`]); `None` for an unknown
+    /// session.
+    async fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, EventsError>>;
     /// The known sessions with their latest run, newest first ([`SessionRegistry::list`]).
     async fn list(&self) -> Vec<RunSummary>;
 }
@@ -125,6 +128,10 @@ impl Runs for SessionRegistry {
 
     async fn list(&self) -> Vec<RunSummary> {
         SessionRegistry::list(self).await
+    }
+
+    async fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, EventsError>> {
+        Some(SessionRegistry::events_so_far(self, session_id).await?.map_err(EventsError::from))
     }
 
     async fn events(&self, session_id: &str, from: Seq, one_run: bool) -> Option<EventBatches> {
