@@ -85,15 +85,7 @@ async fn a_worker_killed_mid_run_takes_its_claude_with_it_and_another_worker_end
         }
         other => panic!("{other:?}"),
     };
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    let claude_pids = loop {
-        let pids = opcode_testkit::read_pids(&pidfile);
-        if !pids.is_empty() {
-            break pids;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "claude never wrote its pid");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let claude_pids = opcode_testkit::wait_for_pids(&pidfile).await;
 
     // a second worker, in this process, is there to notice
     let (data_b, claude_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

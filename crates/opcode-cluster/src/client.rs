@@ -50,14 +50,15 @@ impl ClusterClient {
     /// Sends `command` (anything but a start) to the worker that owns its session's run. A session with no
     /// run in progress, or whose worker does not answer, is refused (`conflict`, `unavailable`).
     pub async fn command(&self, command: WorkerCommand) -> Result<WorkerReply, ClusterError> {
-        let Some(session) = command.session_id().map(str::to_owned) else {
-            if command == WorkerCommand::List {
+        let session = match &command {
+            WorkerCommand::Start { request } => return self.start(request.clone()).await,
+            WorkerCommand::List => {
                 return Ok(WorkerReply::Refused {
                     refusal: Refusal::BadRequest,
                     message: "a list goes to each worker: use ClusterClient::list".to_owned(),
-                });
+                })
             }
-            return self.start_from(command).await;
+            other => other.session_id().unwrap_or_default().to_owned(),
         };
         let Some(owner) = self.bus.run_owner(&session).await? else {
             return Ok(WorkerReply::Refused {
@@ -73,13 +74,6 @@ impl ClusterClient {
                 ),
             }),
             other => other,
-        }
-    }
-
-    async fn start_from(&self, command: WorkerCommand) -> Result<WorkerReply, ClusterError> {
-        match command {
-            WorkerCommand::Start { request } => self.start(request).await,
-            _ => unreachable!("every other command names its session"),
         }
     }
 

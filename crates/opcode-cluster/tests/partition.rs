@@ -112,15 +112,7 @@ async fn a_worker_cut_off_past_its_lease_cancels_its_run_and_its_late_events_are
         }
         other => panic!("{other:?}"),
     };
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    let pids = loop {
-        let pids = opcode_testkit::read_pids(&pidfile);
-        if !pids.is_empty() {
-            break pids;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "claude never wrote its pid");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let pids = opcode_testkit::wait_for_pids(&pidfile).await;
     let survivor = worker(&server.url(), "w-survivor", dirs[2].path(), dirs[3].path()).await;
 
     // the cut: the worker cannot renew its lease, so it cancels its run; the survivor ends it on the bus

@@ -85,6 +85,20 @@ pub fn read_pids(pidfile: &Path) -> Vec<u32> {
     std::fs::read_to_string(pidfile).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
+/// Waits until fake-claude has written its pid(s) to `pidfile` (`@pidfile=`) and returns them, failing after
+/// 30 s. Another process's file write has no event to await, so this polls (every 20 ms).
+pub async fn wait_for_pids(pidfile: &Path) -> Vec<u32> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let pids = read_pids(pidfile);
+        if !pids.is_empty() {
+            return pids;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no pid was written to {}", pidfile.display());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Waits until none of `pids` is alive, failing after 10 s. A foreign process's death has no event to
 /// await, so this polls (every 20 ms).
 pub async fn assert_all_dead(pids: &[u32]) {
