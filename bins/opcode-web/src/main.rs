@@ -52,8 +52,20 @@ async fn main() -> anyhow::Result<()> {
     let supervisor = Arc::new(TokioSupervisor::default());
     let registry = SessionRegistry::open(config, supervisor.clone()).await?;
 
+    // where runs go: this machine's registry, or (`--nats-url`) a cluster's workers
+    let runs: Arc<dyn opcode_sessions::Runs> = match &args.nats_url {
+        None => Arc::new(registry.clone()),
+        Some(url) => {
+            // a replica: runs are the workers'; NATS must be there now (a clear error otherwise)
+            let config = opcode_bus::BusConfig { replicas: args.stream_replicas.max(1), ..Default::default() };
+            let bus = opcode_bus::Bus::connect(url, config).await?;
+            let runs = opcode_cluster::ClusterRuns::open(opcode_cluster::ClusterClient::new(bus)).await?;
+            println!("replica of the cluster at {url}: runs start on its opcode-workers");
+            Arc::new(runs)
+        }
+    };
     let push_config = opcode_push::PushConfig { contact: args.push_contact.clone(), ..Default::default() };
-    let push = match opcode_push::PushService::open(&registry, push_config).await {
+    let push = match opcode_push::PushService::open(&registry, runs.notable_events(), push_config).await {
         Ok(push) => Some(push),
         Err(err) => {
             // the server is still useful without notifications
@@ -78,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let mut state = AppState::open(registry, store, &token).await?;
+    state.set_runs(runs);
     state.token_file = token_file;
     state.allowed_origins = args.allowed_origins.clone().into();
     state.allowed_hosts = args.allowed_hosts.clone().into();
@@ -88,14 +101,6 @@ async fn main() -> anyhow::Result<()> {
         state.terminals = Some(opcode_terminals::Terminals::new(supervisor, config));
     }
     state.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
-    if let Some(url) = &args.nats_url {
-        // a replica: runs are the workers'; NATS must be there now (a clear error otherwise)
-        let config = opcode_bus::BusConfig { replicas: args.stream_replicas.max(1), ..Default::default() };
-        let bus = opcode_bus::Bus::connect(url, config).await?;
-        state.runs = Arc::new(opcode_cluster::ClusterRuns::new(opcode_cluster::ClusterClient::new(bus)));
-        println!("replica of the cluster at {url}: runs start on its opcode-workers");
-    }
-
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let (cert, key) = (cert.clone(), key.clone());

@@ -56,7 +56,7 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// The usage index of Claude's transcripts (in the registry's store).
     pub usage: opcode_usage::UsageIndex,
-    /// Agents and their runs (in the registry's store; runs through the registry).
+    /// Agents and their runs (in the registry's store; runs through [`AppState::runs`]).
     pub agents: opcode_agents::Agents,
 }
 
@@ -68,15 +68,16 @@ impl AppState {
             .await
             .map_err(|e| AccessError::Store(opcode_store::StoreError::BadRow(format!("loading devices: {e}"))))??;
         let git = opcode_git::Git::new(registry.supervisor());
-        let turns = crate::turns::TurnTracker::new(git.clone(), registry.clone());
+        let runs: Arc<dyn opcode_sessions::Runs> = Arc::new(registry.clone());
+        let turns = crate::turns::TurnTracker::new(git.clone(), registry.clone(), runs.clone());
         let usage = opcode_usage::UsageIndex::new(registry.store(), store.root());
-        let agents = opcode_agents::Agents::new(registry.clone());
+        let agents = opcode_agents::Agents::new(registry.clone(), runs.clone());
         Ok(AppState {
             agents,
             usage,
             git,
             turns,
-            runs: Arc::new(registry.clone()),
+            runs,
             registry,
             store,
             access,
@@ -94,6 +95,15 @@ impl AppState {
             terminals: None,
             max_upload_bytes: crate::files::MAX_UPLOAD_BYTES,
         })
+    }
+
+    /// Runs go through `runs` from now on (a cluster's workers, `--nats-url`): every route, the turn
+    /// tracker and agent runs. Call before serving, and hand [`opcode_sessions::Runs::notable_events`] of
+    /// the same `runs` to Web Push.
+    pub fn set_runs(&mut self, runs: Arc<dyn opcode_sessions::Runs>) {
+        self.turns = crate::turns::TurnTracker::new(self.git.clone(), self.registry.clone(), runs.clone());
+        self.agents = opcode_agents::Agents::new(self.registry.clone(), runs.clone());
+        self.runs = runs;
     }
 
     /// Records in the audit trail that `caller` did `action` to `target` (a session or device id; never

@@ -134,7 +134,7 @@ async fn fork(
     // the new session's first turn gets its before/after snapshots, as a run started on a socket does
     let project_path = project.display().to_string();
     let turn = state.turns.begin_in(&new_id, &project_path).await;
-    let started = match state.registry.start_fork(request, &session_id, &body.message_id).await {
+    let started = match state.runs.start_fork(request, &session_id, &body.message_id).await {
         Ok(started) => started,
         Err(err) => {
             state.turns.abandon(&new_id, turn).await;

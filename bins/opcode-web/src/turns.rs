@@ -7,7 +7,8 @@
 //! running turn begins when that turn ends, from that turn's `after` snapshot. A turn ends at its `result`
 //! (a live turn's [`NotableKind::TurnFinished`]) or at the end of its run ([`NotableKind::RunFinished`]):
 //! the observer task ([`TurnTracker::watch`]) takes the `after` snapshot off the run's path (it listens
-//! to the registry's notable broadcast, which never waits). The pair of tree ids is stored in
+//! to the notable broadcast of [`opcode_sessions::Runs`], which never waits; on a cluster's replica that
+//! is the workers' announcements, so with the project folders shared the replica snapshots them). The pair of tree ids is stored in
 //! `opcode-store`; `git diff before after` is the turn's change. A project that is not a repository
 //! has no snapshots and so no per-turn diff.
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use opcode_git::Git;
 use opcode_sessions::notable::{NotableEvent, NotableKind};
-use opcode_sessions::SessionRegistry;
+use opcode_sessions::{Runs, SessionRegistry};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Longest a `before` snapshot may hold up a prompt; past it the turn simply has no diff.
@@ -29,6 +30,8 @@ pub const SNAPSHOT_LIMIT: Duration = Duration::from_secs(5);
 pub struct TurnTracker {
     git: Git,
     registry: SessionRegistry,
+    /// Where the runs are (the registry, or a cluster's workers): their list and notable events.
+    runs: Arc<dyn Runs>,
     /// Sessions whose latest prompt was queued: their next turn begins when the running one ends.
     queued: Arc<Mutex<HashMap<String, u32>>>,
 }
@@ -38,9 +41,9 @@ fn now_ms() -> u64 {
 }
 
 impl TurnTracker {
-    /// A tracker running git through `git`, storing in `registry`'s store.
-    pub fn new(git: Git, registry: SessionRegistry) -> Self {
-        TurnTracker { git, registry, queued: Arc::default() }
+    /// A tracker running git through `git`, storing in `registry`'s store, following the turns of `runs`.
+    pub fn new(git: Git, registry: SessionRegistry, runs: Arc<dyn Runs>) -> Self {
+        TurnTracker { git, registry, runs, queued: Arc::default() }
     }
 
     /// The snapshot of `project` now, or `None` (not a repository, git failed, or too slow).
@@ -92,7 +95,7 @@ impl TurnTracker {
 
     /// Begins the next turn of a session that is already known (a live prompt), in its project.
     pub async fn begin_live(&self, session_id: &str) -> Option<u32> {
-        let summary = self.registry.list().await.into_iter().find(|s| s.session_id == session_id)?;
+        let summary = self.runs.list().await.into_iter().find(|s| s.session_id == session_id)?;
         self.begin_in(session_id, &summary.project_path).await
     }
 
@@ -114,7 +117,7 @@ impl TurnTracker {
     /// broadcast closes. Spawned once per server.
     pub fn watch(&self) -> tokio::task::JoinHandle<()> {
         let tracker = self.clone();
-        let mut events = self.registry.notable_events();
+        let mut events = self.runs.notable_events();
         tokio::spawn(async move {
             loop {
                 match events.recv().await {

@@ -2,7 +2,9 @@
 //! claude: a run started on one replica is watched from another; two viewers on two replicas answer one
 //! permission request at once and one wins; a viewer whose replica dies mid-run carries on from another
 //! replica with `since=` and sees no gap and no duplicate; every replica serves a session's events so far
-//! (`/output`); bad requests are refused as a server on its own refuses them.
+//! (`/output`); bad requests are refused as a server on its own refuses them. A replica pushes the workers'
+//! permission requests and ends of turns to the devices subscribed through it, snapshots each turn of
+//! the (shared) project, and forks a session on a worker.
 
 mod common;
 
@@ -48,9 +50,14 @@ async fn worker_with(
 
 /// An opcode-web replica of the cluster.
 async fn replica(server: &NatsServer) -> TestServer {
+    replica_with(server, false).await
+}
+
+/// An opcode-web replica of the cluster, with Web Push on when `push`.
+async fn replica_with(server: &NatsServer, push: bool) -> TestServer {
     let bus = Bus::connect(&server.url(), bus_config()).await.unwrap();
-    let runs = Arc::new(ClusterRuns::new(ClusterClient::new(bus)));
-    TestServer::start_with_state(move |state| state.runs = runs).await
+    let runs = Arc::new(ClusterRuns::open(ClusterClient::new(bus)).await.unwrap());
+    TestServer::start_replica(runs, push).await
 }
 
 /// The `seq` of an event frame.
@@ -253,6 +260,111 @@ async fn the_genuine_cli_runs_on_a_worker_and_resumes_there_through_a_replica() 
         body.contains("second turn beta") && body.contains("first turn alpha")
     });
     assert!(saw_first, "the resumed run on the worker sent the first turn to the API");
+    one.stop().await;
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_replica_pushes_a_workers_permission_request_and_its_answer_route_allows_it() {
+    let nats = NatsServer::start().await;
+    let (w, _d, _c) = worker(&nats, "w-1").await;
+    let one = replica_with(&nats, true).await;
+    let mut phone = one.endpoint().await;
+    one.subscribe(&phone, "phone-1").await;
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut ws = one.ws("/ws/claude").await;
+    send(&mut ws, one.live_request("please @tool", &id)).await;
+    let request = until(&mut ws, |e| e["type"] == "permission_request").await.pop().unwrap();
+    let pushed = phone.next_of("permission_request").await;
+    assert_eq!(pushed.payload["session_id"], id.as_str());
+    let permission = &pushed.payload["permission"];
+    assert_eq!(permission["request_id"], request["request_id"]);
+    assert_eq!(permission["tool_name"], "Bash");
+
+    // the notification's Allow goes to the replica, which routes it to the worker: the tool runs
+    let answer_url = permission["answer_url"].as_str().unwrap();
+    let (status, body) = one.call(reqwest::Method::POST, answer_url, &json!({ "behavior": "allow" })).await;
+    assert_eq!(status, 200, "{body}");
+    let resolved = until(&mut ws, |e| e["type"] == "permission_resolved").await.pop().unwrap();
+    assert_eq!(resolved["behavior"], "allow");
+    until(&mut ws, is_result).await;
+    let done = phone.next_of("finished").await;
+    assert_eq!(done.payload["session_id"], id.as_str());
+    assert!(one.project.path().join("tool-ran.txt").exists());
+    // a second answer is refused as on a server on its own
+    let (status, body) = one.call(reqwest::Method::POST, answer_url, &json!({ "behavior": "deny" })).await;
+    assert_eq!(status, 409, "{body}");
+    one.stop().await;
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_replica_snapshots_each_turn_and_forks_a_session_on_a_worker_with_shared_folders() {
+    let nats = NatsServer::start().await;
+    let one = replica(&nats).await;
+    // the worker and the replica share the project folder and Claude's files (here: one machine)
+    let shared_claude = one.claude_dir.path().to_path_buf();
+    let (w, _d, _c) = worker_with(&nats, "w-1", move |c| {
+        c.claude_store = ClaudeStore::new(&shared_claude);
+        c.child_env.retain(|(key, _)| key != "CLAUDE_CONFIG_DIR");
+        c.child_env.push(("CLAUDE_CONFIG_DIR".into(), shared_claude.into()));
+    })
+    .await;
+    make_repo(&one).await;
+    let project = std::fs::canonicalize(one.project.path()).unwrap().display().to_string();
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut ws = one.ws("/ws/claude").await;
+    send(&mut ws, one.request("execute", "first alpha @write=one.txt", Some(&id))).await;
+    assert_eq!(until_completion(&mut ws).await.last().unwrap()["status"], "success");
+    send(&mut ws, one.request("resume", "second beta", Some(&id))).await;
+    assert_eq!(until_completion(&mut ws).await.last().unwrap()["status"], "success");
+    // the first turn's change, snapshotted by the replica when the worker announced the run's end
+    let turns = finished_turns(&one, &id, 1).await;
+    assert_eq!(turns[0]["files"], json!([{"path": "one.txt", "kind": "added"}]));
+
+    let (status, timeline) = one.get_json(&format!("/api/sessions/{id}/timeline?project_path={project}")).await;
+    assert_eq!(status, 200, "{timeline}");
+    let at = timeline["data"]["turns"][0]["last_message_id"].as_str().unwrap().to_owned();
+    let body = json!({"project_path": project, "message_id": at, "prompt": "forked gamma"});
+    let (status, forked) = one.call(reqwest::Method::POST, &format!("/api/sessions/{id}/fork"), &body).await;
+    assert_eq!(status, 200, "{forked}");
+    let new_id = forked["data"]["session_id"].as_str().unwrap().to_owned();
+    let mut fork = one.ws(&format!("/ws/sessions/{new_id}")).await;
+    let events = until_completion(&mut fork).await;
+    assert_eq!(events.last().unwrap()["status"], "success", "{events:#?}");
+    assert_contiguous(&events, &new_id, 0);
+    // the fork ran on the worker: its events are on the bus, its transcript in the shared folder
+    let bus = Bus::connect(&nats.url(), bus_config()).await.unwrap();
+    assert_eq!(bus.session_len(&new_id).await.unwrap(), events.len() as u64);
+    let folder =
+        one.claude_dir.path().join("projects").join(opcode_testkit::project_dir_name(std::path::Path::new(&project)));
+    assert!(folder.join(format!("{new_id}.jsonl")).exists(), "the fork keeps a transcript of its own");
+    one.stop().await;
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_agent_run_on_a_replica_runs_on_a_worker_and_its_history_has_the_figures() {
+    let nats = NatsServer::start().await;
+    let (w, _d, _c) = worker(&nats, "w-1").await;
+    let one = replica(&nats).await;
+    let agent =
+        json!({"name": "Counter", "system_prompt": "Count.", "default_task": "count @lines=2", "model": "opus"});
+    let (status, agent) = one.call(reqwest::Method::POST, "/api/agents", &agent).await;
+    assert_eq!(status, 201, "{agent}");
+    let agent_id = agent["data"]["id"].as_i64().unwrap();
+    let run = json!({"project_path": one.project_path()});
+    let (status, run) = one.call(reqwest::Method::POST, &format!("/api/agents/{agent_id}/run"), &run).await;
+    assert_eq!(status, 201, "{run}");
+    let session_id = run["data"]["session_id"].as_str().unwrap().to_owned();
+    let done = agent_run_until(&one, agent_id, |r| r["status"] == "success").await;
+    assert_eq!(done["session_id"], session_id.as_str());
+    assert_eq!(done["total_tokens"].as_u64(), Some(15), "the figures of the run's result line: {done}");
+    // it ran on the worker: its events are on the bus
+    let bus = Bus::connect(&nats.url(), bus_config()).await.unwrap();
+    assert!(bus.session_len(&session_id).await.unwrap() > 0);
     one.stop().await;
     w.shutdown().await;
 }

@@ -2,31 +2,8 @@
 //! fake claude writing files on demand (`@write=PATH`).
 mod common;
 
-use std::path::Path;
-use std::time::Duration;
-
 use common::*;
-use opcode_proc::{run_to_completion, CompletionLimits, ProcessSpec, TokioSupervisor};
 use serde_json::{json, Value};
-
-/// Runs git in `dir` for a test's set-up (through the supervisor), failing on error.
-async fn sh_git(dir: &Path, args: &[&str]) -> String {
-    let spec = ProcessSpec::new("git").cwd(dir).args(args.iter().copied());
-    let done = run_to_completion(&TokioSupervisor::default(), spec, CompletionLimits::default()).await.unwrap();
-    assert!(done.status.success(), "git {args:?}: {}", done.stderr_text());
-    String::from_utf8(done.stdout).unwrap()
-}
-
-/// Makes the server's project a repository with one commit (a.txt) and a local identity.
-async fn make_repo(server: &TestServer) {
-    let d = server.project.path();
-    sh_git(d, &["init", "-q", "-b", "main"]).await;
-    sh_git(d, &["config", "user.name", "Test"]).await;
-    sh_git(d, &["config", "user.email", "test@example.invalid"]).await;
-    std::fs::write(d.join("a.txt"), "one\n").unwrap();
-    sh_git(d, &["add", "-A"]).await;
-    sh_git(d, &["commit", "-q", "-m", "first"]).await;
-}
 
 fn q(server: &TestServer) -> String {
     format!("project_path={}", server.project_path())
@@ -200,21 +177,6 @@ async fn bad_input_is_a_4xx_json_error_and_writes_nothing() {
     assert_eq!(status(&server).await, before, "nothing was staged, committed or discarded");
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     server.stop().await;
-}
-
-/// Polls the session's turns until `n` of them have finished.
-async fn finished_turns(server: &TestServer, session_id: &str, n: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let (code, body) = server.get_json(&format!("/api/sessions/{session_id}/turns")).await;
-        assert_eq!(code, 200, "{body}");
-        let turns = body["data"].as_array().cloned().unwrap_or_default();
-        if turns.len() >= n && turns.iter().take(n).all(|t| t["finished_at"].is_u64()) {
-            return turns;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "turns did not finish: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

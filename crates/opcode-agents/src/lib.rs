@@ -7,13 +7,15 @@
 //!   written so agents travel between Opcode and opcode-web;
 //! - [`view`]: the JSON clients read;
 //! - [`Agents`]: the service the server's routes call. Store work runs on the blocking pool. A run is an
-//!   `execute` through [`opcode_sessions::SessionRegistry::start_run`] with the agent's settings as the
+//!   `execute` through [`opcode_sessions::Runs::start_run`] (the registry, or a cluster's workers) with
+//!   the agent's settings as the
 //!   CLI's own flags (`--append-system-prompt`, `--model`, `--permission-mode`, `--allowedTools`,
 //!   `--disallowedTools`); a watcher task follows the session's log to the run's `completion` and
-//!   records its status, duration, tokens and cost. Runs belong to the registry, not to a browser.
+//!   records its status, duration, tokens and cost. Runs belong to the registry (or a worker), not to a
+//!   browser.
 //!
-//! **Invariant:** nothing here spawns a process or knows HTTP; every run goes through the registry, so it
-//! has the same limits, approvals, cancel and viewers as any session.
+//! **Invariant:** nothing here spawns a process or knows HTTP; every run goes through
+//! [`opcode_sessions::Runs`], so it has the same limits, approvals, cancel and viewers as any session.
 #![warn(missing_docs)]
 
 pub mod definition;

@@ -10,8 +10,9 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use opcode_proto::{ClaudeRequest, CompletionStatus, RequestError, RunOptions, Seq};
-use opcode_sessions::{SessionRegistry, StartError};
+use opcode_sessions::{Runs, SessionRegistry, StartError};
 use opcode_store::{AgentDraft, AgentRecord, AgentRunRecord, RunState, RunUsage, Store, StoreError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -73,6 +74,8 @@ pub struct RunAgent {
 #[derive(Debug, Clone)]
 pub struct Agents {
     registry: SessionRegistry,
+    /// Where runs start and are followed: the registry, or a cluster's workers.
+    runs: Arc<dyn Runs>,
     store: Arc<Store>,
 }
 
@@ -95,10 +98,11 @@ pub(crate) fn rfc3339(unix: u64) -> String {
 }
 
 impl Agents {
-    /// The service over the registry's store (`<data_dir>/opcode.db`).
-    pub fn new(registry: SessionRegistry) -> Self {
+    /// The service over the registry's store (`<data_dir>/opcode.db`), starting and following runs through
+    /// `runs` (the registry itself on a server on its own).
+    pub fn new(registry: SessionRegistry, runs: Arc<dyn Runs>) -> Self {
         let store = registry.store();
-        Agents { registry, store }
+        Agents { registry, runs, store }
     }
 
     /// Every agent, newest first.
@@ -187,7 +191,7 @@ impl Agents {
             }),
         }
         .validate()?;
-        let started = self.registry.start_run(request).await?;
+        let started = self.runs.start_run(request).await?;
         let store = self.store.clone();
         let session_id = started.session_id.clone();
         let record = blocking(move || {
@@ -248,15 +252,11 @@ impl Agents {
     /// Reads the session's events from `from` to the run's completion, recording the figures of each
     /// `result` line. Returns the completion's status (`None`: the log ended without one).
     async fn follow(&self, run_id: i64, session_id: &str, from: Seq) -> Result<Option<CompletionStatus>, AgentError> {
-        let Some(subscription) = self.registry.subscribe(session_id, from).await else {
+        let Some(mut batches) = self.runs.events(session_id, from, true).await else {
             tracing::warn!(run_id, session_id, "the agent run's session is gone");
             return Ok(None);
         };
-        let mut subscription = subscription.until_completion();
-        while let Some(batch) = subscription.next_batch().await.map_err(|err| {
-            tracing::warn!(run_id, %err, "reading the agent run's log failed");
-            AgentError::ShuttingDown
-        })? {
+        while let Some(batch) = batches.next().await {
             for frame in batch {
                 let Ok(event) = serde_json::from_slice::<Value>(&frame) else { continue };
                 match event["type"].as_str() {

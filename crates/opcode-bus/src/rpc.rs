@@ -72,6 +72,16 @@ impl Bus {
         }
     }
 
+    /// Publishes `payload` on the plain subject `subject` for whoever listens now ([`Bus::serve`] without
+    /// a queue): at most once, never stored, never answered. Waits only for the client's buffer.
+    pub async fn announce(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
+        let client = self.js.client();
+        client
+            .publish(subject.to_owned(), payload)
+            .await
+            .map_err(|e| BusError::nats(format!("announce on {subject}"), e))
+    }
+
     /// The worker that owns `session`'s run, if it has one.
     pub async fn run_owner(&self, session: &str) -> Result<Option<String>, BusError> {
         if !valid_id(session) {

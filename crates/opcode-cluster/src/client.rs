@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use opcode_bus::{Bus, BusError};
-use opcode_proto::cluster::{Refusal, WorkerCommand, WorkerReply};
+use opcode_proto::cluster::{ForkPoint, Refusal, WorkerCommand, WorkerReply};
 use opcode_proto::ClaudeRequest;
 
 use crate::{subjects, ClusterError};
@@ -30,7 +30,16 @@ impl ClusterClient {
     /// While nobody serves the start queue (a worker may be starting or restarting) the start is sent again,
     /// up to the bus's request timeout; a start some worker received is never sent twice.
     pub async fn start(&self, request: ClaudeRequest) -> Result<WorkerReply, ClusterError> {
-        let command = WorkerCommand::Start { request };
+        self.start_command(WorkerCommand::Start { request, fork: None }).await
+    }
+
+    /// Starts a run of a new session copied from another one up to a message (the worker that takes it
+    /// needs that session's transcript), as [`ClusterClient::start`] does.
+    pub async fn start_fork(&self, request: ClaudeRequest, fork: ForkPoint) -> Result<WorkerReply, ClusterError> {
+        self.start_command(WorkerCommand::Start { request, fork: Some(fork) }).await
+    }
+
+    async fn start_command(&self, command: WorkerCommand) -> Result<WorkerReply, ClusterError> {
         let deadline = tokio::time::Instant::now() + self.bus.config().request_timeout;
         let mut pause = std::time::Duration::from_millis(10);
         loop {
@@ -51,7 +60,7 @@ impl ClusterClient {
     /// run in progress, or whose worker does not answer, is refused (`conflict`, `unavailable`).
     pub async fn command(&self, command: WorkerCommand) -> Result<WorkerReply, ClusterError> {
         let session = match &command {
-            WorkerCommand::Start { request } => return self.start(request.clone()).await,
+            WorkerCommand::Start { .. } => return self.start_command(command).await,
             WorkerCommand::List => {
                 return Ok(WorkerReply::Refused {
                     refusal: Refusal::BadRequest,

@@ -6,6 +6,8 @@
 //!   log, fenced, and holding the run back while the bus is behind. When its lease is lost it cancels its
 //!   runs. It also ends the runs of workers whose lease lapsed ([`reaper`]): it takes the run over (which
 //!   fences the dead worker out) and writes the run's `completion(error)`.
+//!   It announces its runs' notable events (permission requests, ends of turns and runs) to every
+//!   replica, for their Web Push and turn snapshots.
 //! - [`ClusterClient`] (used by a replica): starts runs on some worker, sends commands to the worker that
 //!   owns a session's run, and lists the runs in progress across the cluster.
 //!
@@ -15,6 +17,7 @@
 mod client;
 mod error;
 pub mod forward;
+mod notable;
 pub mod reaper;
 mod runs;
 mod subjects;

@@ -7,12 +7,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use opcode_proto::cluster::{Prompted, Refusal, WorkerCommand, WorkerReply};
+use opcode_proto::cluster::{ForkPoint, Prompted, Refusal, WorkerCommand, WorkerReply};
 use opcode_proto::control::{PermissionDecision, SettingsChange};
 use opcode_proto::{ClaudeRequest, ImageAttachment, Seq, ValidRequest};
 use opcode_sessions::{
     CancelError, ControlError, EventBatches, EventsError, PromptOutcome, RunSummary, Runs, StartError, StartedRun,
 };
+
+use opcode_sessions::notable::NotableEvent;
+use tokio::sync::broadcast;
 
 use crate::{ClusterClient, ClusterError};
 
@@ -27,12 +30,16 @@ const CLAIM_GRACE: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone)]
 pub struct ClusterRuns {
     client: ClusterClient,
+    /// The workers' notable events, as this replica hears them.
+    notable: broadcast::Sender<NotableEvent>,
 }
 
 impl ClusterRuns {
-    /// Runs through `client`.
-    pub fn new(client: ClusterClient) -> ClusterRuns {
-        ClusterRuns { client }
+    /// Runs through `client`, listening to the workers' notable events from now on (the subscription is
+    /// in place when this returns).
+    pub async fn open(client: ClusterClient) -> Result<ClusterRuns, ClusterError> {
+        let notable = crate::notable::listen(client.bus()).await?;
+        Ok(ClusterRuns { client, notable })
     }
 
     /// The client, for what is not a run operation (the running list).
@@ -45,6 +52,23 @@ impl ClusterRuns {
     async fn known(&self, session_id: &str) -> Option<bool> {
         let bus = self.client.bus();
         Some(bus.session_len(session_id).await.ok()? > 0 || bus.run_owner(session_id).await.ok()?.is_some())
+    }
+
+    /// Starts a run (a fork's with `fork`) on some worker.
+    async fn start(&self, request: ValidRequest, fork: Option<ForkPoint>) -> Result<StartedRun, StartError> {
+        let request = ClaudeRequest::from(request);
+        let started = match fork {
+            Some(fork) => self.client.start_fork(request, fork).await,
+            None => self.client.start(request).await,
+        };
+        match started {
+            Ok(WorkerReply::Started { session_id, first_seq, .. }) => Ok(StartedRun { session_id, first_seq }),
+            Ok(other) => {
+                let (refusal, message) = refusal_of(other);
+                Err(StartError::Refused { refusal, message })
+            }
+            Err(err) => Err(StartError::Refused { refusal: Refusal::Unavailable, message: err.to_string() }),
+        }
     }
 
     async fn command(&self, command: WorkerCommand) -> Result<WorkerReply, (Refusal, String)> {
@@ -78,14 +102,15 @@ fn control_refused((refusal, message): (Refusal, String)) -> ControlError {
 #[async_trait]
 impl Runs for ClusterRuns {
     async fn start_run(&self, request: ValidRequest) -> Result<StartedRun, StartError> {
-        match self.client.start(ClaudeRequest::from(request)).await {
-            Ok(WorkerReply::Started { session_id, first_seq, .. }) => Ok(StartedRun { session_id, first_seq }),
-            Ok(other) => {
-                let (refusal, message) = refusal_of(other);
-                Err(StartError::Refused { refusal, message })
-            }
-            Err(err) => Err(StartError::Refused { refusal: Refusal::Unavailable, message: err.to_string() }),
-        }
+        self.start(request, None).await
+    }
+
+    async fn start_fork(&self, request: ValidRequest, from: &str, at: &str) -> Result<StartedRun, StartError> {
+        self.start(request, Some(ForkPoint { from: from.to_owned(), at: at.to_owned() })).await
+    }
+
+    fn notable_events(&self) -> broadcast::Receiver<NotableEvent> {
+        self.notable.subscribe()
     }
 
     async fn cancel_run(&self, session_id: &str) -> Result<(), CancelError> {

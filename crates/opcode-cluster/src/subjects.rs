@@ -10,3 +10,7 @@ pub(crate) const WORKERS_QUEUE: &str = "opcode-workers";
 pub(crate) fn worker(worker: &str) -> String {
     format!("opcode.ctl.worker.{worker}")
 }
+
+/// Notable events (permission requests, ends of turns and runs) of every worker's runs, for the replicas'
+/// notifiers and turn trackers: announced at most once, never stored.
+pub(crate) const NOTABLE: &str = "opcode.notable";

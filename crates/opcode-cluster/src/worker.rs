@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use opcode_bus::{Bus, BusError, RunClaim, WorkerLease};
-use opcode_proto::cluster::{Prompted, Refusal, WorkerCommand, WorkerReply};
+use opcode_proto::cluster::{ForkPoint, Prompted, Refusal, WorkerCommand, WorkerReply};
 use opcode_proto::CommandType;
 use opcode_sessions::{CancelError, ControlError, PromptOutcome, SessionRegistry, StartError};
 use tokio_util::sync::CancellationToken;
@@ -86,7 +86,10 @@ impl Worker {
         worker.inner.tasks.spawn(worker.clone().serve(commands).instrument(span.clone()));
         worker.inner.tasks.spawn(worker.clone().watch_lease().instrument(span.clone()));
         let (bus, id, stop) = (worker.inner.bus.clone(), config.id.clone(), worker.inner.stop.clone());
-        worker.inner.tasks.spawn(reaper::run(bus, id, stop).instrument(span));
+        worker.inner.tasks.spawn(reaper::run(bus, id, stop).instrument(span.clone()));
+        let (bus, stop) = (worker.inner.bus.clone(), worker.inner.stop.clone());
+        let events = worker.inner.registry.notable_events();
+        worker.inner.tasks.spawn(crate::notable::announce(bus, events, stop).instrument(span));
         tracing::info!(worker = %config.id, "worker serving");
         Ok(worker)
     }
@@ -185,7 +188,7 @@ impl Worker {
         let sid = session.as_deref().unwrap_or_default();
         let done = |result: Result<(), ControlError>| result.map_or_else(control_refusal, |()| WorkerReply::Done);
         match command {
-            WorkerCommand::Start { request } => self.start_run(request).await,
+            WorkerCommand::Start { request, fork } => self.start_run(request, fork).await,
             WorkerCommand::List => WorkerReply::Runs {
                 runs: registry.list().await.iter().filter_map(|run| serde_json::to_value(run).ok()).collect(),
             },
@@ -219,8 +222,8 @@ impl Worker {
         }
     }
 
-    /// Starts a run: claim, catch up with the bus, open the writer, start, forward.
-    async fn start_run(&self, request: opcode_proto::ClaudeRequest) -> WorkerReply {
+    /// Starts a run (a fork's with `fork`): claim, catch up with the bus, open the writer, start, forward.
+    async fn start_run(&self, request: opcode_proto::ClaudeRequest, fork: Option<ForkPoint>) -> WorkerReply {
         let mut request = match request.validate() {
             Ok(request) => request,
             Err(err) => return refuse(Refusal::BadRequest, err.to_string()),
@@ -245,7 +248,7 @@ impl Worker {
                 }
                 Err(err) => return bus_refusal(err),
             };
-            match self.start_claimed(request, &session, claim).await {
+            match self.start_claimed(request, fork, &session, claim).await {
                 Ok(first_seq) => WorkerReply::Started { session_id: session.clone(), first_seq, worker: self.inner.id.clone() },
                 Err(reply) => reply,
             }
@@ -257,6 +260,7 @@ impl Worker {
     async fn start_claimed(
         &self,
         request: opcode_proto::ValidRequest,
+        fork: Option<ForkPoint>,
         session: &str,
         claim: RunClaim,
     ) -> Result<u64, WorkerReply> {
@@ -274,7 +278,11 @@ impl Worker {
         };
         let published = self.inner.forwarder.track(session, writer.next_seq());
         self.owned_set().insert(session.to_owned());
-        let started = match self.inner.registry.start_run(request).await {
+        let started = match fork {
+            Some(fork) => self.inner.registry.start_fork(request, &fork.from, &fork.at).await,
+            None => self.inner.registry.start_run(request).await,
+        };
+        let started = match started {
             Ok(started) => started,
             Err(err) => {
                 self.inner.forwarder.untrack(session);

@@ -12,6 +12,15 @@ use crate::image::ImageAttachment;
 use crate::request::ClaudeRequest;
 use crate::Seq;
 
+/// Where a forked session starts: a copy of session `from` up to its message `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkPoint {
+    /// The session copied.
+    pub from: String,
+    /// The message (of `from`) the copy ends with.
+    pub at: String,
+}
+
 /// One command for a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -20,6 +29,9 @@ pub enum WorkerCommand {
     Start {
         /// The request, as a browser sent it (the worker validates it again).
         request: ClaudeRequest,
+        /// Where the new session is copied from, for a fork (`None`: a plain start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fork: Option<ForkPoint>,
     },
     /// Cancel the session's run.
     Cancel {

@@ -114,9 +114,13 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 
 impl PushService {
     /// Opens Web Push on the registry's data dir and database (making the VAPID key on first use), and
-    /// starts the notifier task, which listens to the registry's notable events until the registry is
-    /// gone. Must be called inside a tokio runtime.
-    pub async fn open(registry: &SessionRegistry, config: PushConfig) -> Result<PushService, PushError> {
+    /// starts the notifier task, which listens to `notable` (the registry's notable events, or a cluster's
+    /// as a replica hears them) until its sender is gone. Must be called inside a tokio runtime.
+    pub async fn open(
+        registry: &SessionRegistry,
+        notable: broadcast::Receiver<NotableEvent>,
+        config: PushConfig,
+    ) -> Result<PushService, PushError> {
         let dir = registry.config().data_dir.clone();
         let keys = blocking(move || VapidKeys::load_or_create(&dir)).await?;
         let sender = Sender::new(Arc::new(keys), &config.contact)?;
@@ -130,7 +134,7 @@ impl PushService {
                 deliveries: TaskTracker::new(),
             }),
         };
-        tokio::spawn(service.clone().notify(registry.notable_events()));
+        tokio::spawn(service.clone().notify(notable));
         Ok(service)
     }
 

@@ -30,8 +30,10 @@ pub struct NotableEvent {
     pub kind: NotableKind,
 }
 
-/// What happened. Closed: a listener handles every case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What happened. Closed: a listener handles every case. Serializable, so a cluster's worker can tell
+/// the replicas (`opcode-cluster`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NotableKind {
     /// A live session's claude asks to use a tool (its `permission_request` event was logged).
     PermissionRequested {

@@ -11,6 +11,7 @@ use opcode_proto::{ImageAttachment, Seq, ValidRequest};
 
 use crate::error::{CancelError, ControlError, EventsError, StartError};
 use crate::live::PromptOutcome;
+use crate::notable::NotableEvent;
 use crate::registry::{RunSummary, SessionRegistry, StartedRun};
 use crate::subscription::Subscription;
 
@@ -24,6 +25,9 @@ pub type EventBatches = BoxStream<'static, Vec<Bytes>>;
 pub trait Runs: Send + Sync + std::fmt::Debug {
     /// Starts a run ([`SessionRegistry::start_run`]).
     async fn start_run(&self, request: ValidRequest) -> Result<StartedRun, StartError>;
+    /// Starts a new session copied from session `from` up to its message `at`, running `request`
+    /// ([`SessionRegistry::start_fork`]).
+    async fn start_fork(&self, request: ValidRequest, from: &str, at: &str) -> Result<StartedRun, StartError>;
     /// Cancels the session's run ([`SessionRegistry::cancel`]).
     async fn cancel_run(&self, session_id: &str) -> Result<(), CancelError>;
     /// A prompt for a live session ([`SessionRegistry::send_prompt_with_images`]).
@@ -59,6 +63,9 @@ pub trait Runs: Send + Sync + std::fmt::Debug {
     async fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, EventsError>>;
     /// The known sessions with their latest run, newest first ([`SessionRegistry::list`]).
     async fn list(&self) -> Vec<RunSummary>;
+    /// Listens to the notable events of every session from now on, wherever its run is
+    /// ([`SessionRegistry::notable_events`]; see [`crate::notable`]).
+    fn notable_events(&self) -> tokio::sync::broadcast::Receiver<NotableEvent>;
 }
 
 /// A subscription as a stream of batches; a log read failure ends it (after a warning).
@@ -81,6 +88,10 @@ pub fn subscription_batches(subscription: Subscription) -> EventBatches {
 impl Runs for SessionRegistry {
     async fn start_run(&self, request: ValidRequest) -> Result<StartedRun, StartError> {
         SessionRegistry::start_run(self, request).await
+    }
+
+    async fn start_fork(&self, request: ValidRequest, from: &str, at: &str) -> Result<StartedRun, StartError> {
+        SessionRegistry::start_fork(self, request, from, at).await
     }
 
     async fn cancel_run(&self, session_id: &str) -> Result<(), CancelError> {
@@ -128,6 +139,10 @@ impl Runs for SessionRegistry {
 
     async fn list(&self) -> Vec<RunSummary> {
         SessionRegistry::list(self).await
+    }
+
+    fn notable_events(&self) -> tokio::sync::broadcast::Receiver<NotableEvent> {
+        SessionRegistry::notable_events(self)
     }
 
     async fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, EventsError>> {

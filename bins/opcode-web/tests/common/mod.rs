@@ -2,12 +2,14 @@
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 pub mod genuine;
+pub mod push_endpoint;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use opcode_proc::TokioSupervisor;
+use opcode_proc::{run_to_completion, CompletionLimits, ProcessSpec, TokioSupervisor};
 use opcode_sessions::claude_store::ClaudeStore;
 use opcode_sessions::{RegistryConfig, SessionRegistry};
 use opcode_web::AppState;
@@ -43,12 +45,12 @@ impl TestServer {
 
     /// A server whose state `configure` adjusts before it serves (allowed origins, …).
     pub async fn start_configured(configure: impl FnOnce(&mut AppState)) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, configure).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, configure, None).await
     }
 
     /// A server that pings its WebSockets every `ping_every`.
     pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
-        Self::start_inner(adjust, ping_every, None, None, None, |_| {}).await
+        Self::start_inner(adjust, ping_every, None, None, None, |_| {}, None).await
     }
 
     /// A server speaking HTTPS with `tls` (`serve_tls`), serving `local_ca` at `/ca.pem`, `/ca.crt`, `/trust`.
@@ -56,13 +58,21 @@ impl TestServer {
         tls: Arc<opcode_tls::rustls::ServerConfig>,
         local_ca: Option<Arc<opcode_web::trust::PublicCa>>,
     ) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None, None, |_| {}).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None, None, |_| {}, None).await
     }
 
     /// A server with Web Push on (http endpoints allowed, for the tests' own push services).
     pub async fn start_with_push() -> Self {
         let config = opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true };
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config), None, |_| {}).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config), None, |_| {}, None).await
+    }
+
+    /// A replica of a cluster: runs through `runs` (`opcode_cluster::ClusterRuns`), Web Push on when
+    /// `push` (as [`TestServer::start_with_push`]).
+    pub async fn start_replica(runs: Arc<dyn opcode_sessions::Runs>, push: bool) -> Self {
+        let config =
+            push.then(|| opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true });
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, config, None, |_| {}, Some(runs)).await
     }
 
     /// A server with terminals on (`config`), or off (`None`: `--no-terminal`).
@@ -70,12 +80,12 @@ impl TestServer {
         adjust: impl FnOnce(&mut RegistryConfig),
         config: Option<opcode_terminals::TerminalsConfig>,
     ) -> Self {
-        Self::start_inner(adjust, Duration::from_secs(20), None, None, config, |_| {}).await
+        Self::start_inner(adjust, Duration::from_secs(20), None, None, config, |_| {}, None).await
     }
 
     /// A server whose state `adjust` changes before it starts (e.g. `max_upload_bytes`).
     pub async fn start_with_state(adjust: impl FnOnce(&mut AppState)) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, adjust).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, adjust, None).await
     }
 
     async fn start_inner(
@@ -85,6 +95,7 @@ impl TestServer {
         push: Option<opcode_push::PushConfig>,
         terminals: Option<opcode_terminals::TerminalsConfig>,
         adjust_state: impl FnOnce(&mut AppState),
+        runs: Option<Arc<dyn opcode_sessions::Runs>>,
     ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
@@ -96,11 +107,15 @@ impl TestServer {
         config.cancel_grace = Duration::from_secs(5);
         adjust(&mut config);
         let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
+        let runs: Arc<dyn opcode_sessions::Runs> = runs.unwrap_or_else(|| Arc::new(registry.clone()));
         let push = match push {
-            Some(config) => Some(opcode_push::PushService::open(&registry, config).await.unwrap()),
+            Some(config) => {
+                Some(opcode_push::PushService::open(&registry, runs.notable_events(), config).await.unwrap())
+            }
             None => None,
         };
         let mut state = AppState::open(registry, store, TOKEN).await.unwrap();
+        state.set_runs(runs);
         state.ping_every = ping_every;
         state.push = push;
         state.terminals =
@@ -353,4 +368,38 @@ pub async fn api_call(
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Runs git in `dir` for a test's set-up (through the supervisor), failing on error.
+pub async fn sh_git(dir: &Path, args: &[&str]) -> String {
+    let spec = ProcessSpec::new("git").cwd(dir).args(args.iter().copied());
+    let done = run_to_completion(&TokioSupervisor::default(), spec, CompletionLimits::default()).await.unwrap();
+    assert!(done.status.success(), "git {args:?}: {}", done.stderr_text());
+    String::from_utf8(done.stdout).unwrap()
+}
+
+/// Makes the server's project a repository with one commit (a.txt) and a local identity.
+pub async fn make_repo(server: &TestServer) {
+    let d = server.project.path();
+    sh_git(d, &["init", "-q", "-b", "main"]).await;
+    sh_git(d, &["config", "user.name", "Test"]).await;
+    sh_git(d, &["config", "user.email", "test@example.invalid"]).await;
+    std::fs::write(d.join("a.txt"), "one\n").unwrap();
+    sh_git(d, &["add", "-A"]).await;
+    sh_git(d, &["commit", "-q", "-m", "first"]).await;
+}
+
+/// Polls the session's turns until `n` of them have finished.
+pub async fn finished_turns(server: &TestServer, session_id: &str, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let (code, body) = server.get_json(&format!("/api/sessions/{session_id}/turns")).await;
+        assert_eq!(code, 200, "{body}");
+        let turns = body["data"].as_array().cloned().unwrap_or_default();
+        if turns.len() >= n && turns.iter().take(n).all(|t| t["finished_at"].is_u64()) {
+            return turns;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "turns did not finish: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
