@@ -161,6 +161,9 @@ describe('opcode-web as replicas of a cluster, in Chromium', { concurrency: 1 },
       try {
         const page = await ctx1.newPage();
         await page.goto(`${one.url}/`);
+        // the home view says what the replica runs on: one worker (and no run yet, or the other size's)
+        const cluster = await page.waitForSelector('[data-testid="cluster-status"]');
+        assert.match(await cluster.textContent(), /^Cluster: 1 worker · \d+ runs? in progress$/);
         const sid = await start(page, dir, `hello ${size} @lines=3 @delay=100`, false);
         assert.match(sid, /^[0-9a-f-]{36}$/);
         await waitOrExplain(page, '[data-testid="message-assistant"]:has-text("line 2")', one.url);

@@ -12,6 +12,7 @@ pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod claude_md;
+pub mod cluster;
 pub mod config;
 pub mod devices;
 pub mod error;
@@ -49,6 +50,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn app(state: AppState) -> Router {
     let api = api::routes()
         .merge(push::routes())
+        .merge(cluster::routes())
         .merge(devices::routes())
         .merge(terminals::routes())
         .merge(git::routes())

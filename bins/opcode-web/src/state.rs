@@ -19,6 +19,8 @@ pub struct AppState {
     /// Where runs are started, steered and watched: the registry itself, or a cluster's workers
     /// (`--nats-url`). Every route that starts, steers or watches a run goes through it.
     pub runs: Arc<dyn opcode_sessions::Runs>,
+    /// The cluster's client when this server is a replica (`--nats-url`): its status (`/api/cluster`).
+    pub cluster: Option<opcode_cluster::ClusterClient>,
     /// Claude's own project/session files.
     pub store: ClaudeStore,
     /// The token and the paired devices (credentials never logged), pairing links, the audit trail.
@@ -78,6 +80,7 @@ impl AppState {
             git,
             turns,
             runs,
+            cluster: None,
             registry,
             store,
             access,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use opcode_bus::{Bus, BusConfig};
-use opcode_cluster::{ClusterClient, ClusterRuns, Forwarder, Worker, WorkerConfig};
+use opcode_cluster::{ClusterClient, Forwarder, Worker, WorkerConfig};
 use opcode_proc::TokioSupervisor;
 use opcode_sessions::claude_store::ClaudeStore;
 use opcode_sessions::{RegistryConfig, SessionRegistry};
@@ -56,8 +56,7 @@ async fn replica(server: &NatsServer) -> TestServer {
 /// An opcode-web replica of the cluster, with Web Push on when `push`.
 async fn replica_with(server: &NatsServer, push: bool) -> TestServer {
     let bus = Bus::connect(&server.url(), bus_config()).await.unwrap();
-    let runs = Arc::new(ClusterRuns::open(ClusterClient::new(bus)).await.unwrap());
-    TestServer::start_replica(runs, push).await
+    TestServer::start_replica(ClusterClient::new(bus), push).await
 }
 
 /// The `seq` of an event frame.
@@ -365,6 +364,41 @@ async fn an_agent_run_on_a_replica_runs_on_a_worker_and_its_history_has_the_figu
     // it ran on the worker: its events are on the bus
     let bus = Bus::connect(&nats.url(), bus_config()).await.unwrap();
     assert!(bus.session_len(&session_id).await.unwrap() > 0);
+    one.stop().await;
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_cluster_route_shows_the_workers_their_runs_and_the_stream_and_a_503_once_nats_is_gone() {
+    let alone = TestServer::start().await;
+    let (status, body) = alone.get_json("/api/cluster").await;
+    assert_eq!((status, &body["data"]), (200, &json!({"mode": "single"})), "a server on its own");
+    alone.stop().await;
+
+    let mut nats = NatsServer::start().await;
+    let (w, _d, _c) = worker(&nats, "w-status").await;
+    let one = replica(&nats).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut ws = one.ws("/ws/claude").await;
+    send(&mut ws, one.live_request("hello", &id)).await;
+    until(&mut ws, is_result).await;
+    let (status, body) = one.get_json("/api/cluster").await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    assert_eq!((data["mode"].as_str(), data["connected"].as_bool()), (Some("replica"), Some(true)), "{body}");
+    assert_eq!(data["cluster"]["workers"], json!([{"id": "w-status", "runs": 1}]), "{body}");
+    assert_eq!(data["cluster"]["runs"], 1);
+    let stream = &data["cluster"]["stream"];
+    assert!(stream["messages"].as_u64().unwrap() > 0, "{stream}");
+    assert_eq!(stream["configured_replicas"], 1);
+
+    let end = one.http().post(one.url(&format!("/api/sessions/{id}/end"))).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(end.status(), 200);
+    until_completion(&mut ws).await;
+    nats.stop().await;
+    let (status, body) = one.get_json("/api/cluster").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("NATS server does not answer"), "{body}");
     one.stop().await;
     w.shutdown().await;
 }

@@ -102,6 +102,34 @@ impl Default for BusConfig {
     }
 }
 
+/// The events stream as [`Bus::stream_state`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StreamState {
+    /// The stream's name.
+    pub name: String,
+    /// Messages stored (each carries several events).
+    pub messages: u64,
+    /// Bytes stored.
+    pub bytes: u64,
+    /// How many copies the stream keeps.
+    pub configured_replicas: usize,
+    /// The server leading the stream (`None` on a single server, or during an election).
+    pub leader: Option<String>,
+    /// Every server holding a copy, the leader first (empty on a single server).
+    pub replicas: Vec<StreamPeer>,
+}
+
+/// One server holding a copy of the stream.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StreamPeer {
+    /// The server's name.
+    pub name: String,
+    /// Whether its copy is up to date and it is online.
+    pub current: bool,
+    /// Operations it is behind.
+    pub lag: u64,
+}
+
 /// The key-value bucket of worker leases.
 const WORKERS_BUCKET: &str = "OPCODE_WORKERS";
 /// The key-value bucket of run ownership.
@@ -216,6 +244,34 @@ impl Bus {
             return Err(BusError::InvalidSession(session.to_owned()));
         }
         Ok(self.subject(session))
+    }
+
+    /// Whether the client is connected to a NATS server now (it reconnects on its own when not).
+    pub fn connected(&self) -> bool {
+        self.js.client().connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// The events stream as its leader reports it: size, leader and replicas.
+    pub async fn stream_state(&self) -> Result<StreamState, BusError> {
+        let info = self.stream.get_info().await.map_err(|e| BusError::nats("stream info", e))?;
+        let cluster = info.cluster.unwrap_or_default();
+        let mut replicas: Vec<StreamPeer> = cluster
+            .replicas
+            .iter()
+            .map(|p| StreamPeer { name: p.name.clone(), current: p.current && !p.offline, lag: p.lag.unwrap_or(0) })
+            .collect();
+        let leader = cluster.leader.filter(|l| !l.is_empty());
+        if let Some(leader) = &leader {
+            replicas.insert(0, StreamPeer { name: leader.clone(), current: true, lag: 0 });
+        }
+        Ok(StreamState {
+            name: info.config.name.clone(),
+            messages: info.state.messages,
+            bytes: info.state.bytes,
+            configured_replicas: info.config.num_replicas,
+            leader,
+            replicas,
+        })
     }
 
     /// The server name of the events stream's current leader (clustered streams; `None` for one server or

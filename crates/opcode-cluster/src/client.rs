@@ -7,6 +7,26 @@ use opcode_proto::ClaudeRequest;
 
 use crate::{subjects, ClusterError};
 
+/// The cluster as [`ClusterClient::status`] sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterStatus {
+    /// The workers holding a lease now, by id.
+    pub workers: Vec<WorkerStatus>,
+    /// Runs in progress across the cluster.
+    pub runs: usize,
+    /// The events stream.
+    pub stream: opcode_bus::StreamState,
+}
+
+/// One live worker.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkerStatus {
+    /// Its id on the bus.
+    pub id: String,
+    /// The runs it owns now.
+    pub runs: usize,
+}
+
 /// Starts runs on some worker and sends commands to the worker that owns a session's run. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ClusterClient {
@@ -109,6 +129,21 @@ impl ClusterClient {
     /// The runs in progress across the cluster: (session, worker).
     pub async fn running(&self) -> Result<Vec<(String, String)>, ClusterError> {
         Ok(self.bus.running().await?)
+    }
+
+    /// What an operator wants to see of the cluster: the live workers with the runs each owns, and the
+    /// events stream (size, leader, replicas). Fails when the bus does not answer.
+    pub async fn status(&self) -> Result<ClusterStatus, ClusterError> {
+        let (workers, running, stream) =
+            futures::try_join!(self.bus.workers(), self.bus.running(), self.bus.stream_state())?;
+        let workers = workers
+            .into_iter()
+            .map(|id| {
+                let runs = running.iter().filter(|(_, owner)| *owner == id).count();
+                WorkerStatus { id, runs }
+            })
+            .collect();
+        Ok(ClusterStatus { workers, runs: running.len(), stream })
     }
 
     async fn ask(&self, subject: &str, command: &WorkerCommand) -> Result<WorkerReply, ClusterError> {

@@ -23,7 +23,7 @@ mod runs;
 mod subjects;
 mod worker;
 
-pub use client::ClusterClient;
+pub use client::{ClusterClient, ClusterStatus, WorkerStatus};
 pub use error::ClusterError;
 pub use forward::Forwarder;
 pub use runs::ClusterRuns;

@@ -2,6 +2,7 @@
 // continues the latest one in the chosen project directory.
 
 import type { ImageAttachment } from '../events';
+import { ClusterStatus } from './ClusterStatus';
 import { Composer } from './Composer';
 
 interface Props {
@@ -23,6 +24,7 @@ export function HomeView({ path, error, onStart, onContinue }: Props) {
             ? `New session in ${path.trim()}`
             : 'Choose a project (or type an absolute directory path), then write a prompt.'}
         </p>
+        <ClusterStatus />
         {error && (
           <p className="msg-error" data-testid="start-error" role="alert">
             {error}

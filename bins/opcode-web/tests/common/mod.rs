@@ -67,12 +67,14 @@ impl TestServer {
         Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config), None, |_| {}, None).await
     }
 
-    /// A replica of a cluster: runs through `runs` (`opcode_cluster::ClusterRuns`), Web Push on when
-    /// `push` (as [`TestServer::start_with_push`]).
-    pub async fn start_replica(runs: Arc<dyn opcode_sessions::Runs>, push: bool) -> Self {
+    /// A replica of a cluster: runs through `client`'s workers (`opcode_cluster::ClusterRuns`), Web Push on
+    /// when `push` (as [`TestServer::start_with_push`]).
+    pub async fn start_replica(client: opcode_cluster::ClusterClient, push: bool) -> Self {
         let config =
             push.then(|| opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true });
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, config, None, |_| {}, Some(runs)).await
+        let runs = Arc::new(opcode_cluster::ClusterRuns::open(client.clone()).await.unwrap());
+        let cluster = move |state: &mut AppState| state.cluster = Some(client);
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, config, None, cluster, Some(runs)).await
     }
 
     /// A server with terminals on (`config`), or off (`None`: `--no-terminal`).
