@@ -38,9 +38,31 @@ describe('the Agents pane in Chromium', { concurrency: 1 }, () => {
       const page = await ctx.newPage();
       try {
         await page.goto(`${server.url}/`);
+        // every pane's button is in view in the top bar, none under another (the lock stands for Devices on a phone)
+        await page.waitForSelector('[data-testid="devices-open"]');
+        const boxes = await page.evaluate(() =>
+          ['new-tab', 'runs-tab', 'usage-tab', 'agents-tab', 'devices-open'].map((id) => {
+            const r = document.querySelector(`[data-testid="${id}"]`).getBoundingClientRect();
+            return { id, left: r.left, right: r.right, width: r.width };
+          }),
+        );
+        for (const [a, b] of boxes.slice(0, -1).map((box, i) => [box, boxes[i + 1]])) {
+          assert.ok(a.right <= b.left, `${a.id} ends before ${b.id} starts: ${JSON.stringify(boxes)}`);
+        }
+        assert.ok(boxes.at(-1).right <= device.viewport.width, `the top bar fits: ${JSON.stringify(boxes)}`);
+        await tall(page, '[data-testid="devices-open"]');
         await page.click('[data-testid="agents-tab"]');
         await page.waitForSelector('[data-testid="agents-view"]');
         assert.ok(page.url().endsWith('#agents'), page.url());
+        // an address changed on the open page (typed, a link) shows what it names
+        await page.evaluate(() => {
+          window.location.hash = '#usage';
+        });
+        await page.waitForSelector('[data-testid="usage-view"]');
+        await page.evaluate(() => {
+          window.location.hash = '#agents';
+        });
+        await page.waitForSelector('[data-testid="agents-view"]');
 
         // create
         const name = `Reviewer ${size}`;

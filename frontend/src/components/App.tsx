@@ -133,9 +133,14 @@ export function App() {
       syncLocation(store.getState());
       unsubscribe = store.subscribe(() => syncLocation(store.getState()));
     });
+    // an address changed on an open page (typed, a link, a notification's) opens what it names; the
+    // page's own updates use replaceState, which fires no hashchange
+    const onHashChange = () => void openFromLocation(controller, window.location.hash);
+    window.addEventListener('hashchange', onHashChange);
     return () => {
       gone = true;
       unsubscribe?.();
+      window.removeEventListener('hashchange', onHashChange);
     };
   }, [authorised, controller, feed, store]);
 
@@ -203,9 +208,19 @@ export function App() {
           data-testid="devices-open"
           aria-current={page ? 'page' : undefined}
           title="Devices, pairing, the token and the activity log"
+          aria-label="Devices"
           onClick={() => showPage(page === 'devices' ? null : 'devices')}
         >
-          Devices
+          <svg className="security-icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+            <path
+              d="M7 10V7a5 5 0 0 1 10 0v3M5 10h14v11H5z"
+              fill="none"
+              stroke="currentColor"
+              strokeWidth="2"
+              strokeLinejoin="round"
+            />
+          </svg>
+          <span className="security-label">Devices</span>
         </button>
       </header>
       <div className="body">
