@@ -386,7 +386,7 @@ async fn the_cluster_route_shows_the_workers_their_runs_and_the_stream_and_a_503
     assert_eq!(status, 200, "{body}");
     let data = &body["data"];
     assert_eq!((data["mode"].as_str(), data["connected"].as_bool()), (Some("replica"), Some(true)), "{body}");
-    assert_eq!(data["cluster"]["workers"], json!([{"id": "w-status", "runs": 1}]), "{body}");
+    assert_eq!(data["cluster"]["workers"], json!([{"id": "w-status", "runs": 1, "project_roots": []}]), "{body}");
     assert_eq!(data["cluster"]["runs"], 1);
     let stream = &data["cluster"]["stream"];
     assert!(stream["messages"].as_u64().unwrap() > 0, "{stream}");

@@ -9,6 +9,9 @@
 //! A run is the key `<session>` in `OPCODE_RUNS`, created by compare-and-set (create = update at revision
 //! 0), its value the owning worker: at most one worker owns a session's run, and the bucket's keys are the
 //! cluster-wide list of runs.
+//!
+//! A session's place is the key `<session>` in `OPCODE_PLACES`, its value the worker it last ran on
+//! (remembered for 90 days), so that its next run can go where its transcript is.
 
 use std::time::Duration;
 
@@ -39,13 +42,19 @@ pub struct WorkerLease {
 impl Bus {
     /// Takes the lease of `worker` for [`crate::BusConfig::lease_ttl`] and keeps renewing it.
     /// [`BusError::LeaseHeld`] if a live lease of that worker id exists.
-    #[tracing::instrument(skip(self), fields(worker = %worker))]
     pub async fn acquire_worker_lease(&self, worker: &str) -> Result<WorkerLease, BusError> {
+        self.acquire_worker_lease_with(worker, Bytes::from(worker.to_owned())).await
+    }
+
+    /// [`Bus::acquire_worker_lease`] with `card` as the lease's value: what the worker tells others about
+    /// itself (opaque here; [`Bus::worker_cards`] reads it back).
+    #[tracing::instrument(skip(self, card), fields(worker = %worker))]
+    pub async fn acquire_worker_lease_with(&self, worker: &str, card: Bytes) -> Result<WorkerLease, BusError> {
         if !valid_id(worker) {
             return Err(BusError::InvalidWorker(worker.to_owned()));
         }
         let sent_at = Instant::now();
-        let revision = match self.workers.create(worker, Bytes::from(worker.to_owned())).await {
+        let revision = match self.workers.create(worker, card.clone()).await {
             Ok(revision) => revision,
             Err(err) if err.kind() == CreateErrorKind::AlreadyExists => {
                 return Err(BusError::LeaseHeld { worker: worker.to_owned() })
@@ -54,7 +63,7 @@ impl Bus {
         };
         let (lost_tx, lost) = watch::channel(false);
         let renewer = tokio::spawn(tracing::Instrument::instrument(
-            renew(self.clone(), worker.to_owned(), revision, sent_at, lost_tx),
+            renew(self.clone(), worker.to_owned(), card, revision, sent_at, lost_tx),
             tracing::debug_span!("lease", worker = %worker),
         ));
         Ok(WorkerLease { worker: worker.to_owned(), lost, renewer, bus: self.clone() })
@@ -147,6 +156,47 @@ impl Bus {
         }
     }
 
+    /// The live workers with their cards (the value their lease was taken with), sorted by id.
+    pub async fn worker_cards(&self) -> Result<Vec<(String, Bytes)>, BusError> {
+        let keys: Vec<String> = match self.workers.keys().await {
+            Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list workers", e))?,
+            Err(err) => return Err(BusError::nats("list workers", err)),
+        };
+        let mut cards = Vec::with_capacity(keys.len());
+        for worker in keys {
+            let entry = self.workers.entry(&worker).await.map_err(|e| BusError::nats("read a worker lease", e))?;
+            if let Some(entry) = entry.filter(|e| e.operation == Operation::Put) {
+                cards.push((worker, entry.value));
+            }
+        }
+        cards.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(cards)
+    }
+
+    /// Records that `session` ran on `worker` (its next run goes there first, where its transcript is).
+    pub async fn place_session(&self, session: &str, worker: &str) -> Result<(), BusError> {
+        if !valid_id(session) {
+            return Err(BusError::InvalidSession(session.to_owned()));
+        }
+        if !valid_id(worker) {
+            return Err(BusError::InvalidWorker(worker.to_owned()));
+        }
+        self.places
+            .put(session, Bytes::from(worker.to_owned()))
+            .await
+            .map_err(|e| BusError::nats("place a session", e))?;
+        Ok(())
+    }
+
+    /// The worker `session` last ran on, if it is remembered.
+    pub async fn session_place(&self, session: &str) -> Result<Option<String>, BusError> {
+        if !valid_id(session) {
+            return Err(BusError::InvalidSession(session.to_owned()));
+        }
+        let value = self.places.get(session).await.map_err(|e| BusError::nats("read a session's place", e))?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     /// The workers whose lease is live now, sorted.
     pub async fn workers(&self) -> Result<Vec<String>, BusError> {
         let keys: Vec<String> = match self.workers.keys().await {
@@ -217,7 +267,14 @@ impl Drop for WorkerLease {
 
 /// Renews `worker`'s lease every third of the TTL until it is lost; `sent_at` is when the request that
 /// produced `revision` was sent (the server's TTL counts from no earlier than that).
-async fn renew(bus: Bus, worker: String, mut revision: u64, mut sent_at: Instant, lost: watch::Sender<bool>) {
+async fn renew(
+    bus: Bus,
+    worker: String,
+    card: Bytes,
+    mut revision: u64,
+    mut sent_at: Instant,
+    lost: watch::Sender<bool>,
+) {
     let ttl = bus.config.lease_ttl;
     let every = ttl / 3;
     loop {
@@ -230,7 +287,7 @@ async fn renew(bus: Bus, worker: String, mut revision: u64, mut sent_at: Instant
             let _ = lost.send(true);
             return;
         }
-        let update = bus.workers.update(&worker, Bytes::from(worker.clone()), revision);
+        let update = bus.workers.update(&worker, card.clone(), revision);
         match tokio::time::timeout_at(deadline, update).await {
             Ok(Ok(next)) => {
                 revision = next;

@@ -134,6 +134,10 @@ pub struct StreamPeer {
 const WORKERS_BUCKET: &str = "OPCODE_WORKERS";
 /// The key-value bucket of run ownership.
 const RUNS_BUCKET: &str = "OPCODE_RUNS";
+/// The key-value bucket of session placement (the worker each session last ran on).
+const PLACES_BUCKET: &str = "OPCODE_PLACES";
+/// How long a session's placement is remembered after its last run.
+const PLACE_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Room left in a message for its headers under the server's `max_payload`.
 const HEADER_ROOM: usize = 1024;
 
@@ -144,6 +148,8 @@ pub struct Bus {
     pub(crate) stream: jetstream::stream::Stream,
     pub(crate) workers: jetstream::kv::Store,
     pub(crate) runs: jetstream::kv::Store,
+    /// Where each session last ran (session → worker), for placing its next run.
+    pub(crate) places: jetstream::kv::Store,
     pub(crate) config: BusConfig,
     /// The largest payload a writer packs: the configured one, capped by the server's.
     pub(crate) max_payload: usize,
@@ -222,10 +228,15 @@ impl Bus {
             ..bucket(WORKERS_BUCKET, "opcode worker leases: a key per live worker, expiring unless renewed")
         };
         let runs = bucket(RUNS_BUCKET, "opcode runs: a key per running session, its value the owning worker");
+        let places = jetstream::kv::Config {
+            max_age: PLACE_MAX_AGE,
+            ..bucket(PLACES_BUCKET, "opcode sessions: a key per session, its value the worker it last ran on")
+        };
         let workers = js.create_or_update_key_value(workers).await.map_err(|e| setup_err(WORKERS_BUCKET, &e))?;
         let runs = js.create_or_update_key_value(runs).await.map_err(|e| setup_err(RUNS_BUCKET, &e))?;
+        let places = js.create_or_update_key_value(places).await.map_err(|e| setup_err(PLACES_BUCKET, &e))?;
         tracing::debug!(max_payload, "bus connected");
-        Ok(Bus { js, stream, workers, runs, config, max_payload, connects })
+        Ok(Bus { js, stream, workers, runs, places, config, max_payload, connects })
     }
 
     /// The configuration the bus was opened with.

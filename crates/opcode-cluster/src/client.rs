@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use opcode_bus::{Bus, BusError};
-use opcode_proto::cluster::{ForkPoint, Refusal, WorkerCommand, WorkerReply};
+use opcode_proto::cluster::{ForkPoint, Refusal, WorkerCard, WorkerCommand, WorkerReply};
 use opcode_proto::ClaudeRequest;
 
 use crate::{subjects, ClusterError};
@@ -25,6 +25,8 @@ pub struct WorkerStatus {
     pub id: String,
     /// The runs it owns now.
     pub runs: usize,
+    /// Where it runs claude (empty: anywhere).
+    pub project_roots: Vec<String>,
 }
 
 /// Starts runs on some worker and sends commands to the worker that owns a session's run. Cheap to clone.
@@ -60,6 +62,15 @@ impl ClusterClient {
     }
 
     async fn start_command(&self, command: WorkerCommand) -> Result<WorkerReply, ClusterError> {
+        if let Some(worker) = self.place(&command).await {
+            match self.ask(&subjects::worker(&worker), &command).await {
+                // gone since it was looked up: any worker then
+                Err(ClusterError::Bus(BusError::NoResponders { .. } | BusError::TimedOut { .. })) => {
+                    tracing::warn!(%worker, "the worker chosen for a start does not answer; sending it to any worker")
+                }
+                other => return other,
+            }
+        }
         let deadline = tokio::time::Instant::now() + self.bus.config().request_timeout;
         let mut pause = std::time::Duration::from_millis(10);
         loop {
@@ -74,6 +85,41 @@ impl ClusterClient {
                 other => return other,
             }
         }
+    }
+
+    /// The worker a start goes to, when it matters which: the one the session last ran on (a resume, or
+    /// a fork's source: its transcript is there), if it is alive and serves the project; else, when only
+    /// some workers serve the project, the least busy of them. `None`: any worker (the shared queue, which
+    /// also takes over when the bus cannot tell).
+    async fn place(&self, command: &WorkerCommand) -> Option<String> {
+        let WorkerCommand::Start { request, fork } = command else { return None };
+        let cards: Vec<(String, WorkerCard)> = match self.bus.worker_cards().await {
+            Ok(cards) => cards
+                .into_iter()
+                // a card this version cannot read: a worker that serves anywhere
+                .map(|(id, card)| (id, serde_json::from_slice(&card).unwrap_or_default()))
+                .collect(),
+            Err(err) => {
+                tracing::warn!(%err, "cannot read the workers' cards; sending the start to any worker");
+                return None;
+            }
+        };
+        let project = request.project_path.as_str();
+        let serving: Vec<&String> = cards.iter().filter(|(_, card)| card.serves(project)).map(|(id, _)| id).collect();
+        let earlier = fork.as_ref().map(|f| f.from.as_str()).or(request.session_id.as_deref());
+        if let Some(session) = earlier {
+            if let Ok(Some(worker)) = self.bus.session_place(session).await {
+                if serving.contains(&&worker) {
+                    return Some(worker);
+                }
+            }
+        }
+        if serving.is_empty() || serving.len() == cards.len() {
+            return None;
+        }
+        let running = self.bus.running().await.unwrap_or_default();
+        let load = |id: &String| running.iter().filter(|(_, owner)| owner == id).count();
+        serving.into_iter().min_by_key(|id| (load(id), (*id).clone())).cloned()
     }
 
     /// Sends `command` (anything but a start) to the worker that owns its session's run. A session with no
@@ -134,13 +180,14 @@ impl ClusterClient {
     /// What an operator wants to see of the cluster: the live workers with the runs each owns, and the
     /// events stream (size, leader, replicas). Fails when the bus does not answer.
     pub async fn status(&self) -> Result<ClusterStatus, ClusterError> {
-        let (workers, running, stream) =
-            futures::try_join!(self.bus.workers(), self.bus.running(), self.bus.stream_state())?;
-        let workers = workers
+        let (cards, running, stream) =
+            futures::try_join!(self.bus.worker_cards(), self.bus.running(), self.bus.stream_state())?;
+        let workers = cards
             .into_iter()
-            .map(|id| {
+            .map(|(id, card)| {
+                let card: WorkerCard = serde_json::from_slice(&card).unwrap_or_default();
                 let runs = running.iter().filter(|(_, owner)| *owner == id).count();
-                WorkerStatus { id, runs }
+                WorkerStatus { id, runs, project_roots: card.project_roots }
             })
             .collect();
         Ok(ClusterStatus { workers, runs: running.len(), stream })

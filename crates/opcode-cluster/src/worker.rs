@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use opcode_bus::{Bus, BusError, RunClaim, WorkerLease};
-use opcode_proto::cluster::{ForkPoint, Prompted, Refusal, WorkerCommand, WorkerReply};
+use opcode_proto::cluster::{ForkPoint, Prompted, Refusal, WorkerCard, WorkerCommand, WorkerReply};
 use opcode_proto::CommandType;
 use opcode_sessions::{CancelError, ControlError, PromptOutcome, SessionRegistry, StartError};
 use tokio_util::sync::CancellationToken;
@@ -65,7 +65,12 @@ impl Worker {
         forwarder: Arc<Forwarder>,
         config: WorkerConfig,
     ) -> Result<Worker, ClusterError> {
-        let lease = bus.acquire_worker_lease(&config.id).await?;
+        let card = WorkerCard {
+            project_roots: registry.config().project_roots.iter().map(|r| r.display().to_string()).collect(),
+            max_sessions: Some(registry.config().max_running),
+        };
+        let card = Bytes::from(serde_json::to_vec(&card).unwrap_or_default());
+        let lease = bus.acquire_worker_lease_with(&config.id, card).await?;
         let starts = bus.serve(subjects::START, Some(subjects::WORKERS_QUEUE)).await?;
         let commands = bus.serve(&subjects::worker(&config.id), None).await?;
         let worker = Worker {
@@ -291,6 +296,10 @@ impl Worker {
                 return Err(start_refusal(err));
             }
         };
+        // its next run comes here first, where its transcript is
+        if let Err(err) = self.inner.bus.place_session(session, &self.inner.id).await {
+            tracing::warn!(%err, "could not record where the session runs");
+        }
         let Some(subscription) = self.inner.registry.subscribe(session, writer.next_seq()).await else {
             unreachable!("a session that just started is known");
         };

@@ -1,7 +1,8 @@
 //! Workers and the replica's client on a real nats-server, with the fake claude: a run started through the
 //! cluster streams its numbered events on the bus and releases its claim at the end; commands reach the
 //! worker that owns the run; a session taken up on another worker continues its numbering; a second
-//! start of a running session is refused wherever it lands.
+//! start of a running session is refused wherever it lands. Starts go to a worker that has the project,
+//! and a session's next run to the worker it last ran on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,12 +31,18 @@ struct Node {
 }
 
 async fn node(server: &NatsServer, id: &str) -> Node {
+    node_with(server, id, Vec::new()).await
+}
+
+/// A worker that runs claude under `roots` only (`--project-root`; empty: anywhere).
+async fn node_with(server: &NatsServer, id: &str, roots: Vec<std::path::PathBuf>) -> Node {
     let (data, claude) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let forwarder = Forwarder::new(opcode_cluster::forward::DEFAULT_WINDOW);
     let mut registry_config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
     registry_config.claude_store = ClaudeStore::new(claude.path());
     registry_config.child_env.push(("CLAUDE_CONFIG_DIR".into(), claude.path().into()));
     registry_config.sink = Some(forwarder.clone());
+    registry_config.project_roots = roots;
     let registry = SessionRegistry::open(registry_config, Arc::new(TokioSupervisor::default())).await.unwrap();
     let bus = Bus::connect(&server.url(), config()).await.unwrap();
     let worker = Worker::start(bus, registry, forwarder, WorkerConfig { id: id.into() }).await.unwrap();
@@ -232,4 +239,54 @@ async fn a_session_taken_up_on_another_worker_continues_its_numbering() {
     assert_contiguous(&whole, 0, &session);
     assert_eq!(whole.iter().filter(|e| e.kind.is_completion()).count(), 2, "two runs, two completions");
     b.worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn starts_go_to_a_worker_that_has_the_project_and_a_session_back_to_where_it_last_ran() {
+    let server = NatsServer::start().await;
+    let client = client(&server).await;
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let [one_path, two_path] = [&one, &two].map(|d| std::fs::canonicalize(d.path()).unwrap());
+    let a = node_with(&server, "w-a", vec![one_path.clone()]).await;
+    let b = node_with(&server, "w-b", vec![two_path.clone()]).await;
+
+    // each project's runs go to the one worker that serves it, every time
+    for round in 0..3 {
+        for (project, owner) in [(&one_path, "w-a"), (&two_path, "w-b")] {
+            let reply = client.start(request(project, &format!("round {round} @lines=1"), None, false)).await.unwrap();
+            let (session, _, worker) = started(reply);
+            assert_eq!(worker, owner, "a run in {} went to {worker}", project.display());
+            read_until(client.bus(), &session, None, completion).await;
+        }
+    }
+    let status = client.status().await.unwrap();
+    let roots: Vec<(String, Vec<String>)> = status.workers.into_iter().map(|w| (w.id, w.project_roots)).collect();
+    let shown = |p: &std::path::Path| vec![p.display().to_string()];
+    assert_eq!(roots, [("w-a".to_owned(), shown(&one_path)), ("w-b".to_owned(), shown(&two_path))]);
+    a.worker.shutdown().await;
+    b.worker.shutdown().await;
+
+    // two workers that serve anywhere: a session's every resume goes back to where it ran (its
+    // transcript is there), not to whichever worker the queue picks
+    let c = node(&server, "w-c").await;
+    let d = node(&server, "w-d").await;
+    let (session, _, first) = started(client.start(request(&one_path, "first @lines=1", None, false)).await.unwrap());
+    read_until(client.bus(), &session, None, completion).await;
+    until_running(&client, &session, false).await;
+    for turn in 0..6 {
+        let mut again = request(&one_path, &format!("turn {turn} @lines=1"), Some(&session), false);
+        again.command_type = "resume".into();
+        let (_, first_seq, worker) = started(client.start(again).await.unwrap());
+        assert_eq!(worker, first, "resume {turn} went to {worker}, not to {first} where the session ran");
+        read_until(client.bus(), &session, Some(first_seq), completion).await;
+        until_running(&client, &session, false).await;
+    }
+    // its worker gone, it resumes on the other one
+    let (gone, other) = if first == "w-c" { (c, d) } else { (d, c) };
+    gone.worker.shutdown().await;
+    let mut again = request(&one_path, "after @lines=1", Some(&session), false);
+    again.command_type = "resume".into();
+    let (_, _, worker) = started(client.start(again).await.unwrap());
+    assert_ne!(worker, first);
+    other.worker.shutdown().await;
 }

@@ -21,6 +21,26 @@ pub struct ForkPoint {
     pub at: String,
 }
 
+/// What a worker tells the cluster about itself (the value of its lease): where it can run claude, so a
+/// replica sends each start to a worker that has the project.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerCard {
+    /// The directories (absolute, canonical) under which it runs claude; empty: anywhere.
+    #[serde(default)]
+    pub project_roots: Vec<String>,
+    /// How many runs it takes at once.
+    #[serde(default)]
+    pub max_sessions: Option<usize>,
+}
+
+impl WorkerCard {
+    /// Whether the worker may run claude in `project` (an absolute path), judged by the path alone.
+    pub fn serves(&self, project: &str) -> bool {
+        let project = std::path::Path::new(project);
+        self.project_roots.is_empty() || self.project_roots.iter().any(|root| project.starts_with(root))
+    }
+}
+
 /// One command for a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
