@@ -199,18 +199,7 @@ impl Bus {
 
     /// The workers whose lease is live now, sorted.
     pub async fn workers(&self) -> Result<Vec<String>, BusError> {
-        let keys: Vec<String> = match self.workers.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list workers", e))?,
-            Err(err) => return Err(BusError::nats("list workers", err)),
-        };
-        let mut live = Vec::with_capacity(keys.len());
-        for worker in keys {
-            if self.worker_alive(&worker).await? {
-                live.push(worker);
-            }
-        }
-        live.sort();
-        Ok(live)
+        Ok(self.worker_cards().await?.into_iter().map(|(worker, _)| worker).collect())
     }
 
     /// Every run in the cluster: (session, owning worker), sorted by session.
