@@ -356,7 +356,9 @@ pub async fn test_stdio(
         let initialize = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
             "protocolVersion":"2025-06-18","capabilities":{},
             "clientInfo":{"name":"opcode-web","version":env!("CARGO_PKG_VERSION")}}});
-        stdin.write_line(&initialize.to_string()).await.map_err(|e| format!("it closed its input: {e}"))?;
+        // a server that fails at once closes its input: what it said on stderr as it ended says why
+        let mut closed =
+            stdin.write_line(&initialize.to_string()).await.err().map(|e| format!("it closed its input: {e}"));
         let mut server = None;
         let mut stderr = Vec::new();
         while let Some(event) = child.next_event().await {
@@ -387,7 +389,9 @@ pub async fn test_stdio(
                     let ready = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
                     let list = json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}});
                     for line in [ready, list] {
-                        stdin.write_line(&line.to_string()).await.map_err(|e| format!("it closed its input: {e}"))?;
+                        if let Err(e) = stdin.write_line(&line.to_string()).await {
+                            closed.get_or_insert(format!("it closed its input: {e}"));
+                        }
                     }
                 }
                 Some(2) => {
@@ -406,7 +410,7 @@ pub async fn test_stdio(
                 _ => {}
             }
         }
-        Err("it ended before listing its tools".to_owned())
+        Err(closed.unwrap_or_else(|| "it ended before listing its tools".to_owned()))
     };
     let outcome = tokio::time::timeout(timeout, talk).await;
     drop(child); // kills its process group
