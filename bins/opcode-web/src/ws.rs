@@ -41,6 +41,11 @@ pub const MAX_MESSAGE_BYTES: usize = opcode_proto::image::MAX_MESSAGE_WITH_IMAGE
 const SILENT_INTERVALS: u32 = 3;
 /// Close code for an unknown session.
 pub const CLOSE_UNKNOWN_SESSION: u16 = 4404;
+/// Close code for a socket whose runs cannot be followed now: a cluster's replica lost its bus (NATS). The
+/// session may well go on: a client re-attaches with `since=` later.
+pub const CLOSE_BUS_UNREACHABLE: u16 = 4503;
+/// The reason sent with [`CLOSE_BUS_UNREACHABLE`].
+const BUS_UNREACHABLE_REASON: &str = "the cluster's bus (NATS) is unreachable: try again later";
 
 /// The authenticated `/ws` routes.
 pub fn routes() -> Router<AppState> {
@@ -101,11 +106,19 @@ fn text(bytes: Bytes) -> Message {
     Message::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
 }
 
+/// Sends a batch; false when the socket is done: it failed, or the batch ended with a
+/// [`opcode_proto::event::bus_unreachable_json`] frame and the socket was closed with
+/// [`CLOSE_BUS_UNREACHABLE`] after it.
 async fn send_batch(socket: &mut WebSocket, batch: Vec<Bytes>) -> bool {
+    let unreachable = batch.last().is_some_and(|frame| opcode_proto::event::is_bus_unreachable(frame));
     for event in batch {
         if socket.feed(text(event)).await.is_err() {
             return false;
         }
+    }
+    if unreachable {
+        let _ = socket.send(close(CLOSE_BUS_UNREACHABLE, BUS_UNREACHABLE_REASON)).await;
+        return false;
     }
     socket.flush().await.is_ok()
 }
@@ -343,6 +356,11 @@ async fn start(ctx: &Socket, text: &str, runs: &mut SelectAll<Batches>) -> Optio
 async fn attach_socket(mut socket: WebSocket, ctx: Socket, session_id: String, since: Option<u64>) {
     let state = &ctx.state;
     let from = since.map_or(0, |s| s.saturating_add(1));
+    if let Some(why) = state.runs.unavailable().await {
+        tracing::warn!(%why, session_id, "an attach refused: the runs cannot be reached");
+        let _ = socket.send(close(CLOSE_BUS_UNREACHABLE, BUS_UNREACHABLE_REASON)).await;
+        return;
+    }
     let Some(mut events) = state.runs.events(&session_id, from, false).await else {
         let _ = socket.send(close(CLOSE_UNKNOWN_SESSION, "unknown session")).await;
         return;

@@ -147,8 +147,10 @@ impl Bus {
         }
     }
 
-    /// The workers whose lease is live now, sorted.
+    /// The workers whose lease is live now, sorted ([`BusError::Unreachable`] soon while the connection to
+    /// NATS is lost, as [`Bus::request`]).
     pub async fn workers(&self) -> Result<Vec<String>, BusError> {
+        self.wait_connected().await?;
         let keys: Vec<String> = match self.workers.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list workers", e))?,
             Err(err) => return Err(BusError::nats("list workers", err)),
@@ -163,8 +165,10 @@ impl Bus {
         Ok(live)
     }
 
-    /// Every run in the cluster: (session, owning worker), sorted by session.
+    /// Every run in the cluster: (session, owning worker), sorted by session ([`BusError::Unreachable`] soon
+    /// while the connection to NATS is lost, as [`Bus::request`]).
     pub async fn running(&self) -> Result<Vec<(String, String)>, BusError> {
+        self.wait_connected().await?;
         let keys: Vec<String> = match self.runs.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list runs", e))?,
             Err(err) => return Err(BusError::nats("list runs", err)),

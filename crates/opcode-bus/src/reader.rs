@@ -24,7 +24,8 @@ impl Bus {
     /// again). If the consumer is lost (a stream leader change, a reconnect, missed heartbeats) it is
     /// re-created from the stream sequence after the last one delivered. Events the stream's limits have
     /// discarded end the stream with [`BusError::Truncated`]; a message this crate did not write ends it with
-    /// [`BusError::Corrupt`].
+    /// [`BusError::Corrupt`]; a connection to NATS lost for `BusConfig::unreachable_after` ends it with
+    /// [`BusError::Unreachable`] (a shorter outage is bridged: the reader carries on where it was).
     pub fn read(
         &self,
         session: &str,
@@ -128,9 +129,19 @@ impl Reader {
                 seq => DeliverPolicy::ByStartSequence { start_sequence: seq + 1 },
             };
             let config = OrderedConfig { filter_subject: subject.clone(), deliver_policy, ..Default::default() };
-            let messages = match self.bus.stream.create_consumer(config).await {
-                Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
-                Err(err) => Err(err.to_string()),
+            let create = async {
+                match self.bus.stream.create_consumer(config).await {
+                    Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
+                    Err(err) => Err(err.to_string()),
+                }
+            };
+            let messages = tokio::select! {
+                () = self.tx.closed() => return,
+                err = self.bus.unreachable_for_too_long() => {
+                    self.fail(err).await;
+                    return;
+                }
+                messages = create => messages,
             };
             let mut messages = match messages {
                 Ok(messages) => messages,
@@ -138,6 +149,10 @@ impl Reader {
                     tracing::debug!(%err, "could not create the ordered consumer, retrying");
                     tokio::select! {
                         () = self.tx.closed() => return,
+                        err = self.bus.unreachable_for_too_long() => {
+                            self.fail(err).await;
+                            return;
+                        }
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -147,6 +162,10 @@ impl Reader {
             loop {
                 let message = tokio::select! {
                     () = self.tx.closed() => return,
+                    err = self.bus.unreachable_for_too_long() => {
+                        self.fail(err).await;
+                        return;
+                    }
                     Ok(()) = connects.changed() => {
                         tracing::debug!(last = self.last_stream_seq, "reconnected, re-creating the consumer");
                         break;
@@ -187,6 +206,10 @@ impl Reader {
             }
             tokio::select! {
                 () = self.tx.closed() => return,
+                err = self.bus.unreachable_for_too_long() => {
+                    self.fail(err).await;
+                    return;
+                }
                 () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));

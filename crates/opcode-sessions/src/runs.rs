@@ -59,6 +59,12 @@ pub trait Runs: Send + Sync + std::fmt::Debug {
     async fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, EventsError>>;
     /// The known sessions with their latest run, newest first ([`SessionRegistry::list`]).
     async fn list(&self) -> Vec<RunSummary>;
+    /// Why runs cannot be reached now, found out within a short wait (a cluster's replica whose bus is
+    /// unreachable); `None` when they can, always for the registry. Routes answer `503` with it (sockets
+    /// close with 4503) instead of waiting for timeouts.
+    async fn unavailable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A subscription as a stream of batches; a log read failure ends it (after a warning).
