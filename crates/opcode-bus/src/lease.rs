@@ -284,12 +284,35 @@ impl RunClaim {
     }
 
     /// Ends the claim, if it is still this one (compare-and-delete on its revision), so the session can be
-    /// claimed again.
+    /// claimed again. While NATS does not answer (the bucket's leader died and another is being elected)
+    /// the delete is tried again for up to `BusConfig::publish_timeout`: a claim left behind would list the
+    /// run as running for ever. [`BusError::Unreachable`] once the connection has been lost for
+    /// `BusConfig::unreachable_after`.
     pub async fn release(self) -> Result<(), BusError> {
-        self.bus
-            .runs
-            .delete_expect_revision(&self.session, Some(self.revision))
-            .await
-            .map_err(|e| BusError::nats(format!("release the run of session {}", self.session), e))
+        let what = || format!("release the run of session {}", self.session);
+        let deadline = Instant::now() + self.bus.config.publish_timeout;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let delete = self.bus.runs.delete_expect_revision(&self.session, Some(self.revision));
+            let err = tokio::select! {
+                result = delete => match result {
+                    Ok(()) => return Ok(()),
+                    Err(err) => err,
+                },
+                err = self.bus.unreachable_for_too_long() => return Err(err),
+            };
+            // refused because the claim is not this one any more (taken over, or gone): nothing to release
+            match self.bus.runs.entry(&self.session).await {
+                Ok(Some(entry)) if entry.revision == self.revision && entry.operation == Operation::Put => {}
+                Ok(_) => return Ok(()),
+                Err(_) => {}
+            }
+            if Instant::now() + backoff > deadline {
+                return Err(BusError::nats(what(), err));
+            }
+            tracing::debug!(%err, "releasing a run's claim failed, retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
     }
 }

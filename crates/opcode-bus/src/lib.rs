@@ -138,10 +138,35 @@ pub struct Bus {
     /// Counts the client's connections: a change means it reconnected (readers then re-create their
     /// consumers at once instead of waiting to miss heartbeats).
     pub(crate) connects: tokio::sync::watch::Receiver<u64>,
+    /// Counts the events stream's leader elections this client heard of: readers re-create their
+    /// consumers at once (an ordered consumer lives on the stream's leader and dies with it; the client
+    /// alone would notice only after two missed heartbeats, half a minute).
+    pub(crate) elections: tokio::sync::watch::Receiver<u64>,
     /// The state of the connection, as the client's events report it.
     link: tokio::sync::watch::Receiver<Link>,
     /// The URL(s) connected to, for messages.
     url: std::sync::Arc<str>,
+}
+
+/// A counter of the leader elections of `stream` (JetStream's `LEADER_ELECTED` advisories), kept by a task
+/// that lives as long as the client's subscription and a receiver.
+async fn watch_elections(
+    client: &async_nats::Client,
+    stream: &str,
+) -> Result<tokio::sync::watch::Receiver<u64>, async_nats::SubscribeError> {
+    use futures::StreamExt;
+    let mut advisories = client.subscribe(format!("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.{stream}")).await?;
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    tokio::spawn(async move {
+        while advisories.next().await.is_some() {
+            if tx.is_closed() {
+                return;
+            }
+            tracing::info!("the events stream has a new leader");
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    Ok(rx)
 }
 
 /// Whether the client is connected to NATS, or since when it is not.
@@ -205,6 +230,7 @@ impl Bus {
             .map_err(|_| connect_err(format!("no answer within {:?}", config.connect_timeout)))?
             .map_err(|err| connect_err(err.to_string()))?;
         let max_payload = config.max_message_bytes.min(client.max_payload().saturating_sub(HEADER_ROOM)).max(1);
+        let elections = watch_elections(&client, &config.stream).await.map_err(|e| connect_err(e.to_string()))?;
         let js = jetstream::ContextBuilder::new().timeout(config.request_timeout).build(client);
         let setup_err = |what: &str, err: &dyn std::fmt::Display| BusError::Setup {
             url: url.to_owned(),
@@ -241,7 +267,7 @@ impl Bus {
         let workers = js.create_or_update_key_value(workers).await.map_err(|e| setup_err(WORKERS_BUCKET, &e))?;
         let runs = js.create_or_update_key_value(runs).await.map_err(|e| setup_err(RUNS_BUCKET, &e))?;
         tracing::debug!(max_payload, "bus connected");
-        Ok(Bus { js, stream, workers, runs, config, max_payload, connects, link, url: url.into() })
+        Ok(Bus { js, stream, workers, runs, config, max_payload, connects, elections, link, url: url.into() })
     }
 
     /// The configuration the bus was opened with.

@@ -118,9 +118,11 @@ impl Reader {
             }
         }
         let mut connects = self.bus.connects.clone();
+        let mut elections = self.bus.elections.clone();
         let mut backoff = Duration::from_millis(50);
         loop {
             connects.borrow_and_update();
+            elections.borrow_and_update();
             if end.is_some_and(|end| self.last_stream_seq >= end) {
                 return; // a catch-up that starts (or resumes) past its end
             }
@@ -168,6 +170,10 @@ impl Reader {
                     }
                     Ok(()) = connects.changed() => {
                         tracing::debug!(last = self.last_stream_seq, "reconnected, re-creating the consumer");
+                        break;
+                    }
+                    Ok(()) = elections.changed() => {
+                        tracing::debug!(last = self.last_stream_seq, "a new stream leader, re-creating the consumer");
                         break;
                     }
                     message = messages.next() => message,
