@@ -284,7 +284,7 @@ impl RunClaim {
     }
 
     /// Ends the claim, if it is still this one (compare-and-delete on its revision), so the session can be
-    /// claimed again. While NATS does not answer (the bucket's leader died and another is being elected)
+    /// claimed again; an error if another worker took the run over (its claim stays). While NATS does not answer (the bucket's leader died and another is being elected)
     /// the delete is tried again for up to `BusConfig::publish_timeout`: a claim left behind would list the
     /// run as running for ever. [`BusError::Unreachable`] once the connection has been lost for
     /// `BusConfig::unreachable_after`.
@@ -301,9 +301,12 @@ impl RunClaim {
                 },
                 err = self.bus.unreachable_for_too_long() => return Err(err),
             };
-            // refused because the claim is not this one any more (taken over, or gone): nothing to release
             match self.bus.runs.entry(&self.session).await {
+                // still this claim: NATS did not answer, try again
                 Ok(Some(entry)) if entry.revision == self.revision && entry.operation == Operation::Put => {}
+                // taken over: the new owner's claim stays
+                Ok(Some(entry)) if entry.operation == Operation::Put => return Err(BusError::nats(what(), err)),
+                // gone (this delete was stored, its answer lost)
                 Ok(_) => return Ok(()),
                 Err(_) => {}
             }
