@@ -8,8 +8,10 @@
 //!
 //! A socket is only a viewer: closing it never stops a run. Every loop also pings every 20 s (dead phones
 //! are noticed after 60 s of silence), closes with 1001 when the server shuts down, and with 4401 at once
-//! when the device that opened it is revoked. What a socket starts, answers or ends goes into the audit
-//! trail under its caller.
+//! when the device that opened it is revoked. On a cluster's replica whose bus (NATS) is unreachable, a
+//! socket following a run gets a `bus_unreachable` error frame and closes with 4503 (an attach opened
+//! meanwhile closes with 4503 at once): the client re-attaches with `since=` later. What a socket starts,
+//! answers or ends goes into the audit trail under its caller.
 
 use std::time::Duration;
 
