@@ -149,6 +149,28 @@ describe('SessionLink', () => {
     expect(h.sockets.every((s, i) => i === 0 || !s.url.endsWith('/ws/claude'))).toBe(true); // never a second run
   });
 
+  it('4503 (the replica lost the cluster bus) shows its error frame and keeps re-attaching with since=', () => {
+    h.last().open();
+    h.last().emit(start(0));
+    h.last().emit(output(1, assistantText('a')));
+    const message = "the cluster's bus is unreachable: lost the connection to NATS";
+    h.last().emit({ type: 'error', code: 'bus_unreachable', message, session_id: SID });
+    h.last().serverClose(4503);
+    expect(h.controlErrors).toEqual([message]);
+    expect(h.link.state).toBe('reconnecting');
+    h.timers.advance(250);
+    expect(h.last().url).toBe(`ws://test/ws/sessions/${SID}?since=1`);
+    // still unreachable: turned away without a frame, the link waits longer and tries again
+    h.last().serverClose(4503);
+    expect(h.timers.pending()).toEqual([500]);
+    h.timers.advance(500);
+    h.last().open();
+    h.last().emit(output(2, assistantText('b')));
+    expect(h.link.state).toBe('connected');
+    expect(h.controlErrors).toEqual([message]);
+    expect(h.events.map((e) => e.seq)).toEqual([0, 1, 2]);
+  });
+
   it('the backoff is capped', () => {
     expect(backoffDelay(0, 250, 5000)).toBe(250);
     expect(backoffDelay(3, 250, 5000)).toBe(2000);

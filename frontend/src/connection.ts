@@ -64,6 +64,9 @@ export const CLOSE_NORMAL = 1000;
 export const CLOSE_UNKNOWN_SESSION = 4404;
 /** The server closed the socket because this device's credential no longer works (revoked). */
 export const CLOSE_UNAUTHORISED = 4401;
+/** A cluster's replica lost its bus (NATS): the run may go on, so the link re-attaches with backoff like
+ *  after a drop. The `bus_unreachable` error frame before the first such close is shown as a note. */
+export const CLOSE_BUS_UNREACHABLE = 4503;
 
 const liveLinks = new Set<SessionLink>();
 

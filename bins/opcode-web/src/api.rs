@@ -154,6 +154,9 @@ fn run_id(session_id: &str, index: usize) -> u64 {
 /// (`{"ClaudeSession": {"session_id"}}` while a run is in progress, `{}` once it finished, so the seed's
 /// client reattaches to running sessions only).
 async fn running(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    if let Some(why) = state.runs.unavailable().await {
+        return Err(ApiError::Unavailable(why));
+    }
     let list = state.runs.list().await;
     let mut out = Vec::with_capacity(list.len());
     for (index, summary) in list.into_iter().enumerate() {
@@ -315,6 +318,9 @@ async fn settings(
 
 /// Every event of the session so far, spliced raw into the envelope.
 async fn output(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<Response, ApiError> {
+    if let Some(why) = state.runs.unavailable().await {
+        return Err(ApiError::Unavailable(why));
+    }
     let events = match state.runs.events_so_far(&session_id).await {
         None => return Err(ApiError::NotFound(format!("no session {session_id} is known to this server"))),
         Some(Err(err)) => return Err(ApiError::Internal(err.to_string())),

@@ -8,8 +8,10 @@
 //!
 //! A socket is only a viewer: closing it never stops a run. Every loop also pings every 20 s (dead phones
 //! are noticed after 60 s of silence), closes with 1001 when the server shuts down, and with 4401 at once
-//! when the device that opened it is revoked. What a socket starts, answers or ends goes into the audit
-//! trail under its caller.
+//! when the device that opened it is revoked. On a cluster's replica whose bus (NATS) is unreachable, a
+//! socket following a run gets a `bus_unreachable` error frame and closes with 4503 (an attach opened
+//! meanwhile closes with 4503 at once): the client re-attaches with `since=` later. What a socket starts,
+//! answers or ends goes into the audit trail under its caller.
 
 use std::time::Duration;
 
@@ -41,6 +43,11 @@ pub const MAX_MESSAGE_BYTES: usize = opcode_proto::image::MAX_MESSAGE_WITH_IMAGE
 const SILENT_INTERVALS: u32 = 3;
 /// Close code for an unknown session.
 pub const CLOSE_UNKNOWN_SESSION: u16 = 4404;
+/// Close code for a socket whose runs cannot be followed now: a cluster's replica lost its bus (NATS). The
+/// session may well go on: a client re-attaches with `since=` later.
+pub const CLOSE_BUS_UNREACHABLE: u16 = 4503;
+/// The reason sent with [`CLOSE_BUS_UNREACHABLE`].
+const BUS_UNREACHABLE_REASON: &str = "the cluster's bus (NATS) is unreachable: try again later";
 
 /// The authenticated `/ws` routes.
 pub fn routes() -> Router<AppState> {
@@ -101,11 +108,19 @@ fn text(bytes: Bytes) -> Message {
     Message::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
 }
 
+/// Sends a batch; false when the socket is done: it failed, or the batch ended with a
+/// [`opcode_proto::event::bus_unreachable_json`] frame and the socket was closed with
+/// [`CLOSE_BUS_UNREACHABLE`] after it.
 async fn send_batch(socket: &mut WebSocket, batch: Vec<Bytes>) -> bool {
+    let unreachable = batch.last().is_some_and(|frame| opcode_proto::event::is_bus_unreachable(frame));
     for event in batch {
         if socket.feed(text(event)).await.is_err() {
             return false;
         }
+    }
+    if unreachable {
+        let _ = socket.send(close(CLOSE_BUS_UNREACHABLE, BUS_UNREACHABLE_REASON)).await;
+        return false;
     }
     socket.flush().await.is_ok()
 }
@@ -343,6 +358,11 @@ async fn start(ctx: &Socket, text: &str, runs: &mut SelectAll<Batches>) -> Optio
 async fn attach_socket(mut socket: WebSocket, ctx: Socket, session_id: String, since: Option<u64>) {
     let state = &ctx.state;
     let from = since.map_or(0, |s| s.saturating_add(1));
+    if let Some(why) = state.runs.unavailable().await {
+        tracing::warn!(%why, session_id, "an attach refused: the runs cannot be reached");
+        let _ = socket.send(close(CLOSE_BUS_UNREACHABLE, BUS_UNREACHABLE_REASON)).await;
+        return;
+    }
     let Some(mut events) = state.runs.events(&session_id, from, false).await else {
         let _ = socket.send(close(CLOSE_UNKNOWN_SESSION, "unknown session")).await;
         return;

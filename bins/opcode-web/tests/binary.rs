@@ -6,76 +6,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::binary::Binary;
 use common::*;
-use opcode_proc::{ProcessEvent, ProcessHandle, ProcessSpec, ProcessSupervisor, TokioSupervisor};
 use serde_json::Value;
-
-/// A running `opcode-web` binary on `data` (HOME there too), with its URL and token.
-struct Binary {
-    process: ProcessHandle,
-    url: String,
-    token: String,
-}
-
-impl Binary {
-    async fn start(data: &std::path::Path, token: Option<&str>) -> Binary {
-        Self::start_with(data, token, &[]).await
-    }
-
-    async fn start_with(data: &std::path::Path, token: Option<&str>, extra: &[&str]) -> Binary {
-        let mut spec = ProcessSpec::new(env!("CARGO_BIN_EXE_opcode-web"))
-            .args(["--port", "0", "--data-dir"])
-            .arg(data)
-            .arg("--claude-bin")
-            .arg(opcode_testkit::fake_claude())
-            .env("HOME", data)
-            .env_remove("OPCODE_TOKEN");
-        if let Some(token) = token {
-            spec = spec.args(["--token", token]);
-        }
-        spec = spec.args(extra.iter().copied());
-        let mut process = TokioSupervisor::default().spawn(spec).await.unwrap();
-        let mut url = None;
-        let mut open = None;
-        while open.is_none() {
-            match tokio::time::timeout(LIMIT, process.next_event()).await.expect("start-up in time") {
-                Some(ProcessEvent::Line { text, .. }) => {
-                    if let Some(rest) = text.split("listening on ").nth(1) {
-                        url = Some(rest.trim().to_owned());
-                    }
-                    if let Some(rest) = text.strip_prefix("open: ") {
-                        open = Some(rest.trim().to_owned());
-                    }
-                    assert!(!text.contains("token=") || text.starts_with("open: "), "token in a log line: {text}");
-                }
-                Some(ProcessEvent::Exited(status)) => panic!("server exited at start-up: {status}"),
-                Some(_) => {}
-                None => panic!("server output ended"),
-            }
-        }
-        let token = open.unwrap().split("?token=").nth(1).unwrap().to_owned();
-        Binary { process, url: url.unwrap(), token }
-    }
-
-    async fn ws(&self, path: &str) -> Ws {
-        let ws_url = format!("{}{path}", self.url.replace("http://", "ws://"));
-        let mut request =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url).unwrap();
-        request.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
-        tokio_tungstenite::connect_async(request).await.unwrap().0
-    }
-
-    /// Waits for the process to exit (after a signal) and returns its status.
-    async fn exited(mut self) -> opcode_proc::ExitStatus {
-        let mut exit = None;
-        while let Some(event) = tokio::time::timeout(LIMIT, self.process.next_event()).await.expect("exit in time") {
-            if let ProcessEvent::Exited(status) = event {
-                exit = Some(status);
-            }
-        }
-        exit.unwrap()
-    }
-}
 
 fn run_request(project: &std::path::Path, command: &str, prompt: &str, id: &str, live: bool) -> String {
     serde_json::json!({"command_type":command,"project_path":project,"prompt":prompt,"session_id":id,"live":live})

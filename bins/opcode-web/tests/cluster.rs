@@ -8,15 +8,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use opcode_bus::{Bus, BusConfig};
-use opcode_cluster::{ClusterClient, Forwarder, Worker, WorkerConfig};
-use opcode_proc::TokioSupervisor;
+use opcode_cluster::{ClusterClient, Worker};
 use opcode_sessions::claude_store::ClaudeStore;
-use opcode_sessions::{RegistryConfig, SessionRegistry};
+use opcode_sessions::RegistryConfig;
 use opcode_testkit::nats::NatsServer;
 use serde_json::{json, Value};
 
@@ -35,17 +33,7 @@ async fn worker_with(
     id: &str,
     adjust: impl FnOnce(&mut RegistryConfig),
 ) -> (Worker, tempfile::TempDir, tempfile::TempDir) {
-    let (data, claude) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let forwarder = Forwarder::new(opcode_cluster::forward::DEFAULT_WINDOW);
-    let mut config = RegistryConfig::new(opcode_testkit::fake_claude(), data.path().to_path_buf());
-    config.claude_store = ClaudeStore::new(claude.path());
-    config.child_env.push(("CLAUDE_CONFIG_DIR".into(), claude.path().into()));
-    config.sink = Some(forwarder.clone());
-    adjust(&mut config);
-    let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
-    let bus = Bus::connect(&server.url(), bus_config()).await.unwrap();
-    let worker = Worker::start(bus, registry, forwarder, WorkerConfig { id: id.into() }).await.unwrap();
-    (worker, data, claude)
+    common::cluster::worker_on(&server.url(), bus_config(), id, adjust).await
 }
 
 /// An opcode-web replica of the cluster.

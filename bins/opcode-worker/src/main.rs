@@ -58,8 +58,12 @@ async fn main() -> anyhow::Result<()> {
     let claude_bin = find_claude_binary(args.claude_bin.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    let lease_ttl = Duration::from_secs(args.lease_ttl.max(1));
     let bus_config = BusConfig {
-        lease_ttl: Duration::from_secs(args.lease_ttl.max(1)),
+        lease_ttl,
+        // cut off from NATS for its lease, the worker has lost it: its runs are cancelled, and their last
+        // events cannot be published either
+        unreachable_after: lease_ttl,
         replicas: args.stream_replicas.max(1),
         ..BusConfig::default()
     };

@@ -1,6 +1,8 @@
 //! The `opcode-worker` binary as a process, on a real nats-server, with the fake claude: killed with
 //! `kill -9` mid-run, its claude dies with it and another worker ends the run with a `completion(error)`
-//! saying the worker was lost; with no NATS at the URL it stops at once with a clear error.
+//! saying the worker was lost; with no NATS at the URL it stops at once with a clear error; when NATS dies
+//! for good mid-run it cancels its claude (the whole process group) and exits non-zero saying it lost its
+//! lease.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,6 +56,30 @@ async fn until_line(process: &mut ProcessHandle, needle: &str) {
     assert!(matches!(found, Ok(true)), "no line with {needle:?}; the worker wrote: {seen:#?}");
 }
 
+/// A one-shot run request of `prompt` in `project`.
+fn one_shot(project: &Path, prompt: String) -> ClaudeRequest {
+    let request = serde_json::json!({"command_type": "execute", "project_path": project, "prompt": prompt});
+    serde_json::from_value(request).unwrap()
+}
+
+/// Waits (within [`LIMIT`]) for the process to exit; its exit status and every line it wrote.
+async fn exit_and_output(process: &mut ProcessHandle) -> (opcode_proc::ExitStatus, String) {
+    let mut said = Vec::new();
+    let status = tokio::time::timeout(LIMIT, async {
+        while let Some(event) = process.next_event().await {
+            match event {
+                ProcessEvent::Line { text, .. } => said.push(text),
+                ProcessEvent::Exited(status) => return status,
+                _ => {}
+            }
+        }
+        panic!("no exit");
+    })
+    .await;
+    let said = said.join("\n");
+    (status.unwrap_or_else(|_| panic!("no exit within {LIMIT:?}; it wrote: {said}")), said)
+}
+
 #[tokio::test]
 async fn a_worker_killed_mid_run_takes_its_claude_with_it_and_another_worker_ends_the_run() {
     let server = NatsServer::start().await;
@@ -66,18 +92,7 @@ async fn a_worker_killed_mid_run_takes_its_claude_with_it_and_another_worker_end
 
     let client = ClusterClient::new(Bus::connect(&server.url(), bus_config()).await.unwrap());
     let pidfile = project.path().join("claude.pid");
-    let request = ClaudeRequest {
-        command_type: "execute".into(),
-        project_path: project.path().display().to_string(),
-        prompt: format!("wait @pidfile={} @hang", pidfile.display()),
-        model: None,
-        session_id: None,
-        include_partial_messages: false,
-        live: false,
-        permission_mode: None,
-        images: Vec::new(),
-        run_options: None,
-    };
+    let request = one_shot(project.path(), format!("wait @pidfile={} @hang", pidfile.display()));
     let session = match client.start(request).await.unwrap() {
         WorkerReply::Started { session_id, worker, .. } => {
             assert_eq!(worker, "w-doomed");
@@ -158,20 +173,33 @@ async fn with_no_nats_at_the_url_the_worker_stops_at_once_saying_so() {
     let url = format!("nats://127.0.0.1:{port}");
     let mut worker =
         TokioSupervisor::default().spawn(worker_spec(&url, "w-lonely", data.path(), claude.path())).await.unwrap();
-    let mut said = Vec::new();
-    let status = tokio::time::timeout(LIMIT, async {
-        while let Some(event) = worker.next_event().await {
-            match event {
-                ProcessEvent::Line { text, .. } => said.push(text),
-                ProcessEvent::Exited(status) => return status,
-                _ => {}
-            }
-        }
-        panic!("no exit");
-    })
-    .await
-    .expect("the worker gave up in time");
+    let (status, said) = exit_and_output(&mut worker).await;
     assert!(!status.success(), "{status}");
-    let said = said.join("\n");
     assert!(said.contains("cannot reach NATS at") && said.contains(&url), "{said}");
+}
+
+#[tokio::test]
+async fn with_nats_gone_for_good_the_worker_cancels_its_claude_and_exits_saying_so() {
+    let mut server = NatsServer::start().await;
+    let (data, claude, project) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut worker = TokioSupervisor::default()
+        .spawn(worker_spec(&server.url(), "w-cut-off", data.path(), claude.path()))
+        .await
+        .unwrap();
+    until_line(&mut worker, "serving").await;
+    let client = ClusterClient::new(Bus::connect(&server.url(), bus_config()).await.unwrap());
+    let pidfile = project.path().join("claude.pid");
+    let request = one_shot(project.path(), format!("wait @pidfile={} @grandchild @hang", pidfile.display()));
+    let reply = client.start(request).await.unwrap();
+    assert!(matches!(reply, WorkerReply::Started { .. }), "{reply:?}");
+    let claude_pids = opcode_testkit::wait_for_pids(&pidfile).await;
+
+    // NATS dies and stays dead: past its lease the worker cancels the run and exits, saying why
+    server.stop().await;
+    let (status, said) = exit_and_output(&mut worker).await;
+    assert!(!status.success(), "{status}");
+    assert!(said.contains("w-cut-off lost its lease") && said.contains("runs were cancelled"), "{said}");
+    // claude and its grandchild died with the run, not later
+    opcode_testkit::assert_all_dead(&claude_pids).await;
 }

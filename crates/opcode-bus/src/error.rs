@@ -66,6 +66,15 @@ pub enum BusError {
         /// The last error.
         detail: String,
     },
+    /// The connection to NATS is lost and did not come back in time (the client keeps trying): the
+    /// cluster's bus is down or cut off from this machine.
+    #[error("the cluster's bus is unreachable: lost the connection to NATS at {url} {lost_for:.0?} ago and could not reconnect. Is nats-server running, and reachable from this machine?")]
+    Unreachable {
+        /// The URL (or comma-separated URLs) connected to.
+        url: String,
+        /// How long the connection had been lost.
+        lost_for: Duration,
+    },
     /// The session already has a run, owned by `owner`.
     #[error("session {session} is already running on worker {owner}")]
     AlreadyRunning {

@@ -156,8 +156,10 @@ impl Bus {
         }
     }
 
-    /// The live workers with their cards (the value their lease was taken with), sorted by id.
+    /// The live workers with their cards (the value their lease was taken with), sorted by id
+    /// ([`BusError::Unreachable`] soon while the connection to NATS is lost, as [`Bus::request`]).
     pub async fn worker_cards(&self) -> Result<Vec<(String, Bytes)>, BusError> {
+        self.wait_connected().await?;
         let keys: Vec<String> = match self.workers.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list workers", e))?,
             Err(err) => return Err(BusError::nats("list workers", err)),
@@ -202,8 +204,10 @@ impl Bus {
         Ok(self.worker_cards().await?.into_iter().map(|(worker, _)| worker).collect())
     }
 
-    /// Every run in the cluster: (session, owning worker), sorted by session.
+    /// Every run in the cluster: (session, owning worker), sorted by session ([`BusError::Unreachable`] soon
+    /// while the connection to NATS is lost, as [`Bus::request`]).
     pub async fn running(&self) -> Result<Vec<(String, String)>, BusError> {
+        self.wait_connected().await?;
         let keys: Vec<String> = match self.runs.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list runs", e))?,
             Err(err) => return Err(BusError::nats("list runs", err)),
@@ -326,12 +330,38 @@ impl RunClaim {
     }
 
     /// Ends the claim, if it is still this one (compare-and-delete on its revision), so the session can be
-    /// claimed again.
+    /// claimed again; an error if another worker took the run over (its claim stays). While NATS does not answer (the bucket's leader died and another is being elected)
+    /// the delete is tried again for up to `BusConfig::publish_timeout`: a claim left behind would list the
+    /// run as running for ever. [`BusError::Unreachable`] once the connection has been lost for
+    /// `BusConfig::unreachable_after`.
     pub async fn release(self) -> Result<(), BusError> {
-        self.bus
-            .runs
-            .delete_expect_revision(&self.session, Some(self.revision))
-            .await
-            .map_err(|e| BusError::nats(format!("release the run of session {}", self.session), e))
+        let what = || format!("release the run of session {}", self.session);
+        let deadline = Instant::now() + self.bus.config.publish_timeout;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let delete = self.bus.runs.delete_expect_revision(&self.session, Some(self.revision));
+            let err = tokio::select! {
+                result = delete => match result {
+                    Ok(()) => return Ok(()),
+                    Err(err) => err,
+                },
+                err = self.bus.unreachable_for_too_long() => return Err(err),
+            };
+            match self.bus.runs.entry(&self.session).await {
+                // still this claim: NATS did not answer, try again
+                Ok(Some(entry)) if entry.revision == self.revision && entry.operation == Operation::Put => {}
+                // taken over: the new owner's claim stays
+                Ok(Some(entry)) if entry.operation == Operation::Put => return Err(BusError::nats(what(), err)),
+                // gone (this delete was stored, its answer lost)
+                Ok(_) => return Ok(()),
+                Err(_) => {}
+            }
+            if Instant::now() + backoff > deadline {
+                return Err(BusError::nats(what(), err));
+            }
+            tracing::debug!(%err, "releasing a run's claim failed, retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
     }
 }

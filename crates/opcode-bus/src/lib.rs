@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use bytes::Bytes;
+use tokio::time::Instant;
 
 pub use error::BusError;
 pub use lease::{RunClaim, WorkerLease};
@@ -81,8 +82,20 @@ pub struct BusConfig {
     /// How long a writer keeps retrying one message (same id, same expected sequence) while NATS does not
     /// acknowledge it, e.g. during a leader election, before [`BusError::Unavailable`] (default 30 s).
     pub publish_timeout: Duration,
-    /// The timeout of one JetStream request or ack wait (default 5 s).
+    /// The timeout of one JetStream request (default 5 s).
     pub request_timeout: Duration,
+    /// How long a writer waits for the ack of one attempt before it sends the message again (same id,
+    /// same expected sequence: a retry is never stored twice). Short, so that a publish whose stream
+    /// leader died is sent again to the new leader soon after it is elected (default 1 s).
+    pub ack_timeout: Duration,
+    /// How long a lost connection to NATS may stay lost before readers, writers and requests give up with
+    /// [`BusError::Unreachable`] (default 10 s, the default lease TTL: past it a worker's runs are cancelled
+    /// anyway). A blip shorter than this (a restart, a failover to another node) goes unnoticed.
+    pub unreachable_after: Duration,
+    /// How long a request made while the connection is lost waits for it to come back before
+    /// [`BusError::Unreachable`] (default 2 s): a replica answers quickly that NATS is gone instead of
+    /// waiting for the request timeout.
+    pub reconnect_wait: Duration,
 }
 
 impl Default for BusConfig {
@@ -98,6 +111,9 @@ impl Default for BusConfig {
             connect_timeout: Duration::from_secs(5),
             publish_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(5),
+            ack_timeout: Duration::from_secs(1),
+            unreachable_after: Duration::from_secs(10),
+            reconnect_wait: Duration::from_secs(2),
         }
     }
 }
@@ -156,6 +172,44 @@ pub struct Bus {
     /// Counts the client's connections: a change means it reconnected (readers then re-create their
     /// consumers at once instead of waiting to miss heartbeats).
     pub(crate) connects: tokio::sync::watch::Receiver<u64>,
+    /// Counts the events stream's leader elections this client heard of: readers re-create their
+    /// consumers at once (an ordered consumer lives on the stream's leader and dies with it; the client
+    /// alone would notice only after two missed heartbeats, half a minute).
+    pub(crate) elections: tokio::sync::watch::Receiver<u64>,
+    /// The state of the connection, as the client's events report it.
+    link: tokio::sync::watch::Receiver<Link>,
+    /// The URL(s) connected to, for messages.
+    url: std::sync::Arc<str>,
+}
+
+/// A counter of the leader elections of `stream` (JetStream's `LEADER_ELECTED` advisories), kept by a task
+/// that lives as long as the client's subscription and a receiver.
+async fn watch_elections(
+    client: &async_nats::Client,
+    stream: &str,
+) -> Result<tokio::sync::watch::Receiver<u64>, async_nats::SubscribeError> {
+    use futures::StreamExt;
+    let mut advisories = client.subscribe(format!("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.{stream}")).await?;
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    tokio::spawn(async move {
+        while advisories.next().await.is_some() {
+            if tx.is_closed() {
+                return;
+            }
+            tracing::info!("the events stream has a new leader");
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    Ok(rx)
+}
+
+/// Whether the client is connected to NATS, or since when it is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Connected.
+    Up,
+    /// Disconnected since then (the client keeps reconnecting).
+    Down(Instant),
 }
 
 impl Bus {
@@ -173,6 +227,8 @@ impl Bus {
         }
         let (connects_tx, connects) = tokio::sync::watch::channel(0u64);
         let connects_tx = std::sync::Arc::new(connects_tx);
+        let (link_tx, link) = tokio::sync::watch::channel(Link::Up);
+        let link_tx = std::sync::Arc::new(link_tx);
         let options = async_nats::ConnectOptions::new()
             .name("opcode-bus")
             .connection_timeout(config.connect_timeout)
@@ -182,10 +238,23 @@ impl Bus {
             .reconnect_delay_callback(|attempts| Duration::from_millis((attempts as u64 * 100).min(1000)))
             .event_callback(move |event| {
                 let connects_tx = std::sync::Arc::clone(&connects_tx);
+                let link_tx = std::sync::Arc::clone(&link_tx);
                 async move {
                     match event {
-                        async_nats::Event::Connected => connects_tx.send_modify(|n| *n += 1),
-                        async_nats::Event::Disconnected => tracing::warn!("disconnected from NATS, reconnecting"),
+                        async_nats::Event::Connected => {
+                            link_tx.send_replace(Link::Up);
+                            connects_tx.send_modify(|n| *n += 1);
+                        }
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!("disconnected from NATS, reconnecting");
+                            link_tx.send_if_modified(|link| match link {
+                                Link::Up => {
+                                    *link = Link::Down(Instant::now());
+                                    true
+                                }
+                                Link::Down(_) => false,
+                            });
+                        }
                         _ => {}
                     }
                 }
@@ -195,6 +264,7 @@ impl Bus {
             .map_err(|_| connect_err(format!("no answer within {:?}", config.connect_timeout)))?
             .map_err(|err| connect_err(err.to_string()))?;
         let max_payload = config.max_message_bytes.min(client.max_payload().saturating_sub(HEADER_ROOM)).max(1);
+        let elections = watch_elections(&client, &config.stream).await.map_err(|e| connect_err(e.to_string()))?;
         let js = jetstream::ContextBuilder::new().timeout(config.request_timeout).build(client);
         let setup_err = |what: &str, err: &dyn std::fmt::Display| BusError::Setup {
             url: url.to_owned(),
@@ -236,7 +306,7 @@ impl Bus {
         let runs = js.create_or_update_key_value(runs).await.map_err(|e| setup_err(RUNS_BUCKET, &e))?;
         let places = js.create_or_update_key_value(places).await.map_err(|e| setup_err(PLACES_BUCKET, &e))?;
         tracing::debug!(max_payload, "bus connected");
-        Ok(Bus { js, stream, workers, runs, places, config, max_payload, connects })
+        Ok(Bus { js, stream, workers, runs, places, config, max_payload, connects, elections, link, url: url.into() })
     }
 
     /// The configuration the bus was opened with.
@@ -259,11 +329,12 @@ impl Bus {
 
     /// Whether the client is connected to a NATS server now (it reconnects on its own when not).
     pub fn connected(&self) -> bool {
-        self.js.client().connection_state() == async_nats::connection::State::Connected
+        *self.link.borrow() == Link::Up
     }
 
     /// The events stream as its leader reports it: size, leader and replicas.
     pub async fn stream_state(&self) -> Result<StreamState, BusError> {
+        self.wait_connected().await?;
         let info = self.stream.get_info().await.map_err(|e| BusError::nats("stream info", e))?;
         let cluster = info.cluster.unwrap_or_default();
         let mut replicas: Vec<StreamPeer> = cluster
@@ -283,6 +354,55 @@ impl Bus {
             leader,
             replicas,
         })
+    }
+
+    /// Ok at once while the client is connected to NATS; while it is not, waits up to
+    /// [`BusConfig::reconnect_wait`] for the connection to come back, then [`BusError::Unreachable`]. What a
+    /// replica checks before it answers a request, so that it says at once that the bus is gone instead of
+    /// waiting for a request timeout.
+    pub async fn wait_connected(&self) -> Result<(), BusError> {
+        if *self.link.borrow() == Link::Up {
+            return Ok(());
+        }
+        let mut link = self.link.clone();
+        let up = tokio::time::timeout(self.config.reconnect_wait, async {
+            link.wait_for(|link| *link == Link::Up).await.is_ok()
+        })
+        .await;
+        match up {
+            Ok(true) => Ok(()),
+            _ => Err(self.unreachable()),
+        }
+    }
+
+    /// Resolves once the connection to NATS has been lost for [`BusConfig::unreachable_after`] without
+    /// coming back in between (at once if it has been already); never while it is up. Cancel-safe.
+    pub async fn unreachable_for_too_long(&self) -> BusError {
+        let bound = self.config.unreachable_after;
+        let mut link = self.link.clone();
+        loop {
+            let state = *link.borrow_and_update();
+            let changed = match state {
+                Link::Up => link.changed().await,
+                Link::Down(since) => tokio::select! {
+                    () = tokio::time::sleep_until(since + bound) => return self.unreachable(),
+                    changed = link.changed() => changed,
+                },
+            };
+            if changed.is_err() {
+                // the client is gone: nothing will report a state again
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// [`BusError::Unreachable`] for this bus, with how long the connection has been lost.
+    fn unreachable(&self) -> BusError {
+        let lost_for = match *self.link.borrow() {
+            Link::Down(since) => since.elapsed(),
+            Link::Up => Duration::ZERO,
+        };
+        BusError::Unreachable { url: self.url.to_string(), lost_for }
     }
 
     /// The server name of the events stream's current leader (clustered streams; `None` for one server or

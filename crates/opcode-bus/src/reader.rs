@@ -24,7 +24,8 @@ impl Bus {
     /// again). If the consumer is lost (a stream leader change, a reconnect, missed heartbeats) it is
     /// re-created from the stream sequence after the last one delivered. Events the stream's limits have
     /// discarded end the stream with [`BusError::Truncated`]; a message this crate did not write ends it with
-    /// [`BusError::Corrupt`].
+    /// [`BusError::Corrupt`]; a connection to NATS lost for `BusConfig::unreachable_after` ends it with
+    /// [`BusError::Unreachable`] (a shorter outage is bridged: the reader carries on where it was).
     pub fn read(
         &self,
         session: &str,
@@ -117,9 +118,11 @@ impl Reader {
             }
         }
         let mut connects = self.bus.connects.clone();
+        let mut elections = self.bus.elections.clone();
         let mut backoff = Duration::from_millis(50);
         loop {
             connects.borrow_and_update();
+            elections.borrow_and_update();
             if end.is_some_and(|end| self.last_stream_seq >= end) {
                 return; // a catch-up that starts (or resumes) past its end
             }
@@ -128,9 +131,19 @@ impl Reader {
                 seq => DeliverPolicy::ByStartSequence { start_sequence: seq + 1 },
             };
             let config = OrderedConfig { filter_subject: subject.clone(), deliver_policy, ..Default::default() };
-            let messages = match self.bus.stream.create_consumer(config).await {
-                Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
-                Err(err) => Err(err.to_string()),
+            let create = async {
+                match self.bus.stream.create_consumer(config).await {
+                    Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
+                    Err(err) => Err(err.to_string()),
+                }
+            };
+            let messages = tokio::select! {
+                () = self.tx.closed() => return,
+                err = self.bus.unreachable_for_too_long() => {
+                    self.fail(err).await;
+                    return;
+                }
+                messages = create => messages,
             };
             let mut messages = match messages {
                 Ok(messages) => messages,
@@ -138,6 +151,10 @@ impl Reader {
                     tracing::debug!(%err, "could not create the ordered consumer, retrying");
                     tokio::select! {
                         () = self.tx.closed() => return,
+                        err = self.bus.unreachable_for_too_long() => {
+                            self.fail(err).await;
+                            return;
+                        }
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -147,8 +164,16 @@ impl Reader {
             loop {
                 let message = tokio::select! {
                     () = self.tx.closed() => return,
+                    err = self.bus.unreachable_for_too_long() => {
+                        self.fail(err).await;
+                        return;
+                    }
                     Ok(()) = connects.changed() => {
                         tracing::debug!(last = self.last_stream_seq, "reconnected, re-creating the consumer");
+                        break;
+                    }
+                    Ok(()) = elections.changed() => {
+                        tracing::debug!(last = self.last_stream_seq, "a new stream leader, re-creating the consumer");
                         break;
                     }
                     message = messages.next() => message,
@@ -187,6 +212,10 @@ impl Reader {
             }
             tokio::select! {
                 () = self.tx.closed() => return,
+                err = self.bus.unreachable_for_too_long() => {
+                    self.fail(err).await;
+                    return;
+                }
                 () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));

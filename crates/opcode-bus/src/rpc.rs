@@ -56,9 +56,11 @@ impl Bus {
 
     /// Sends `payload` to `subject` and waits for one answer, within the request timeout:
     /// [`BusError::NoResponders`] at once when nobody serves the subject, [`BusError::TimedOut`] when nobody
-    /// answered in time.
+    /// answered in time; [`BusError::Unreachable`] within `BusConfig::reconnect_wait` while the connection to
+    /// NATS is lost.
     pub async fn request(&self, subject: &str, payload: Bytes) -> Result<Bytes, BusError> {
         use async_nats::RequestErrorKind;
+        self.wait_connected().await?;
         let client = self.js.client();
         match client.request(subject.to_owned(), payload).await {
             Ok(message) => Ok(message.payload),
@@ -82,11 +84,13 @@ impl Bus {
             .map_err(|e| BusError::nats(format!("announce on {subject}"), e))
     }
 
-    /// The worker that owns `session`'s run, if it has one.
+    /// The worker that owns `session`'s run, if it has one ([`BusError::Unreachable`] at once while the
+    /// connection to NATS is lost, as [`Bus::request`]).
     pub async fn run_owner(&self, session: &str) -> Result<Option<String>, BusError> {
         if !valid_id(session) {
             return Err(BusError::InvalidSession(session.to_owned()));
         }
+        self.wait_connected().await?;
         let value = self.runs.get(session).await.map_err(|e| BusError::nats("read a run's owner", e))?;
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }

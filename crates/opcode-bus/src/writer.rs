@@ -61,8 +61,10 @@ impl Bus {
         })
     }
 
-    /// The number of events of `session` on the bus (its next seq; 0 for a session never published).
+    /// The number of events of `session` on the bus (its next seq; 0 for a session never published;
+    /// [`BusError::Unreachable`] soon while the connection to NATS is lost, as [`Bus::request`]).
     pub async fn session_len(&self, session: &str) -> Result<u64, BusError> {
+        self.wait_connected().await?;
         Ok(self.subject_tail(session).await?.2)
     }
 
@@ -103,8 +105,10 @@ impl SessionWriter {
 
     /// Publishes `batch` (contiguous events from [`SessionWriter::next_seq`]), packed several lines per
     /// message, and returns once all of it is stored. While NATS does not answer (a leader election, a
-    /// reconnect) each message is retried with the same id and expected sequence for up to
-    /// `BusConfig::publish_timeout`, then [`BusError::Unavailable`]. [`BusError::Fenced`] if another writer
+    /// reconnect) each message is sent again with the same id and expected sequence every
+    /// `BusConfig::ack_timeout` (or sooner, after an error) for up to `BusConfig::publish_timeout`, then
+    /// [`BusError::Unavailable`]; once the connection has been lost for `BusConfig::unreachable_after`,
+    /// [`BusError::Unreachable`] at once. [`BusError::Fenced`] if another writer
     /// got in first. On any error, events before the failing message may be stored and the writer's
     /// [`SessionWriter::next_seq`] says how far it got.
     #[tracing::instrument(skip_all, fields(session = %self.session, first = batch.first().map(|e| e.seq), events = batch.len()))]
@@ -171,11 +175,32 @@ impl SessionWriter {
                 .headers(message.headers())
                 .message_id(&id)
                 .expected_last_subject_sequence(expected);
-            let result = match self.bus.js.send_publish(self.subject.clone(), publish).await {
-                Ok(ack) => ack.await,
-                Err(err) => Err(err),
+            let attempt = async {
+                match self.bus.js.send_publish(self.subject.clone(), publish).await {
+                    Ok(ack) => tokio::time::timeout(self.bus.config.ack_timeout, ack).await.ok(),
+                    Err(err) => Some(Err(err)),
+                }
+            };
+            let result = tokio::select! {
+                result = attempt => result,
+                err = self.bus.unreachable_for_too_long() => return Err(err),
             };
             let err = match result {
+                // no ack in time (a stream leader that died with the message, an election): send it again
+                None => {
+                    tracing::debug!("publish not acknowledged in time, retrying with the same message id");
+                    if Instant::now() >= deadline {
+                        return Err(BusError::Unavailable {
+                            session: self.session.clone(),
+                            waited: timeout,
+                            detail: format!("no ack within {:?}", self.bus.config.ack_timeout),
+                        });
+                    }
+                    continue;
+                }
+                Some(result) => result,
+            };
+            let err = match err {
                 Ok(ack) => {
                     if ack.duplicate {
                         tracing::debug!(seq = ack.sequence, "publish de-duplicated (a retry)");

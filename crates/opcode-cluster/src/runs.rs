@@ -201,6 +201,10 @@ impl Runs for ClusterRuns {
         runs
     }
 
+    async fn unavailable(&self) -> Option<String> {
+        self.client.bus().wait_connected().await.err().map(|err| err.to_string())
+    }
+
     async fn events_so_far(&self, session_id: &str) -> Option<Result<Vec<Bytes>, EventsError>> {
         if !self.known(session_id).await? {
             return None;
@@ -240,6 +244,11 @@ impl Runs for ClusterRuns {
                         }
                         Err(err) => {
                             tracing::warn!(session_id = %session, %err, "reading the session's events from the bus failed");
+                            if matches!(err, opcode_bus::BusError::Unreachable { .. }) {
+                                // the viewer is told, and may come back once the bus is
+                                let frame = opcode_proto::event::bus_unreachable_json(&err.to_string(), &session);
+                                batch.push(Bytes::from(frame));
+                            }
                             return (!batch.is_empty()).then_some((batch, (events, true)));
                         }
                     }

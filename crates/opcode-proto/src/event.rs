@@ -450,12 +450,40 @@ pub fn request_error_json(message: &str, session_id: Option<&str>) -> String {
     serde_json::json!({ "type": "error", "message": message, "session_id": session_id }).to_string()
 }
 
+/// How a [`bus_unreachable_json`] frame begins.
+const BUS_UNREACHABLE_PREFIX: &str = r#"{"type":"error","code":"bus_unreachable","#;
+
+/// The frame that ends a session's events on a cluster's replica when the cluster's bus (NATS) is
+/// unreachable: a request-error frame (no `seq`) with `"code":"bus_unreachable"`; the socket closes after it
+/// (code 4503) and a client re-attaches with `since=` once it can.
+pub fn bus_unreachable_json(message: &str, session_id: &str) -> String {
+    let rest = serde_json::json!({ "message": message, "session_id": session_id }).to_string();
+    format!("{BUS_UNREACHABLE_PREFIX}{}", &rest[1..])
+}
+
+/// Whether `frame` is a [`bus_unreachable_json`] frame.
+pub fn is_bus_unreachable(frame: &[u8]) -> bool {
+    frame.starts_with(BUS_UNREACHABLE_PREFIX.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ev(kind: EventKind) -> SessionEvent {
         SessionEvent { session_id: "s-1".into(), seq: 7, kind }
+    }
+
+    #[test]
+    fn a_bus_unreachable_frame_is_a_request_error_that_says_so() {
+        let frame = bus_unreachable_json("NATS \"gone\"", "s-1");
+        let value: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"type":"error","code":"bus_unreachable","message":"NATS \"gone\"","session_id":"s-1"})
+        );
+        assert!(is_bus_unreachable(frame.as_bytes()));
+        assert!(!is_bus_unreachable(request_error_json("NATS", Some("s-1")).as_bytes()));
     }
 
     #[test]

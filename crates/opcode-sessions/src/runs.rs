@@ -66,6 +66,12 @@ pub trait Runs: Send + Sync + std::fmt::Debug {
     /// Listens to the notable events of every session from now on, wherever its run is
     /// ([`SessionRegistry::notable_events`]; see [`crate::notable`]).
     fn notable_events(&self) -> tokio::sync::broadcast::Receiver<NotableEvent>;
+    /// Why runs cannot be reached now, found out within a short wait (a cluster's replica whose bus is
+    /// unreachable); `None` when they can, always for the registry. Routes answer `503` with it (sockets
+    /// close with 4503) instead of waiting for timeouts.
+    async fn unavailable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A subscription as a stream of batches; a log read failure ends it (after a warning).

@@ -1,6 +1,8 @@
 //! A real opcode-web on an ephemeral port, with the fake claude, and a real WebSocket client.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+pub mod binary;
+pub mod cluster;
 pub mod genuine;
 pub mod push_endpoint;
 
