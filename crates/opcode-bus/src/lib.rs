@@ -17,10 +17,14 @@
 //! - **Leases and runs** ([`WorkerLease`], [`RunClaim`]): key-value buckets. A worker's lease is a key in
 //!   `OPCODE_WORKERS` whose entries expire after the lease TTL unless renewed by revision; a run is a key
 //!   in `OPCODE_RUNS` created by compare-and-set, so at most one worker owns a session's run.
+//! - **Access** ([`SharedDevice`], [`Bus::watch_devices`], [`Bus::redeem_pairing_code`]): the bucket
+//!   `OPCODE_ACCESS` shares paired devices (their credentials' hashes only) and one-time pairing codes
+//!   (hashed) between replicas; a code is redeemed by compare-and-set, so exactly once across replicas.
 //!
 //! Everything is tested against a real `nats-server` (one node and a 3-node cluster) in `tests/`.
 #![warn(missing_docs)]
 
+mod access;
 mod error;
 mod lease;
 mod reader;
@@ -33,6 +37,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use bytes::Bytes;
 
+pub use access::{CodeState, DeviceChange, DeviceWatch, SharedDevice, CODE_KEPT_AFTER};
 pub use error::BusError;
 pub use lease::{RunClaim, WorkerLease};
 pub use rpc::Request;
@@ -106,6 +111,8 @@ impl Default for BusConfig {
 const WORKERS_BUCKET: &str = "OPCODE_WORKERS";
 /// The key-value bucket of run ownership.
 const RUNS_BUCKET: &str = "OPCODE_RUNS";
+/// The key-value bucket of paired devices and pairing codes.
+const ACCESS_BUCKET: &str = "OPCODE_ACCESS";
 /// Room left in a message for its headers under the server's `max_payload`.
 const HEADER_ROOM: usize = 1024;
 
@@ -116,6 +123,7 @@ pub struct Bus {
     pub(crate) stream: jetstream::stream::Stream,
     pub(crate) workers: jetstream::kv::Store,
     pub(crate) runs: jetstream::kv::Store,
+    pub(crate) access: jetstream::kv::Store,
     pub(crate) config: BusConfig,
     /// The largest payload a writer packs: the configured one, capped by the server's.
     pub(crate) max_payload: usize,
@@ -196,8 +204,10 @@ impl Bus {
         let runs = bucket(RUNS_BUCKET, "opcode runs: a key per running session, its value the owning worker");
         let workers = js.create_or_update_key_value(workers).await.map_err(|e| setup_err(WORKERS_BUCKET, &e))?;
         let runs = js.create_or_update_key_value(runs).await.map_err(|e| setup_err(RUNS_BUCKET, &e))?;
+        let access = access::bucket_config(bucket(ACCESS_BUCKET, access::BUCKET_DESCRIPTION));
+        let access = js.create_or_update_key_value(access).await.map_err(|e| setup_err(ACCESS_BUCKET, &e))?;
         tracing::debug!(max_payload, "bus connected");
-        Ok(Bus { js, stream, workers, runs, config, max_payload, connects })
+        Ok(Bus { js, stream, workers, runs, access, config, max_payload, connects })
     }
 
     /// The configuration the bus was opened with.
