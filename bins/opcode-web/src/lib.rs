@@ -12,6 +12,7 @@ pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod claude_md;
+pub mod cluster_access;
 pub mod config;
 pub mod devices;
 pub mod error;

@@ -72,7 +72,13 @@ impl TestServer {
     pub async fn start_replica(runs: Arc<dyn opcode_sessions::Runs>, push: bool) -> Self {
         let config =
             push.then(|| opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true });
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, config, None, |_| {}, Some(runs)).await
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, config, None, |_| {}, Some((runs, None))).await
+    }
+
+    /// A replica of a cluster whose paired devices, revocations and pairing links are shared through `bus`
+    /// (as `opcode-web --nats-url` does), running through `runs`.
+    pub async fn start_replica_sharing(runs: Arc<dyn opcode_sessions::Runs>, bus: opcode_bus::Bus) -> Self {
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, |_| {}, Some((runs, Some(bus)))).await
     }
 
     /// A server with terminals on (`config`), or off (`None`: `--no-terminal`).
@@ -95,7 +101,7 @@ impl TestServer {
         push: Option<opcode_push::PushConfig>,
         terminals: Option<opcode_terminals::TerminalsConfig>,
         adjust_state: impl FnOnce(&mut AppState),
-        runs: Option<Arc<dyn opcode_sessions::Runs>>,
+        runs: Option<(Arc<dyn opcode_sessions::Runs>, Option<opcode_bus::Bus>)>,
     ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
@@ -107,7 +113,10 @@ impl TestServer {
         config.cancel_grace = Duration::from_secs(5);
         adjust(&mut config);
         let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
-        let runs: Arc<dyn opcode_sessions::Runs> = runs.unwrap_or_else(|| Arc::new(registry.clone()));
+        let (runs, bus) = match runs {
+            Some((runs, bus)) => (runs, bus),
+            None => (Arc::new(registry.clone()) as Arc<dyn opcode_sessions::Runs>, None),
+        };
         let push = match push {
             Some(config) => {
                 Some(opcode_push::PushService::open(&registry, runs.notable_events(), config).await.unwrap())
@@ -121,6 +130,10 @@ impl TestServer {
         state.terminals =
             terminals.map(|config| opcode_terminals::Terminals::new(Arc::new(TokioSupervisor::default()), config));
         adjust_state(&mut state);
+        if let Some(bus) = bus {
+            let access = opcode_web::cluster_access::ClusterAccess::start(bus, state.access.clone()).await;
+            state.cluster_access = Some(access.expect("the replica's devices in step with the cluster"));
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
