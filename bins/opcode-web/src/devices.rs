@@ -288,16 +288,26 @@ fn refused_link(err: PairingError) -> Response {
     (status, Html(page::html(title, &body))).into_response()
 }
 
+/// Checks pairing code `code` (and uses it up when `redeem`), on the cluster's bus when there is one;
+/// `Err` is the page (or the 503) to answer with.
+async fn use_code(state: &AppState, code: &str, redeem: bool) -> Result<(), Response> {
+    let outcome = match (&state.cluster_access, redeem) {
+        (Some(cluster), true) => cluster.redeem_pairing_code(code).await,
+        (Some(cluster), false) => cluster.check_pairing_code(code).await,
+        (None, true) => Ok(state.access.redeem_pairing_code(code)),
+        (None, false) => Ok(state.access.check_pairing_code(code)),
+    };
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(refused_link(err)),
+        Err(err) => Err(err.into_response()),
+    }
+}
+
 async fn pair_page(State(state): State<AppState>, q: Result<Query<PairCode>, QueryRejection>) -> Response {
     let Ok(Query(q)) = q else { return refused_link(PairingError::Unknown) };
-    let checked = match &state.cluster_access {
-        Some(cluster) => cluster.check_pairing_code(&q.code).await,
-        None => Ok(state.access.check_pairing_code(&q.code)),
-    };
-    match checked {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => return refused_link(err),
-        Err(err) => return err.into_response(),
+    if let Err(refused) = use_code(&state, &q.code, false).await {
+        return refused;
     }
     // the code is hex (checked): safe in an attribute
     let body = format!(
@@ -323,14 +333,8 @@ async fn pair(
         }
     }
     let Ok(Form(form)) = form else { return refused_link(PairingError::Unknown) };
-    let redeemed = match &state.cluster_access {
-        Some(cluster) => cluster.redeem_pairing_code(&form.code).await,
-        None => Ok(state.access.redeem_pairing_code(&form.code)),
-    };
-    match redeemed {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => return refused_link(err),
-        Err(err) => return err.into_response(),
+    if let Err(refused) = use_code(&state, &form.code, true).await {
+        return refused;
     }
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     pair_browser(&state, addr.ip(), user_agent, "pairing link").await

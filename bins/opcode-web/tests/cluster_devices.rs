@@ -26,17 +26,6 @@ fn origin(server: &TestServer) -> String {
     format!("http://{}", server.addr)
 }
 
-/// `name=value` of the device cookie in a response, if it set one.
-fn device_cookie_of(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("opcode_device="))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-}
-
 /// A fresh pairing link's code, made on `server` with the token.
 async fn link_code(server: &TestServer) -> String {
     let response = server.http().post(server.url("/api/pairing-links")).bearer_auth(TOKEN).send().await.unwrap();
@@ -65,13 +54,6 @@ async fn redeem(server: &TestServer, code: &str) -> reqwest::Response {
 async fn with_cookie(server: &TestServer, cookie: &str) -> u16 {
     let response = server.http().get(server.url("/api/projects")).header("cookie", cookie).send().await.unwrap();
     response.status().as_u16()
-}
-
-/// The paired devices `server` lists.
-async fn devices(server: &TestServer) -> Vec<Value> {
-    let (status, body) = server.get_json("/api/devices").await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["devices"].as_array().unwrap().clone()
 }
 
 /// Polls `check` until it holds, failing after [`LIMIT`] with `what`.

@@ -350,6 +350,24 @@ pub async fn browser_cookie(server: &TestServer) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
+/// `name=value` of the device cookie in a response, if it set one.
+pub fn device_cookie_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("opcode_device="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+}
+
+/// The paired devices, as the API lists them.
+pub async fn devices(server: &TestServer) -> Vec<serde_json::Value> {
+    let (status, body) = server.get_json("/api/devices").await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["devices"].as_array().unwrap().clone()
+}
+
 /// The audit trail, newest first.
 pub async fn audit(server: &TestServer) -> Vec<serde_json::Value> {
     let (status, body) = server.get_json("/api/audit").await;
