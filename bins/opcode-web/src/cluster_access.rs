@@ -107,19 +107,23 @@ impl ClusterAccess {
         Ok(())
     }
 
-    /// Shares device `id`'s new name (after [`Access::rename`] here). A device revoked elsewhere meanwhile
-    /// stays revoked: 404, and it is forgotten here too.
-    pub async fn renamed(&self, id: &str) -> Result<(), ApiError> {
+    /// Renames device `id` on every replica (on the bus first, nothing changes if NATS does not answer,
+    /// then here); returns the name it now has. A device revoked elsewhere meanwhile stays revoked: 404,
+    /// and it is forgotten here too. 400 for a name a device may not have.
+    pub async fn rename(&self, id: &str, name: &str) -> Result<String, ApiError> {
+        let name = opcode_access::name::checked_name(name).ok_or(AccessError::BadName)?;
         let (access, target) = (self.inner.access.clone(), id.to_owned());
         let record = blocking(move || Ok(access.device(&target)?))
             .await?
             .ok_or_else(|| ApiError::from(AccessError::NoDevice(id.to_owned())))?;
-        if !self.inner.bus.update_device(&shared_of(&record)).await.map_err(unavailable)? {
+        let renamed = DeviceRecord { name, ..record };
+        if !self.inner.bus.update_device(&shared_of(&renamed)).await.map_err(unavailable)? {
             let (access, target) = (self.inner.access.clone(), id.to_owned());
             blocking(move || Ok(forget(&access, &target)?)).await?;
             return Err(AccessError::NoDevice(id.to_owned()).into());
         }
-        Ok(())
+        let (access, target) = (self.inner.access.clone(), id.to_owned());
+        blocking(move || Ok(access.rename(&target, &renamed.name)?)).await
     }
 
     /// Revokes device `id` on every replica: on the bus first (nothing changes if NATS does not answer),

@@ -127,11 +127,13 @@ async fn rename(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = device_id(&id)?.to_owned();
     let Json(body) = body.map_err(rejected)?;
-    let (access, target) = (state.access.clone(), id.clone());
-    let name = blocking(move || Ok(access.rename(&target, &body.name)?)).await?;
-    if let Some(cluster) = &state.cluster_access {
-        cluster.renamed(&id).await?;
-    }
+    let name = match &state.cluster_access {
+        Some(cluster) => cluster.rename(&id, &body.name).await?,
+        None => {
+            let (access, target) = (state.access.clone(), id.clone());
+            blocking(move || Ok(access.rename(&target, &body.name)?)).await?
+        }
+    };
     state.audit(&caller, AuditAction::DeviceRenamed, &id).await;
     Ok(ok(json!({ "id": id, "name": name })))
 }
