@@ -2,7 +2,8 @@
 //! a link made on one replica pairs a browser through another, whose cookie then works on every replica
 //! (REST and WebSocket); the link pairs once whichever replica it is used on; a rename shows everywhere; a
 //! revocation through one replica refuses the device on the others at once and closes its sockets there;
-//! a replica started later knows the devices already paired; bad input is refused as on one server.
+//! a replica started later knows the devices already paired, and a replica joining shares its own devices
+//! and forgets those revoked while it was away; bad input is refused as on one server.
 
 mod common;
 
@@ -189,4 +190,33 @@ async fn a_link_used_on_two_replicas_at_once_pairs_one_browser_and_bad_input_is_
     assert_ne!(devices(&one).await[0]["name"], "", "the name was not changed");
     one.stop().await;
     two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_joining_shares_its_own_devices_and_forgets_those_revoked_while_it_was_away() {
+    let nats = NatsServer::start().await;
+    let bus = Bus::connect(&nats.url(), BusConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(opcode_store::Store::open(&dir.path().join("opcode.db")).unwrap());
+    let access = opcode_access::Access::open(store, TOKEN).unwrap();
+    // paired on this machine before it joined (kept), and one the cluster revoked while it was away
+    let (kept, kept_credential) = access.pair("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", "10.0.0.1").unwrap();
+    let (gone, gone_credential) = access.pair("Mozilla/5.0 (iPhone) Safari/605.1", "10.0.0.2").unwrap();
+    let shared = |r: &opcode_store::DeviceRecord| opcode_bus::SharedDevice {
+        id: r.id.clone(),
+        secret_hash: r.secret_hash.clone(),
+        name: r.name.clone(),
+        user_agent: r.user_agent.clone(),
+        paired_at: r.paired_at,
+        paired_addr: r.paired_addr.clone(),
+    };
+    bus.share_device(&shared(&gone)).await.unwrap();
+    bus.revoke_device(&gone.id).await.unwrap();
+
+    let _cluster = opcode_web::cluster_access::ClusterAccess::start(bus.clone(), access.clone()).await.unwrap();
+    assert!(access.device_for(&kept_credential).is_some(), "its own device stays paired");
+    assert_eq!(access.check_device(&gone_credential), opcode_access::DeviceCheck::Revoked);
+    let (now, _) = bus.watch_devices().await.unwrap();
+    assert_eq!(now, vec![shared(&kept)], "its own device is shared with the cluster; the bus holds no credential");
+    assert!(!serde_json::to_string(&now).unwrap_or_default().contains(&kept_credential));
 }
