@@ -46,8 +46,8 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     (
         "opcode-access",
-        &["tokio", "axum", "hyper", "tower", "tower-http", "opcode-proc", "opcode-sessions", "opcode-push"],
-        "who may come in is decided without HTTP or sessions; the binary adapts it to requests and sockets",
+        &["tokio", "axum", "hyper", "tower", "tower-http", "opcode-proc", "opcode-sessions", "opcode-push", "opcode-bus"],
+        "who may come in is decided without HTTP, sessions or NATS; the binary adapts it to requests, sockets and the bus",
     ),
     (
         "opcode-usage",

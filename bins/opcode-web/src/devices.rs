@@ -4,6 +4,9 @@
 //!
 //! `GET /pair?code=C` shows a page with a "Pair this browser" button (a form), and only its `POST /pair`
 //! uses the code up: a link preview or a scanner that fetches the URL does not spend the link.
+//!
+//! On a cluster (`--nats-url`) pairing, renaming, revoking and pairing links go through
+//! [`crate::cluster_access`], so they hold on every replica; the audit trail stays this replica's.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Form, Path, Query, State};
@@ -124,8 +127,13 @@ async fn rename(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = device_id(&id)?.to_owned();
     let Json(body) = body.map_err(rejected)?;
-    let (access, target) = (state.access.clone(), id.clone());
-    let name = blocking(move || Ok(access.rename(&target, &body.name)?)).await?;
+    let name = match &state.cluster_access {
+        Some(cluster) => cluster.rename(&id, &body.name).await?,
+        None => {
+            let (access, target) = (state.access.clone(), id.clone());
+            blocking(move || Ok(access.rename(&target, &body.name)?)).await?
+        }
+    };
     state.audit(&caller, AuditAction::DeviceRenamed, &id).await;
     Ok(ok(json!({ "id": id, "name": name })))
 }
@@ -136,8 +144,13 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = device_id(&id)?.to_owned();
-    let (access, target) = (state.access.clone(), id.clone());
-    blocking(move || Ok(access.revoke(&target)?)).await?;
+    match &state.cluster_access {
+        Some(cluster) => cluster.revoke(&id).await?,
+        None => {
+            let (access, target) = (state.access.clone(), id.clone());
+            blocking(move || Ok(access.revoke(&target)?)).await?;
+        }
+    }
     state.audit(&caller, AuditAction::DeviceRevoked, &id).await;
     Ok(ok(json!({ "revoked": true })))
 }
@@ -164,7 +177,10 @@ async fn create_link(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let base = base_url(&state, &headers)?;
-    let code = state.access.create_pairing_code(state.pairing_ttl);
+    let code = match &state.cluster_access {
+        Some(cluster) => cluster.create_pairing_code(state.pairing_ttl).await?,
+        None => state.access.create_pairing_code(state.pairing_ttl),
+    };
     let url = format!("{base}/pair?code={code}");
     state.audit(&caller, AuditAction::PairingLinkCreated, "").await;
     let expires_at = opcode_access::unix_now() + state.pairing_ttl.as_secs();
@@ -176,6 +192,13 @@ async fn rotate(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
+    if state.cluster_access.is_some() {
+        return Err(ApiError::Conflict(
+            "this is a replica of a cluster: every replica shares the token given with --token (or OPCODE_TOKEN); \
+             restart them all with another one to change it"
+                .to_owned(),
+        ));
+    }
     let Some(file) = state.token_file.clone() else {
         return Err(ApiError::Conflict(
             "this server's token was set with --token (or OPCODE_TOKEN): restart it with another one to change it"
@@ -267,10 +290,26 @@ fn refused_link(err: PairingError) -> Response {
     (status, Html(page::html(title, &body))).into_response()
 }
 
+/// Checks pairing code `code` (and uses it up when `redeem`), on the cluster's bus when there is one;
+/// `Err` is the page (or the 503) to answer with.
+async fn use_code(state: &AppState, code: &str, redeem: bool) -> Result<(), Response> {
+    let outcome = match (&state.cluster_access, redeem) {
+        (Some(cluster), true) => cluster.redeem_pairing_code(code).await,
+        (Some(cluster), false) => cluster.check_pairing_code(code).await,
+        (None, true) => Ok(state.access.redeem_pairing_code(code)),
+        (None, false) => Ok(state.access.check_pairing_code(code)),
+    };
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(refused_link(err)),
+        Err(err) => Err(err.into_response()),
+    }
+}
+
 async fn pair_page(State(state): State<AppState>, q: Result<Query<PairCode>, QueryRejection>) -> Response {
     let Ok(Query(q)) = q else { return refused_link(PairingError::Unknown) };
-    if let Err(err) = state.access.check_pairing_code(&q.code) {
-        return refused_link(err);
+    if let Err(refused) = use_code(&state, &q.code, false).await {
+        return refused;
     }
     // the code is hex (checked): safe in an attribute
     let body = format!(
@@ -296,8 +335,8 @@ async fn pair(
         }
     }
     let Ok(Form(form)) = form else { return refused_link(PairingError::Unknown) };
-    if let Err(err) = state.access.redeem_pairing_code(&form.code) {
-        return refused_link(err);
+    if let Err(refused) = use_code(&state, &form.code, true).await {
+        return refused;
     }
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     pair_browser(&state, addr.ip(), user_agent, "pairing link").await
@@ -307,7 +346,12 @@ async fn pair(
 pub async fn pair_browser(state: &AppState, ip: std::net::IpAddr, user_agent: String, how: &'static str) -> Response {
     let access = state.access.clone();
     let addr = ip.to_string();
-    let paired = blocking(move || Ok(access.pair(&user_agent, &addr)?)).await;
+    let mut paired = blocking(move || Ok(access.pair(&user_agent, &addr)?)).await;
+    if let (Ok((device, _)), Some(cluster)) = (&paired, &state.cluster_access) {
+        if let Err(err) = cluster.paired(device).await {
+            paired = Err(err);
+        }
+    }
     match paired {
         Ok((device, credential)) => {
             let caller = Caller { actor: Actor::Device { id: device.id.clone(), name: device.name.clone() }, addr: ip };

@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod claude_md;
 pub mod cluster;
+pub mod cluster_access;
 pub mod config;
 pub mod devices;
 pub mod error;

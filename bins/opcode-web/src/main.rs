@@ -53,16 +53,20 @@ async fn main() -> anyhow::Result<()> {
     let registry = SessionRegistry::open(config, supervisor.clone()).await?;
 
     // where runs go: this machine's registry, or (`--nats-url`) a cluster's workers
-    let (runs, cluster): (Arc<dyn opcode_sessions::Runs>, _) = match &args.nats_url {
+    let (runs, bus): (Arc<dyn opcode_sessions::Runs>, _) = match &args.nats_url {
         None => (Arc::new(registry.clone()), None),
         Some(url) => {
             // a replica: runs are the workers'; NATS must be there now (a clear error otherwise)
             let config = opcode_bus::BusConfig { replicas: args.stream_replicas.max(1), ..Default::default() };
             let bus = opcode_bus::Bus::connect(url, config).await?;
-            let client = opcode_cluster::ClusterClient::new(bus);
-            let runs = opcode_cluster::ClusterRuns::open(client.clone()).await?;
+            let runs = opcode_cluster::ClusterRuns::open(opcode_cluster::ClusterClient::new(bus.clone())).await?;
             println!("replica of the cluster at {url}: runs start on its opcode-workers");
-            (Arc::new(runs), Some(client))
+            if args.token.as_deref().is_none_or(str::is_empty) {
+                tracing::warn!(
+                    "a replica without --token has a token of its own: start every replica with the same --token"
+                );
+            }
+            (Arc::new(runs), Some(bus))
         }
     };
     let push_config = opcode_push::PushConfig { contact: args.push_contact.clone(), ..Default::default() };
@@ -92,8 +96,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut state = AppState::open(registry, store, &token).await?;
     state.set_runs(runs);
-    state.cluster = cluster;
+    state.cluster = bus.clone().map(opcode_cluster::ClusterClient::new);
     state.token_file = token_file;
+    if let Some(bus) = bus {
+        // paired devices, revocations and pairing links hold on every replica
+        state.cluster_access = Some(opcode_web::cluster_access::ClusterAccess::start(bus, state.access.clone()).await?);
+    }
     state.allowed_origins = args.allowed_origins.clone().into();
     state.allowed_hosts = args.allowed_hosts.clone().into();
     state.push = push;

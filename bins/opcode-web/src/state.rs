@@ -25,6 +25,9 @@ pub struct AppState {
     pub store: ClaudeStore,
     /// The token and the paired devices (credentials never logged), pairing links, the audit trail.
     pub access: opcode_access::Access,
+    /// On a cluster (`--nats-url`): the paired devices, revocations and pairing links shared with every
+    /// replica through the bus; `None` on a server on its own. The device routes go through it when set.
+    pub cluster_access: Option<crate::cluster_access::ClusterAccess>,
     /// Where a rotated token is kept (`<data_dir>/token`); `None`: the token was given with `--token` and
     /// cannot be rotated from the UI.
     pub token_file: Option<std::path::PathBuf>,
@@ -85,6 +88,7 @@ impl AppState {
             store,
             access,
             token_file: None,
+            cluster_access: None,
             pairing_ttl: opcode_access::PAIRING_TTL,
             allowed_origins: Arc::new([]),
             allowed_hosts: Arc::new([]),

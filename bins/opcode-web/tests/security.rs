@@ -239,24 +239,6 @@ async fn an_allowed_origin_may_use_the_cookie() {
     server.stop().await;
 }
 
-/// `name=value` of the device cookie in a response, if it set one.
-fn device_cookie_of(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("opcode_device="))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-}
-
-/// The paired devices, as the API lists them.
-async fn devices(server: &TestServer) -> Vec<serde_json::Value> {
-    let (status, body) = server.get_json("/api/devices").await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["devices"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn ui_and_api_answers_carry_the_security_headers() {
     let server = TestServer::start().await;

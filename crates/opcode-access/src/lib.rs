@@ -273,6 +273,44 @@ impl Access {
         Ok(())
     }
 
+    /// Whether device `id` is paired here now.
+    pub fn is_paired(&self, id: &str) -> bool {
+        self.devices_read().values().any(|k| k.id == id)
+    }
+
+    /// Device `id`'s record as stored, if it is paired. Blocking.
+    pub fn device(&self, id: &str) -> Result<Option<DeviceRecord>, AccessError> {
+        Ok(self.inner.store.device(id)?)
+    }
+
+    /// Takes in `record`, a device paired through another server sharing these devices (a replica of the
+    /// same cluster), or its new name: from now on its credential is accepted here too. A device revoked
+    /// here since the start is never taken back in. Returns whether anything changed. Blocking.
+    pub fn adopt(&self, record: &DeviceRecord) -> Result<bool, AccessError> {
+        if self.inner.revoked.lock().unwrap_or_else(|e| e.into_inner()).contains(&record.secret_hash) {
+            return Ok(false);
+        }
+        let known = self.devices_read().get(&record.secret_hash).map(|k| (k.id.clone(), k.name.clone()));
+        match known {
+            Some((id, name)) if id == record.id && name == record.name => return Ok(false),
+            Some((id, _)) if id != record.id => return Ok(false),
+            _ => {}
+        }
+        if !self.inner.store.rename_device(&record.id, &record.name)? {
+            self.inner.store.insert_device(record)?;
+        }
+        let mut devices = self.devices_write();
+        let known = devices.entry(record.secret_hash.clone()).or_insert_with(|| Known {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            seen: None,
+            written: None,
+        });
+        known.name = record.name.clone();
+        tracing::info!(device = %record.id, name = %record.name, "device taken in from the cluster");
+        Ok(true)
+    }
+
     /// Cancelled when device `id` is revoked (at once if it is not paired): a socket of that device
     /// selects on it and closes.
     pub fn revocation(&self, id: &str) -> CancellationToken {
@@ -351,5 +389,31 @@ mod tests {
         assert_eq!(access.check_device(&secret::new_secret()), DeviceCheck::Unknown);
         assert!(access.revocation(&device.id).is_cancelled(), "a revoked device's new socket closes at once");
         assert!(matches!(access.revoke(&device.id), Err(AccessError::NoDevice(_))));
+    }
+
+    #[test]
+    fn a_device_paired_elsewhere_is_adopted_renamed_and_never_brought_back_once_revoked() {
+        let (_dir, here) = access();
+        let (_other_dir, there) = access();
+        let (record, credential) = there.pair("Mozilla/5.0 (iPhone) Safari/605.1", "10.0.0.2").unwrap();
+        assert!(here.device_for(&credential).is_none());
+        assert!(here.adopt(&record).unwrap());
+        assert!(!here.adopt(&record).unwrap(), "the same record twice changes nothing");
+        assert!(here.is_paired(&record.id));
+        assert_eq!(
+            here.device_for(&credential).and_then(|a| a.device_id().map(str::to_owned)),
+            Some(record.id.clone())
+        );
+        assert_eq!(here.devices().unwrap().len(), 1, "kept in the store too");
+        let renamed = DeviceRecord { name: "my phone".into(), ..record.clone() };
+        assert!(here.adopt(&renamed).unwrap());
+        assert_eq!(here.device(&record.id).unwrap().unwrap().name, "my phone");
+        assert_eq!(here.device_for(&credential).unwrap().name(), "my phone");
+        let socket = here.revocation(&record.id);
+        here.revoke(&record.id).unwrap();
+        assert!(socket.is_cancelled());
+        assert!(!here.adopt(&renamed).unwrap(), "a revoked device stays revoked");
+        assert_eq!(here.check_device(&credential), DeviceCheck::Revoked);
+        assert!(here.device(&record.id).unwrap().is_none());
     }
 }

@@ -30,6 +30,9 @@ pub enum BusError {
     /// A worker id that cannot name a key.
     #[error("worker id {0:?} cannot be used on the bus: use 1 to 128 ASCII letters, digits, '-' or '_'")]
     InvalidWorker(String),
+    /// A device id or code hash that is not lowercase hex (the bus only carries ids and hashes).
+    #[error("{0:?} is not a device id or a hash (lowercase hex): nothing was read or written")]
+    InvalidAccessKey(String),
     /// A batch whose first event does not continue the session's numbering.
     #[error("session {session}: events must be contiguous: expected seq {expected}, got {got}")]
     NotContiguous {

@@ -17,10 +17,14 @@
 //! - **Leases and runs** ([`WorkerLease`], [`RunClaim`]): key-value buckets. A worker's lease is a key in
 //!   `OPCODE_WORKERS` whose entries expire after the lease TTL unless renewed by revision; a run is a key
 //!   in `OPCODE_RUNS` created by compare-and-set, so at most one worker owns a session's run.
+//! - **Access** ([`SharedDevice`], [`Bus::watch_devices`], [`Bus::redeem_pairing_code`]): the bucket
+//!   `OPCODE_ACCESS` shares paired devices (their credentials' hashes only) and one-time pairing codes
+//!   (hashed) between replicas; a code is redeemed by compare-and-set, so exactly once across replicas.
 //!
 //! Everything is tested against a real `nats-server` (one node and a 3-node cluster) in `tests/`.
 #![warn(missing_docs)]
 
+mod access;
 mod error;
 mod lease;
 mod reader;
@@ -34,6 +38,7 @@ use async_nats::jetstream;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+pub use access::{CodeState, DeviceChange, DeviceWatch, SharedDevice, CODE_KEPT_AFTER};
 pub use error::BusError;
 pub use lease::{RunClaim, WorkerLease};
 pub use rpc::Request;
@@ -154,6 +159,8 @@ const RUNS_BUCKET: &str = "OPCODE_RUNS";
 const PLACES_BUCKET: &str = "OPCODE_PLACES";
 /// How long a session's placement is remembered after its last run.
 const PLACE_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
+/// The key-value bucket of paired devices and pairing codes.
+const ACCESS_BUCKET: &str = "OPCODE_ACCESS";
 /// Room left in a message for its headers under the server's `max_payload`.
 const HEADER_ROOM: usize = 1024;
 
@@ -166,6 +173,8 @@ pub struct Bus {
     pub(crate) runs: jetstream::kv::Store,
     /// Where each session last ran (session → worker), for placing its next run.
     pub(crate) places: jetstream::kv::Store,
+    /// Paired devices and pairing codes, shared by a cluster's replicas.
+    pub(crate) access: jetstream::kv::Store,
     pub(crate) config: BusConfig,
     /// The largest payload a writer packs: the configured one, capped by the server's.
     pub(crate) max_payload: usize,
@@ -304,9 +313,24 @@ impl Bus {
         };
         let workers = js.create_or_update_key_value(workers).await.map_err(|e| setup_err(WORKERS_BUCKET, &e))?;
         let runs = js.create_or_update_key_value(runs).await.map_err(|e| setup_err(RUNS_BUCKET, &e))?;
+        let access = access::bucket_config(bucket(ACCESS_BUCKET, access::BUCKET_DESCRIPTION));
+        let access = js.create_or_update_key_value(access).await.map_err(|e| setup_err(ACCESS_BUCKET, &e))?;
         let places = js.create_or_update_key_value(places).await.map_err(|e| setup_err(PLACES_BUCKET, &e))?;
         tracing::debug!(max_payload, "bus connected");
-        Ok(Bus { js, stream, workers, runs, places, config, max_payload, connects, elections, link, url: url.into() })
+        Ok(Bus {
+            js,
+            stream,
+            workers,
+            runs,
+            places,
+            access,
+            config,
+            max_payload,
+            connects,
+            elections,
+            link,
+            url: url.into(),
+        })
     }
 
     /// The configuration the bus was opened with.

@@ -75,8 +75,14 @@ impl TestServer {
         let config =
             push.then(|| opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true });
         let runs = Arc::new(opcode_cluster::ClusterRuns::open(client.clone()).await.unwrap());
-        let cluster = move |state: &mut AppState| state.cluster = Some(client);
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, config, None, cluster, Some(runs)).await
+        let bus = client.bus().clone();
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, config, None, |_| {}, Some((runs, Some(bus)))).await
+    }
+
+    /// A replica of a cluster whose paired devices, revocations and pairing links are shared through `bus`
+    /// (as `opcode-web --nats-url` does), running through `runs`.
+    pub async fn start_replica_sharing(runs: Arc<dyn opcode_sessions::Runs>, bus: opcode_bus::Bus) -> Self {
+        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, |_| {}, Some((runs, Some(bus)))).await
     }
 
     /// A server with terminals on (`config`), or off (`None`: `--no-terminal`).
@@ -99,7 +105,7 @@ impl TestServer {
         push: Option<opcode_push::PushConfig>,
         terminals: Option<opcode_terminals::TerminalsConfig>,
         adjust_state: impl FnOnce(&mut AppState),
-        runs: Option<Arc<dyn opcode_sessions::Runs>>,
+        runs: Option<(Arc<dyn opcode_sessions::Runs>, Option<opcode_bus::Bus>)>,
     ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let claude_dir = tempfile::tempdir().unwrap();
@@ -111,7 +117,10 @@ impl TestServer {
         config.cancel_grace = Duration::from_secs(5);
         adjust(&mut config);
         let registry = SessionRegistry::open(config, Arc::new(TokioSupervisor::default())).await.unwrap();
-        let runs: Arc<dyn opcode_sessions::Runs> = runs.unwrap_or_else(|| Arc::new(registry.clone()));
+        let (runs, bus) = match runs {
+            Some((runs, bus)) => (runs, bus),
+            None => (Arc::new(registry.clone()) as Arc<dyn opcode_sessions::Runs>, None),
+        };
         let push = match push {
             Some(config) => {
                 Some(opcode_push::PushService::open(&registry, runs.notable_events(), config).await.unwrap())
@@ -125,6 +134,11 @@ impl TestServer {
         state.terminals =
             terminals.map(|config| opcode_terminals::Terminals::new(Arc::new(TokioSupervisor::default()), config));
         adjust_state(&mut state);
+        if let Some(bus) = bus {
+            state.cluster = Some(opcode_cluster::ClusterClient::new(bus.clone()));
+            let access = opcode_web::cluster_access::ClusterAccess::start(bus, state.access.clone()).await;
+            state.cluster_access = Some(access.expect("the replica's devices in step with the cluster"));
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -339,6 +353,24 @@ pub async fn browser_cookie(server: &TestServer) -> String {
         .find(|c| !c.contains("Max-Age=0"))
         .expect("a cookie");
     set.split(';').next().unwrap().to_owned()
+}
+
+/// `name=value` of the device cookie in a response, if it set one.
+pub fn device_cookie_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("opcode_device="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+}
+
+/// The paired devices, as the API lists them.
+pub async fn devices(server: &TestServer) -> Vec<serde_json::Value> {
+    let (status, body) = server.get_json("/api/devices").await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["devices"].as_array().unwrap().clone()
 }
 
 /// The audit trail, newest first.
