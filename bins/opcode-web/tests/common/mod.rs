@@ -47,12 +47,12 @@ impl TestServer {
 
     /// A server whose state `configure` adjusts before it serves (allowed origins, …).
     pub async fn start_configured(configure: impl FnOnce(&mut AppState)) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, configure, None).await
+        Box::pin(Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, configure, None)).await
     }
 
     /// A server that pings its WebSockets every `ping_every`.
     pub async fn start_full(adjust: impl FnOnce(&mut RegistryConfig), ping_every: Duration) -> Self {
-        Self::start_inner(adjust, ping_every, None, None, None, |_| {}, None).await
+        Box::pin(Self::start_inner(adjust, ping_every, None, None, None, |_| {}, None)).await
     }
 
     /// A server speaking HTTPS with `tls` (`serve_tls`), serving `local_ca` at `/ca.pem`, `/ca.crt`, `/trust`.
@@ -60,13 +60,14 @@ impl TestServer {
         tls: Arc<opcode_tls::rustls::ServerConfig>,
         local_ca: Option<Arc<opcode_web::trust::PublicCa>>,
     ) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None, None, |_| {}, None).await
+        Box::pin(Self::start_inner(|_| {}, Duration::from_secs(20), Some((tls, local_ca)), None, None, |_| {}, None))
+            .await
     }
 
     /// A server with Web Push on (http endpoints allowed, for the tests' own push services).
     pub async fn start_with_push() -> Self {
         let config = opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true };
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config), None, |_| {}, None).await
+        Box::pin(Self::start_inner(|_| {}, Duration::from_secs(20), None, Some(config), None, |_| {}, None)).await
     }
 
     /// A replica of a cluster: runs through `client`'s workers (`opcode_cluster::ClusterRuns`), Web Push on
@@ -76,13 +77,23 @@ impl TestServer {
             push.then(|| opcode_push::PushConfig { contact: PUSH_CONTACT.to_owned(), allow_http_endpoints: true });
         let runs = Arc::new(opcode_cluster::ClusterRuns::open(client.clone()).await.unwrap());
         let bus = client.bus().clone();
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, config, None, |_| {}, Some((runs, Some(bus)))).await
+        Box::pin(Self::start_inner(
+            |_| {},
+            Duration::from_secs(20),
+            None,
+            config,
+            None,
+            |_| {},
+            Some((runs, Some(bus))),
+        ))
+        .await
     }
 
     /// A replica of a cluster whose paired devices, revocations and pairing links are shared through `bus`
     /// (as `opcode-web --nats-url` does), running through `runs`.
     pub async fn start_replica_sharing(runs: Arc<dyn opcode_sessions::Runs>, bus: opcode_bus::Bus) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, |_| {}, Some((runs, Some(bus)))).await
+        Box::pin(Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, |_| {}, Some((runs, Some(bus)))))
+            .await
     }
 
     /// A server with terminals on (`config`), or off (`None`: `--no-terminal`).
@@ -90,12 +101,12 @@ impl TestServer {
         adjust: impl FnOnce(&mut RegistryConfig),
         config: Option<opcode_terminals::TerminalsConfig>,
     ) -> Self {
-        Self::start_inner(adjust, Duration::from_secs(20), None, None, config, |_| {}, None).await
+        Box::pin(Self::start_inner(adjust, Duration::from_secs(20), None, None, config, |_| {}, None)).await
     }
 
     /// A server whose state `adjust` changes before it starts (e.g. `max_upload_bytes`).
     pub async fn start_with_state(adjust: impl FnOnce(&mut AppState)) -> Self {
-        Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, adjust, None).await
+        Box::pin(Self::start_inner(|_| {}, Duration::from_secs(20), None, None, None, adjust, None)).await
     }
 
     async fn start_inner(
