@@ -197,5 +197,25 @@ scenario, release build):
 /// What `docs/benchmarks-cluster.md` says below its table (kept here so a new run keeps it).
 const CLUSTER_NOTES: &str = r#"## Reading the table
 
-CLUSTER NOTES PLACEHOLDER
+The targets of events/s and latency are relative to the embedded log of the same run (the machine is
+shared: absolute figures drift with its load, see the load average above). The failover time is measured
+with `--lease-ttl 3` on the workers: a worker's lease lapses at most 3 s after its last renewal, a second
+worker hears of it through the bucket's limit marker and ends the run with a `completion` (status error,
+"lost with its worker"), which the browser's socket receives.
+
+Known limits, found with this bench:
+
+- **A replica's bus connection resets the workers' lease TTL.** `Bus::connect` creates *or updates* the
+  `OPCODE_WORKERS` bucket with its own `lease_ttl`, and `opcode-web --nats-url` has no `--lease-ttl` (it uses
+  the default, 10 s). A replica started after the workers sets the leases' expiry to 10 s, and failover
+  then takes about 10 s whatever the workers' `--lease-ttl`. The bench starts the replica first.
+- **Idle viewers on a replica.** Each viewer of a session, when it joins, catches up from the stream
+  through a JetStream ordered consumer of its own (`read_to_end`); NATS keeps such a consumer 30 s after
+  its last pull (async-nats's fixed inactive threshold for ordered consumers). Ten thousand viewers joining
+  within a minute are ten thousand consumer creations on NATS, which is what bounds how fast they connect
+  (about 16 a second on this loaded machine), and what the NATS server's memory holds meanwhile. Live
+  events reach a session's viewers through one shared reader per session (`crates/opcode-cluster/src/
+  runs.rs`); before it, every viewer also kept its own live consumer for as long as it watched (measured at
+  about 8,000 viewers: the replica at 1,070 MB, roughly 130 KB per viewer, and NATS at 100 MB). A catch-up
+  without a consumer (direct gets of the subject's messages) is the next step.
 "#;

@@ -287,12 +287,14 @@ async fn started(addr: &str, prompt: &str) -> anyhow::Result<(String, Ws)> {
     let mut ws = connect(&format!("ws://{addr}/ws/claude"), Some(TOKEN)).await?;
     let request = serde_json::json!({"command_type":"execute","project_path":"/tmp","prompt":prompt,"session_id":id});
     ws.send(Message::Text(request.to_string().into())).await?;
-    until_frame(&mut ws, |text| text.contains("\"i\":0,")).await.with_context(|| format!("run {id} of {prompt:?}"))?;
+    until_frame(&mut ws, Duration::from_secs(30), |text| text.contains("\"i\":0,"))
+        .await
+        .with_context(|| format!("run {id} of {prompt:?}"))?;
     Ok((id, ws))
 }
 
-/// Reads frames until one satisfies `done` (30 s at most).
-async fn until_frame(ws: &mut Ws, done: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+/// Reads frames until one satisfies `done` (`limit` at most).
+async fn until_frame(ws: &mut Ws, limit: Duration, done: impl Fn(&str) -> bool) -> anyhow::Result<()> {
     let read = async {
         while let Some(message) = ws.next().await {
             match message? {
@@ -303,7 +305,9 @@ async fn until_frame(ws: &mut Ws, done: impl Fn(&str) -> bool) -> anyhow::Result
         }
         anyhow::bail!("the socket ended")
     };
-    tokio::time::timeout(Duration::from_secs(30), read).await.context("the awaited frame did not come within 30 s")?
+    tokio::time::timeout(limit, read)
+        .await
+        .with_context(|| format!("the awaited frame did not come within {limit:?}"))?
 }
 
 /// `samples` times: a slow run on the only worker, a second worker started, the first one `kill -9`ed; the
@@ -392,7 +396,8 @@ async fn idle_on(deployment: &Deployment, viewers: usize, sessions: usize) -> an
             let url = format!("ws://{addr}/ws/sessions/{}", ids[i % ids.len()]);
             async move {
                 let mut ws = connect(&url, Some(TOKEN)).await?;
-                until_frame(&mut ws, |text| text.contains("\"subtype\":\"success\"")).await?;
+                // a replica's catch-up is a JetStream consumer each: under load they queue up on NATS
+                until_frame(&mut ws, Duration::from_secs(180), |text| text.contains("\"subtype\":\"success\"")).await?;
                 anyhow::Ok(ws)
             }
         })
@@ -402,7 +407,8 @@ async fn idle_on(deployment: &Deployment, viewers: usize, sessions: usize) -> an
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
     let connect_s = began.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_secs(if viewers > 1000 { 3 } else { 1 })).await;
+    // idle: NATS drops a finished catch-up's consumer 30 s after its last pull (the full run waits that out)
+    tokio::time::sleep(Duration::from_secs(if viewers > 1000 { 35 } else { 1 })).await;
     let (rss_after, nats_after) = (rss_mb(deployment.server.pid), deployment.nats.rss_mb());
     drop(sockets);
     drop(owners);
