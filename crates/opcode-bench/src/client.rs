@@ -38,13 +38,19 @@ impl Drop for Server {
 
 impl Server {
     pub(crate) async fn start(spec: ProcessSpec) -> anyhow::Result<Self> {
+        Self::start_when(spec, |line| line.split("listening on http://").nth(1).map(|url| url.trim().to_owned())).await
+    }
+
+    /// Starts the process of `spec` and waits (30 s at most) for the first output line `ready` maps to
+    /// `Some(addr)`, which becomes [`Server::addr`].
+    pub(crate) async fn start_when(spec: ProcessSpec, ready: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let began = Instant::now();
         let mut child: ProcessHandle = TokioSupervisor::default().spawn(spec).await?;
         let addr = loop {
             match tokio::time::timeout(Duration::from_secs(30), child.next_event()).await? {
                 Some(ProcessEvent::Line { text, .. }) => {
-                    if let Some(url) = text.split("listening on http://").nth(1) {
-                        break url.trim().to_owned();
+                    if let Some(addr) = ready(&text) {
+                        break addr;
                     }
                 }
                 Some(ProcessEvent::Exited(status)) => bail!("server exited at start-up: {status}"),
@@ -79,7 +85,12 @@ impl Server {
 
     /// opcode-web with the emitter as claude.
     pub(crate) async fn opcode_web(bin: &Path, emitter: &Path, home: &Path, data: &Path) -> anyhow::Result<Self> {
-        let spec = ProcessSpec::new(bin)
+        Self::start(Self::opcode_web_spec(bin, emitter, home, data)).await
+    }
+
+    /// How [`Server::opcode_web`] starts opcode-web (a cluster's replica adds its flags to it).
+    pub(crate) fn opcode_web_spec(bin: &Path, emitter: &Path, home: &Path, data: &Path) -> ProcessSpec {
+        ProcessSpec::new(bin)
             .args([
                 "--port",
                 "0",
@@ -97,8 +108,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data)
             .env("HOME", home)
-            .env("RUST_LOG", "warn");
-        Self::start(spec).await
+            .env("RUST_LOG", "warn")
     }
 
     /// The floor relay (this program, `floor` subcommand).
@@ -139,6 +149,8 @@ pub(crate) struct Seen {
     pub(crate) emitter_ms: Option<f64>,
     /// The run's `completion` arrived.
     pub(crate) completed: bool,
+    /// The `completion` frame itself.
+    pub(crate) completion: Option<String>,
 }
 
 /// The emitter's `"t":<ns>` stamp at the end of one of its lines, read without parsing the frame.
@@ -187,6 +199,7 @@ pub(crate) async fn read_run(ws: &mut Ws, began: Instant, session: Option<&str>,
         }
         if text.starts_with("{\"type\":\"completion\"") {
             seen.completed = true;
+            seen.completion = Some(text.to_string());
             break;
         }
     }

@@ -11,9 +11,13 @@
 //! of a 100 MB file in a terminal, read over its WebSocket; `git` is `/api/git/status` and a turn snapshot
 //! on a generated repository of 100,000 files.
 //! `usage` indexes generated transcripts (1 GB) and times the usage reports.
+//! `opcode-bench run --cluster --server-bin B --emitter-bin E --worker-bin W [--smoke] [--only throughput,
+//! latency,failover,idle-viewers]` runs the cluster scenarios instead (`cluster.rs`: replicas and
+//! `opcode-worker`s on NATS JetStream beside the embedded log; nats-server from `NATS_SERVER_BIN`).
 //! `opcode-bench floor --emitter-bin E` is the floor server (started by `run` as its own process).
 
 mod client;
+mod cluster;
 mod floor;
 mod git;
 mod procinfo;
@@ -29,6 +33,8 @@ use anyhow::{bail, Context};
 pub(crate) struct Setup {
     pub(crate) server_bin: PathBuf,
     pub(crate) emitter_bin: PathBuf,
+    /// `opcode-worker`, for the cluster scenarios.
+    pub(crate) worker_bin: Option<PathBuf>,
     pub(crate) smoke: bool,
     /// Run only the scenarios whose names are listed (comma separated), for profiling one at a time.
     pub(crate) only: Option<String>,
@@ -55,13 +61,18 @@ async fn main() -> anyhow::Result<()> {
             let setup = Setup {
                 server_bin: PathBuf::from(arg(&args, "--server-bin").context("--server-bin is required")?),
                 emitter_bin,
+                worker_bin: arg(&args, "--worker-bin").map(PathBuf::from),
                 smoke: args.iter().any(|a| a == "--smoke"),
                 only: arg(&args, "--only"),
             };
-            let table = scenarios::run_all(&setup).await?;
+            let table = if args.iter().any(|a| a == "--cluster") {
+                cluster::run_all(&setup).await?
+            } else {
+                scenarios::run_all(&setup).await?
+            };
             println!("{table}");
             Ok(())
         }
-        _ => bail!("usage: opcode-bench run --server-bin PATH --emitter-bin PATH [--smoke] | floor --emitter-bin PATH"),
+        _ => bail!("usage: opcode-bench run --server-bin PATH --emitter-bin PATH [--smoke] [--only NAMES] [--cluster --worker-bin PATH] | floor --emitter-bin PATH"),
     }
 }

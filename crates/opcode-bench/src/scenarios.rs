@@ -226,16 +226,19 @@ pub(crate) async fn run_all(setup: &Setup) -> anyhow::Result<String> {
 
     drop(server);
     let _ = std::fs::remove_dir_all(&work);
-    let mut table =
-        String::from("| scenario | metric | opcode-web | floor | ratio | target |\n|---|---|---|---|---|---|\n");
-    for r in rows {
-        let _ = writeln!(
-            table,
-            "| {} | {} | {} | {} | {} | {} |",
-            r.scenario, r.metric, r.opcode, r.floor, r.ratio, r.target
-        );
+    Ok(markdown_table(
+        &["scenario", "metric", "opcode-web", "floor", "ratio", "target"],
+        rows.into_iter().map(|r| vec![r.scenario, r.metric, r.opcode, r.floor, r.ratio, r.target]),
+    ))
+}
+
+/// A Markdown table of `header` and `rows` (one cell per column).
+pub(crate) fn markdown_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut table = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+    for cells in rows {
+        let _ = writeln!(table, "| {} |", cells.join(" | "));
     }
-    Ok(table)
+    table
 }
 
 fn first_line(seen: client::Seen) -> f64 {

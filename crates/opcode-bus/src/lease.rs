@@ -69,6 +69,14 @@ impl Bus {
         Ok(WorkerLease { worker: worker.to_owned(), lost, renewer, bus: self.clone() })
     }
 
+    /// The lease TTL in force: the lease bucket's, as the workers set it (a replica's own
+    /// [`crate::BusConfig::lease_ttl`] does not change it).
+    pub async fn lease_ttl_in_force(&self) -> Result<Duration, BusError> {
+        let mut workers = self.workers.clone();
+        let status = workers.status().await.map_err(|e| BusError::nats("read the lease bucket", e))?;
+        Ok(status.max_age())
+    }
+
     /// Whether `worker` holds a live lease now (its key exists and has not lapsed).
     pub async fn worker_alive(&self, worker: &str) -> Result<bool, BusError> {
         if !valid_id(worker) {

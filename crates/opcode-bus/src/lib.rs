@@ -101,6 +101,20 @@ pub struct BusConfig {
     /// [`BusError::Unreachable`] (default 2 s): a replica answers quickly that NATS is gone instead of
     /// waiting for the request timeout.
     pub reconnect_wait: Duration,
+    /// Whose bus this is: a worker sets the lease bucket's TTL to its [`BusConfig::lease_ttl`]; a replica
+    /// takes the bucket as the workers made it (default [`BusRole::Worker`]).
+    pub role: BusRole,
+}
+
+/// Who opens the bus. Closed: the two kinds of process of a cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BusRole {
+    /// A worker: holds a lease, so the lease bucket's TTL is its own.
+    #[default]
+    Worker,
+    /// A replica: holds no lease, and leaves the lease bucket's TTL as the workers set it (a replica
+    /// started after the workers must not change how fast their deaths are noticed).
+    Replica,
 }
 
 impl Default for BusConfig {
@@ -119,6 +133,7 @@ impl Default for BusConfig {
             ack_timeout: Duration::from_secs(1),
             unreachable_after: Duration::from_secs(10),
             reconnect_wait: Duration::from_secs(2),
+            role: BusRole::Worker,
         }
     }
 }
@@ -311,7 +326,10 @@ impl Bus {
             max_age: PLACE_MAX_AGE,
             ..bucket(PLACES_BUCKET, "opcode sessions: a key per session, its value the worker it last ran on")
         };
-        let workers = js.create_or_update_key_value(workers).await.map_err(|e| setup_err(WORKERS_BUCKET, &e))?;
+        let workers = match (config.role, js.get_key_value(WORKERS_BUCKET).await) {
+            (BusRole::Replica, Ok(existing)) => existing,
+            _ => js.create_or_update_key_value(workers).await.map_err(|e| setup_err(WORKERS_BUCKET, &e))?,
+        };
         let runs = js.create_or_update_key_value(runs).await.map_err(|e| setup_err(RUNS_BUCKET, &e))?;
         let access = access::bucket_config(bucket(ACCESS_BUCKET, access::BUCKET_DESCRIPTION));
         let access = js.create_or_update_key_value(access).await.map_err(|e| setup_err(ACCESS_BUCKET, &e))?;

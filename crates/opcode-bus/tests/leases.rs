@@ -126,3 +126,21 @@ async fn a_watcher_hears_of_a_lapsed_or_released_lease_and_not_of_renewals() {
     let next = tokio::time::timeout(Duration::from_secs(5), lapsed.next()).await.expect("a release was reported");
     assert_eq!(next.unwrap().unwrap(), "worker-alive");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_set_the_lease_ttl_and_a_replica_leaves_it_as_it_is() {
+    let (server, worker_bus) = server_and_bus().await;
+    let two = test_config().lease_ttl;
+    assert_eq!(worker_bus.lease_ttl_in_force().await.unwrap(), two);
+    // a replica with another lease TTL (its default) started later: the workers' TTL stays
+    let replica = opcode_bus::BusConfig { role: opcode_bus::BusRole::Replica, ..opcode_bus::BusConfig::default() };
+    assert_ne!(replica.lease_ttl, two);
+    let replica_bus = opcode_bus::Bus::connect(&server.url(), replica).await.unwrap();
+    assert_eq!(replica_bus.lease_ttl_in_force().await.unwrap(), two);
+    assert_eq!(worker_bus.lease_ttl_in_force().await.unwrap(), two);
+    // a worker with another TTL sets it
+    let three = Duration::from_secs(3);
+    let worker = opcode_bus::BusConfig { lease_ttl: three, ..test_config() };
+    let other_worker = opcode_bus::Bus::connect(&server.url(), worker).await.unwrap();
+    assert_eq!(other_worker.lease_ttl_in_force().await.unwrap(), three);
+}

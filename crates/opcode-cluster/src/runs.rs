@@ -1,21 +1,30 @@
 //! [`ClusterRuns`]: the sessions layer's [`Runs`] on a cluster, for a replica: starts and commands go to
 //! workers through [`ClusterClient`], events are read from the bus. A worker's refusal comes back as the
 //! `Refused` variant of the same error a server on its own returns, with the worker's message.
+//!
+//! A replica reads each session's new events from the bus once, whatever the number of its viewers: the
+//! first viewer of a session starts its *tail* (one bus reader from the session's end, broadcast to the
+//! session's viewers), each viewer catches up from the stream on its own and then takes the tail's events;
+//! the tail stops when its last viewer goes. Ten thousand viewers of ten sessions are ten bus consumers.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use opcode_bus::{Bus, BusError, NumberedEvent};
 use opcode_proto::cluster::{ForkPoint, Prompted, Refusal, WorkerCommand, WorkerReply};
 use opcode_proto::control::{PermissionDecision, SettingsChange};
 use opcode_proto::{ClaudeRequest, ImageAttachment, Seq, ValidRequest};
 use opcode_sessions::{
     CancelError, ControlError, EventBatches, EventsError, PromptOutcome, RunSummary, Runs, StartError, StartedRun,
 };
+use tokio::sync::broadcast;
 
 use opcode_sessions::notable::NotableEvent;
-use tokio::sync::broadcast;
 
 use crate::{ClusterClient, ClusterError};
 
@@ -32,6 +41,7 @@ pub struct ClusterRuns {
     client: ClusterClient,
     /// The workers' notable events, as this replica hears them.
     notable: broadcast::Sender<NotableEvent>,
+    tails: Arc<Tails>,
 }
 
 impl ClusterRuns {
@@ -39,7 +49,7 @@ impl ClusterRuns {
     /// in place when this returns).
     pub async fn open(client: ClusterClient) -> Result<ClusterRuns, ClusterError> {
         let notable = crate::notable::listen(client.bus()).await?;
-        Ok(ClusterRuns { client, notable })
+        Ok(ClusterRuns { client, notable, tails: Arc::default() })
     }
 
     /// The client, for what is not a run operation (the running list).
@@ -222,7 +232,7 @@ impl Runs for ClusterRuns {
         }
         let bus = self.client.bus().clone();
         let session = session_id.to_owned();
-        let events = bus.read(session_id, from.checked_sub(1)).ready_chunks(BATCH);
+        let events = self.tails.follow(&bus, session_id, from).await.ready_chunks(BATCH);
         // the stream's state: the events, and whether it has delivered its end
         let stream = futures::stream::unfold((Box::pin(events), false), move |(mut events, ended)| {
             let (bus, session) = (bus.clone(), session.clone());
@@ -244,7 +254,7 @@ impl Runs for ClusterRuns {
                         }
                         Err(err) => {
                             tracing::warn!(session_id = %session, %err, "reading the session's events from the bus failed");
-                            if matches!(err, opcode_bus::BusError::Unreachable { .. }) {
+                            if matches!(*err, opcode_bus::BusError::Unreachable { .. }) {
                                 // the viewer is told, and may come back once the bus is
                                 let frame = opcode_proto::event::bus_unreachable_json(&err.to_string(), &session);
                                 batch.push(Bytes::from(frame));
@@ -279,5 +289,152 @@ async fn run_is_over(bus: &opcode_bus::Bus, session: &str) -> bool {
             // still claimed after the grace (a next run), or the bus cannot tell: keep following
             _ => return false,
         }
+    }
+}
+
+/// What a tail broadcasts: the session's next event, or the error that ended the tail's reader.
+type TailItem = Result<NumberedEvent, Arc<BusError>>;
+
+/// Events a tail keeps for viewers that fall behind; one further behind catches up from the stream.
+const TAIL_BUFFER: usize = 1024;
+
+/// The replica's session tails, by session id, alive while a viewer holds them.
+#[derive(Debug, Default)]
+struct Tails {
+    live: Mutex<HashMap<String, Weak<Tail>>>,
+}
+
+/// One session's tail: a task that reads the session's events from the bus from where they were when it
+/// started and broadcasts them. The task holds the only sender (its end closes the channel); the tail keeps
+/// a receiver to subscribe viewers from. Dropping the tail (its last viewer went) stops the task.
+#[derive(Debug)]
+struct Tail {
+    events: broadcast::Receiver<TailItem>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Tails {
+    /// The live tail of `session`, started if there is none (or its reader ended).
+    async fn tail(&self, bus: &Bus, session: &str) -> Result<Arc<Tail>, BusError> {
+        let running = |live: &HashMap<String, Weak<Tail>>| {
+            live.get(session).and_then(Weak::upgrade).filter(|tail| !tail.reader.is_finished())
+        };
+        if let Some(tail) = running(&self.live.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(tail);
+        }
+        let len = bus.session_len(session).await?;
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tail) = running(&live) {
+            return Ok(tail); // another viewer started it meanwhile
+        }
+        let (tx, events) = broadcast::channel(TAIL_BUFFER);
+        let mut read = Box::pin(bus.read(session, len.checked_sub(1)));
+        let reader = tokio::spawn(async move {
+            while let Some(item) = read.next().await {
+                let failed = item.is_err();
+                let _ = tx.send(item.map_err(Arc::new));
+                if failed {
+                    return;
+                }
+            }
+        });
+        let tail = Arc::new(Tail { events, reader });
+        live.retain(|_, tail| tail.strong_count() > 0);
+        live.insert(session.to_owned(), Arc::downgrade(&tail));
+        Ok(tail)
+    }
+
+    /// `session`'s events from seq `from` on, in order, each once, until dropped: a catch-up from the
+    /// stream, then the session's shared tail (a viewer that falls behind the tail, or sees a gap, catches
+    /// up from the stream again). Without a tail (the bus cannot tell where the session ends), a reader of
+    /// the viewer's own.
+    async fn follow(&self, bus: &Bus, session: &str, from: Seq) -> BoxStream<'static, TailItem> {
+        let tail = match self.tail(bus, session).await {
+            Ok(tail) => tail,
+            Err(err) => {
+                tracing::debug!(session_id = %session, %err, "no shared tail, reading on its own");
+                return bus.read(session, from.checked_sub(1)).map_err(Arc::new).boxed();
+            }
+        };
+        // subscribed before the catch-up reads where the stream ends: nothing falls between the two
+        let follower = Follower {
+            events: tail.events.resubscribe(),
+            _tail: tail,
+            catch_up: Some(bus.read_to_end(session, from.checked_sub(1)).boxed()),
+            bus: bus.clone(),
+            session: session.to_owned(),
+            next: from,
+            ended: false,
+        };
+        futures::stream::unfold(follower, |mut follower| async move {
+            let item = follower.next().await?;
+            Some((item, follower))
+        })
+        .boxed()
+    }
+}
+
+/// One viewer's place in a session: its catch-up from the stream, then the tail's events.
+struct Follower {
+    events: broadcast::Receiver<TailItem>,
+    /// Keeps the tail running while this viewer follows it.
+    _tail: Arc<Tail>,
+    catch_up: Option<BoxStream<'static, Result<NumberedEvent, BusError>>>,
+    bus: Bus,
+    session: String,
+    /// The seq of the next event to deliver.
+    next: Seq,
+    /// An error was delivered: nothing follows it.
+    ended: bool,
+}
+
+impl Follower {
+    async fn next(&mut self) -> Option<TailItem> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let item = match &mut self.catch_up {
+                Some(catch_up) => match catch_up.next().await {
+                    Some(item) => item.map_err(Arc::new),
+                    None => {
+                        self.catch_up = None;
+                        continue;
+                    }
+                },
+                None => match self.events.recv().await {
+                    Ok(item) => item,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(session_id = %self.session, missed, "a viewer fell behind its tail, catching up");
+                        self.catch_up_from_stream();
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            };
+            match item {
+                Ok(event) if event.seq < self.next => {}
+                Ok(event) if event.seq == self.next || self.catch_up.is_some() => {
+                    self.next = event.seq + 1;
+                    return Some(Ok(event));
+                }
+                // the tail is ahead of what this viewer has: what lies between is in the stream
+                Ok(_) => self.catch_up_from_stream(),
+                Err(err) => {
+                    self.ended = true;
+                    return Some(Err(err));
+                }
+            }
+        }
+    }
+
+    fn catch_up_from_stream(&mut self) {
+        self.catch_up = Some(self.bus.read_to_end(&self.session, self.next.checked_sub(1)).boxed());
     }
 }

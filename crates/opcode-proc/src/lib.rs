@@ -43,6 +43,7 @@ mod complete;
 mod error;
 mod event;
 mod handle;
+mod limits;
 mod lines;
 #[path = "unix.rs"]
 mod os;
@@ -54,6 +55,7 @@ pub use complete::{run_to_completion, Completed, CompletionError, CompletionLimi
 pub use error::{PtyError, SpawnError, StdinError};
 pub use event::{ExitStatus, OutputStream, ProcessEvent};
 pub use handle::{ProcessControl, ProcessHandle, StdinWriter};
+pub use limits::raise_open_file_limit;
 pub use os::TokioSupervisor;
 pub use pty::{PtyExit, PtyHandle, PtyInput, PtyOutput, PtySize};
 pub use spec::{ProcessSpec, DEFAULT_GRACE, DEFAULT_MAX_LINE_BYTES};

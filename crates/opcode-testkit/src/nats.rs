@@ -227,6 +227,15 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.spec.port)
     }
 
+    /// How many JetStream consumers the server has (its monitoring `/jsz`), every stream counted. Panics
+    /// if the server does not say.
+    pub async fn consumers(&self) -> u64 {
+        let url = format!("http://127.0.0.1:{}/jsz", self.spec.http_port);
+        let jsz = monitor_get(&reqwest::Client::new(), &url).await.expect("the server's /jsz");
+        let jsz: serde_json::Value = serde_json::from_str(&jsz).expect("/jsz is JSON");
+        jsz["consumers"].as_u64().unwrap_or_else(|| panic!("no consumer count in /jsz: {jsz}"))
+    }
+
     /// The server's pid while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.running.as_ref().map(|r| r.control.pid())
@@ -358,6 +367,11 @@ impl NatsCluster {
     /// The index of the node whose server name is `name`.
     pub fn node_named(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|(spec, _)| spec.name == name)
+    }
+
+    /// Node `node`'s pid while it runs.
+    pub fn pid(&self, node: usize) -> Option<u32> {
+        self.nodes[node].1.as_ref().map(|r| r.control.pid())
     }
 
     /// Whether node `node` is running.
