@@ -72,8 +72,7 @@ impl Bus {
     /// The lease TTL in force: the lease bucket's, as the workers set it (a replica's own
     /// [`crate::BusConfig::lease_ttl`] does not change it).
     pub async fn lease_ttl_in_force(&self) -> Result<Duration, BusError> {
-        let mut workers = self.workers.clone();
-        let status = workers.status().await.map_err(|e| BusError::nats("read the lease bucket", e))?;
+        let status = self.workers.status().await.map_err(|e| BusError::nats("read the lease bucket", e))?;
         Ok(status.max_age())
     }
 
