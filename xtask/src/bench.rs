@@ -231,10 +231,9 @@ topology that fails or hangs (180 s a run) in its cells instead of losing the ta
 
 Known limits, found with this bench:
 
-- **A replica's bus connection resets the workers' lease TTL.** `Bus::connect` creates *or updates* the
-  `OPCODE_WORKERS` bucket with its own `lease_ttl`, and `opcode-web --nats-url` has no `--lease-ttl` (it uses
-  the default, 10 s). A replica started after the workers sets the leases' expiry to 10 s, and failover
-  then takes about 10 s whatever the workers' `--lease-ttl`. The bench starts the replica first.
+- **A replica's bus connection reset the workers' lease TTL** (fixed): a replica now opens the
+  `OPCODE_WORKERS` bucket as the workers made it (`BusRole::Replica`), so a replica started after the
+  workers no longer changes how fast their deaths are noticed.
 - **Idle viewers on a replica.** Each viewer of a session, when it joins, catches up from the stream
   through a JetStream ordered consumer of its own (`read_to_end`); NATS keeps such a consumer 30 s after
   its last pull (async-nats's fixed inactive threshold for ordered consumers), and a stream takes 1,000
