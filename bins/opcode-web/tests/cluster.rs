@@ -212,21 +212,10 @@ async fn the_genuine_cli_runs_on_a_worker_and_resumes_there_through_a_replica() 
     let mock = opcode_testkit::mock_api::MockApi::start().await.unwrap();
     let nats = NatsServer::start().await;
     let home = tempfile::tempdir().unwrap();
-    let (home_path, url) = (home.path().display().to_string(), mock.url.clone());
+    let (home_path, url) = (home.path().to_path_buf(), mock.url.clone());
     let (w, _d, _c) = worker_with(&nats, "w-genuine", move |c| {
-        c.claude_bin = claude;
-        c.permissions = opcode_sessions::claude_cli::PermissionPolicy::ClaudeDefault;
         c.child_env.retain(|(key, _)| key != "CLAUDE_CONFIG_DIR");
-        for (key, value) in [
-            ("HOME", home_path),
-            ("ANTHROPIC_BASE_URL", url),
-            ("ANTHROPIC_API_KEY", "sk-test-mock".to_owned()),
-            ("DISABLE_AUTOUPDATER", "1".to_owned()),
-            ("DISABLE_TELEMETRY", "1".to_owned()),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_owned()),
-        ] {
-            c.child_env.push((key.into(), value.into()));
-        }
+        common::genuine::use_genuine(c, claude, url, &home_path);
     })
     .await;
     let one = replica(&nats).await;

@@ -30,6 +30,23 @@ pub fn real_claude() -> Option<PathBuf> {
     None
 }
 
+/// Makes `config`'s runs use the genuine CLI `claude` against the mock API at `mock_url`, with `home` as
+/// its HOME (Claude's own files there), no auto-update, telemetry or other traffic.
+pub fn use_genuine(config: &mut RegistryConfig, claude: PathBuf, mock_url: String, home: &std::path::Path) {
+    config.claude_bin = claude;
+    config.permissions = PermissionPolicy::ClaudeDefault;
+    for (key, value) in [
+        ("HOME", home.display().to_string()),
+        ("ANTHROPIC_BASE_URL", mock_url),
+        ("ANTHROPIC_API_KEY", "sk-test-mock".to_owned()),
+        ("DISABLE_AUTOUPDATER", "1".to_owned()),
+        ("DISABLE_TELEMETRY", "1".to_owned()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_owned()),
+    ] {
+        config.child_env.push((key.into(), value.into()));
+    }
+}
+
 /// A server whose runs use the genuine CLI against `mock`, with a private HOME.
 pub async fn server_for(
     claude: PathBuf,
@@ -40,18 +57,7 @@ pub async fn server_for(
     let home_path = home.path().to_path_buf();
     let url = mock.url.clone();
     let server = TestServer::start_with(move |c| {
-        c.claude_bin = claude;
-        c.permissions = PermissionPolicy::ClaudeDefault;
-        for (key, value) in [
-            ("HOME", home_path.display().to_string()),
-            ("ANTHROPIC_BASE_URL", url),
-            ("ANTHROPIC_API_KEY", "sk-test-mock".to_owned()),
-            ("DISABLE_AUTOUPDATER", "1".to_owned()),
-            ("DISABLE_TELEMETRY", "1".to_owned()),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_owned()),
-        ] {
-            c.child_env.push((key.into(), value.into()));
-        }
+        use_genuine(c, claude, url, &home_path);
         adjust(c);
     })
     .await;
