@@ -19,12 +19,11 @@ use opcode_bus::{Bus, BusError, NumberedEvent};
 use opcode_proto::cluster::{ForkPoint, Prompted, Refusal, WorkerCommand, WorkerReply};
 use opcode_proto::control::{PermissionDecision, SettingsChange};
 use opcode_proto::{ClaudeRequest, ImageAttachment, Seq, ValidRequest};
+use opcode_sessions::notable::NotableEvent;
 use opcode_sessions::{
     CancelError, ControlError, EventBatches, EventsError, PromptOutcome, RunSummary, Runs, StartError, StartedRun,
 };
 use tokio::sync::broadcast;
-
-use opcode_sessions::notable::NotableEvent;
 
 use crate::{ClusterClient, ClusterError};
 

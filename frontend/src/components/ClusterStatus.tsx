@@ -1,6 +1,7 @@
 // A replica's line about its cluster on the home view (nothing on a server on its own): how many
 // workers run claude and how many runs are in progress, or a warning when the cluster's NATS server does
-// not answer (runs cannot start then). Refreshed every 15 s while the page is visible.
+// not answer (runs cannot start then). Refreshed every 15 s while the page is visible, on a replica
+// only.
 
 import { useEffect, useState } from 'react';
 import { clusterSummary, fetchCluster, type ClusterView } from '../cluster';
@@ -11,19 +12,28 @@ export function ClusterStatus() {
   const [view, setView] = useState<ClusterView>({ kind: 'single' });
   useEffect(() => {
     let cancelled = false;
-    const load = () => {
+    let timer = 0;
+    const stop = () => {
+      window.clearInterval(timer);
+      document.removeEventListener('visibilitychange', load);
+    };
+    function load() {
       if (document.visibilityState === 'hidden') return;
       fetchCluster()
-        .then((v) => !cancelled && setView(v))
+        .then((v) => {
+          if (cancelled) return;
+          setView(v);
+          // a server on its own stays one: nothing to refresh
+          if (v.kind === 'single') stop();
+        })
         .catch(() => {});
-    };
+    }
     load();
-    const timer = window.setInterval(load, REFRESH_MS);
+    timer = window.setInterval(load, REFRESH_MS);
     document.addEventListener('visibilitychange', load);
     return () => {
       cancelled = true;
-      window.clearInterval(timer);
-      document.removeEventListener('visibilitychange', load);
+      stop();
     };
   }, []);
   if (view.kind === 'single') return null;
