@@ -7,7 +7,7 @@ const info = (over: Partial<ClusterInfo['stream']> = {}): ClusterInfo => ({
     { id: 'w-2', runs: 1 },
   ],
   runs: 3,
-  stream: { name: 'OPCODE_EVENTS', messages: 10, bytes: 100, configured_replicas: 1, leader: null, replicas: [], ...over },
+  stream: { name: 'OPCODE_EVENTS', messages: 10, bytes: 100, consumers: 0, configured_replicas: 1, leader: null, replicas: [], ...over },
 });
 
 function answer(status: number, body: unknown) {

@@ -11,7 +11,7 @@ export interface StreamPeer {
 export interface ClusterInfo {
   workers: { id: string; runs: number }[];
   runs: number;
-  stream: { name: string; messages: number; bytes: number; configured_replicas: number; leader: string | null; replicas: StreamPeer[] };
+  stream: { name: string; messages: number; bytes: number; consumers: number; configured_replicas: number; leader: string | null; replicas: StreamPeer[] };
 }
 
 /** What the home view shows: nothing on a server on its own. */

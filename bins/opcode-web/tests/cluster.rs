@@ -368,6 +368,7 @@ async fn the_cluster_route_shows_the_workers_their_runs_and_the_stream_and_a_503
     let stream = &data["cluster"]["stream"];
     assert!(stream["messages"].as_u64().unwrap() > 0, "{stream}");
     assert_eq!(stream["configured_replicas"], 1);
+    assert_eq!(stream["consumers"], 1, "one consumer: the tail of the open socket's session; {stream}");
 
     let end = one.http().post(one.url(&format!("/api/sessions/{id}/end"))).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(end.status(), 200);

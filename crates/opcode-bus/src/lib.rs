@@ -147,6 +147,9 @@ pub struct StreamState {
     pub messages: u64,
     /// Bytes stored.
     pub bytes: u64,
+    /// Consumers the stream has now: one per session some replica follows live, plus catch-ups longer
+    /// than a few dozen messages that are reading or ended less than NATS's inactivity threshold ago.
+    pub consumers: usize,
     /// How many copies the stream keeps.
     pub configured_replicas: usize,
     /// The server leading the stream (`None` on a single server, or during an election).
@@ -392,6 +395,7 @@ impl Bus {
             name: info.config.name.clone(),
             messages: info.state.messages,
             bytes: info.state.bytes,
+            consumers: info.state.consumer_count,
             configured_replicas: info.config.num_replicas,
             leader,
             replicas,

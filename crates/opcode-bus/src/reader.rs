@@ -1,10 +1,14 @@
 //! Reading a session's events: replay from any seq, then follow live, through an ordered consumer that is
 //! re-created from the last stream sequence delivered whenever it is lost.
+//!
+//! A catch-up ([`Bus::read_to_end`]) reads its first [`DIRECT_GETS`] messages with one get each and takes a
+//! consumer only for a longer rest: NATS keeps a consumer for a while after its last pull and a stream
+//! allows a bounded number of them, so ten thousand viewers joining short sessions must not each make one.
 
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull::OrderedConfig, DeliverPolicy};
-use async_nats::jetstream::stream::LastRawMessageErrorKind;
+use async_nats::jetstream::stream::{DirectGetErrorKind, LastRawMessageErrorKind};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -14,6 +18,9 @@ use crate::{Bus, BusError, NumberedEvent};
 
 /// Events the reader task may have ready before the consumer of the stream takes them.
 const READ_AHEAD: usize = 1024;
+
+/// Messages a catch-up reads with single gets before it takes a consumer for the rest of the session.
+const DIRECT_GETS: usize = 64;
 
 impl Bus {
     /// Every event of `session` with seq > `since` (all of them for `None`), in order, each exactly once,
@@ -86,6 +93,14 @@ enum Flow {
     Stop,
 }
 
+/// Where a catch-up by single gets left off.
+enum Direct {
+    /// It reached the end it was reading to, or its consumer went: the read is over.
+    Over,
+    /// The rest (more than [`DIRECT_GETS`] messages, or a get that failed) is for a consumer.
+    Rest,
+}
+
 impl Reader {
     async fn run(mut self, to_end: bool) {
         let subject = match self.bus.session_subject(&self.session) {
@@ -115,6 +130,11 @@ impl Reader {
                     let _ = self.tx.send(Err(err)).await;
                     return;
                 }
+            }
+        }
+        if let Some(end) = end {
+            if let Direct::Over = self.catch_up_by_gets(&subject, end).await {
+                return;
             }
         }
         let mut connects = self.bus.connects.clone();
@@ -219,6 +239,46 @@ impl Reader {
                 () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Reads the subject's messages after `self.last_stream_seq` up to `end` one get at a time, at most
+    /// [`DIRECT_GETS`] of them, creating no consumer. A direct get may be answered by a replica of the
+    /// stream that lags behind its leader; a message the replica does not have yet is asked of the leader.
+    async fn catch_up_by_gets(&mut self, subject: &str, end: u64) -> Direct {
+        for _ in 0..DIRECT_GETS {
+            if self.last_stream_seq >= end {
+                return Direct::Over;
+            }
+            let from = self.last_stream_seq + 1;
+            let message = match self.bus.stream.direct_get_next_for_subject(subject, Some(from)).await {
+                Ok(message) => message,
+                Err(err) if err.kind() == DirectGetErrorKind::NotFound => {
+                    let leader =
+                        self.bus.stream.raw_message_builder().sequence(from).next_by_subject(subject.to_owned());
+                    match leader.send().await {
+                        Ok(message) => message,
+                        Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => return Direct::Over,
+                        Err(err) => {
+                            tracing::debug!(%err, from, "a get from the stream's leader failed, reading on with a consumer");
+                            return Direct::Rest;
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(%err, from, "a direct get failed, reading on with a consumer");
+                    return Direct::Rest;
+                }
+            };
+            if let Flow::Stop = self.handle(message.sequence, Some(&message.headers), &message.payload).await {
+                return Direct::Over;
+            }
+            self.last_stream_seq = message.sequence;
+        }
+        if self.last_stream_seq >= end {
+            Direct::Over
+        } else {
+            Direct::Rest
         }
     }
 

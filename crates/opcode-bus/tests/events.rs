@@ -239,3 +239,35 @@ async fn a_reader_from_any_seq_finds_its_place_among_other_sessions_and_chunks()
     let event = tokio::time::timeout(Duration::from_secs(10), live.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(event, NumberedEvent::new(200, "new"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_ups_of_a_short_session_take_no_consumer_and_a_long_one_reads_on_with_one() {
+    let (_server, bus) = server_and_bus().await;
+    let (short, long) = (session(), session());
+    let mut writer = bus.writer(&short).await.unwrap();
+    for batch in events(0, 30, "short").chunks(3) {
+        writer.publish(batch).await.unwrap(); // ten messages
+    }
+    // a thousand and a half viewers joining: more than the consumers a stream allows by default
+    let reads = futures::stream::iter(0..1_500)
+        .map(|i| {
+            let bus = bus.clone();
+            let short = short.clone();
+            async move { read_all(&bus, &short, Some(i % 30)).await }
+        })
+        .buffered(32)
+        .collect::<Vec<_>>()
+        .await;
+    for (i, read) in reads.iter().enumerate() {
+        assert_seqs(read, (i % 30) as u64 + 1, 30);
+    }
+    assert_eq!(bus.stream_state().await.unwrap().consumers, 0, "the catch-ups of a short session made no consumer");
+
+    let mut writer = bus.writer(&long).await.unwrap();
+    let all = events(0, 1_000, "long");
+    for batch in all.chunks(5) {
+        writer.publish(batch).await.unwrap(); // two hundred messages
+    }
+    assert_eq!(read_all(&bus, &long, None).await, all);
+    assert_eq!(bus.stream_state().await.unwrap().consumers, 1, "a long catch-up reads its rest with one consumer");
+}

@@ -18,6 +18,11 @@ use tokio::sync::watch;
 /// Events a run may be ahead of the bus before it is held back.
 pub const DEFAULT_WINDOW: u64 = 2048;
 
+/// Events a forward task publishes per batch at most: each batch waits for the stream's acks (one message
+/// in flight per session, for the fence), so the more it carries the fewer round trips a session's pace
+/// pays for; half the default window, so claude writes the next half while one is in flight.
+pub(crate) const FORWARD_BATCH: usize = 1024;
+
 /// The [`EventSink`] of a worker's registry: knows how far each forwarded session's events are on the bus.
 #[derive(Debug)]
 pub struct Forwarder {

@@ -4,8 +4,9 @@
 //!
 //! A replica reads each session's new events from the bus once, whatever the number of its viewers: the
 //! first viewer of a session starts its *tail* (one bus reader from the session's end, broadcast to the
-//! session's viewers), each viewer catches up from the stream on its own and then takes the tail's events;
-//! the tail stops when its last viewer goes. Ten thousand viewers of ten sessions are ten bus consumers.
+//! session's viewers), each viewer catches up from the stream on its own (by single gets, with no consumer
+//! unless the catch-up is long) and then takes the tail's events; the tail stops when its last viewer goes.
+//! Ten thousand viewers of ten sessions are ten bus consumers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

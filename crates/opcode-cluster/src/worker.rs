@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::forward::{forward, Forwarded, Forwarder};
+use crate::forward::{forward, Forwarded, Forwarder, FORWARD_BATCH};
 use crate::{reaper, subjects, ClusterError};
 
 /// Events imported per batch when a worker's log of a session is brought up to the bus.
@@ -308,7 +308,7 @@ impl Worker {
         self.inner.tasks.spawn(
             async move {
                 let session = session_owned;
-                match forward(subscription.until_completion(), writer, published).await {
+                match forward(subscription.until_completion().in_batches_of(FORWARD_BATCH), writer, published).await {
                     Forwarded::Complete => tracing::info!("the run's events are all on the bus"),
                     Forwarded::Failed(err) => {
                         // fenced (another worker took the session over) or the bus is gone: this run cannot

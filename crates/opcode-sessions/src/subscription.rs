@@ -31,12 +31,21 @@ pub struct Subscription {
     one_run: bool,
     /// The run followed has ended.
     done: bool,
+    /// Events returned per batch at most.
+    batch_max: usize,
 }
 
 impl Subscription {
     pub(crate) fn new(log: Arc<EventLog>, from: Seq) -> Self {
         let status = log.watch();
-        Subscription { log, next: from, status, one_run: false, done: false }
+        Subscription { log, next: from, status, one_run: false, done: false, batch_max: BATCH_MAX }
+    }
+
+    /// This subscription returns batches of up to `max` events (at least 1) instead of 128: for a reader
+    /// that pays per batch, such as a forwarder whose every batch waits for a network round trip.
+    pub fn in_batches_of(mut self, max: usize) -> Self {
+        self.batch_max = max.max(1);
+        self
     }
 
     /// This subscription follows one run: it ends after that run's `completion` (the last event of a
@@ -65,7 +74,7 @@ impl Subscription {
         loop {
             let status = *self.status.borrow_and_update();
             if self.next < status.next_seq {
-                let events = match self.log.locate(self.next, BATCH_MAX) {
+                let events = match self.log.locate(self.next, self.batch_max) {
                     Batch::Ready(events) => events,
                     Batch::OnDisk { offset, skip, count } => {
                         let log = self.log.clone();
