@@ -146,6 +146,8 @@ async fn main() -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = url(scheme, if addr.ip().is_unspecified() { [127, 0, 0, 1].into() } else { addr.ip() }, addr.port());
     tracing::info!(claude = %claude_bin.display(), data_dir = %data_dir.display(), max_sessions = args.max_sessions, tls = tls.is_some(), "opcode-web ready");
+    // before the line scripts wait for: a SIGTERM right after it must shut down cleanly
+    let shutdown = opcode_proc::shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
     // stdout, not the log: the token belongs to whoever started the server, never in log files
     println!("opcode-web {} listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("open: {base}/?token={token}");
@@ -194,8 +196,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     match tls {
-        Some(config) => opcode_web::serve_tls(listener, config, state, shutdown_signal()).await?,
-        None => opcode_web::serve(listener, state, shutdown_signal()).await?,
+        Some(config) => opcode_web::serve_tls(listener, config, state, shutdown).await?,
+        None => opcode_web::serve(listener, state, shutdown).await?,
     }
     tracing::info!("stopped");
     Ok(())
@@ -244,24 +246,5 @@ fn raise_fd_limit() {
         Ok((from, to)) if from < to => tracing::info!(from, to, "raised the open-file limit (about 6 per run)"),
         Ok((limit, _)) => tracing::debug!(limit, "open-file limit"),
         Err(err) => tracing::warn!(%err, "could not raise the open-file limit"),
-    }
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

@@ -11,9 +11,30 @@ use opcode_sessions::SessionRegistry;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Shared state; cheap to clone.
+/// Shared state: one `Arc`, cheap to clone (every request and socket holds a clone; the fields together
+/// are several KB, which ten thousand idle sockets must not each copy). Read the fields through `Deref`.
+/// Changing a field (`DerefMut`: the set-up does, before serving) first copies the fields if another
+/// clone holds them, so a clone never sees another's changes, as with a plain value.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateFields>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateFields;
+
+    fn deref(&self) -> &AppStateFields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut AppStateFields {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug, Clone)]
+pub struct AppStateFields {
     /// Runs and their events on this machine, and our store.
     pub registry: SessionRegistry,
     /// Where runs are started, steered and watched: the registry itself, or a cluster's workers
@@ -61,7 +82,7 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// The usage index of Claude's transcripts (in the registry's store).
     pub usage: opcode_usage::UsageIndex,
-    /// Agents and their runs (in the registry's store; runs through [`AppState::runs`]).
+    /// Agents and their runs (in the registry's store; runs through [`AppStateFields::runs`]).
     pub agents: opcode_agents::Agents,
 }
 
@@ -77,7 +98,7 @@ impl AppState {
         let turns = crate::turns::TurnTracker::new(git.clone(), registry.clone(), runs.clone());
         let usage = opcode_usage::UsageIndex::new(registry.store(), store.root());
         let agents = opcode_agents::Agents::new(registry.clone(), runs.clone());
-        Ok(AppState {
+        Ok(AppState(Arc::new(AppStateFields {
             agents,
             usage,
             git,
@@ -101,7 +122,7 @@ impl AppState {
             push: None,
             terminals: None,
             max_upload_bytes: crate::files::MAX_UPLOAD_BYTES,
-        })
+        })))
     }
 
     /// Runs go through `runs` from now on (a cluster's workers, `--nats-url`): every route, the turn

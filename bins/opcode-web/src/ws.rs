@@ -77,9 +77,11 @@ pub(crate) fn revocation(state: &AppState, caller: &Caller) -> CancellationToken
     }
 }
 
-/// Message limit and buffer sizes: clients send little; a thousand sockets must not hold 256 KiB each.
+/// Message limit and buffer sizes: clients send little; ten thousand idle sockets must not hold 256 KiB
+/// each. The read buffer is held (and zero-filled, so resident) for the socket's life: one page; a larger
+/// frame (a prompt with images) grows it while it is read.
 fn sized(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(MAX_MESSAGE_BYTES).read_buffer_size(8 * 1024).write_buffer_size(32 * 1024)
+    ws.max_message_size(MAX_MESSAGE_BYTES).read_buffer_size(4 * 1024).write_buffer_size(32 * 1024)
 }
 
 /// The query of an attach.
@@ -209,7 +211,8 @@ async fn claude_socket(mut socket: WebSocket, ctx: Socket) {
                         let reply = if is_visibility(&request) {
                             visibility(&mut watcher, &request)
                         } else {
-                            start(&ctx, &request, &mut runs).await
+                            // boxed: its future is large and the socket's task holds it only while it runs
+                            Box::pin(start(&ctx, &request, &mut runs)).await
                         };
                         if let Some(reply) = reply {
                             if socket.send(Message::Text(reply.into())).await.is_err() {
@@ -389,7 +392,8 @@ async fn attach_socket(mut socket: WebSocket, ctx: Socket, session_id: String, s
                         let reply = if is_visibility(&text) {
                             visibility(&mut watcher, &text)
                         } else if is_control(&text) {
-                            control(&ctx, &text).await
+                            // boxed: its future is large and the socket's task holds it only while it runs
+                            Box::pin(control(&ctx, &text)).await
                         } else {
                             Some(request_error_json("this socket takes control messages only (prompt, permission_response, interrupt, end, settings, visibility)", Some(&session_id)))
                         };

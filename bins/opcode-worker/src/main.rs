@@ -85,11 +85,12 @@ async fn main() -> anyhow::Result<()> {
 
     let id = args.worker_id.unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4().simple()));
     let worker = Worker::start(bus, registry, forwarder, WorkerConfig { id: id.clone() }).await?;
-    // the line tests and scripts wait for
+    // before the line tests and scripts wait for: a SIGTERM right after it must shut down cleanly
+    let shutdown = opcode_proc::shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
     println!("opcode-worker {id} serving on {}", args.nats_url);
 
     let lost = tokio::select! {
-        () = shutdown_signal() => false,
+        () = shutdown => false,
         () = worker.lease_lost() => true,
     };
     tracing::info!("shutting down: ending runs");
@@ -102,13 +103,4 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

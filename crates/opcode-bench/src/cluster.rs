@@ -98,9 +98,8 @@ struct Deployment {
 }
 
 impl Deployment {
-    /// Starts `topology` with `workers` workers (none for the embedded server). The replica starts before
-    /// the workers: a replica's bus connection sets the workers' bucket to its own (default) lease TTL, the
-    /// workers then set it back to theirs.
+    /// Starts `topology` with `workers` workers (none for the embedded server). The replica starts first;
+    /// the workers' lease TTL is theirs whatever the order (a replica leaves the bucket as it finds it).
     async fn start(setup: &Setup, work: &Path, name: &str, topology: Topology, workers: usize) -> anyhow::Result<Self> {
         let dir = work.join(name);
         let home = dir.join("home");

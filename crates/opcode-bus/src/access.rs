@@ -138,7 +138,7 @@ impl Bus {
     pub async fn share_device(&self, device: &SharedDevice) -> Result<(), BusError> {
         let key = checked_key(DEVICE_PREFIX, &device.id)?;
         let value = Bytes::from(serde_json::to_vec(device).unwrap_or_default());
-        self.access.create(&key, value).await.map_err(|e| BusError::nats("share a paired device", e))?;
+        self.shared.access.create(&key, value).await.map_err(|e| BusError::nats("share a paired device", e))?;
         Ok(())
     }
 
@@ -149,9 +149,9 @@ impl Bus {
         let key = checked_key(DEVICE_PREFIX, &device.id)?;
         let value = Bytes::from(serde_json::to_vec(device).unwrap_or_default());
         loop {
-            let entry = self.access.entry(&key).await.map_err(|e| BusError::nats("read a shared device", e))?;
+            let entry = self.shared.access.entry(&key).await.map_err(|e| BusError::nats("read a shared device", e))?;
             let Some(entry) = entry.filter(|e| e.operation == Operation::Put) else { return Ok(false) };
-            match self.access.update(&key, value.clone(), entry.revision).await {
+            match self.shared.access.update(&key, value.clone(), entry.revision).await {
                 Ok(_) => return Ok(true),
                 // changed in between (renamed or revoked elsewhere): look again
                 Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => continue,
@@ -164,14 +164,14 @@ impl Bus {
     #[tracing::instrument(skip(self))]
     pub async fn revoke_device(&self, id: &str) -> Result<(), BusError> {
         let key = checked_key(DEVICE_PREFIX, id)?;
-        self.access.delete(&key).await.map_err(|e| BusError::nats("revoke a shared device", e))
+        self.shared.access.delete(&key).await.map_err(|e| BusError::nats("revoke a shared device", e))
     }
 
     /// Whether device `id` was revoked (its key's last entry is a deletion), as opposed to paired or never
     /// shared.
     pub async fn device_revoked(&self, id: &str) -> Result<bool, BusError> {
         let key = checked_key(DEVICE_PREFIX, id)?;
-        let entry = self.access.entry(&key).await.map_err(|e| BusError::nats("read a shared device", e))?;
+        let entry = self.shared.access.entry(&key).await.map_err(|e| BusError::nats("read a shared device", e))?;
         Ok(entry.is_some_and(|e| matches!(e.operation, Operation::Delete | Operation::Purge)))
     }
 
@@ -181,17 +181,18 @@ impl Bus {
     pub async fn watch_devices(&self) -> Result<(Vec<SharedDevice>, DeviceWatch), BusError> {
         // the watch first: whatever changes while the snapshot is read comes through it
         let watch = self
+            .shared
             .access
             .watch(format!("{DEVICE_PREFIX}>"))
             .await
             .map_err(|e| BusError::nats("watch the paired devices", e))?;
-        let keys: Vec<String> = match self.access.keys().await {
+        let keys: Vec<String> = match self.shared.access.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list the paired devices", e))?,
             Err(err) => return Err(BusError::nats("list the paired devices", err)),
         };
         let (mut devices, mut seen) = (Vec::new(), HashMap::new());
         for key in keys.into_iter().filter(|k| k.starts_with(DEVICE_PREFIX)) {
-            let entry = self.access.entry(&key).await.map_err(|e| BusError::nats("read a shared device", e))?;
+            let entry = self.shared.access.entry(&key).await.map_err(|e| BusError::nats("read a shared device", e))?;
             let Some(entry) = entry else { continue };
             seen.insert(key, entry.revision);
             if let Some(DeviceChange::Paired(device)) = device_change(&entry) {
@@ -208,7 +209,7 @@ impl Bus {
         let key = checked_key(CODE_PREFIX, code_hash)?;
         let expires = unix_millis().saturating_add(ttl.as_millis() as u64);
         let kept = ttl.saturating_add(CODE_KEPT_AFTER);
-        match self.access.create_with_ttl(&key, Bytes::from(expires.to_string()), kept).await {
+        match self.shared.access.create_with_ttl(&key, Bytes::from(expires.to_string()), kept).await {
             Ok(_) => Ok(()),
             Err(err) if err.kind() == CreateErrorKind::AlreadyExists => {
                 Err(BusError::nats("issue a pairing code", "the same code was issued twice"))
@@ -229,7 +230,7 @@ impl Bus {
         let (state, revision) = self.code_entry(code_hash).await?;
         let (CodeState::Valid, Some(revision)) = (state, revision) else { return Ok(state) };
         let key = checked_key(CODE_PREFIX, code_hash)?;
-        match self.access.purge_expect_revision_with_ttl(&key, revision, CODE_KEPT_AFTER).await {
+        match self.shared.access.purge_expect_revision_with_ttl(&key, revision, CODE_KEPT_AFTER).await {
             Ok(()) => Ok(CodeState::Valid),
             Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => Ok(CodeState::Used),
             Err(err) => Err(BusError::nats("redeem a pairing code", err)),
@@ -239,7 +240,7 @@ impl Bus {
     /// A code's state and, when valid, the revision to redeem it on.
     async fn code_entry(&self, code_hash: &str) -> Result<(CodeState, Option<u64>), BusError> {
         let key = checked_key(CODE_PREFIX, code_hash)?;
-        let entry = self.access.entry(&key).await.map_err(|e| BusError::nats("read a pairing code", e))?;
+        let entry = self.shared.access.entry(&key).await.map_err(|e| BusError::nats("read a pairing code", e))?;
         let Some(entry) = entry else { return Ok((CodeState::Unknown, None)) };
         if entry.operation != Operation::Put {
             return Ok((CodeState::Used, None));

@@ -54,7 +54,7 @@ impl Bus {
             return Err(BusError::InvalidWorker(worker.to_owned()));
         }
         let sent_at = Instant::now();
-        let revision = match self.workers.create(worker, card.clone()).await {
+        let revision = match self.shared.workers.create(worker, card.clone()).await {
             Ok(revision) => revision,
             Err(err) if err.kind() == CreateErrorKind::AlreadyExists => {
                 return Err(BusError::LeaseHeld { worker: worker.to_owned() })
@@ -72,7 +72,7 @@ impl Bus {
     /// The lease TTL in force: the lease bucket's, as the workers set it (a replica's own
     /// [`crate::BusConfig::lease_ttl`] does not change it).
     pub async fn lease_ttl_in_force(&self) -> Result<Duration, BusError> {
-        let status = self.workers.status().await.map_err(|e| BusError::nats("read the lease bucket", e))?;
+        let status = self.shared.workers.status().await.map_err(|e| BusError::nats("read the lease bucket", e))?;
         Ok(status.max_age())
     }
 
@@ -81,7 +81,7 @@ impl Bus {
         if !valid_id(worker) {
             return Err(BusError::InvalidWorker(worker.to_owned()));
         }
-        let entry = self.workers.entry(worker).await.map_err(|e| BusError::nats("read a worker lease", e))?;
+        let entry = self.shared.workers.entry(worker).await.map_err(|e| BusError::nats("read a worker lease", e))?;
         Ok(entry.is_some_and(|e| e.operation == Operation::Put))
     }
 
@@ -91,7 +91,7 @@ impl Bus {
     pub async fn watch_lapsed_workers(
         &self,
     ) -> Result<impl futures::Stream<Item = Result<String, BusError>> + Send + 'static, BusError> {
-        let watch = self.workers.watch_all().await.map_err(|e| BusError::nats("watch worker leases", e))?;
+        let watch = self.shared.workers.watch_all().await.map_err(|e| BusError::nats("watch worker leases", e))?;
         Ok(watch.filter_map(|entry| async move {
             match entry {
                 Ok(entry) if entry.operation == Operation::Put => None,
@@ -111,12 +111,13 @@ impl Bus {
         if !valid_id(worker) {
             return Err(BusError::InvalidWorker(worker.to_owned()));
         }
-        match self.runs.create(session, Bytes::from(worker.to_owned())).await {
+        match self.shared.runs.create(session, Bytes::from(worker.to_owned())).await {
             Ok(revision) => {
                 Ok(RunClaim { bus: self.clone(), session: session.to_owned(), worker: worker.to_owned(), revision })
             }
             Err(err) if err.kind() == CreateErrorKind::AlreadyExists => {
                 let owner = self
+                    .shared
                     .runs
                     .get(session)
                     .await
@@ -138,7 +139,7 @@ impl Bus {
         if !valid_id(session) {
             return Err(BusError::InvalidSession(session.to_owned()));
         }
-        let entry = self.runs.entry(session).await.map_err(|e| BusError::nats("read a run's owner", e))?;
+        let entry = self.shared.runs.entry(session).await.map_err(|e| BusError::nats("read a run's owner", e))?;
         let Some(entry) = entry.filter(|e| e.operation == Operation::Put) else {
             return self.claim_run(session, worker).await;
         };
@@ -150,13 +151,13 @@ impl Bus {
         if !valid_id(worker) {
             return Err(BusError::InvalidWorker(worker.to_owned()));
         }
-        match self.runs.update(session, Bytes::from(worker.to_owned()), entry.revision).await {
+        match self.shared.runs.update(session, Bytes::from(worker.to_owned()), entry.revision).await {
             Ok(revision) => {
                 tracing::info!(dead_owner = %owner, "took over the run of a worker whose lease lapsed");
                 Ok(RunClaim { bus: self.clone(), session: session.to_owned(), worker: worker.to_owned(), revision })
             }
             Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => {
-                let owner = self.runs.get(session).await.ok().flatten();
+                let owner = self.shared.runs.get(session).await.ok().flatten();
                 Err(already(owner.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default()))
             }
             Err(err) => Err(BusError::nats(format!("take over the run of session {session}"), err)),
@@ -167,13 +168,14 @@ impl Bus {
     /// ([`BusError::Unreachable`] soon while the connection to NATS is lost, as [`Bus::request`]).
     pub async fn worker_cards(&self) -> Result<Vec<(String, Bytes)>, BusError> {
         self.wait_connected().await?;
-        let keys: Vec<String> = match self.workers.keys().await {
+        let keys: Vec<String> = match self.shared.workers.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list workers", e))?,
             Err(err) => return Err(BusError::nats("list workers", err)),
         };
         let mut cards = Vec::with_capacity(keys.len());
         for worker in keys {
-            let entry = self.workers.entry(&worker).await.map_err(|e| BusError::nats("read a worker lease", e))?;
+            let entry =
+                self.shared.workers.entry(&worker).await.map_err(|e| BusError::nats("read a worker lease", e))?;
             if let Some(entry) = entry.filter(|e| e.operation == Operation::Put) {
                 cards.push((worker, entry.value));
             }
@@ -190,7 +192,8 @@ impl Bus {
         if !valid_id(worker) {
             return Err(BusError::InvalidWorker(worker.to_owned()));
         }
-        self.places
+        self.shared
+            .places
             .put(session, Bytes::from(worker.to_owned()))
             .await
             .map_err(|e| BusError::nats("place a session", e))?;
@@ -202,7 +205,7 @@ impl Bus {
         if !valid_id(session) {
             return Err(BusError::InvalidSession(session.to_owned()));
         }
-        let value = self.places.get(session).await.map_err(|e| BusError::nats("read a session's place", e))?;
+        let value = self.shared.places.get(session).await.map_err(|e| BusError::nats("read a session's place", e))?;
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
@@ -215,13 +218,13 @@ impl Bus {
     /// while the connection to NATS is lost, as [`Bus::request`]).
     pub async fn running(&self) -> Result<Vec<(String, String)>, BusError> {
         self.wait_connected().await?;
-        let keys: Vec<String> = match self.runs.keys().await {
+        let keys: Vec<String> = match self.shared.runs.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list runs", e))?,
             Err(err) => return Err(BusError::nats("list runs", err)),
         };
         let mut runs = Vec::with_capacity(keys.len());
         for session in keys {
-            if let Some(owner) = self.runs.get(&session).await.map_err(|e| BusError::nats("read a run", e))? {
+            if let Some(owner) = self.shared.runs.get(&session).await.map_err(|e| BusError::nats("read a run", e))? {
                 runs.push((session, String::from_utf8_lossy(&owner).into_owned()));
             }
         }
@@ -255,7 +258,7 @@ impl WorkerLease {
     /// Stops renewing and deletes the lease, so others see the worker gone at once.
     pub async fn release(self) -> Result<(), BusError> {
         self.renewer.abort();
-        self.bus.workers.delete(&self.worker).await.map_err(|e| BusError::nats("release a worker lease", e))
+        self.bus.shared.workers.delete(&self.worker).await.map_err(|e| BusError::nats("release a worker lease", e))
     }
 }
 
@@ -275,7 +278,7 @@ async fn renew(
     mut sent_at: Instant,
     lost: watch::Sender<bool>,
 ) {
-    let ttl = bus.config.lease_ttl;
+    let ttl = bus.shared.config.lease_ttl;
     let every = ttl / 3;
     loop {
         // lost once a whole TTL has passed since the last successful renewal was sent
@@ -287,7 +290,7 @@ async fn renew(
             let _ = lost.send(true);
             return;
         }
-        let update = bus.workers.update(&worker, card.clone(), revision);
+        let update = bus.shared.workers.update(&worker, card.clone(), revision);
         match tokio::time::timeout_at(deadline, update).await {
             Ok(Ok(next)) => {
                 revision = next;
@@ -343,10 +346,10 @@ impl RunClaim {
     /// `BusConfig::unreachable_after`.
     pub async fn release(self) -> Result<(), BusError> {
         let what = || format!("release the run of session {}", self.session);
-        let deadline = Instant::now() + self.bus.config.publish_timeout;
+        let deadline = Instant::now() + self.bus.shared.config.publish_timeout;
         let mut backoff = Duration::from_millis(50);
         loop {
-            let delete = self.bus.runs.delete_expect_revision(&self.session, Some(self.revision));
+            let delete = self.bus.shared.runs.delete_expect_revision(&self.session, Some(self.revision));
             let err = tokio::select! {
                 result = delete => match result {
                     Ok(()) => return Ok(()),
@@ -354,7 +357,7 @@ impl RunClaim {
                 },
                 err = self.bus.unreachable_for_too_long() => return Err(err),
             };
-            match self.bus.runs.entry(&self.session).await {
+            match self.bus.shared.runs.entry(&self.session).await {
                 // still this claim: NATS did not answer, try again
                 Ok(Some(entry)) if entry.revision == self.revision && entry.operation == Operation::Put => {}
                 // taken over: the new owner's claim stays

@@ -182,18 +182,12 @@ const ACCESS_BUCKET: &str = "OPCODE_ACCESS";
 /// Room left in a message for its headers under the server's `max_payload`.
 const HEADER_ROOM: usize = 1024;
 
-/// A connection to NATS with the events stream and the buckets set up. Cheap to clone (one connection).
+/// A connection to NATS with the events stream and the buckets set up. Cheap to clone: one connection, and
+/// its JetStream handles shared (each holds a copy of its stream's configuration, several KB, which ten
+/// thousand viewers must not each clone).
 #[derive(Debug, Clone)]
 pub struct Bus {
-    pub(crate) js: jetstream::Context,
-    pub(crate) stream: jetstream::stream::Stream,
-    pub(crate) workers: jetstream::kv::Store,
-    pub(crate) runs: jetstream::kv::Store,
-    /// Where each session last ran (session → worker), for placing its next run.
-    pub(crate) places: jetstream::kv::Store,
-    /// Paired devices and pairing codes, shared by a cluster's replicas.
-    pub(crate) access: jetstream::kv::Store,
-    pub(crate) config: BusConfig,
+    pub(crate) shared: std::sync::Arc<Shared>,
     /// The largest payload a writer packs: the configured one, capped by the server's.
     pub(crate) max_payload: usize,
     /// Counts the client's connections: a change means it reconnected (readers then re-create their
@@ -205,8 +199,22 @@ pub struct Bus {
     pub(crate) elections: tokio::sync::watch::Receiver<u64>,
     /// The state of the connection, as the client's events report it.
     link: tokio::sync::watch::Receiver<Link>,
+}
+
+/// What every clone of a [`Bus`] shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) js: jetstream::Context,
+    pub(crate) stream: jetstream::stream::Stream,
+    pub(crate) workers: jetstream::kv::Store,
+    pub(crate) runs: jetstream::kv::Store,
+    /// Where each session last ran (session → worker), for placing its next run.
+    pub(crate) places: jetstream::kv::Store,
+    /// Paired devices and pairing codes, shared by a cluster's replicas.
+    pub(crate) access: jetstream::kv::Store,
+    pub(crate) config: BusConfig,
     /// The URL(s) connected to, for messages.
-    url: std::sync::Arc<str>,
+    pub(crate) url: String,
 }
 
 /// A counter of the leader elections of `stream` (JetStream's `LEADER_ELECTED` advisories), kept by a task
@@ -338,30 +346,18 @@ impl Bus {
         let access = js.create_or_update_key_value(access).await.map_err(|e| setup_err(ACCESS_BUCKET, &e))?;
         let places = js.create_or_update_key_value(places).await.map_err(|e| setup_err(PLACES_BUCKET, &e))?;
         tracing::debug!(max_payload, "bus connected");
-        Ok(Bus {
-            js,
-            stream,
-            workers,
-            runs,
-            places,
-            access,
-            config,
-            max_payload,
-            connects,
-            elections,
-            link,
-            url: url.into(),
-        })
+        let shared = Shared { js, stream, workers, runs, places, access, config, url: url.to_owned() };
+        Ok(Bus { shared: std::sync::Arc::new(shared), max_payload, connects, elections, link })
     }
 
     /// The configuration the bus was opened with.
     pub fn config(&self) -> &BusConfig {
-        &self.config
+        &self.shared.config
     }
 
     /// The subject of `session`'s events.
     pub fn subject(&self, session: &str) -> String {
-        format!("{}.{session}", self.config.subject_prefix)
+        format!("{}.{session}", self.shared.config.subject_prefix)
     }
 
     /// Checks `session` and returns its subject.
@@ -380,7 +376,7 @@ impl Bus {
     /// The events stream as its leader reports it: size, leader and replicas.
     pub async fn stream_state(&self) -> Result<StreamState, BusError> {
         self.wait_connected().await?;
-        let info = self.stream.get_info().await.map_err(|e| BusError::nats("stream info", e))?;
+        let info = self.shared.stream.get_info().await.map_err(|e| BusError::nats("stream info", e))?;
         let cluster = info.cluster.unwrap_or_default();
         let mut replicas: Vec<StreamPeer> = cluster
             .replicas
@@ -411,7 +407,7 @@ impl Bus {
             return Ok(());
         }
         let mut link = self.link.clone();
-        let up = tokio::time::timeout(self.config.reconnect_wait, async {
+        let up = tokio::time::timeout(self.shared.config.reconnect_wait, async {
             link.wait_for(|link| *link == Link::Up).await.is_ok()
         })
         .await;
@@ -424,7 +420,7 @@ impl Bus {
     /// Resolves once the connection to NATS has been lost for [`BusConfig::unreachable_after`] without
     /// coming back in between (at once if it has been already); never while it is up. Cancel-safe.
     pub async fn unreachable_for_too_long(&self) -> BusError {
-        let bound = self.config.unreachable_after;
+        let bound = self.shared.config.unreachable_after;
         let mut link = self.link.clone();
         loop {
             let state = *link.borrow_and_update();
@@ -448,13 +444,13 @@ impl Bus {
             Link::Down(since) => since.elapsed(),
             Link::Up => Duration::ZERO,
         };
-        BusError::Unreachable { url: self.url.to_string(), lost_for }
+        BusError::Unreachable { url: self.shared.url.to_string(), lost_for }
     }
 
     /// The server name of the events stream's current leader (clustered streams; `None` for one server or
     /// while there is no leader).
     pub async fn stream_leader(&self) -> Result<Option<String>, BusError> {
-        let info = self.stream.get_info().await.map_err(|e| BusError::nats("stream info", e))?;
+        let info = self.shared.stream.get_info().await.map_err(|e| BusError::nats("stream info", e))?;
         Ok(info.cluster.and_then(|c| c.leader).filter(|l| !l.is_empty()))
     }
 }

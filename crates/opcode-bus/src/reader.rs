@@ -112,7 +112,7 @@ impl Reader {
         };
         // the end of a catch-up: the subject's last stream sequence now
         let end = if to_end {
-            match self.bus.stream.get_last_raw_message_by_subject(&subject).await {
+            match self.bus.shared.stream.get_last_raw_message_by_subject(&subject).await {
                 Ok(message) => Some(message.sequence),
                 Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => return,
                 Err(err) => {
@@ -152,7 +152,7 @@ impl Reader {
             };
             let config = OrderedConfig { filter_subject: subject.clone(), deliver_policy, ..Default::default() };
             let create = async {
-                match self.bus.stream.create_consumer(config).await {
+                match self.bus.shared.stream.create_consumer(config).await {
                     Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
                     Err(err) => Err(err.to_string()),
                 }
@@ -251,11 +251,11 @@ impl Reader {
                 return Direct::Over;
             }
             let from = self.last_stream_seq + 1;
-            let message = match self.bus.stream.direct_get_next_for_subject(subject, Some(from)).await {
+            let message = match self.bus.shared.stream.direct_get_next_for_subject(subject, Some(from)).await {
                 Ok(message) => message,
                 Err(err) if err.kind() == DirectGetErrorKind::NotFound => {
                     let leader =
-                        self.bus.stream.raw_message_builder().sequence(from).next_by_subject(subject.to_owned());
+                        self.bus.shared.stream.raw_message_builder().sequence(from).next_by_subject(subject.to_owned());
                     match leader.send().await {
                         Ok(message) => message,
                         Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => return Direct::Over,
@@ -297,7 +297,7 @@ impl Reader {
             })?;
             Ok(header.first_seq + header.count > want)
         };
-        let last = match self.bus.stream.get_last_raw_message_by_subject(subject).await {
+        let last = match self.bus.shared.stream.get_last_raw_message_by_subject(subject).await {
             Ok(last) => last,
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(1),
             Err(e) => return Err(err(&e)),
@@ -311,6 +311,7 @@ impl Reader {
             let mid = lo + (hi - lo) / 2;
             let message = self
                 .bus
+                .shared
                 .stream
                 .raw_message_builder()
                 .sequence(mid)

@@ -39,7 +39,7 @@ impl Bus {
         subject: &str,
         queue: Option<&str>,
     ) -> Result<impl Stream<Item = Request> + Send + 'static, BusError> {
-        let client = self.js.client();
+        let client = self.shared.js.client();
         let subscriber = match queue {
             Some(queue) => client.queue_subscribe(subject.to_owned(), queue.to_owned()).await,
             None => client.subscribe(subject.to_owned()).await,
@@ -61,13 +61,13 @@ impl Bus {
     pub async fn request(&self, subject: &str, payload: Bytes) -> Result<Bytes, BusError> {
         use async_nats::RequestErrorKind;
         self.wait_connected().await?;
-        let client = self.js.client();
+        let client = self.shared.js.client();
         match client.request(subject.to_owned(), payload).await {
             Ok(message) => Ok(message.payload),
             Err(err) => Err(match err.kind() {
                 RequestErrorKind::NoResponders => BusError::NoResponders { subject: subject.to_owned() },
                 RequestErrorKind::TimedOut => {
-                    BusError::TimedOut { subject: subject.to_owned(), waited: self.config.request_timeout }
+                    BusError::TimedOut { subject: subject.to_owned(), waited: self.shared.config.request_timeout }
                 }
                 _ => BusError::nats(format!("request on {subject}"), err),
             }),
@@ -77,7 +77,7 @@ impl Bus {
     /// Publishes `payload` on the plain subject `subject` for whoever listens now ([`Bus::serve`] without
     /// a queue): at most once, never stored, never answered. Waits only for the client's buffer.
     pub async fn announce(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
-        let client = self.js.client();
+        let client = self.shared.js.client();
         client
             .publish(subject.to_owned(), payload)
             .await
@@ -91,7 +91,7 @@ impl Bus {
             return Err(BusError::InvalidSession(session.to_owned()));
         }
         self.wait_connected().await?;
-        let value = self.runs.get(session).await.map_err(|e| BusError::nats("read a run's owner", e))?;
+        let value = self.shared.runs.get(session).await.map_err(|e| BusError::nats("read a run's owner", e))?;
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 }

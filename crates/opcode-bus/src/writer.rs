@@ -71,7 +71,7 @@ impl Bus {
     /// The session's subject, the stream sequence of its last message (0: none) and its next event seq.
     async fn subject_tail(&self, session: &str) -> Result<(String, u64, u64), BusError> {
         let subject = self.session_subject(session)?;
-        let (last_subject_seq, next_seq) = match self.stream.get_last_raw_message_by_subject(&subject).await {
+        let (last_subject_seq, next_seq) = match self.shared.stream.get_last_raw_message_by_subject(&subject).await {
             Ok(message) => {
                 let header = Header::parse(Some(&message.headers)).map_err(|detail| BusError::Corrupt {
                     session: session.to_owned(),
@@ -149,7 +149,7 @@ impl SessionWriter {
 
     /// The stream sequence of the subject's last message if it is the message with id `id`.
     async fn stored_last(&self, id: &str) -> Result<Option<u64>, BusError> {
-        match self.bus.stream.get_last_raw_message_by_subject(&self.subject).await {
+        match self.bus.shared.stream.get_last_raw_message_by_subject(&self.subject).await {
             Ok(message) => {
                 let last_id = message.headers.get(async_nats::header::NATS_MESSAGE_ID).map(|v| v.as_str());
                 Ok((last_id == Some(id)).then_some(message.sequence))
@@ -166,7 +166,7 @@ impl SessionWriter {
         // taken for the one stored
         let id =
             format!("{}.{}.{}+{}.{}", self.session, self.id, message.first_seq, message.count, message.chunk_index());
-        let timeout = self.bus.config.publish_timeout;
+        let timeout = self.bus.shared.config.publish_timeout;
         let deadline = Instant::now() + timeout;
         let mut backoff = Duration::from_millis(50);
         loop {
@@ -176,8 +176,8 @@ impl SessionWriter {
                 .message_id(&id)
                 .expected_last_subject_sequence(expected);
             let attempt = async {
-                match self.bus.js.send_publish(self.subject.clone(), publish).await {
-                    Ok(ack) => tokio::time::timeout(self.bus.config.ack_timeout, ack).await.ok(),
+                match self.bus.shared.js.send_publish(self.subject.clone(), publish).await {
+                    Ok(ack) => tokio::time::timeout(self.bus.shared.config.ack_timeout, ack).await.ok(),
                     Err(err) => Some(Err(err)),
                 }
             };
@@ -193,7 +193,7 @@ impl SessionWriter {
                         return Err(BusError::Unavailable {
                             session: self.session.clone(),
                             waited: timeout,
-                            detail: format!("no ack within {:?}", self.bus.config.ack_timeout),
+                            detail: format!("no ack within {:?}", self.bus.shared.config.ack_timeout),
                         });
                     }
                     continue;

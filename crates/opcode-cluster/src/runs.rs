@@ -263,7 +263,8 @@ impl Runs for ClusterRuns {
                         }
                     }
                 }
-                let end = completed && (one_run || run_is_over(&bus, &session).await);
+                // boxed: a viewer's stream, held while it idles, must not carry the bus requests' futures
+                let end = completed && (one_run || Box::pin(run_is_over(&bus, &session)).await);
                 Some((batch, (events, end)))
             }
         });

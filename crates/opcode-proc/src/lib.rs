@@ -48,6 +48,7 @@ mod lines;
 #[path = "unix.rs"]
 mod os;
 pub mod pty;
+mod shutdown;
 mod spec;
 mod usage;
 
@@ -58,6 +59,7 @@ pub use handle::{ProcessControl, ProcessHandle, StdinWriter};
 pub use limits::raise_open_file_limit;
 pub use os::TokioSupervisor;
 pub use pty::{PtyExit, PtyHandle, PtyInput, PtyOutput, PtySize};
+pub use shutdown::shutdown_signal;
 pub use spec::{ProcessSpec, DEFAULT_GRACE, DEFAULT_MAX_LINE_BYTES};
 pub use usage::{group_usage, GroupUsage};
 
