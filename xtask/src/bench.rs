@@ -204,44 +204,41 @@ worker hears of it through the bucket's limit marker and ends the run with a `co
 "lost with its worker"), which the browser's socket receives.
 
 Targets in the run recorded here (the issue set the failover and idle-viewer targets; those of events/s
-and latency are set here, relative to the embedded log): failover **met** (3.01 s median, 3.76 s max of 3;
-≤ TTL + 2 s = 5 s); latency p99 through the cluster **met** (R1 0.94 ms, R3 2.59 ms; ≤ 10 ms; the embedded
-p99 of 4.18 ms is one scheduling hiccup among 500 lines on a shared VM, its p50 is 0.22 ms); events/s of
-200 sessions **met** for R3 (0.50×) and **just missed** for R1 (0.49×, the two are within the noise of
-each other); one unpaced session through R1 **not met** (254k events/s, 0.43× the embedded 594k; R3 158k,
-0.27×, met). Events of one session go through two more processes and hops than the embedded log (worker →
-NATS → replica), and the worker publishes one batch at a time and waits for its ack (the fence of the
-session's subject), so one session's pace is bounded by the round trip to the stream leader; many sessions
-at once overlap those waits, which is why the 200-session ratio is higher.
+and latency are set here, relative to the embedded log):
 
-Not in this run: **10,000 idle viewers**, target ≤ 20 KB per viewer: **not met on a replica** (not reached).
-The embedded server takes them (a 200-viewer smoke: 17.5 KB per viewer in a debug build). On a replica
-every joining viewer's catch-up is a JetStream consumer, and this nats-server caps a stream at 1,000
-consumers (`/jsz` → `limits.default_max_consumers: 1000`); NATS keeps each finished catch-up's consumer 30 s
-(below), so past about 2,000 viewers connecting within a minute new catch-ups are refused (the JetStream API
-counted 3,223 errors of 6,314 requests) and their readers retry: the replica's viewers stopped at 2,048
-(RSS 105 MB), with nothing busy. Before the shared tail every viewer also held its own live consumer: the
-first full run (before the tail) reached about 8,000 sockets, the replica at 1,070 MB (about 130 KB a
-viewer), NATS at 100 MB, and failed on a viewer that waited more than 30 s. The fix is a catch-up without a
-consumer (direct gets of the subject's messages, the stream has `allow_direct`) in `opcode-bus`. A later
-full run failed there too (a viewer of the replica waiting more than 30 s under a load average of 8); and one earlier attempt of the run
-above hung in R3 (no process busy, a viewer waiting for a run's end) and was stopped after 10 minutes; the
-run recorded here passed R3 at once, so that hang is not reproduced or explained. A full run now records a
-topology that fails or hangs (180 s a run) in its cells instead of losing the table.
+- **10,000 idle viewers: met**, 9.5 KB of replica RSS per viewer (9.1 KB embedded; ≤ 20 KB), all 10,000
+  connected and caught up in 2.7 s, NATS +6.5 MB.
+- **Failover: met**, 3.01 s median, 3.75 s max of 3 (≤ TTL + 2 s = 5 s).
+- **Latency p99 through the cluster: met**, R1 1.23 ms, R3 2.82 ms (≤ 10 ms).
+- **One unpaced session: met**, R1 330k events/s (0.50× the embedded 657k), R3 168k (0.26×).
+- **200 sessions at once: R3 met** (0.34×), **R1 not met** (69k events/s, 0.40× the embedded 173k; the
+  run before the changes below measured 0.49× against an embedded 133k on a busier machine). Each of
+  these sessions carries only 500 lines, so the figure is dominated by what a start costs on a cluster
+  (the placement, the run's claim, the writer's first read of its subject, a request to the worker and its
+  reply: several round trips to NATS a start), not by the events' path. Not profiled further.
+
+What changed for the figures above, from the previous run (2026-12-02 12:09 UTC):
+
+- **Idle viewers on a replica** stalled at 2,048 before: every joining viewer's catch-up was a JetStream
+  consumer, NATS keeps one 30 s after its last pull and this server caps a stream at 1,000 consumers. A
+  catch-up now reads its first 64 messages with single (direct) gets and takes a consumer only for a
+  longer rest (`crates/opcode-bus/src/reader.rs`); live events come from one consumer per session the
+  replica follows (its *tail*, `crates/opcode-cluster/src/runs.rs`).
+- **Memory per idle viewer** was 42 KB embedded and 82 KB on a replica (measured with heaptrack):
+  `AppState` (about 8 KB of fields) was copied into every socket's task twice, each viewer on a replica
+  cloned the `Bus` with the JetStream handles' copies of the stream's configuration (about 7 KB), a
+  socket's control handling sat inline in its future (2.7 KB), and the WebSocket read buffer (8 KB, zero
+  filled, so resident) now is one page. `AppState` and `Bus` are one `Arc` each now.
+- **One session through R1** went from 0.43× to 0.50×: a worker publishes up to 1,024 events per fenced
+  round trip (it was 128, the log's batch); the fence still allows one message in flight per session.
 
 Known limits, found with this bench:
 
 - **A replica's bus connection reset the workers' lease TTL** (fixed): a replica now opens the
   `OPCODE_WORKERS` bucket as the workers made it (`BusRole::Replica`), so a replica started after the
   workers no longer changes how fast their deaths are noticed.
-- **Idle viewers on a replica.** Each viewer of a session, when it joins, catches up from the stream
-  through a JetStream ordered consumer of its own (`read_to_end`); NATS keeps such a consumer 30 s after
-  its last pull (async-nats's fixed inactive threshold for ordered consumers), and a stream takes 1,000
-  consumers at most by default. Ten thousand viewers joining within a minute are ten thousand consumer
-  creations on NATS: that bounds how fast they connect (about 16 a second on this loaded machine) and, past
-  the cap, refuses them. Live
-  events reach a session's viewers through one shared reader per session (`crates/opcode-cluster/src/
-  runs.rs`); before it, every viewer also kept its own live consumer for as long as it watched (measured at
-  about 8,000 viewers: the replica at 1,070 MB, roughly 130 KB per viewer, and NATS at 100 MB). A catch-up
-  without a consumer (direct gets of the subject's messages) is the next step.
+- **A catch-up longer than 64 messages** (a viewer joining a long session far from its end, or a replay
+  of one) still takes a consumer, which NATS keeps 30 s: thousands of viewers joining long sessions from
+  the start at once would meet the consumer cap again. The shared tail keeps 1,024 events for viewers
+  that fall behind.
 "#;

@@ -335,6 +335,18 @@ async fn start(ctx: &Socket, text: &str, runs: &mut SelectAll<Batches>) -> Optio
         // the id is fixed here rather than in the registry, so the turn's snapshot is recorded under it
         request.session_id = Some(uuid::Uuid::new_v4());
     }
+    if request.command == opcode_proto::CommandType::Continue && request.session_id.is_none() {
+        // the latest session is found here too, so the turn's snapshot is recorded under its id, and so a
+        // replica continues the latest session its transcripts show (each worker has its own "latest")
+        match latest_session(state, &request.project_path).await {
+            Latest::Found(id) => request.session_id = Some(id),
+            Latest::None(project) => {
+                let err = opcode_sessions::StartError::NothingToContinue(project);
+                return Some(request_error_json(&err.to_string(), None));
+            }
+            Latest::Unknown => {} // the project is refused below, with the reason
+        }
+    }
     let asked_id = request.session_id.map(|id| id.to_string());
     let turn = match &asked_id {
         Some(id) => state.turns.begin_in(id, &request.project_path).await,
@@ -355,6 +367,27 @@ async fn start(ctx: &Socket, text: &str, runs: &mut SelectAll<Batches>) -> Optio
             }
             Some(request_error_json(&err.to_string(), asked_id.as_deref()))
         }
+    }
+}
+
+/// What [`latest_session`] found.
+enum Latest {
+    /// The project's latest session.
+    Found(uuid::Uuid),
+    /// The project (canonical) has no session.
+    None(std::path::PathBuf),
+    /// The project is not one this server may run in: the start is refused with the reason.
+    Unknown,
+}
+
+/// The latest session of the project at `project_path`, by its transcripts on this machine.
+async fn latest_session(state: &AppState, project_path: &str) -> Latest {
+    let Ok(project) = state.registry.check_project_path(project_path).await else { return Latest::Unknown };
+    let (store, dir) = (state.store.clone(), project.clone());
+    let latest = tokio::task::spawn_blocking(move || store.latest_session_for(&dir)).await.ok().flatten();
+    match latest.and_then(|id| uuid::Uuid::parse_str(&id).ok()) {
+        Some(id) => Latest::Found(id),
+        None => Latest::None(project),
     }
 }
 

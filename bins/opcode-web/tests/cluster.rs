@@ -292,10 +292,20 @@ async fn a_replica_snapshots_each_turn_and_forks_a_session_on_a_worker_with_shar
 
     let id = uuid::Uuid::new_v4().to_string();
     let mut ws = one.ws("/ws/claude").await;
+    // `continue` with no session yet: refused by the replica, which reads the project's transcripts
+    send(&mut ws, one.request("continue", "nothing yet", None)).await;
+    let refused = next_json(&mut ws).await.expect("a request error");
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("no earlier session to continue"), "{refused}");
     send(&mut ws, one.request("execute", "first alpha @write=one.txt", Some(&id))).await;
     assert_eq!(until_completion(&mut ws).await.last().unwrap()["status"], "success");
     send(&mut ws, one.request("resume", "second beta", Some(&id))).await;
     assert_eq!(until_completion(&mut ws).await.last().unwrap()["status"], "success");
+    // `continue` without an id: the latest session of the project, continued on its worker
+    send(&mut ws, one.request("continue", "third delta", None)).await;
+    let third = until_completion(&mut ws).await;
+    assert_eq!(third[0]["session_id"], id.as_str(), "{third:#?}");
+    assert_eq!(third.last().unwrap()["status"], "success", "{third:#?}");
     // the first turn's change, snapshotted by the replica when the worker announced the run's end
     let turns = finished_turns(&one, &id, 1).await;
     assert_eq!(turns[0]["files"], json!([{"path": "one.txt", "kind": "added"}]));
