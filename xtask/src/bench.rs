@@ -207,15 +207,20 @@ Targets in the run recorded here (the issue set the failover and idle-viewer tar
 and latency are set here, relative to the embedded log):
 
 - **10,000 idle viewers: met**, 9.5 KB of replica RSS per viewer (9.1 KB embedded; ≤ 20 KB), all 10,000
-  connected and caught up in 2.7 s, NATS +6.5 MB.
-- **Failover: met**, 3.01 s median, 3.75 s max of 3 (≤ TTL + 2 s = 5 s).
-- **Latency p99 through the cluster: met**, R1 1.23 ms, R3 2.82 ms (≤ 10 ms).
-- **One unpaced session: met**, R1 330k events/s (0.50× the embedded 657k), R3 168k (0.26×).
-- **200 sessions at once: R3 met** (0.34×), **R1 not met** (69k events/s, 0.40× the embedded 173k; the
-  run before the changes below measured 0.49× against an embedded 133k on a busier machine). Each of
-  these sessions carries only 500 lines, so the figure is dominated by what a start costs on a cluster
-  (the placement, the run's claim, the writer's first read of its subject, a request to the worker and its
-  reply: several round trips to NATS a start), not by the events' path. Not profiled further.
+  connected and caught up in 3.5 s, NATS +5 MB.
+- **Failover: met**, 3.01 s median, 3.76 s max of 3 (≤ TTL + 2 s = 5 s).
+- **Latency p99 through the cluster: met**, R1 1.78 ms, R3 2.46 ms (≤ 10 ms).
+- **200 sessions at once: met**, R1 78k events/s (0.50× the embedded 156k), R3 60k (0.38×). Each session
+  carries only 500 lines, so what a start costs on a cluster weighs in (the placement, the run's claim,
+  the writer's first read of its subject, the request to the worker). Listing the workers used to create
+  a JetStream consumer on every start (`Store::keys`); it is one stream-info request now, which took this
+  ratio from 0.40× to 0.50× (an in-between run: 0.54×).
+- **One unpaced session: R3 met** (218k, 0.33×), **R1 not met in this run** (261k events/s, 0.40× the
+  embedded 657k). Earlier the same afternoon it measured 0.50× (the full run before the key listing
+  change) and 0.48× (this code, a throughput-only run): with five busy processes (emitter, worker, NATS, replica, bench client) on two cores the figure moves with
+  the scheduling. The path's own bound is the fence: a worker has one message in flight per session (it
+  must know the stream sequence its last message got), so one session's pace is a batch of up to 1,024
+  events per round trip to the stream leader.
 
 What changed for the figures above, from the previous run (2026-12-02 12:09 UTC):
 
@@ -229,8 +234,8 @@ What changed for the figures above, from the previous run (2026-12-02 12:09 UTC)
   cloned the `Bus` with the JetStream handles' copies of the stream's configuration (about 7 KB), a
   socket's control handling sat inline in its future (2.7 KB), and the WebSocket read buffer (8 KB, zero
   filled, so resident) now is one page. `AppState` and `Bus` are one `Arc` each now.
-- **One session through R1** went from 0.43× to 0.50×: a worker publishes up to 1,024 events per fenced
-  round trip (it was 128, the log's batch); the fence still allows one message in flight per session.
+- **One session through R1**: a worker publishes up to 1,024 events per fenced round trip (it was 128, the
+  log's batch); measured 0.50× and 0.48× against 0.43× before, and 0.40× in the run recorded here.
 
 Known limits, found with this bench:
 
