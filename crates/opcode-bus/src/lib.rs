@@ -444,7 +444,7 @@ impl Bus {
             Link::Down(since) => since.elapsed(),
             Link::Up => Duration::ZERO,
         };
-        BusError::Unreachable { url: self.shared.url.clone(), lost_for }
+        BusError::Unreachable { url: self.shared.url.to_string(), lost_for }
     }
 
     /// The server name of the events stream's current leader (clustered streams; `None` for one server or

@@ -8,8 +8,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull::OrderedConfig, DeliverPolicy};
-use async_nats::jetstream::message::StreamMessage;
-use async_nats::jetstream::stream::{DirectGetErrorKind, LastRawMessageErrorKind, RawMessageError};
+use async_nats::jetstream::stream::{DirectGetErrorKind, LastRawMessageErrorKind};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -98,8 +97,7 @@ enum Flow {
 enum Direct {
     /// It reached the end it was reading to, or its consumer went: the read is over.
     Over,
-    /// The rest (more than [`DIRECT_GETS`] messages, or a get that failed) is for a consumer; also
-    /// returned when the gets reached the end, which the consumer's loop checks first.
+    /// The rest (more than [`DIRECT_GETS`] messages, or a get that failed) is for a consumer.
     Rest,
 }
 
@@ -256,7 +254,9 @@ impl Reader {
             let message = match self.bus.shared.stream.direct_get_next_for_subject(subject, Some(from)).await {
                 Ok(message) => message,
                 Err(err) if err.kind() == DirectGetErrorKind::NotFound => {
-                    match self.next_from_leader(subject, from).await {
+                    let leader =
+                        self.bus.shared.stream.raw_message_builder().sequence(from).next_by_subject(subject.to_owned());
+                    match leader.send().await {
                         Ok(message) => message,
                         Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => return Direct::Over,
                         Err(err) => {
@@ -275,12 +275,11 @@ impl Reader {
             }
             self.last_stream_seq = message.sequence;
         }
-        Direct::Rest // the consumer's loop ends at once if this reached `end`
-    }
-
-    /// The subject's first message at or after stream sequence `from`, as the stream's leader has it.
-    async fn next_from_leader(&self, subject: &str, from: u64) -> Result<StreamMessage, RawMessageError> {
-        self.bus.shared.stream.raw_message_builder().sequence(from).next_by_subject(subject.to_owned()).send().await
+        if self.last_stream_seq >= end {
+            Direct::Over
+        } else {
+            Direct::Rest
+        }
     }
 
     /// The stream sequence to start reading at for event `self.next`: the subject's first message whose
@@ -290,7 +289,7 @@ impl Reader {
     async fn seek(&self, subject: &str) -> Result<u64, BusError> {
         let want = self.next;
         let err = |e: &dyn std::fmt::Display| BusError::nats(format!("find seq {want} of session {}", self.session), e);
-        let reaches = |message: &StreamMessage| -> Result<bool, BusError> {
+        let reaches = |message: &async_nats::jetstream::message::StreamMessage| -> Result<bool, BusError> {
             let header = Header::parse(Some(&message.headers)).map_err(|detail| BusError::Corrupt {
                 session: self.session.clone(),
                 stream_seq: message.sequence,
@@ -310,7 +309,16 @@ impl Reader {
         let (mut best, mut lo, mut hi) = (last.sequence, 1, last.sequence - 1);
         while lo <= hi {
             let mid = lo + (hi - lo) / 2;
-            let message = self.next_from_leader(subject, mid).await.map_err(|e| err(&e))?;
+            let message = self
+                .bus
+                .shared
+                .stream
+                .raw_message_builder()
+                .sequence(mid)
+                .next_by_subject(subject.to_owned())
+                .send()
+                .await
+                .map_err(|e| err(&e))?;
             if reaches(&message)? {
                 best = best.min(message.sequence);
                 hi = mid - 1;

@@ -107,8 +107,8 @@ impl ClusterClient {
         let project = request.project_path.as_str();
         let serving: Vec<&String> = cards.iter().filter(|(_, card)| card.serves(project)).map(|(id, _)| id).collect();
         // a new session (execute) has run nowhere yet: only a resume, a continue or a fork's source has
-        let resumed = request.session_id.as_deref().filter(|_| request.command_type != CommandType::Execute.as_str());
-        let earlier = fork.as_ref().map(|f| f.from.as_str()).or(resumed);
+        let resumed = (request.command_type != CommandType::Execute.as_str()).then_some(request.session_id.as_deref());
+        let earlier = fork.as_ref().map(|f| f.from.as_str()).or(resumed.flatten());
         if let Some(session) = earlier {
             if let Ok(Some(worker)) = self.bus.session_place(session).await {
                 if serving.contains(&&worker) {
