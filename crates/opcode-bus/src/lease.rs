@@ -168,7 +168,10 @@ impl Bus {
     /// ([`BusError::Unreachable`] soon while the connection to NATS is lost, as [`Bus::request`]).
     pub async fn worker_cards(&self) -> Result<Vec<(String, Bytes)>, BusError> {
         self.wait_connected().await?;
-        let keys = bucket_keys(&self.shared.workers, "list workers").await?;
+        let keys: Vec<String> = match self.shared.workers.keys().await {
+            Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list workers", e))?,
+            Err(err) => return Err(BusError::nats("list workers", err)),
+        };
         let mut cards = Vec::with_capacity(keys.len());
         for worker in keys {
             let entry =
@@ -215,7 +218,10 @@ impl Bus {
     /// while the connection to NATS is lost, as [`Bus::request`]).
     pub async fn running(&self) -> Result<Vec<(String, String)>, BusError> {
         self.wait_connected().await?;
-        let keys = bucket_keys(&self.shared.runs, "list runs").await?;
+        let keys: Vec<String> = match self.shared.runs.keys().await {
+            Ok(keys) => keys.try_collect().await.map_err(|e| BusError::nats("list runs", e))?,
+            Err(err) => return Err(BusError::nats("list runs", err)),
+        };
         let mut runs = Vec::with_capacity(keys.len());
         for session in keys {
             if let Some(owner) = self.shared.runs.get(&session).await.map_err(|e| BusError::nats("read a run", e))? {
@@ -368,17 +374,4 @@ impl RunClaim {
             backoff = (backoff * 2).min(Duration::from_secs(1));
         }
     }
-}
-
-/// The keys of `bucket` that hold a message now (a deleted key's marker too: read its entry to tell), in one
-/// request to the stream's leader. `Store::keys` creates a consumer on every call, which NATS keeps a while:
-/// too dear for what every start on a replica reads.
-async fn bucket_keys(bucket: &async_nats::jetstream::kv::Store, what: &str) -> Result<Vec<String>, BusError> {
-    let prefix = format!("$KV.{}.", bucket.name);
-    let subjects = bucket.stream.info_with_subjects(format!("{prefix}>")).await.map_err(|e| BusError::nats(what, e))?;
-    subjects
-        .map_err(|e| BusError::nats(what, e))
-        .try_filter_map(|(subject, _)| std::future::ready(Ok(subject.strip_prefix(&prefix).map(str::to_owned))))
-        .try_collect()
-        .await
 }

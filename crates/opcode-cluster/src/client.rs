@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use opcode_bus::{Bus, BusError};
 use opcode_proto::cluster::{ForkPoint, Refusal, WorkerCard, WorkerCommand, WorkerReply};
-use opcode_proto::{ClaudeRequest, CommandType};
+use opcode_proto::ClaudeRequest;
 
 use crate::{subjects, ClusterError};
 
@@ -106,9 +106,7 @@ impl ClusterClient {
         };
         let project = request.project_path.as_str();
         let serving: Vec<&String> = cards.iter().filter(|(_, card)| card.serves(project)).map(|(id, _)| id).collect();
-        // a new session (execute) has run nowhere yet: only a resume, a continue or a fork's source has
-        let resumed = (request.command_type != CommandType::Execute.as_str()).then_some(request.session_id.as_deref());
-        let earlier = fork.as_ref().map(|f| f.from.as_str()).or(resumed.flatten());
+        let earlier = fork.as_ref().map(|f| f.from.as_str()).or(request.session_id.as_deref());
         if let Some(session) = earlier {
             if let Ok(Some(worker)) = self.bus.session_place(session).await {
                 if serving.contains(&&worker) {
