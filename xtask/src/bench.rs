@@ -212,9 +212,10 @@ and latency are set here, relative to the embedded log):
 - **Latency p99 through the cluster: met**, R1 1.78 ms, R3 2.46 ms (≤ 10 ms).
 - **200 sessions at once: met**, R1 78k events/s (0.50× the embedded 156k), R3 60k (0.38×). Each session
   carries only 500 lines, so what a start costs on a cluster weighs in (the placement, the run's claim,
-  the writer's first read of its subject, the request to the worker). Listing the workers used to create
-  a JetStream consumer on every start (`Store::keys`); it is one stream-info request now, which took this
-  ratio from 0.40× to 0.50× (an in-between run: 0.54×).
+  the writer's first read of its subject, the request to the worker). Listing the workers creates a
+  JetStream consumer on every start (`Store::keys`). This table was measured with a change that listed
+  them by one stream-info request (0.40× → 0.50×), which was then reverted: with it the bench's smoke run
+  hung on concurrent sessions now and then (cause not found). Without it expect about 0.40×.
 - **One unpaced session: R3 met** (218k, 0.33×), **R1 not met in this run** (261k events/s, 0.40× the
   embedded 657k). Earlier the same afternoon it measured 0.50× (the full run before the key listing
   change) and 0.48× (this code, a throughput-only run): with five busy processes (emitter, worker, NATS, replica, bench client) on two cores the figure moves with
